@@ -1,0 +1,125 @@
+"""Load the catalog from the package or from `--catalog PATH`, and validate it.
+
+A catalog is a folder of YAML files (catalog.yaml, sources.yaml, entities.yaml,
+regulations.yaml, alternatives.yaml and products/*.yaml) or one YAML file holding all
+those keys. Errors name the file and the entry that is wrong.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from banscan.catalog.schema import Catalog
+
+_LIST_FILES = {
+    "sources": "sources.yaml",
+    "entities": "entities.yaml",
+    "regulations": "regulations.yaml",
+    "alternatives": "alternatives.yaml",
+}
+
+
+class CatalogError(Exception):
+    """The catalog cannot be read or does not validate; the message names file and place."""
+
+
+def default_catalog_dir() -> Path:
+    return Path(str(resources.files("banscan.catalog") / "data"))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open("rb") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CatalogError(f"{where}: invalid YAML: {problem}") from exc
+    except OSError as exc:
+        raise CatalogError(f"{path}: {exc.strerror or exc}") from exc
+
+
+def _raw_from_dir(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merge a catalog folder into one mapping; also return which file each list came from."""
+    origin: dict[str, str] = {}
+    meta = _read_yaml(folder / "catalog.yaml")
+    if not isinstance(meta, dict):
+        raise CatalogError(f"{folder / 'catalog.yaml'}: expected a mapping")
+    raw: dict[str, Any] = {"meta": meta}
+    origin["meta"] = str(folder / "catalog.yaml")
+    for key, name in _LIST_FILES.items():
+        p = folder / name
+        if not p.exists():
+            raw[key] = []
+            continue
+        data = _read_yaml(p)
+        raw[key] = data or []
+        origin[key] = str(p)
+    products: list[Any] = []
+    for p in sorted((folder / "products").glob("*.yaml")):
+        data = _read_yaml(p) or []
+        if not isinstance(data, list):
+            raise CatalogError(f"{p}: expected a list of products")
+        start = len(products)
+        products.extend(data)
+        for i in range(start, len(products)):
+            origin[f"products.{i}"] = f"{p} (entry {i - start + 1})"
+    raw["products"] = products
+    return raw, origin
+
+
+def _describe(loc: tuple[Any, ...], raw: dict[str, Any], origin: dict[str, str], fallback: str) -> str:
+    """Turn a pydantic error location into 'file (entry n, id X): field'."""
+    if not loc:
+        return fallback
+    top = str(loc[0])
+    if top == "products" and len(loc) > 1 and isinstance(loc[1], int):
+        where = origin.get(f"products.{loc[1]}", fallback)
+        item = raw["products"][loc[1]]
+        ident = item.get("id") if isinstance(item, dict) else None
+        rest = ".".join(str(x) for x in loc[2:])
+        return f"{where} [id {ident}] {rest}".rstrip()
+    where = origin.get(top, fallback)
+    if len(loc) > 1 and isinstance(loc[1], int):
+        items = raw.get(top) or []
+        item = items[loc[1]] if loc[1] < len(items) else None
+        ident = item.get("id") if isinstance(item, dict) else None
+        rest = ".".join(str(x) for x in loc[2:])
+        return f"{where} (entry {loc[1] + 1}, id {ident}) {rest}".rstrip()
+    return f"{where} {'.'.join(str(x) for x in loc[1:])}".rstrip()
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Load and validate a catalog; raises CatalogError with every problem, one per line."""
+    if path is None:
+        folder = default_catalog_dir()
+        return _load_dir_cached(str(folder))
+    p = Path(path)
+    if p.is_dir():
+        return _validate(*_raw_from_dir(p), fallback=str(p))
+    raw = _read_yaml(p)
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{p}: expected a mapping with meta, sources, entities, products, regulations")
+    return _validate(raw, {}, fallback=str(p))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_dir_cached(folder: str) -> Catalog:
+    return _validate(*_raw_from_dir(Path(folder)), fallback=folder)
+
+
+def _validate(raw: dict[str, Any], origin: dict[str, str], fallback: str) -> Catalog:
+    try:
+        return Catalog.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            lines.append(f"{_describe(tuple(err['loc']), raw, origin, fallback)}: {err['msg']}")
+        raise CatalogError("\n".join(lines)) from None

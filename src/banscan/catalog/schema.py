@@ -1,0 +1,358 @@
+"""The catalog's schema: what a valid entry is.
+
+Detection is data. Every entity, product, identifier and regulation names the public
+sources it rests on; validation refuses an entry without one, and refuses a `definitive`
+identifier whose only sources are weak (public code without a repository, unverified).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from banscan.models import Confidence
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceStrength(str, Enum):
+    """How much a public source can carry; caps the confidence of what rests on it."""
+
+    PRIMARY = "primary"  # Federal Register, statute, regulator's own page
+    VENDOR = "vendor"  # the software vendor's own documentation or manifests
+    SECONDARY = "secondary"  # law firms, reputable press, standards bodies' mirrors
+    PUBLIC_CODE = "public-code"  # detection rules, scripts, fixtures in public repositories
+    UNVERIFIED = "unverified"  # a single weak or unrecorded source
+
+    @property
+    def max_confidence(self) -> Confidence:
+        if self in (SourceStrength.PUBLIC_CODE, SourceStrength.UNVERIFIED):
+            return Confidence.STRONG
+        return Confidence.DEFINITIVE
+
+
+class CatalogSource(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str
+    url: str | None = None
+    strength: SourceStrength
+    note: str | None = None
+
+
+class IdentifierKind(str, Enum):
+    """Which observed field an identifier is compared with (see match/fields.py)."""
+
+    DISPLAY_NAME = "display_name"  # installed-app names (Uninstall DisplayName, .app name, inventory rows)
+    PACKAGE = "package"  # dpkg/rpm/snap/flatpak/winget package names
+    PUBLISHER = "publisher"
+    BUNDLE_ID = "bundle_id"  # macOS/iOS bundle ids, Android package names
+    TEAM_ID = "team_id"  # Apple Developer Team ID
+    SIGNER = "signer"  # Authenticode / code-signing subject
+    PROCESS = "process"  # executable basename of a running process
+    SERVICE = "service"  # Windows service, systemd unit, launchd label
+    DRIVER = "driver"  # Windows driver, Linux kernel module, macOS kext / system extension
+    REGISTRY_KEY = "registry_key"
+    PATH = "path"  # install folders and files
+    EXTENSION_ID = "extension_id"  # browser extension id
+    RECEIPT = "receipt"  # macOS installer receipt package id
+    PURL = "purl"
+    CPE = "cpe"
+    CERTIFICATE = "certificate"  # certificate subject (trusted roots)
+    BYTE_SIGNATURE = "byte_signature"  # compiled to YARA for the deep scan
+
+
+class MatchKind(str, Enum):
+    """How an identifier's value is compared with an observed value."""
+
+    NAME = "name"  # equal after name normalisation (case, punctuation, versions, Cyrillic)
+    EXACT = "exact"
+    IEXACT = "iexact"
+    PREFIX = "prefix"  # case-insensitive prefix
+    CONTAINS = "contains"  # normalised, on word boundaries
+    REGEX = "regex"  # case-insensitive, searched
+    GLOB = "glob"  # case-insensitive, whole value; `*` crosses separators
+
+
+class Identifier(_Strict):
+    kind: IdentifierKind
+    value: str = Field(min_length=1)
+    match: MatchKind = MatchKind.NAME
+    confidence: Confidence
+    sources: list[str] = Field(min_length=1)
+    platforms: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _no_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("identifier value is blank")
+        return v
+
+
+class EntityListing(_Strict):
+    listed: bool
+    since: dt.date | None = None
+    citation: str | None = None
+    sources: list[str] = Field(default_factory=list)
+
+
+class Entity(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    country: str | None = None
+    covered: bool = True
+    legal_names: list[str] = Field(default_factory=list)
+    former_names: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    cyrillic: list[str] = Field(default_factory=list)
+    brand_tokens: list[str] = Field(
+        default_factory=list,
+        description="word stems that name the brand inside product names (regex pass)",
+    )
+    parent: str | None = None
+    entity_list: EntityListing | None = None
+    sources: list[str] = Field(min_length=1)
+
+    def all_names(self) -> list[str]:
+        return [self.name, *self.legal_names, *self.former_names, *self.aliases, *self.cyrillic]
+
+
+class ProductStatus(str, Enum):
+    COVERED = "covered"  # within a regulation's scope
+    REVIEW = "review"  # may contain covered code; a person must decide
+    CARVED_OUT = "carved-out"  # the vendor's, but expressly not covered
+    INFORMATIONAL = "informational"  # worth knowing (e.g. successor software), never covered
+
+
+class Relation(str, Enum):
+    OWN = "own"  # the covered vendor's own product
+    WHITE_LABEL = "white-label"
+    EMBEDDED_ENGINE = "embedded-engine"
+    PLATFORM_PLUGIN = "platform-plugin"
+    SUCCESSOR = "successor"  # software pushed onto former users
+
+
+class Category(str, Enum):
+    ENDPOINT_PROTECTION = "endpoint-protection"
+    VPN = "vpn"
+    PASSWORD_MANAGER = "password-manager"
+    PARENTAL_CONTROL = "parental-control"
+    SDK_ENGINE = "sdk-engine"
+    SERVER = "server"
+    MANAGEMENT = "management"
+    MANAGEMENT_AGENT = "management-agent"
+    BROWSER_EXTENSION = "browser-extension"
+    MOBILE = "mobile"
+    REMOVAL_TOOL = "removal-tool"
+    OPERATING_SYSTEM = "operating-system"
+    THREAT_INTELLIGENCE = "threat-intelligence"
+    TRAINING = "training"
+    SERVICES = "services"
+    NETWORK_APPLIANCE = "network-appliance"
+    CERTIFICATE = "certificate"
+    CALLER_ID = "caller-id"
+    BROWSER = "browser"
+
+
+PLATFORMS = ("windows", "macos", "linux", "android", "ios", "appliance", "any")
+
+
+class Product(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    vendor: str  # entity id for own products; free text for third parties
+    integrates: list[str] = Field(default_factory=list, description="entity ids whose code it embeds")
+    category: Category
+    platforms: list[str] = Field(min_length=1)
+    status: ProductStatus = ProductStatus.COVERED
+    relation: Relation = Relation.OWN
+    confidence: Confidence = Field(
+        default=Confidence.DEFINITIVE,
+        description="how sure the catalog is that this product is what its status says",
+    )
+    aliases: list[str] = Field(default_factory=list)
+    identifiers: list[Identifier] = Field(default_factory=list)
+    remnant: bool = Field(
+        default=False, description="matches mean leftovers of an uninstall (e.g. a trusted root)"
+    )
+    note: str | None = None
+    sources: list[str] = Field(min_length=1)
+
+    @field_validator("platforms")
+    @classmethod
+    def _known_platforms(cls, v: list[str]) -> list[str]:
+        bad = [p for p in v if p not in PLATFORMS]
+        if bad:
+            raise ValueError(f"unknown platform(s) {bad}; expected one of {PLATFORMS}")
+        return v
+
+
+Role = Literal[
+    "user",
+    "seller",
+    "federal-contractor",
+    "federal-agency",
+    "state-agency",
+    "telecom",
+]
+ROLES: tuple[str, ...] = (
+    "user",
+    "seller",
+    "federal-contractor",
+    "federal-agency",
+    "state-agency",
+    "telecom",
+)
+
+
+class ObligationRule(_Strict):
+    """A dated duty: from `effective` on, `roles` must do `action` (or may no longer do it)."""
+
+    id: str
+    roles: list[Role] = Field(min_length=1)
+    effective: dt.date
+    kind: Literal["prohibition", "action", "reporting", "advisory"]
+    action: str
+    deadline: dt.date | None = Field(default=None, description="a fixed calendar deadline")
+    due_business_days: int | None = Field(
+        default=None, description="deadline counted in US business days from identification"
+    )
+    due_calendar_days: int | None = None
+    ends: dt.date | None = None
+
+
+class Regulation(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    short: str
+    citation: str
+    authority: str
+    jurisdiction: str = Field(description="ISO-style: US, US-TX, US-NH")
+    issued: dt.date
+    covers_entities: list[str] = Field(min_length=1)
+    covers_relations: list[Relation] = Field(default_factory=lambda: [Relation.OWN])
+    binds: list[Role] = Field(min_length=1)
+    obligations: list[ObligationRule] = Field(min_length=1)
+    exemptions: list[str] = Field(default_factory=list)
+    exempt_categories: list[Category] = Field(default_factory=list)
+    note: str | None = None
+    sources: list[str] = Field(min_length=1)
+
+
+class Alternative(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    vendor: str
+    platforms: list[str] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1)
+    builtin: bool = False
+    note: str | None = None
+    sources: list[str] = Field(min_length=1)
+
+
+class CatalogMeta(_Strict):
+    schema_version: Literal[1]
+    version: str
+    released: dt.date
+    description: str
+    last_permitted_update: dt.date = Field(
+        description="after this day covered products receive no signature updates in the US"
+    )
+
+
+class Catalog(_Strict):
+    meta: CatalogMeta
+    sources: list[CatalogSource]
+    entities: list[Entity]
+    products: list[Product]
+    regulations: list[Regulation]
+    alternatives: list[Alternative] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _referential_integrity(self) -> Catalog:
+        problems = list(_integrity_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def product(self, pid: str) -> Product:
+        for p in self.products:
+            if p.id == pid:
+                return p
+        raise KeyError(pid)
+
+    def entity(self, eid: str) -> Entity | None:
+        for e in self.entities:
+            if e.id == eid:
+                return e
+        return None
+
+    def source(self, sid: str) -> CatalogSource:
+        for s in self.sources:
+            if s.id == sid:
+                return s
+        raise KeyError(sid)
+
+
+def _integrity_problems(cat: Catalog) -> list[str]:
+    out: list[str] = []
+    src = {s.id: s for s in cat.sources}
+    ents = {e.id for e in cat.entities}
+
+    def dup(kind: str, ids: list[str]) -> None:
+        seen: set[str] = set()
+        for i in ids:
+            if i in seen:
+                out.append(f"duplicate {kind} id {i!r}")
+            seen.add(i)
+
+    dup("source", [s.id for s in cat.sources])
+    dup("entity", [e.id for e in cat.entities])
+    dup("product", [p.id for p in cat.products])
+    dup("regulation", [r.id for r in cat.regulations])
+    dup("alternative", [a.id for a in cat.alternatives])
+
+    def refs(where: str, ids: list[str]) -> None:
+        for i in ids:
+            if i not in src:
+                out.append(f"{where}: unknown source {i!r}")
+
+    for e in cat.entities:
+        refs(f"entity {e.id}", e.sources)
+        if e.entity_list:
+            refs(f"entity {e.id} entity_list", e.entity_list.sources)
+        if e.parent and e.parent not in ents:
+            out.append(f"entity {e.id}: unknown parent {e.parent!r}")
+    for p in cat.products:
+        refs(f"product {p.id}", p.sources)
+        if p.relation == Relation.OWN and p.vendor not in ents:
+            out.append(f"product {p.id}: vendor {p.vendor!r} is not a catalog entity")
+        for eid in p.integrates:
+            if eid not in ents:
+                out.append(f"product {p.id}: integrates unknown entity {eid!r}")
+        if p.status == ProductStatus.INFORMATIONAL and p.relation == Relation.OWN and not p.remnant:
+            pass
+        if p.relation == Relation.SUCCESSOR and p.status in (ProductStatus.COVERED, ProductStatus.REVIEW):
+            out.append(f"product {p.id}: successor software can only be informational")
+        for n, ident in enumerate(p.identifiers):
+            where = f"product {p.id} identifier {n} ({ident.kind.value}={ident.value!r})"
+            refs(where, ident.sources)
+            known = [src[s] for s in ident.sources if s in src]
+            if known and ident.confidence == Confidence.DEFINITIVE:
+                best = max(s.strength.max_confidence.rank for s in known)
+                if best < Confidence.DEFINITIVE.rank:
+                    out.append(f"{where}: 'definitive' needs a primary, vendor or secondary source")
+    for r in cat.regulations:
+        refs(f"regulation {r.id}", r.sources)
+        for eid in r.covers_entities:
+            if eid not in ents:
+                out.append(f"regulation {r.id}: covers unknown entity {eid!r}")
+    for a in cat.alternatives:
+        refs(f"alternative {a.id}", a.sources)
+    return out

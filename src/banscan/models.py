@@ -1,0 +1,215 @@
+"""Values that cross the pipeline's boundaries: collect → normalise → match → policy → report.
+
+They are plain frozen dataclasses so every stage can be tested alone and nothing downstream
+can change what a collector saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class RecordKind(str, Enum):
+    """What kind of thing a collector observed; decides which catalog identifiers apply."""
+
+    PACKAGE = "package"  # dpkg / rpm / snap / flatpak / winget package
+    APP = "app"  # installed application (Uninstall key, macOS .app, Intune row)
+    SERVICE = "service"  # Windows service, systemd unit, launchd job
+    DRIVER = "driver"  # Windows driver, kernel module, kext/system extension
+    PROCESS = "process"
+    EXTENSION = "extension"  # browser extension
+    RECEIPT = "receipt"  # macOS installer receipt
+    REGISTRY_KEY = "registry-key"
+    PATH = "path"  # an install folder or file that exists
+    FILE = "file"  # a file whose content was examined (deep scan)
+    SBOM_COMPONENT = "sbom-component"
+    CERTIFICATE = "certificate"
+    SECURITY_PRODUCT = "security-product"  # Windows Security Center entry
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a record came from: which collector, and the place inside its input."""
+
+    collector: str
+    location: str  # file:line, registry path, URL
+
+    def __str__(self) -> str:
+        return f"{self.collector}:{self.location}"
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRecord:
+    """One observed thing. Collectors fill what they know; the matcher never reads files."""
+
+    host: str
+    source: Source
+    kind: RecordKind
+    name: str
+    version: str | None = None
+    publisher: str | None = None
+    path: str | None = None
+    bundle_id: str | None = None
+    team_id: str | None = None
+    signer: str | None = None
+    sha256: str | None = None
+    purl: str | None = None
+    cpe: str | None = None
+    extension_id: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def get(self, key: str) -> str | None:
+        """Return a typed field or an extra by name; used by the field-driven matcher."""
+        if key in _RECORD_FIELDS:
+            value = getattr(self, key)
+            return value if isinstance(value, str) or value is None else str(value)
+        for k, v in self.extra:
+            if k == key:
+                return v
+        return None
+
+
+_RECORD_FIELDS = frozenset(
+    {
+        "host",
+        "name",
+        "version",
+        "publisher",
+        "path",
+        "bundle_id",
+        "team_id",
+        "signer",
+        "sha256",
+        "purl",
+        "cpe",
+        "extension_id",
+    }
+)
+
+
+class Verdict(str, Enum):
+    """Outcome of a finding, as defined in the JSON contract."""
+
+    COVERED = "covered"
+    REVIEW = "review"
+    REMNANT = "remnant"
+    INFORMATIONAL = "informational"
+    ACCEPTED = "accepted"
+
+
+class Confidence(str, Enum):
+    """Strength of evidence; ordered weak < strong < definitive."""
+
+    WEAK = "weak"
+    STRONG = "strong"
+    DEFINITIVE = "definitive"
+
+    @property
+    def rank(self) -> int:
+        return _CONF_RANK[self]
+
+
+_CONF_RANK = {Confidence.WEAK: 1, Confidence.STRONG: 2, Confidence.DEFINITIVE: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why the matcher believes a record belongs to a product."""
+
+    source: str  # collector name
+    kind: str  # identifier kind that matched (display_name, package, team_id …)
+    value: str  # the observed value
+    location: str
+    confidence: Confidence
+    identifier: str = ""  # the catalog pattern that matched
+    catalog_source: str = ""  # id of the public source behind the identifier
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "value": self.value,
+            "location": self.location,
+            "confidence": self.confidence.value,
+            "identifier": self.identifier,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """What one regulation requires of this finding for the chosen role, as of a date."""
+
+    regulation: str
+    status: str  # prohibited | required | reporting-due | overdue | not-yet-in-force | advisory | …
+    since: str | None
+    action: str
+    deadline: str | None
+    citation: str = ""
+    exemptions: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "regulation": self.regulation,
+            "status": self.status,
+            "since": self.since,
+            "action": self.action,
+            "deadline": self.deadline,
+            "citation": self.citation,
+            "exemptions": list(self.exemptions),
+        }
+
+
+@dataclass(slots=True)
+class Finding:
+    """A product found on a host, with all its evidence, verdict and obligations."""
+
+    host: str
+    product: str
+    product_name: str
+    vendor: str
+    verdict: Verdict
+    confidence: Confidence
+    evidence: list[Evidence] = field(default_factory=list)
+    obligations: list[Obligation] = field(default_factory=list)
+    category: str = ""
+    version: str | None = None
+    exception: dict[str, str] | None = None
+    definitions_age_days: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "host": self.host,
+            "product": self.product,
+            "product_name": self.product_name,
+            "vendor": self.vendor,
+            "category": self.category,
+            "version": self.version,
+            "verdict": self.verdict.value,
+            "confidence": self.confidence.value,
+            "evidence": [e.to_json() for e in self.evidence],
+            "obligations": [o.to_json() for o in self.obligations],
+            "definitions_age_days": self.definitions_age_days,
+        }
+        if self.exception is not None:
+            out["exception"] = self.exception
+        return out
+
+
+@dataclass(slots=True)
+class TargetResult:
+    """One input that was read (this machine, a root, a file) and what went wrong reading it."""
+
+    target: str
+    format: str
+    records: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "format": self.format,
+            "records": self.records,
+            "errors": list(self.errors),
+        }
