@@ -213,3 +213,41 @@ class TargetResult:
             "records": self.records,
             "errors": list(self.errors),
         }
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything one run produced; `to_json()` is the documented JSON contract."""
+
+    banscan_version: str
+    catalog_version: str
+    as_of: str
+    role: str
+    targets: list[TargetResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    generated_at: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        by_verdict: dict[str, int] = {}
+        for f in self.findings:
+            by_verdict[f.verdict.value] = by_verdict.get(f.verdict.value, 0) + 1
+        return {
+            "hosts": len(self.hosts),
+            "hosts_with_findings": len({f.host for f in self.findings}),
+            "findings": len(self.findings),
+            "by_verdict": by_verdict,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "banscan/result/v1",
+            "banscan_version": self.banscan_version,
+            "catalog_version": self.catalog_version,
+            "as_of": self.as_of,
+            "role": self.role,
+            "generated_at": self.generated_at,
+            "targets": [t.to_json() for t in self.targets],
+            "findings": [f.to_json() for f in self.findings],
+            "summary": self.summary(),
+        }

@@ -1,0 +1,29 @@
+"""Shared test helpers: where the registry-hive fixtures live, and small builders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_fixtures_dir() -> Path | None:
+    """The read-only fixture folder kept beside the clone (``../shared/fixtures``), if present."""
+    env = os.environ.get("BANSCAN_SHARED_FIXTURES")
+    candidates = [Path(env)] if env else []
+    candidates += [p / "shared" / "fixtures" for p in REPO.parents]
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    d = shared_fixtures_dir()
+    if d is None:
+        pytest.skip("registry hive fixtures (../shared/fixtures) are not beside this clone")
+    return d
