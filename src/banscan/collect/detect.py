@@ -48,7 +48,8 @@ def detect_os(root: Path) -> OS | None:
     ):
         return "macos"
     if (root / "etc").is_dir() and any(
-        (root / p).exists() for p in ("var/lib/dpkg", "var/lib/rpm", "usr/lib", "usr/bin", "etc/os-release", "opt")
+        (root / p).exists()
+        for p in ("var/lib/dpkg", "var/lib/rpm", "usr/lib", "usr/bin", "etc/os-release", "opt")
     ):
         return "linux"
     return None
@@ -72,7 +73,9 @@ def host_name(ctx: CollectContext) -> str:
         if text and text.strip():
             return text.strip().splitlines()[0].strip()
     elif ctx.os == "macos":
-        data = fs.read_bytes(ctx, ctx.path("Library/Preferences/SystemConfiguration/preferences.plist"), limit=1 << 20)
+        data = fs.read_bytes(
+            ctx, ctx.path("Library/Preferences/SystemConfiguration/preferences.plist"), limit=1 << 20
+        )
         if data:
             try:
                 prefs = plistlib.loads(data)

@@ -1,0 +1,222 @@
+"""banscan's command line. Thin: each command parses options and calls into the packages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from banscan import __version__
+from banscan.catalog.loader import CatalogError, load_catalog
+from banscan.catalog.schema import ROLES, Catalog
+
+app = typer.Typer(
+    name="banscan",
+    help="Find banned software (Kaspersky first), say what each rule requires by when, and prove it is gone.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(help="Inspect and validate the detection catalog.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+err = Console(stderr=True, highlight=False)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    sarif = "sarif"
+    cyclonedx = "cyclonedx"
+
+
+class FailOn(str, Enum):
+    covered = "covered"
+    review = "review"
+    never = "never"
+
+
+def _usage_error(message: str) -> typer.Exit:
+    err.print(f"banscan: error: {message}")
+    return typer.Exit(2)
+
+
+def _load(catalog: Path | None) -> Catalog:
+    try:
+        return load_catalog(catalog)
+    except CatalogError as exc:
+        for line in str(exc).splitlines():
+            err.print(f"banscan: catalog error: {line}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _parse_date(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _usage_error(f"--as-of must be a date like 2024-09-29, not {value!r}") from None
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _usage_error(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
+@app.command()
+def scan(
+    targets: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Roots or inventory files to scan; none scans this machine.", show_default=False),
+    ] = None,
+    root: Annotated[
+        list[Path] | None,
+        typer.Option("--root", help="A mounted disk image or copied root (Linux, Windows or macOS)."),
+    ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules as of this date (default today).")] = None,
+    role: Annotated[str, typer.Option("--role", help=f"Your role: {', '.join(ROLES)}.")] = "user",
+    jurisdiction: Annotated[
+        str, typer.Option("--jurisdiction", help="Where you are bound: US, or a state such as US-TX.")
+    ] = "US",
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Use this catalog (folder or file).")] = None,
+    exceptions: Annotated[
+        Path | None, typer.Option("--exceptions", help="YAML file of approved exceptions.")
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Lowest verdict that makes the exit status 1.")
+    ] = FailOn.review,
+    host: Annotated[str | None, typer.Option("--host", help="Name the scanned host (default: its own name).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not echo input errors to stderr.")] = False,
+) -> None:
+    """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
+    from banscan.policy.exceptions import ExceptionsError, load_exceptions
+    from banscan.report.formats import renderer
+    from banscan.scan import ScanOptions, exit_status, run_scan
+
+    if role not in ROLES:
+        raise _usage_error(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    day = _parse_date(as_of)
+    cat = _load(catalog)
+    entries = []
+    if exceptions is not None:
+        try:
+            entries = load_exceptions(exceptions)
+        except ExceptionsError as exc:
+            raise _usage_error(str(exc)) from None
+    roots = list(root or [])
+    for t in targets or []:
+        if t.is_dir():
+            roots.append(t)
+        elif not t.exists():
+            raise _usage_error(f"{t}: no such file or directory")
+        else:
+            raise _usage_error(f"{t}: inventory files are not supported by this version; give a root directory")
+    for r in roots:
+        if not r.is_dir():
+            raise _usage_error(f"{r}: not a directory")
+    opts = ScanOptions(as_of=day, role=role, jurisdiction=jurisdiction, host=host, exceptions=entries,
+                       echo_errors=not quiet)
+    result = run_scan(cat, opts, roots=roots, live=not roots)
+    _write(renderer(fmt.value)(result), output)
+    raise typer.Exit(exit_status(result, fail_on.value))
+
+
+@catalog_app.command("list")
+def catalog_list(
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the catalog's products with their status and identifier counts."""
+    cat = _load(catalog)
+    if as_json:
+        rows = [
+            {"id": p.id, "name": p.name, "vendor": p.vendor, "category": p.category.value,
+             "status": p.status.value, "relation": p.relation.value, "platforms": p.platforms,
+             "identifiers": len(p.identifiers)}
+            for p in cat.products
+        ]
+        _write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", None)
+        return
+    table = Table(title=f"banscan catalog {cat.meta.version} — {len(cat.products)} products")
+    for col in ("id", "name", "category", "status", "platforms", "ids"):
+        table.add_column(col)
+    for p in cat.products:
+        table.add_row(p.id, p.name, p.category.value, p.status.value, ",".join(p.platforms), str(len(p.identifiers)))
+    Console(highlight=False).print(table)
+
+
+@catalog_app.command("show")
+def catalog_show(
+    item: Annotated[str, typer.Argument(help="A product, entity, regulation or alternative id.")],
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
+) -> None:
+    """Print one catalog entry as JSON, with the sources it cites."""
+    cat = _load(catalog)
+    for group in (cat.products, cat.entities, cat.regulations, cat.alternatives):
+        for entry in group:
+            if entry.id == item:
+                data = entry.model_dump(mode="json")
+                cited = sorted(set(_cited(data)))
+                data["_sources"] = [cat.source(s).model_dump(mode="json", exclude_none=True) for s in cited]
+                _write(json.dumps(data, indent=2, ensure_ascii=False) + "\n", None)
+                return
+    raise _usage_error(f"no catalog entry with id {item!r}")
+
+
+def _cited(data: object) -> list[str]:
+    out: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if k == "sources" and isinstance(v, list):
+                out.extend(str(x) for x in v)
+            else:
+                out.extend(_cited(v))
+    elif isinstance(data, list):
+        for v in data:
+            out.extend(_cited(v))
+    return out
+
+
+@catalog_app.command("validate")
+def catalog_validate(
+    path: Annotated[Path | None, typer.Argument(help="Catalog folder or file (default: the shipped one).")] = None,
+) -> None:
+    """Validate a catalog against the schema; every problem is printed with file and entry."""
+    cat = _load(path)
+    idents = sum(len(p.identifiers) for p in cat.products)
+    Console(highlight=False).print(
+        f"catalog {cat.meta.version} is valid: {len(cat.products)} products, {idents} identifiers, "
+        f"{len(cat.entities)} entities, {len(cat.regulations)} regulations, {len(cat.sources)} sources"
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print banscan's version and the shipped catalog's version."""
+    cat = _load(None)
+    typer.echo(f"banscan {__version__} (catalog {cat.meta.version})")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

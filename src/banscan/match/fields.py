@@ -1,0 +1,79 @@
+"""Which observed field of a record is compared with which kind of catalog identifier.
+
+This table is the whole link between collectors and the catalog: a collector fills
+InventoryRecord fields, the catalog says what kind of identifier a value is, and this
+mapping decides where each kind is looked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from banscan.catalog.schema import IdentifierKind as K
+from banscan.models import InventoryRecord
+from banscan.models import RecordKind as R
+
+# Record kinds whose `name` is the name of installed software (as opposed to a process,
+# a folder or a unit): the name is evidence about what is installed.
+SOFTWARE_KINDS = frozenset({R.APP, R.PACKAGE, R.SBOM_COMPONENT, R.SECURITY_PRODUCT, R.EXTENSION, R.RECEIPT})
+
+_NAME_AS: dict[R, tuple[K, ...]] = {
+    R.APP: (K.DISPLAY_NAME, K.PACKAGE),
+    R.PACKAGE: (K.PACKAGE, K.DISPLAY_NAME),
+    R.SBOM_COMPONENT: (K.DISPLAY_NAME, K.PACKAGE),
+    R.SECURITY_PRODUCT: (K.DISPLAY_NAME,),
+    R.EXTENSION: (K.DISPLAY_NAME,),
+    R.RECEIPT: (K.RECEIPT, K.BUNDLE_ID, K.DISPLAY_NAME),
+    R.SERVICE: (K.SERVICE,),
+    R.DRIVER: (K.DRIVER,),
+    R.PROCESS: (K.PROCESS,),
+    R.CERTIFICATE: (K.CERTIFICATE,),
+    R.REGISTRY_KEY: (),
+    R.PATH: (),
+    R.FILE: (),
+}
+
+_PATH_AS: dict[R, tuple[K, ...]] = {
+    R.REGISTRY_KEY: (K.REGISTRY_KEY,),
+}
+
+
+def observed(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
+    """Yield (identifier kind, observed value, field name) for every comparison to make."""
+    kind = record.kind
+    if record.name:
+        for k in _NAME_AS.get(kind, ()):
+            yield k, record.name, "name"
+    if record.path:
+        for k in _PATH_AS.get(kind, (K.PATH,)):
+            yield k, record.path, "path"
+        if kind == R.PROCESS:
+            yield K.PROCESS, record.path, "path"
+    if record.publisher:
+        yield K.PUBLISHER, record.publisher, "publisher"
+    if record.bundle_id:
+        yield K.BUNDLE_ID, record.bundle_id, "bundle_id"
+        if kind == R.DRIVER:
+            yield K.DRIVER, record.bundle_id, "bundle_id"
+        if kind == R.SERVICE:
+            yield K.SERVICE, record.bundle_id, "bundle_id"
+        if kind == R.PACKAGE:
+            yield K.PACKAGE, record.bundle_id, "bundle_id"
+    if record.team_id:
+        yield K.TEAM_ID, record.team_id, "team_id"
+    if record.signer:
+        yield K.SIGNER, record.signer, "signer"
+    if record.extension_id:
+        yield K.EXTENSION_ID, record.extension_id, "extension_id"
+    if record.purl:
+        yield K.PURL, record.purl, "purl"
+    if record.cpe:
+        yield K.CPE, record.cpe, "cpe"
+    if kind == R.CERTIFICATE:
+        subject = record.get("subject")
+        if subject:
+            yield K.CERTIFICATE, subject, "subject"
+    if kind == R.SERVICE:
+        display = record.get("display_name")
+        if display:
+            yield K.DISPLAY_NAME, display, "display_name"

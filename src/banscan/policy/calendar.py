@@ -1,0 +1,28 @@
+"""US business days, for deadlines such as FAR 52.204-23's "within 3 business days"."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import holidays
+
+
+@lru_cache(maxsize=64)
+def _federal_holidays(year: int) -> frozenset[dt.date]:
+    return frozenset(holidays.country_holidays("US", years=year).keys())
+
+
+def is_business_day(day: dt.date) -> bool:
+    return day.weekday() < 5 and day not in _federal_holidays(day.year)
+
+
+def add_business_days(start: dt.date, days: int) -> dt.date:
+    """The date `days` business days after `start` (the start day itself does not count)."""
+    cur = start
+    left = days
+    while left > 0:
+        cur += dt.timedelta(days=1)
+        if is_business_day(cur):
+            left -= 1
+    return cur

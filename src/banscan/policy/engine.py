@@ -1,0 +1,141 @@
+"""Regulations → dated obligations for one finding, for one role, as of one day.
+
+Everything here is read from the catalog's regulations; a new rule is a new entry, not
+new code. Status words used in the JSON contract:
+
+- `not-yet-in-force`  the rule exists but its date has not come (as of the chosen day)
+- `prohibited`        a prohibition in force
+- `required`          an action in force whose deadline (if any) has not passed
+- `due`               a report in force whose deadline has not passed
+- `overdue`           an action or report whose deadline has passed
+- `advisory`          guidance in force without legal penalty
+- `exempt`            the product falls under the regulation's exemptions
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from banscan.catalog.schema import Catalog, ObligationRule, Product, Regulation, Relation
+from banscan.models import Finding, Obligation, Verdict
+from banscan.policy.calendar import add_business_days
+
+# Verdicts whose products are subject to obligations (informational ones only get exemptions).
+_SUBJECT = {Verdict.COVERED, Verdict.REVIEW, Verdict.REMNANT, Verdict.ACCEPTED}
+
+
+def jurisdiction_applies(reg: Regulation, jurisdiction: str) -> bool:
+    """A US-wide rule applies in every US jurisdiction; a state rule only in its state."""
+    if reg.jurisdiction == jurisdiction:
+        return True
+    return jurisdiction.startswith(reg.jurisdiction + "-")
+
+
+def _entities_of(catalog: Catalog, finding: Finding) -> tuple[set[str], Relation]:
+    try:
+        product: Product | None = catalog.product(finding.product)
+    except KeyError:
+        product = None
+    if product is None:  # an unlisted product of a covered entity
+        ent_id = finding.product.split("-unlisted")[0]
+        return {ent_id}, Relation.OWN
+    ents = set(product.integrates)
+    if product.relation == Relation.OWN:
+        ents.add(product.vendor)
+    return ents, product.relation
+
+
+def obligations_for(
+    catalog: Catalog,
+    finding: Finding,
+    role: str,
+    as_of: dt.date,
+    *,
+    identified: dt.date | None = None,
+    jurisdiction: str = "US",
+) -> list[Obligation]:
+    """Every obligation that applies to this finding for `role` as of `as_of`."""
+    if finding.verdict not in _SUBJECT:
+        return []
+    ents, relation = _entities_of(catalog, finding)
+    found_on = identified or as_of
+    out: list[Obligation] = []
+    for reg in catalog.regulations:
+        if role not in reg.binds or not jurisdiction_applies(reg, jurisdiction):
+            continue
+        if not ents & set(reg.covers_entities) or relation not in reg.covers_relations:
+            continue
+        if finding.category in {c.value for c in reg.exempt_categories}:
+            out.append(
+                Obligation(
+                    regulation=reg.id,
+                    status="exempt",
+                    since=reg.issued.isoformat(),
+                    action="Exempt: " + "; ".join(reg.exemptions),
+                    deadline=None,
+                    citation=reg.citation,
+                    exemptions=tuple(reg.exemptions),
+                )
+            )
+            continue
+        for rule in reg.obligations:
+            if role not in rule.roles:
+                continue
+            out.append(_evaluate(reg, rule, as_of, found_on))
+    return out
+
+
+def _evaluate(reg: Regulation, rule: ObligationRule, as_of: dt.date, found_on: dt.date) -> Obligation:
+    deadline: dt.date | None = rule.deadline
+    if deadline is None and rule.due_business_days is not None:
+        start = max(found_on, rule.effective)
+        deadline = add_business_days(start, rule.due_business_days)
+    elif deadline is None and rule.due_calendar_days is not None:
+        deadline = max(found_on, rule.effective) + dt.timedelta(days=rule.due_calendar_days)
+    if as_of < rule.effective:
+        status = "not-yet-in-force"
+    elif rule.ends is not None and as_of > rule.ends:
+        status = "ended"
+    elif rule.kind == "prohibition":
+        status = "prohibited"
+    elif rule.kind == "advisory":
+        status = "advisory"
+    elif deadline is not None and as_of > deadline:
+        status = "overdue"
+    else:
+        status = "due" if rule.kind == "reporting" else "required"
+    return Obligation(
+        regulation=reg.id,
+        status=status,
+        since=rule.effective.isoformat(),
+        action=" ".join(rule.action.split()),
+        deadline=deadline.isoformat() if deadline else None,
+        citation=reg.citation,
+        exemptions=tuple(reg.exemptions),
+    )
+
+
+def definitions_age(catalog: Catalog, finding: Finding, as_of: dt.date) -> int | None:
+    """Days a covered product has gone without permitted updates (None before the cut-off)."""
+    if finding.verdict not in (Verdict.COVERED, Verdict.REVIEW, Verdict.ACCEPTED):
+        return None
+    cutoff = catalog.meta.last_permitted_update
+    if as_of <= cutoff:
+        return None
+    return (as_of - cutoff).days
+
+
+def apply_policy(
+    catalog: Catalog,
+    findings: list[Finding],
+    role: str,
+    as_of: dt.date,
+    *,
+    jurisdiction: str = "US",
+    identified: dict[tuple[str, str], dt.date] | None = None,
+) -> None:
+    """Fill obligations and definitions age on each finding in place."""
+    for f in findings:
+        first = identified.get((f.host, f.product)) if identified else None
+        f.obligations = obligations_for(catalog, f, role, as_of, identified=first, jurisdiction=jurisdiction)
+        f.definitions_age_days = definitions_age(catalog, f, as_of)

@@ -1,0 +1,98 @@
+"""One scan, end to end: collect → match → policy → exceptions → a ScanResult.
+
+The CLI, the agent and the tests all call `run_scan`; nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from banscan import __version__
+from banscan.catalog.schema import Catalog
+from banscan.collect.base import ErrorSink
+from banscan.collect.detect import make_context
+from banscan.collect.registry import collect_system
+from banscan.match.matcher import Matcher
+from banscan.models import ScanResult, TargetResult, Verdict
+from banscan.policy.engine import apply_policy
+from banscan.policy.exceptions import ExceptionEntry, apply_exceptions
+
+
+@dataclass
+class ScanOptions:
+    as_of: dt.date
+    role: str = "user"
+    jurisdiction: str = "US"
+    host: str | None = None
+    exceptions: list[ExceptionEntry] = field(default_factory=list)
+    echo_errors: bool = True
+
+
+def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> TargetResult:
+    sink = ErrorSink(echo=opts.echo_errors)
+    label = "localhost" if root is None else str(root)
+    ctx = make_context(root, sink, host=opts.host)
+    if ctx is None:
+        target = TargetResult(target=label, format="root")
+        target.errors.append(f"{label}: not a recognised Windows, macOS or Linux root")
+        if opts.echo_errors:
+            sink.writer(f"banscan: error: {target.errors[-1]}")
+        return target
+    target = TargetResult(target=label, format=f"{'live' if ctx.live else 'root'}:{ctx.os}")
+    before = matcher.records
+    matcher.add_all(collect_system(ctx))
+    matcher.hosts.setdefault(ctx.host, None)
+    target.records = matcher.records - before
+    target.errors.extend(sink.lines)
+    return target
+
+
+def run_scan(
+    catalog: Catalog,
+    opts: ScanOptions,
+    *,
+    roots: list[Path] | None = None,
+    live: bool = False,
+) -> ScanResult:
+    """Scan this machine (`live`) and/or offline roots, and evaluate every finding."""
+    matcher = Matcher(catalog)
+    targets: list[TargetResult] = []
+    if live:
+        targets.append(_scan_root(None, matcher, opts))
+    for root in roots or []:
+        targets.append(_scan_root(root, matcher, opts))
+    return finish(catalog, matcher, targets, opts)
+
+
+def finish(catalog: Catalog, matcher: Matcher, targets: list[TargetResult], opts: ScanOptions) -> ScanResult:
+    """Turn matched evidence into a result: verdicts, exceptions, obligations."""
+    findings = matcher.findings()
+    apply_exceptions(findings, opts.exceptions, opts.as_of)
+    apply_policy(catalog, findings, opts.role, opts.as_of, jurisdiction=opts.jurisdiction)
+    return ScanResult(
+        banscan_version=__version__,
+        catalog_version=catalog.meta.version,
+        as_of=opts.as_of.isoformat(),
+        role=opts.role,
+        targets=targets,
+        findings=findings,
+        hosts=list(matcher.hosts),
+        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+    )
+
+
+FAIL_LEVELS = {
+    "covered": {Verdict.COVERED, Verdict.REMNANT},
+    "review": {Verdict.COVERED, Verdict.REMNANT, Verdict.REVIEW},
+    "never": set(),
+}
+
+
+def exit_status(result: ScanResult, fail_on: str = "review") -> int:
+    """0 nothing found, 1 findings at or above `fail_on`, 2 when no target could be read."""
+    if result.targets and all(t.records == 0 and t.errors for t in result.targets):
+        return 2
+    failing = FAIL_LEVELS[fail_on]
+    return 1 if any(f.verdict in failing for f in result.findings) else 0

@@ -1,0 +1,176 @@
+"""Matcher behaviour on a small catalog: what becomes covered, what only review, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from banscan.catalog.loader import load_catalog
+from banscan.catalog.schema import Catalog
+from banscan.match.matcher import Matcher
+from banscan.match.normalize import norm_name, norm_org, norm_path, norm_token
+from banscan.models import Confidence, Finding, InventoryRecord, RecordKind, Source, Verdict
+
+MINI = Path(__file__).parent / "data" / "mini_catalog.yaml"
+
+
+@pytest.fixture(scope="module")
+def cat() -> Catalog:
+    return load_catalog(MINI)
+
+
+def rec(kind: RecordKind, name: str, host: str = "h1", **kw: object) -> InventoryRecord:
+    extra = kw.pop("extra", ())
+    return InventoryRecord(
+        host=host, source=Source("test", f"fixture:{name}"), kind=kind, name=name, extra=extra, **kw  # type: ignore[arg-type]
+    )
+
+
+def run(cat: Catalog, *records: InventoryRecord) -> list[Finding]:
+    m = Matcher(cat)
+    m.add_all(records)
+    return m.findings()
+
+
+def only(findings: list[Finding]) -> Finding:
+    assert len(findings) == 1, [f"{f.product}:{f.verdict}" for f in findings]
+    return findings[0]
+
+
+# -- normalisation ---------------------------------------------------------------------------
+def test_norm_name_strips_versions_marks_case_and_transliterates() -> None:
+    assert norm_name("AcmeAV® Endpoint Security 11.2 for Windows (x64)") == "acmeav endpoint security for windows"
+    assert norm_name("Антивирус  Акме 2019") == "antivirus akme"
+    assert norm_org("АО «Лаборатория Акме»") == norm_org("Лаборатория Акме")
+    assert norm_org("Acme AV Lab JSC") == norm_org("AO Acme AV Lab")
+    assert norm_token(r"C:\Program Files\AcmeAV.EXE") == "acmeav"
+    assert norm_path("C:\\Program Files (x86)\\Acme\\") == "c:/program files (x86)/acme"
+
+
+@given(st.text(max_size=60))
+def test_norm_name_is_idempotent(text: str) -> None:
+    once = norm_name(text)
+    assert norm_name(once) == once
+
+
+# -- verdicts --------------------------------------------------------------------------------
+def test_definitive_display_name_is_covered_with_version(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Endpoint Security 12 for Windows", version="12.5.0.539")))
+    assert (f.product, f.verdict, f.confidence) == ("acme-endpoint", Verdict.COVERED, Confidence.DEFINITIVE)
+    assert f.version == "12.5.0.539"
+    assert f.evidence[0].kind == "display_name"
+    assert f.evidence[0].location == "fixture:AcmeAV Endpoint Security 12 for Windows"
+
+
+def test_cyrillic_display_name_is_covered(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.APP, "Антивирус Акме", publisher="АО «Лаборатория Акме»")))
+    assert f.product == "acme-endpoint" and f.verdict == Verdict.COVERED
+    assert {e.kind for e in f.evidence} == {"display_name", "publisher"}
+
+
+def test_lone_process_is_review_not_covered(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.PROCESS, "acmeav.exe", path="/usr/bin/acmeav")))
+    assert f.verdict == Verdict.REVIEW and f.confidence == Confidence.WEAK
+
+
+def test_folder_alone_is_review(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.PATH, "Acme AV Lab", path=r"C:\Program Files (x86)\Acme AV Lab\Tools")))
+    assert f.product == "acme-endpoint" and f.verdict == Verdict.REVIEW
+
+
+def test_prefix_alone_is_strong_review_then_two_independent_strong_make_covered(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Endpoint Agent")))
+    assert f.verdict == Verdict.REVIEW and f.confidence == Confidence.STRONG
+    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Endpoint Agent"), rec(RecordKind.DRIVER, "klacme.sys")))
+    assert f.verdict == Verdict.COVERED and {e.kind for e in f.evidence} == {"display_name", "driver"}
+
+
+def test_regex_service_and_token_suffixes(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.SERVICE, "ACMEAV21.3")))
+    assert f.product == "acme-endpoint" and f.evidence[0].kind == "service"
+    # Not the versioned service pattern: only the brand word remains, which is weak for a service.
+    f = only(run(cat, rec(RecordKind.SERVICE, "ACMEAVX")))
+    assert (f.product, f.verdict, f.confidence) == ("acme-av-unlisted", Verdict.REVIEW, Confidence.WEAK)
+
+
+def test_package_exact_and_path_prefix_boundaries(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.PACKAGE, "acmeav-linux", version="1.0")))
+    assert f.verdict == Verdict.COVERED
+    # Prefix on path components only: /opt/acme/acmeav-old is a different folder.
+    assert run(cat, rec(RecordKind.PATH, "acmeav-old", path="/opt/acme/acmeav-old")) == []
+    f = only(run(cat, rec(RecordKind.PATH, "bin", path="/opt/acme/acmeav/bin")))
+    assert f.product == "acme-linux" and f.verdict == Verdict.REVIEW
+
+
+def test_exact_match_is_case_sensitive_where_declared(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.PACKAGE, "AcmeAV-Linux")))
+    assert f.product == "acme-av-unlisted" and f.verdict == Verdict.REVIEW
+
+
+def test_unlisted_product_of_covered_publisher_is_a_finding(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Cloud Shield 2030", publisher="AO Acme AV Lab", version="1.2")))
+    assert f.product == "acme-av-unlisted" and f.product_name == "AcmeAV Cloud Shield 2030"
+    assert f.verdict == Verdict.COVERED  # publisher + brand name: two independent strong items
+    f = only(run(cat, rec(RecordKind.APP, "Totally New Tool", publisher="Acme AV Lab ZAO")))
+    assert f.verdict == Verdict.REVIEW
+
+
+def test_signer_subject_names_entity(cat: Catalog) -> None:
+    f = only(
+        run(cat, rec(RecordKind.FILE, "setup.exe", signer="CN=AO Acme AV Lab, O=AO Acme AV Lab, L=Moscow, C=RU"))
+    )
+    assert f.product == "acme-av-unlisted" and f.evidence[0].kind == "signer"
+
+
+def test_document_or_folder_mentioning_brand_is_not_a_finding(cat: Catalog) -> None:
+    assert run(cat, rec(RecordKind.PATH, "acmeav-review.pdf", path="/home/u/Documents/acmeav-review.pdf")) == []
+    assert run(cat, rec(RecordKind.PROCESS, "python3", path="/usr/bin/python3")) == []
+
+
+def test_carve_out_and_successor_are_informational(cat: Catalog) -> None:
+    fs = run(
+        cat,
+        rec(RecordKind.APP, "AcmeAV Threat Intelligence Portal Connector", publisher="AO Acme AV Lab"),
+        rec(RecordKind.APP, "SuccessorAV", publisher="Successor Corp"),
+    )
+    assert {(f.product, f.verdict) for f in fs} == {
+        ("acme-ti", Verdict.INFORMATIONAL),
+        ("successor-av", Verdict.INFORMATIONAL),
+    }
+
+
+def test_remnant_certificate(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.CERTIFICATE, "AcmeAV Personal Root Certificate")))
+    assert f.verdict == Verdict.REMNANT
+
+
+def test_integration_is_review_even_with_definitive_looking_evidence(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.APP, "Box Firewall Full AV", publisher="Box Networks")))
+    assert f.product == "oem-box" and f.verdict == Verdict.REVIEW
+
+
+def test_most_specific_product_wins_a_record(cat: Catalog) -> None:
+    # Name matches acme-endpoint exactly; the path would hint at acme-linux, but the record's
+    # identity is its name, so it is one finding, not two.
+    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Endpoint Security for Windows", path="/opt/acme/acmeav")))
+    assert f.product == "acme-endpoint"
+
+
+def test_evidence_is_aggregated_per_host_and_product(cat: Catalog) -> None:
+    fs = run(
+        cat,
+        rec(RecordKind.APP, "AcmeAV Endpoint Security for Windows", host="a"),
+        rec(RecordKind.DRIVER, "klacme", host="a"),
+        rec(RecordKind.APP, "AcmeAV Endpoint Security for Windows", host="b"),
+    )
+    assert [(f.host, f.product, len(f.evidence)) for f in fs] == [("a", "acme-endpoint", 2), ("b", "acme-endpoint", 1)]
+
+
+def test_bundle_team_and_extension_ids(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.APP, "Something", bundle_id="com.acmeav.mac", team_id="2Y8ACME")))
+    assert f.product == "acme-mac" and f.verdict == Verdict.COVERED
+    f = only(run(cat, rec(RecordKind.EXTENSION, "Protection", extension_id="abcdefghijklmnopabcdefghijklmnop")))
+    assert f.product == "acme-mac" and f.verdict == Verdict.REVIEW
