@@ -17,6 +17,9 @@ from pydantic import ValidationError
 
 from banscan.catalog.schema import Catalog
 
+# libyaml's safe loader is an order of magnitude faster; same semantics as yaml.SafeLoader.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _LIST_FILES = {
     "sources": "sources.yaml",
     "entities": "entities.yaml",
@@ -36,7 +39,7 @@ def default_catalog_dir() -> Path:
 def _read_yaml(path: Path) -> Any:
     try:
         with path.open("rb") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

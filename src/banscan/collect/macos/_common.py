@@ -83,6 +83,8 @@ def _plist_reason(data: bytes, exc: Exception) -> str:
             return "truncated or corrupt binary plist"
         return f"corrupt binary plist ({type(exc).__name__}: {detail})"
     detail = str(exc).strip() or type(exc).__name__
+    if detail == "Invalid file":
+        detail = "neither an XML nor a binary property list"
     if isinstance(exc, RecursionError):
         detail = "nesting too deep"
     return detail

@@ -86,8 +86,8 @@ class MacApps:
             (ctx.path("Applications"), 1, None),
             (ctx.path("Library", "Application Support"), 3, None),
         ]
-        for user, home in user_homes(ctx):
-            places.append((home / "Applications", 1, user))
+        for home_user, home in user_homes(ctx):
+            places.append((home / "Applications", 1, home_user))
         for top, depth, user in places:
             for app in find_apps(ctx, top, depth, seen):
                 yield app_record(ctx, self.name, app, user)

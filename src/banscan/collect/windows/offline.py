@@ -1,7 +1,7 @@
 """Offline registry: hive files of a mounted or copied Windows root, read with regipy.
 
 Hives are found case-insensitively (copies keep Windows' mixed case) through the careful
-file helpers, so a link can never lead outside the root. regipy is the parser for untrusted
+file access functions, so a link can never lead outside the root. regipy is the parser for untrusted
 bytes: any exception it raises, and any corruption it only logs, becomes a HiveError.
 """
 
@@ -49,7 +49,7 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         result = fn(*args, **kwargs)
         if isinstance(result, Iterator):
             result = list(result)
-    except Exception as exc:  # noqa: BLE001 - parser of untrusted bytes: any failure means damage
+    except Exception as exc:  # parser of untrusted bytes: any failure means damage
         raise HiveError(f"damaged registry hive: {type(exc).__name__}: {exc}") from exc
     finally:
         _COMPLAINTS.local.msgs = None
@@ -122,7 +122,9 @@ def ci_find(ctx: CollectContext, *parts: str) -> Path | None:
     return cur
 
 
-def open_hive(ctx: CollectContext, path: Path, kind: HiveKind, prefix: str, user: str | None = None) -> Hive | None:
+def open_hive(
+    ctx: CollectContext, path: Path, kind: HiveKind, prefix: str, user: str | None = None
+) -> Hive | None:
     """Open one hive file inside the root; report (once) and return None if it is unusable."""
     shown = str(path)
     real = fs.regular_file(ctx, path)

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 from banscan.collect.base import OS, CollectContext
-from banscan.collect.windows.view import RegValue, children, find, open_view, text, values_of
+from banscan.collect.windows.view import HiveKind, RegValue, children, find, open_view, text, values_of
 from banscan.models import InventoryRecord, RecordKind, Source
 
 MACHINE_PATHS = (
@@ -64,8 +64,12 @@ class UninstallCollector:
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         view = open_view(ctx)
-        for kind, paths in (("software", MACHINE_PATHS), ("user", (USER_PATH,))):
-            for hive in view.hives(kind):  # type: ignore[arg-type]
+        places: tuple[tuple[HiveKind, tuple[str, ...]], ...] = (
+            ("software", MACHINE_PATHS),
+            ("user", (USER_PATH,)),
+        )
+        for kind, paths in places:
+            for hive in view.hives(kind):
                 for path in paths:
                     for sub in children(ctx, hive, find(ctx, hive, path)):
                         values = values_of(ctx, hive, sub)
