@@ -18,7 +18,7 @@ from banscan.collect.windows.processes import ProcessesCollector
 from banscan.collect.windows.regfile import parse_data, parse_reg, records_from_regfile
 from banscan.collect.windows.regkeys import RegistryKeysCollector
 from banscan.collect.windows.secctr import records_from_json
-from banscan.collect.windows.services import ServicesCollector
+from banscan.collect.windows.services import ServicesCollector, image_file
 from banscan.collect.windows.uninstall import UninstallCollector
 from banscan.models import InventoryRecord, RecordKind, Source
 from windows_root import (
@@ -200,13 +200,14 @@ class TestOfflineHives:
             extra = [("display_name", display), ("start", start)]
             if group:
                 extra.append(("group", group))
+            extra.append(("image_path", path))
             extra.append(("key", rf"HKLM\SYSTEM\{cs}\{name}"))
             return InventoryRecord(
                 host=COMPUTER_NAME,
                 source=Source("windows-services", rf"{SYSTEM}:{cs}\{name}"),
                 kind=kind,
                 name=name,
-                path=path,
+                path=image_file(path),
                 extra=tuple(extra),
             )
 
@@ -235,6 +236,8 @@ class TestOfflineHives:
             "NDIS",
         )
         # the real hive's own services are there too, typed by their Type value
+        # the executable is the ImagePath without quotes and arguments
+        assert by_name["AVP21.3"].path == "C:\\Program Files (x86)\\Kaspersky Lab\\Kaspersky Anti-Virus 21.3\\avp.exe"
         assert by_name["ACPI"].kind is RecordKind.DRIVER
         assert by_name["BITS"].kind is RecordKind.SERVICE
         assert len(records) > 300

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from banscan.catalog.schema import (
     Catalog,
     Entity,
-    IdentifierKind,
     Product,
     ProductStatus,
     Relation,
@@ -72,16 +71,16 @@ class Matcher:
                 per_field.setdefault(fname, []).append((pat, value))
         # Where several products claim one record, the record's identity (its name, bundle
         # id, extension id …) decides; other fields only add evidence to that product.
-        primary = {
-            max(per_field[f], key=lambda pv: _rank(pv[0]))[0].product.id
-            for f in per_field
-            if f in _PRIMARY_FIELDS
-        }
+        # A record is one product: its identity fields (name, bundle id, extension id …)
+        # elect the best-ranked product, and every other field only adds evidence to it.
+        identity = [pv for f, hits in per_field.items() if f in _PRIMARY_FIELDS for pv in hits]
+        winner = max(identity, key=lambda pv: _rank(pv[0]))[0].product.id if identity else None
         chosen: list[tuple[Pattern, str]] = []
         for hits in per_field.values():
-            pool = [pv for pv in hits if not primary or pv[0].product.id in primary]
+            pool = [pv for pv in hits if winner is None or pv[0].product.id == winner]
             if pool:
                 chosen.append(max(pool, key=lambda pv: _rank(pv[0])))
+        name_matched = "name" in per_field and any(pv[0].product.id == winner for pv in per_field["name"])
         products: dict[str, Product] = {}
         for pat, value in chosen:
             products[pat.product.id] = pat.product
@@ -99,9 +98,9 @@ class Matcher:
         for p in products.values():
             if record.version and record.kind in SOFTWARE_KINDS:
                 self._group(record.host, p, None, p.name).versions.append(record.version)
-        self._entity_evidence(record, list(products.values()))
+        self._entity_evidence(record, list(products.values()), name_matched)
 
-    def _entity_evidence(self, record: InventoryRecord, products: list[Product]) -> None:
+    def _entity_evidence(self, record: InventoryRecord, products: list[Product], name_matched: bool) -> None:
         """Publisher, signer and brand-name evidence about the covered entity behind a record."""
         ents = self.index.entities
         found: list[tuple[Entity, str, str, Confidence]] = []
@@ -124,9 +123,7 @@ class Matcher:
                     continue  # third-party products: their publisher is not the covered entity
                 group = self._group(record.host, p, None, p.name)
                 for ent, kind, value, conf in found:
-                    if kind == "brand_name" and any(
-                        e.kind == IdentifierKind.DISPLAY_NAME.value for e in group.evidence.values()
-                    ):
+                    if kind == "brand_name" and name_matched:
                         continue  # the name already matched the product itself
                     group.add(self._entity_ev(record, ent, kind, value, conf))
             return

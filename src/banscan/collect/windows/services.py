@@ -18,6 +18,26 @@ SERVICE_MASK = 0x30  # own-process / shared-process bits (also set for user-serv
 START = {0: "boot", 1: "system", 2: "auto", 3: "demand", 4: "disabled"}
 
 
+def image_file(image_path: str | None) -> str | None:
+    """The executable of an ImagePath: without quotes, arguments or the NT `\\??\\` prefix."""
+    if not image_path:
+        return None
+    value = image_path.strip()
+    if value.startswith('"'):
+        end = value.find('"', 1)
+        value = value[1:end] if end > 0 else value[1:]
+    else:
+        lower = value.lower()
+        for ext in (".exe", ".sys", ".dll"):
+            at = lower.find(ext + " ")
+            if at > 0:
+                value = value[: at + len(ext)]
+                break
+    if value.startswith("\\??\\"):
+        value = value[4:]
+    return value or None
+
+
 def kind_for(type_value: object) -> RecordKind | None:
     if not isinstance(type_value, int):
         return None
@@ -54,12 +74,15 @@ class ServicesCollector:
                 group = text(values.get("Group"))
                 if group:
                     extra.append(("group", group))
+                image = text(values.get("ImagePath"))
+                if image:
+                    extra.append(("image_path", image))
                 extra.append(("key", hive.key_path(rel)))
                 yield InventoryRecord(
                     host=ctx.host,
                     source=Source(self.name, hive.source(rel)),
                     kind=kind,
                     name=sub.name,
-                    path=text(values.get("ImagePath")),
+                    path=image_file(text(values.get("ImagePath"))),
                     extra=tuple(extra),
                 )

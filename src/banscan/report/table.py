@@ -1,0 +1,105 @@
+"""The human-readable table (Rich): findings coloured by verdict, a summary, and read errors."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from banscan.models import Finding, ScanResult, Verdict
+from banscan.report.csv import describe_evidence, next_deadline
+
+VERDICT_STYLES: dict[Verdict, str] = {
+    Verdict.COVERED: "bold red",
+    Verdict.REVIEW: "yellow",
+    Verdict.REMNANT: "magenta",
+    Verdict.INFORMATIONAL: "cyan",
+    Verdict.ACCEPTED: "green",
+}
+VERDICT_ORDER = (Verdict.COVERED, Verdict.REVIEW, Verdict.REMNANT, Verdict.INFORMATIONAL, Verdict.ACCEPTED)
+EVIDENCE_WIDTH = 60
+
+
+def render(result: ScanResult, *, width: int = 120, color: bool = False) -> str:
+    """The table as text; `color=True` keeps the styles as ANSI escapes for a terminal."""
+    console = Console(
+        file=io.StringIO(),
+        width=width,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        record=True,
+        highlight=False,
+        emoji=False,
+    )
+    hosts = _host_count(result)
+    if result.findings:
+        console.print(_table(result))
+        console.print(Text(summary_line(result)))
+    else:
+        console.print(Text(f"No banned software found on {_hosts(hosts)}.", style="bold green"))
+    for line in error_lines(result):
+        console.print(Text(line, style="red"))
+    return console.export_text(styles=color)
+
+
+def summary_line(result: ScanResult) -> str:
+    """E.g. "2 hosts scanned, 1 with findings: 3 covered, 1 review"."""
+    with_findings = len({f.host for f in result.findings})
+    counts = result.summary()["by_verdict"]
+    parts = [f"{counts[v.value]} {v.value}" for v in VERDICT_ORDER if counts.get(v.value)]
+    text = f"{_hosts(_host_count(result))} scanned, {with_findings} with findings"
+    return text + (": " + ", ".join(parts) if parts else "")
+
+
+def error_lines(result: ScanResult) -> list[str]:
+    return [f"Error reading {t.target} ({t.format}): {err}" for t in result.targets for err in t.errors]
+
+
+def _table(result: ScanResult) -> Table:
+    title = f"banscan findings (catalog {result.catalog_version}, as of {result.as_of}, role {result.role})"
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("Host", no_wrap=True)
+    table.add_column("Product")
+    table.add_column("Verdict", no_wrap=True)
+    table.add_column("Confidence", no_wrap=True)
+    table.add_column("Evidence")
+    table.add_column("Next deadline", no_wrap=True)
+    for f in result.findings:
+        style = VERDICT_STYLES[f.verdict]
+        table.add_row(
+            Text(f.host),
+            Text(_product(f)),
+            Text(f.verdict.value, style=style),
+            Text(f.confidence.value),
+            Text(_evidence(f)),
+            Text(next_deadline(f) or "-"),
+            style=style if f.verdict is Verdict.COVERED else None,
+        )
+    return table
+
+
+def _product(f: Finding) -> str:
+    name = f"{f.product_name} {f.version}" if f.version else f.product_name
+    if f.verdict is Verdict.ACCEPTED and f.exception:
+        until = f.exception.get("expires")
+        name += f" [exception{' until ' + until if until else ''}]"
+    return name
+
+
+def _evidence(f: Finding) -> str:
+    if not f.evidence:
+        return "0"
+    first = describe_evidence(f.evidence[0])
+    if len(first) > EVIDENCE_WIDTH:
+        first = first[: EVIDENCE_WIDTH - 1] + "…"
+    return f"{len(f.evidence)}: {first}"
+
+
+def _host_count(result: ScanResult) -> int:
+    return len(set(result.hosts) | {f.host for f in result.findings})
+
+
+def _hosts(n: int) -> str:
+    return f"{n} host" if n == 1 else f"{n} hosts"
