@@ -88,22 +88,32 @@ def scan(
         list[Path] | None,
         typer.Option("--root", help="A mounted disk image or copied root (Linux, Windows or macOS)."),
     ] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate rules as of this date (default today).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Evaluate rules as of this date (default today).")
+    ] = None,
     role: Annotated[str, typer.Option("--role", help=f"Your role: {', '.join(ROLES)}.")] = "user",
     jurisdiction: Annotated[
         str, typer.Option("--jurisdiction", help="Where you are bound: US, or a state such as US-TX.")
     ] = "US",
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
-    catalog: Annotated[Path | None, typer.Option("--catalog", help="Use this catalog (folder or file).")] = None,
+    catalog: Annotated[
+        Path | None, typer.Option("--catalog", help="Use this catalog (folder or file).")
+    ] = None,
     exceptions: Annotated[
         Path | None, typer.Option("--exceptions", help="YAML file of approved exceptions.")
     ] = None,
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Lowest verdict that makes the exit status 1.")
     ] = FailOn.review,
-    host: Annotated[str | None, typer.Option("--host", help="Name the scanned host (default: its own name).")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Name the scanned host (default: its own name).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not echo input errors to stderr.")] = False,
+    input_format: Annotated[
+        str | None,
+        typer.Option("--input-format", help="Force the format of inventory inputs (default: detect)."),
+    ] = None,
 ) -> None:
     """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
     from banscan.policy.exceptions import ExceptionsError, load_exceptions
@@ -120,20 +130,32 @@ def scan(
             entries = load_exceptions(exceptions)
         except ExceptionsError as exc:
             raise _usage_error(str(exc)) from None
+    from banscan.collect.detect import detect_os
+
     roots = list(root or [])
-    for t in targets or []:
-        if t.is_dir():
-            roots.append(t)
-        elif not t.exists():
-            raise _usage_error(f"{t}: no such file or directory")
-        else:
-            raise _usage_error(f"{t}: inventory files are not supported by this version; give a root directory")
     for r in roots:
         if not r.is_dir():
             raise _usage_error(f"{r}: not a directory")
-    opts = ScanOptions(as_of=day, role=role, jurisdiction=jurisdiction, host=host, exceptions=entries,
-                       echo_errors=not quiet)
-    result = run_scan(cat, opts, roots=roots, live=not roots)
+    inputs: list[str] = []
+    for t in targets or []:
+        if str(t) == "-":
+            inputs.append("-")
+        elif not t.exists():
+            raise _usage_error(f"{t}: no such file or directory")
+        elif t.is_dir() and detect_os(t) is not None:
+            roots.append(t)  # a mounted image or copied root
+        else:
+            inputs.append(str(t))  # an inventory file, or a folder of them
+    opts = ScanOptions(
+        as_of=day,
+        role=role,
+        jurisdiction=jurisdiction,
+        host=host,
+        exceptions=entries,
+        echo_errors=not quiet,
+        input_format=input_format,
+    )
+    result = run_scan(cat, opts, roots=roots, inputs=inputs, live=not roots and not inputs)
     _write(renderer(fmt.value)(result), output)
     raise typer.Exit(exit_status(result, fail_on.value))
 
@@ -147,9 +169,16 @@ def catalog_list(
     cat = _load(catalog)
     if as_json:
         rows = [
-            {"id": p.id, "name": p.name, "vendor": p.vendor, "category": p.category.value,
-             "status": p.status.value, "relation": p.relation.value, "platforms": p.platforms,
-             "identifiers": len(p.identifiers)}
+            {
+                "id": p.id,
+                "name": p.name,
+                "vendor": p.vendor,
+                "category": p.category.value,
+                "status": p.status.value,
+                "relation": p.relation.value,
+                "platforms": p.platforms,
+                "identifiers": len(p.identifiers),
+            }
             for p in cat.products
         ]
         _write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", None)
@@ -158,7 +187,9 @@ def catalog_list(
     for col in ("id", "name", "category", "status", "platforms", "ids"):
         table.add_column(col)
     for p in cat.products:
-        table.add_row(p.id, p.name, p.category.value, p.status.value, ",".join(p.platforms), str(len(p.identifiers)))
+        table.add_row(
+            p.id, p.name, p.category.value, p.status.value, ",".join(p.platforms), str(len(p.identifiers))
+        )
     Console(highlight=False).print(table)
 
 
@@ -196,7 +227,9 @@ def _cited(data: object) -> list[str]:
 
 @catalog_app.command("validate")
 def catalog_validate(
-    path: Annotated[Path | None, typer.Argument(help="Catalog folder or file (default: the shipped one).")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="Catalog folder or file (default: the shipped one).")
+    ] = None,
 ) -> None:
     """Validate a catalog against the schema; every problem is printed with file and entry."""
     cat = _load(path)

@@ -28,6 +28,7 @@ class ScanOptions:
     host: str | None = None
     exceptions: list[ExceptionEntry] = field(default_factory=list)
     echo_errors: bool = True
+    input_format: str | None = None
 
 
 def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> TargetResult:
@@ -49,20 +50,37 @@ def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> Target
     return target
 
 
+def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetResult]:
+    """Read an inventory file, '-' (stdin) or a directory of inventory files."""
+    from banscan.inputs.registry import expand, read_target
+
+    files = ["-"] if path == "-" else [str(p) for p in expand(Path(path))]
+    out: list[TargetResult] = []
+    for f in files:
+        sink = ErrorSink(echo=opts.echo_errors)
+        target, records = read_target(f, sink, input_format=opts.input_format, host=opts.host)
+        matcher.add_all(records)
+        out.append(target)
+    return out
+
+
 def run_scan(
     catalog: Catalog,
     opts: ScanOptions,
     *,
     roots: list[Path] | None = None,
+    inputs: list[str] | None = None,
     live: bool = False,
 ) -> ScanResult:
-    """Scan this machine (`live`) and/or offline roots, and evaluate every finding."""
+    """Scan this machine (`live`), offline roots and inventory inputs; evaluate every finding."""
     matcher = Matcher(catalog)
     targets: list[TargetResult] = []
     if live:
         targets.append(_scan_root(None, matcher, opts))
     for root in roots or []:
         targets.append(_scan_root(root, matcher, opts))
+    for item in inputs or []:
+        targets.extend(_scan_inputs(item, matcher, opts))
     return finish(catalog, matcher, targets, opts)
 
 

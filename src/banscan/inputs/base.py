@@ -29,7 +29,9 @@ class InputReader(Protocol):
         """How sure (0–100) this reader is that `head` (the first bytes) is its format."""
         ...
 
-    def read(self, stream: BinaryIO, filename: str, errors: ErrorSink, default_host: str) -> Iterator[InventoryRecord]:
+    def read(
+        self, stream: BinaryIO, filename: str, errors: ErrorSink, default_host: str
+    ) -> Iterator[InventoryRecord]:
         """Yield records; report each bad line or record through `errors` and continue."""
         ...
 
@@ -82,7 +84,19 @@ def default_host_for(path: str) -> str:
     if path in ("-", "<stdin>"):
         return "stdin"
     name = Path(path).name
-    for suffix in (".gz", ".zst", ".json", ".ndjson", ".log", ".csv", ".xml", ".spdx", ".reg", ".txt", ".cdx"):
+    for suffix in (
+        ".gz",
+        ".zst",
+        ".json",
+        ".ndjson",
+        ".log",
+        ".csv",
+        ".xml",
+        ".spdx",
+        ".reg",
+        ".txt",
+        ".cdx",
+    ):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name or path

@@ -1,0 +1,38 @@
+"""`reg export` files of Uninstall keys (regedit version 5 UTF-16, or REGEDIT4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO, ClassVar
+
+from banscan.collect.base import ErrorSink
+from banscan.collect.windows.regfile import records_from_regfile
+from banscan.models import InventoryRecord
+
+_HEADERS = ("Windows Registry Editor Version 5.00", "REGEDIT4")
+MAX_BYTES = 256 * 1024 * 1024
+
+
+class RegFileReader:
+    name: ClassVar[str] = "reg"
+
+    def sniff(self, head: bytes, filename: str) -> int:
+        for enc, bom in (("utf-16-le", b"\xff\xfe"), ("utf-8", b"\xef\xbb\xbf"), ("latin-1", b"")):
+            if bom and not head.startswith(bom):
+                continue
+            text = head[len(bom) : len(bom) + 200].decode(enc, errors="ignore").lstrip()
+            if text.startswith(_HEADERS):
+                return 95
+        return 0
+
+    def read(
+        self, stream: BinaryIO, filename: str, errors: ErrorSink, default_host: str
+    ) -> Iterator[InventoryRecord]:
+        data = stream.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            errors.report(filename, None, f"larger than {MAX_BYTES} bytes; skipped")
+            return
+        yield from records_from_regfile(filename, data, default_host, errors)
+
+
+READERS = [RegFileReader()]
