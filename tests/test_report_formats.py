@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -81,12 +84,30 @@ def make_result() -> ScanResult:
         category="endpoint-protection",
         version="12.3.0.493",
         evidence=[
-            Evidence("windows.uninstall", "display_name", "Kaspersky Endpoint Security for Windows",
-                     KES_KEY, Confidence.DEFINITIVE, "name:Kaspersky Endpoint Security for Windows"),
-            Evidence("windows.paths", "path", KES_DIR + r"\avp.exe", KES_DIR, Confidence.STRONG,
-                     r"glob:*\Kaspersky Lab\Kaspersky Endpoint Security for Windows\*"),
-            Evidence("reg-export", "display_name", "Kaspersky Endpoint Security for Windows",
-                     REG_EXPORT, Confidence.DEFINITIVE, "name:Kaspersky Endpoint Security for Windows"),
+            Evidence(
+                "windows.uninstall",
+                "display_name",
+                "Kaspersky Endpoint Security for Windows",
+                KES_KEY,
+                Confidence.DEFINITIVE,
+                "name:Kaspersky Endpoint Security for Windows",
+            ),
+            Evidence(
+                "windows.paths",
+                "path",
+                KES_DIR + r"\avp.exe",
+                KES_DIR,
+                Confidence.STRONG,
+                r"glob:*\Kaspersky Lab\Kaspersky Endpoint Security for Windows\*",
+            ),
+            Evidence(
+                "reg-export",
+                "display_name",
+                "Kaspersky Endpoint Security for Windows",
+                REG_EXPORT,
+                Confidence.DEFINITIVE,
+                "name:Kaspersky Endpoint Security for Windows",
+            ),
         ],
         obligations=_far("2024-10-04", "2024-10-15"),
         definitions_age_days=2,
@@ -101,9 +122,14 @@ def make_result() -> ScanResult:
         category="endpoint-protection",
         version="1.0.11",
         evidence=[
-            Evidence("windows.uninstall", "display_name", "UltraAV",
-                     r"HKLM\SOFTWARE:Microsoft\Windows\CurrentVersion\Uninstall\UltraAV",
-                     Confidence.STRONG, "name:UltraAV"),
+            Evidence(
+                "windows.uninstall",
+                "display_name",
+                "UltraAV",
+                r"HKLM\SOFTWARE:Microsoft\Windows\CurrentVersion\Uninstall\UltraAV",
+                Confidence.STRONG,
+                "name:UltraAV",
+            ),
         ],
     )
     avp = Finding(
@@ -127,19 +153,37 @@ def make_result() -> ScanResult:
         category="management-agent",
         version="14.0.0.10902",
         evidence=[
-            Evidence("windows.uninstall", "display_name", "Kaspersky Security Center Network Agent",
-                     r"HKLM\SOFTWARE:WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall\{5E3A6A3B}",
-                     Confidence.DEFINITIVE),
-            Evidence("windows.services", "service", "klnagent",
-                     r"Windows/System32/config/SYSTEM:ControlSet001\Services\klnagent", Confidence.STRONG),
+            Evidence(
+                "windows.uninstall",
+                "display_name",
+                "Kaspersky Security Center Network Agent",
+                r"HKLM\SOFTWARE:WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall\{5E3A6A3B}",
+                Confidence.DEFINITIVE,
+            ),
+            Evidence(
+                "windows.services",
+                "service",
+                "klnagent",
+                r"Windows/System32/config/SYSTEM:ControlSet001\Services\klnagent",
+                Confidence.STRONG,
+            ),
         ],
         obligations=[
-            Obligation("ndaa-1634-far-52-204-23", "overdue", "2018-10-01", "Report to the Contracting Officer.",
-                       "2024-09-20", "FAR 52.204-23"),
+            Obligation(
+                "ndaa-1634-far-52-204-23",
+                "overdue",
+                "2018-10-01",
+                "Report to the Contracting Officer.",
+                "2024-09-20",
+                "FAR 52.204-23",
+            ),
             Obligation("ndaa-1634-far-52-204-23", "ended", "2018-10-01", "Old action.", "2024-01-01"),
         ],
-        exception={"reason": "Lab isolation network, decommission ticket CHG-2291",
-                   "approver": "ciso@example.org", "expires": "2024-12-31"},
+        exception={
+            "reason": "Lab isolation network, decommission ticket CHG-2291",
+            "approver": "ciso@example.org",
+            "expires": "2024-12-31",
+        },
     )
     return ScanResult(
         banscan_version="0.1.0",
@@ -148,8 +192,12 @@ def make_result() -> ScanResult:
         role="federal-contractor",
         targets=[
             TargetResult("WKS-042", "live", records=812),
-            TargetResult(r"\\fs01\inventory\wks-117.reg", "reg-export", records=240,
-                         errors=["line 5012: unterminated string value, rest of key skipped"]),
+            TargetResult(
+                r"\\fs01\inventory\wks-117.reg",
+                "reg-export",
+                records=240,
+                errors=["line 5012: unterminated string value, rest of key skipped"],
+            ),
         ],
         findings=[kes, ultra, avp, agent],
         hosts=["WKS-042", "WKS-117"],
@@ -158,8 +206,14 @@ def make_result() -> ScanResult:
 
 
 def empty_result() -> ScanResult:
-    return ScanResult("0.1.0", "2024.10.1", "2024-10-01", "user",
-                      targets=[TargetResult("LAPTOP-7", "live", records=355)], hosts=["LAPTOP-7"])
+    return ScanResult(
+        "0.1.0",
+        "2024.10.1",
+        "2024-10-01",
+        "user",
+        targets=[TargetResult("LAPTOP-7", "live", records=355)],
+        hosts=["LAPTOP-7"],
+    )
 
 
 # --- SARIF ---------------------------------------------------------------------------------------
@@ -171,7 +225,34 @@ def sarif_validator() -> jsonschema.Draft7Validator:
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
     assert "2.1.0" in schema["title"] and schema["$id"].endswith("sarif-schema-2.1.0.json")
     jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    return jsonschema.Draft7Validator(schema, format_checker=_format_checker())
+
+
+_URI_CHARS = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*$")
+
+
+def _format_checker() -> jsonschema.FormatChecker:
+    """Draft 7 formats, with uri / uri-reference / date-time checked even without optional packages."""
+    checker = copy.deepcopy(jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+    @checker.checks("uri-reference")
+    def _uri_reference(value: object) -> bool:
+        return not isinstance(value, str) or bool(_URI_CHARS.match(value))
+
+    @checker.checks("uri")
+    def _uri(value: object) -> bool:
+        return not isinstance(value, str) or (_uri_reference(value) and bool(urlsplit(value).scheme))
+
+    @checker.checks("date-time")
+    def _date_time(value: object) -> bool:
+        if not isinstance(value, str):
+            return True
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is not None
+        except ValueError:
+            return False
+
+    return checker
 
 
 def _errors(validator: jsonschema.Draft7Validator, doc: Any) -> list[str]:
@@ -196,6 +277,11 @@ def test_sarif_validation_catches_a_broken_log(sarif_validator: jsonschema.Draft
     bad_region = copy.deepcopy(doc)
     bad_region["runs"][0]["results"][0]["locations"][2]["physicalLocation"]["region"]["startLine"] = 0
     assert _errors(sarif_validator, bad_region)
+    bad_uri = copy.deepcopy(doc)
+    bad_uri["runs"][0]["results"][0]["locations"][1]["physicalLocation"]["artifactLocation"]["uri"] = (
+        r"C:\Program Files\Kaspersky Lab"
+    )
+    assert any("uri-reference" in e for e in _errors(sarif_validator, bad_uri))
 
 
 def test_sarif_tool_rules_and_run_properties() -> None:
@@ -203,7 +289,12 @@ def test_sarif_tool_rules_and_run_properties() -> None:
     driver = run["tool"]["driver"]
     assert driver["name"] == "banscan" and driver["version"] == "0.1.0"
     assert driver["informationUri"].startswith("https://")
-    assert [r["id"] for r in driver["rules"]] == ["kes-windows", "ultraav", "kaspersky-generic", "ksc-network-agent"]
+    assert [r["id"] for r in driver["rules"]] == [
+        "kes-windows",
+        "ultraav",
+        "kaspersky-generic",
+        "ksc-network-agent",
+    ]
     kes_rule = driver["rules"][0]
     assert kes_rule["shortDescription"]["text"] == "Kaspersky Endpoint Security for Windows"
     assert kes_rule["properties"]["vendor"] == "AO Kaspersky Lab"
@@ -226,7 +317,9 @@ def test_sarif_results_levels_messages_and_fingerprints() -> None:
     )
     assert [r["ruleIndex"] for r in results] == [0, 1, 2, 3]
     props = results[0]["properties"]
-    assert props["host"] == "WKS-042" and props["verdict"] == "covered" and props["confidence"] == "definitive"
+    assert (
+        props["host"] == "WKS-042" and props["verdict"] == "covered" and props["confidence"] == "definitive"
+    )
     assert [o["regulation"] for o in props["obligations"]].count("ndaa-1634-far-52-204-23") == 3
     assert len(props["evidence"]) == 3
     # the fingerprint is stable across renders and depends only on host + product
@@ -449,8 +542,18 @@ def test_csv_empty_result_is_header_only() -> None:
 
 def test_table_shows_findings_summary_and_errors() -> None:
     text = table_report.render(make_result(), width=160)
-    for needle in ("WKS-042", "WKS-117", "covered", "review", "informational", "accepted",
-                   "Kaspersky Endpoint Security for Windows", "UltraAV", "2024-10-04", "Next deadline"):
+    for needle in (
+        "WKS-042",
+        "WKS-117",
+        "covered",
+        "review",
+        "informational",
+        "accepted",
+        "Kaspersky Endpoint Security for Windows",
+        "UltraAV",
+        "2024-10-04",
+        "Next deadline",
+    ):
         assert needle in text, needle
     assert "2 hosts scanned, 2 with findings: 1 covered, 1 review, 1 informational, 1 accepted" in text
     assert "Error reading \\\\fs01\\inventory\\wks-117.reg (reg-export): line 5012" in text

@@ -130,19 +130,21 @@ def _component(f: Finding, ref: str) -> Component:
         supplier=OrganizationalEntity(name=f.vendor) if f.vendor else None,
         publisher=f.vendor or None,
         properties=props,
-        evidence=_evidence(f),
+        evidence=_evidence(f, ref),
     )
 
 
-def _evidence(f: Finding) -> ComponentEvidence | None:
-    occurrences = list(_occurrences(f))
+def _evidence(f: Finding, ref: str) -> ComponentEvidence | None:
+    occurrences = list(_occurrences(f, ref))
     return ComponentEvidence(occurrences=occurrences) if occurrences else None
 
 
-def _occurrences(f: Finding) -> Iterable[Occurrence]:
-    for e in f.evidence:
+def _occurrences(f: Finding, ref: str) -> Iterable[Occurrence]:
+    # numbered bom-refs keep the evidence in its order (the library sorts occurrences by them)
+    for i, e in enumerate(f.evidence, start=1):
         if e.location:
             yield Occurrence(
+                bom_ref=f"{ref}#evidence-{i:03d}",
                 location=e.location,
                 additional_context=f"{e.source}: {e.kind}={e.value} ({e.confidence.value})",
             )

@@ -20,7 +20,9 @@ from urllib.parse import quote
 from banscan.models import Evidence, Finding, ScanResult, Verdict
 
 SARIF_VERSION = "2.1.0"
-SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_SCHEMA_URI = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 INFORMATION_URI = "https://github.com/banscan/banscan"
 FINGERPRINT_KEY = "banscanFinding/v1"
 
