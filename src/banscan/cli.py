@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import sys
 from enum import Enum
 from pathlib import Path
@@ -156,7 +157,14 @@ def scan(
         input_format=input_format,
     )
     result = run_scan(cat, opts, roots=roots, inputs=inputs, live=not roots and not inputs)
-    _write(renderer(fmt.value)(result), output)
+    if fmt is OutputFormat.table:
+        from banscan.report.table import render as render_table
+
+        tty = output is None and sys.stdout.isatty()
+        width = shutil.get_terminal_size((140, 40)).columns if tty else 140
+        _write(render_table(result, width=width, color=tty), output)
+    else:
+        _write(renderer(fmt.value)(result), output)
     raise typer.Exit(exit_status(result, fail_on.value))
 
 

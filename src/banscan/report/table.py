@@ -66,6 +66,7 @@ def _table(result: ScanResult) -> Table:
     table.add_column("Confidence", no_wrap=True)
     table.add_column("Evidence")
     table.add_column("Next deadline", no_wrap=True)
+    table.add_column("No updates for", no_wrap=True)
     for f in result.findings:
         style = VERDICT_STYLES[f.verdict]
         table.add_row(
@@ -75,6 +76,7 @@ def _table(result: ScanResult) -> Table:
             Text(f.confidence.value),
             Text(_evidence(f)),
             Text(next_deadline(f) or "-"),
+            Text(f"{f.definitions_age_days} days" if f.definitions_age_days else "-"),
             style=style if f.verdict is Verdict.COVERED else None,
         )
     return table
