@@ -28,7 +28,7 @@ app = typer.Typer(
 catalog_app = typer.Typer(help="Inspect and validate the detection catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class OutputFormat(str, Enum):
@@ -46,7 +46,7 @@ class FailOn(str, Enum):
 
 
 def _usage_error(message: str) -> typer.Exit:
-    err.print(f"banscan: error: {message}")
+    err.print(f"banscan: error: {message}", markup=False)
     return typer.Exit(2)
 
 
