@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from banscan.models import InventoryRecord
+from banscan.collect.windows.services import image_file
+from banscan.models import InventoryRecord, Source
 from banscan.models import RecordKind as R
-from banscan.models import Source
 
 
 def _app_name(value: str) -> str:
@@ -33,6 +33,11 @@ def _same(value: str) -> str:
     return value
 
 
+def _image(value: str) -> str:
+    """A service's command line (quoted, with arguments) as its executable, like the hive reader."""
+    return image_file(value) or value
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """One osquery table: its record kind, the column sets that identify it, and its fields.
@@ -47,6 +52,7 @@ class Table:
     version: tuple[str, ...] = ("version",)
     publisher: tuple[str, ...] = ()
     path: tuple[str, ...] = ()
+    clean_path: Callable[[str], str] = _same
     bundle_id: tuple[str, ...] = ()
     team_id: tuple[str, ...] = ()
     signer: tuple[str, ...] = ()
@@ -96,7 +102,11 @@ TABLES: dict[str, Table] = {
     ),
     "homebrew_packages": Table(R.PACKAGE, _m("prefix"), ("name",), path=("path",), extra=("type",)),
     "npm_packages": Table(
-        R.PACKAGE, _m("homepage directory", "homepage license"), ("name",), publisher=("author",), path=("path",)
+        R.PACKAGE,
+        _m("homepage directory", "homepage license"),
+        ("name",),
+        publisher=("author",),
+        path=("path",),
     ),
     "python_packages": Table(
         R.PACKAGE, _m("summary license directory"), ("name",), publisher=("author",), path=("path",)
@@ -145,6 +155,7 @@ TABLES: dict[str, Table] = {
         ("name",),
         version=(),
         path=("module_path", "path"),
+        clean_path=_image,
         extra=("display_name", "status", "start_type"),
     ),
     "drivers": Table(
@@ -169,7 +180,12 @@ TABLES: dict[str, Table] = {
         extra=("state", "category"),
     ),
     "processes": Table(
-        R.PROCESS, _m("pid cmdline", "pid parent", "pid on_disk"), ("name", "path"), version=(), path=("path",), extra=("pid",)
+        R.PROCESS,
+        _m("pid cmdline", "pid parent", "pid on_disk"),
+        ("name", "path"),
+        version=(),
+        path=("path",),
+        extra=("pid",),
     ),
     "authenticode": Table(
         R.FILE,
@@ -289,7 +305,7 @@ def row_record(table_name: str, row: Mapping[str, str], host: str, source: Sourc
         name=t.clean(raw),
         version=_first(row, t.version),
         publisher=_first(row, t.publisher),
-        path=_first(row, t.path),
+        path=t.clean_path(path) if (path := _first(row, t.path)) else None,
         bundle_id=_first(row, t.bundle_id),
         team_id=_first(row, t.team_id),
         signer=_first(row, t.signer),
