@@ -12,6 +12,7 @@ quoting follows RFC 4180 (doubled quotes inside quoted fields, line breaks insid
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -121,10 +122,11 @@ class LineSource:
         self.lineno = 0
         self.stopped = False  # an error ended the file early; later parse errors are its echo
         self._cp1252_reported = False
+        self._bad_utf16_reported = False
         self._text: io.TextIOWrapper | None = None
         self._stream = stream
         if detect_encoding(head) == "utf-16":
-            self._text = io.TextIOWrapper(stream, encoding="utf-16", errors="strict", newline="")  # type: ignore[type-var]
+            self._text = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline="")  # type: ignore[type-var]
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -132,10 +134,8 @@ class LineSource:
     def close(self) -> None:
         """Let go of the binary stream without closing it (the caller owns it)."""
         if self._text is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 self._text.detach()
-            except ValueError:
-                pass
             self._text = None
 
     def _stop(self, message: str) -> str:
@@ -169,11 +169,7 @@ class LineSource:
             return raw.decode("cp1252", errors="replace")
 
     def _next_utf16(self, text: io.TextIOWrapper) -> str:
-        try:
-            line = text.readline(MAX_LINE_BYTES // 2 + 1)
-        except UnicodeDecodeError:
-            self.lineno += 1
-            return self._stop("invalid UTF-16 data; rest of file skipped")
+        line = text.readline(MAX_LINE_BYTES // 2 + 1)
         if not line:
             raise StopIteration
         self.lineno += 1
@@ -181,6 +177,9 @@ class LineSource:
             return self._stop(f"line longer than {MAX_LINE_BYTES // 2} characters; rest of file skipped")
         if "\x00" in line:
             return self._stop("binary data, not CSV; rest of file skipped")
+        if "\ufffd" in line and not self._bad_utf16_reported:
+            self._bad_utf16_reported = True
+            self.errors.report(self.filename, self.lineno, "invalid UTF-16 data, shown as U+FFFD")
         return line
 
 
@@ -211,9 +210,7 @@ class CsvTable:
                 continue
             self.delimiter = delimiter or detect_delimiter(line)
             self.header_line = self.lines.lineno
-            reader = csv.reader(
-                itertools.chain([line], self.lines), delimiter=self.delimiter, strict=True
-            )
+            reader = csv.reader(itertools.chain([line], self.lines), delimiter=self.delimiter, strict=True)
             try:
                 self.header = [f.strip() for f in next(reader)]
             except csv.Error as exc:
@@ -258,7 +255,9 @@ class CsvTable:
                     row = row[:width]  # trailing empty fields
                 if len(row) != width:
                     self.errors.report(
-                        self.filename, start, f"row has {len(row)} fields, the header has {width}; row skipped"
+                        self.filename,
+                        start,
+                        f"row has {len(row)} fields, the header has {width}; row skipped",
                     )
                     continue
                 yield start, row

@@ -69,22 +69,27 @@ class Matcher:
         for kind, value, fname in observed(record):
             for pat in self.index.lookup(kind, value):
                 per_field.setdefault(fname, []).append((pat, value))
-        # Where several products claim one record, the record's identity (its name, bundle
-        # id, extension id …) decides; other fields only add evidence to that product.
         # A record is one product: its identity fields (name, bundle id, extension id …)
         # elect the best-ranked product, and every other field only adds evidence to it.
         identity = [pv for f, hits in per_field.items() if f in _PRIMARY_FIELDS for pv in hits]
-        winner = max(identity, key=lambda pv: _rank(pv[0]))[0].product.id if identity else None
+        owner = max(identity, key=lambda pv: _rank(pv[0]))[0].product if identity else None
+        winner = owner.id if owner else None
         chosen: list[tuple[Pattern, str]] = []
         for hits in per_field.values():
             pool = [pv for pv in hits if winner is None or pv[0].product.id == winner]
+            if not pool and owner is not None:
+                # Identifiers shared by the vendor's products (a bundle-id namespace, a common
+                # driver) still say something about this record: credit them to the winner.
+                pool = [pv for pv in hits if _same_vendor(pv[0].product, owner)]
             if pool:
-                chosen.append(max(pool, key=lambda pv: _rank(pv[0])))
+                pat, value = max(pool, key=lambda pv: _rank(pv[0]))
+                chosen.append((pat, value))
         name_matched = "name" in per_field and any(pv[0].product.id == winner for pv in per_field["name"])
         products: dict[str, Product] = {}
         for pat, value in chosen:
-            products[pat.product.id] = pat.product
-            self._group(record.host, pat.product, None, pat.product.name).add(
+            product = owner or pat.product
+            products[product.id] = product
+            self._group(record.host, product, None, product.name).add(
                 Evidence(
                     source=record.source.collector,
                     kind=pat.ident.kind.value,
@@ -204,6 +209,10 @@ _VERDICT_ORDER = {
     Verdict.ACCEPTED: 3,
     Verdict.INFORMATIONAL: 4,
 }
+
+
+def _same_vendor(a: Product, b: Product) -> bool:
+    return a.vendor == b.vendor or bool(set(a.integrates) & set(b.integrates))
 
 
 def _rank(p: Pattern) -> tuple[int, int, int]:
