@@ -115,6 +115,10 @@ def scan(
         str | None,
         typer.Option("--input-format", help="Force the format of inventory inputs (default: detect)."),
     ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", help="Read inputs as generic CSV with this column map, e.g. host=Computer,name=App."),
+    ] = None,
 ) -> None:
     """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
     from banscan.policy.exceptions import ExceptionsError, load_exceptions
@@ -132,6 +136,14 @@ def scan(
         except ExceptionsError as exc:
             raise _usage_error(str(exc)) from None
     from banscan.collect.detect import detect_os
+    from banscan.inputs.csvexport import parse_column_map
+
+    column_map = None
+    if columns is not None:
+        try:
+            column_map = parse_column_map(columns)
+        except ValueError as exc:
+            raise _usage_error(f"--columns: {exc}") from None
 
     roots = list(root or [])
     for r in roots:
@@ -155,6 +167,7 @@ def scan(
         exceptions=entries,
         echo_errors=not quiet,
         input_format=input_format,
+        columns=column_map,
     )
     result = run_scan(cat, opts, roots=roots, inputs=inputs, live=not roots and not inputs)
     if fmt is OutputFormat.table:

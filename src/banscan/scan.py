@@ -29,6 +29,7 @@ class ScanOptions:
     exceptions: list[ExceptionEntry] = field(default_factory=list)
     echo_errors: bool = True
     input_format: str | None = None
+    columns: dict[str, str] | None = None
 
 
 def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> TargetResult:
@@ -58,7 +59,9 @@ def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetR
     out: list[TargetResult] = []
     for f in files:
         sink = ErrorSink(echo=opts.echo_errors)
-        target, records = read_target(f, sink, input_format=opts.input_format, host=opts.host)
+        target, records = read_target(
+            f, sink, input_format=opts.input_format, host=opts.host, columns=opts.columns
+        )
         matcher.add_all(records)
         out.append(target)
     return out

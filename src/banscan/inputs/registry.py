@@ -66,6 +66,7 @@ def read_target(
     *,
     input_format: str | None = None,
     host: str | None = None,
+    columns: dict[str, str] | None = None,
 ) -> tuple[TargetResult, Iterator[InventoryRecord]]:
     """Open one input and return its TargetResult (filled as records are consumed) and records."""
     target = TargetResult(target=path, format=input_format or "unknown")
@@ -83,7 +84,12 @@ def read_target(
             if not head:
                 errors.report(name, None, "empty input (0 bytes)")
                 return
-            reader = reader_named(input_format) if input_format else detect(head, name)
+            if columns:
+                from banscan.inputs.csvexport import GenericCsvReader
+
+                reader: InputReader | None = GenericCsvReader(columns)
+            else:
+                reader = reader_named(input_format) if input_format else detect(head, name)
             if reader is None:
                 errors.report(name, None, "unrecognised input format (use --input-format to name it)")
                 return
