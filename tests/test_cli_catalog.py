@@ -61,3 +61,14 @@ def test_scan_with_custom_catalog_file(tmp_path: Path) -> None:
     mini = Path(__file__).parent / "data" / "mini_catalog.yaml"
     res = runner.invoke(app, ["scan", "--catalog", str(mini), "--root", str(tmp_path), "--format", "json"])
     assert res.exit_code == 2  # an empty folder is not a system root
+
+
+def test_export_commands_write_each_format(tmp_path: Path) -> None:
+    pack = tmp_path / "pack.json"
+    assert runner.invoke(app, ["export", "osquery", "--output", str(pack)]).exit_code == 0
+    assert json.loads(pack.read_text(encoding="utf-8"))["queries"]
+    res = runner.invoke(app, ["export", "fleet"])
+    assert res.exit_code == 0 and "kind: policy" in res.stdout
+    res = runner.invoke(app, ["export", "yara"])
+    assert res.exit_code == 0 and "rule banscan_" in res.stdout
+    assert runner.invoke(app, ["export", "snort"]).exit_code == 2

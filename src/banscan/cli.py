@@ -117,7 +117,9 @@ def scan(
     ] = None,
     columns: Annotated[
         str | None,
-        typer.Option("--columns", help="Read inputs as generic CSV with this column map, e.g. host=Computer,name=App."),
+        typer.Option(
+            "--columns", help="Read inputs as generic CSV with this column map, e.g. host=Computer,name=App."
+        ),
     ] = None,
 ) -> None:
     """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
@@ -259,6 +261,32 @@ def catalog_validate(
         f"catalog {cat.meta.version} is valid: {len(cat.products)} products, {idents} identifiers, "
         f"{len(cat.entities)} entities, {len(cat.regulations)} regulations, {len(cat.sources)} sources"
     )
+
+
+class ExportKind(str, Enum):
+    osquery = "osquery"
+    fleet = "fleet"
+    yara = "yara"
+
+
+@app.command("export")
+def export(
+    kind: Annotated[
+        ExportKind, typer.Argument(help="osquery pack (JSON), Fleet policies (YAML) or YARA rules.")
+    ],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
+) -> None:
+    """Generate detection content for other tools from the catalog."""
+    from banscan.export import render_fleet_policies, render_osquery_pack, render_yara
+
+    cat = _load(catalog)
+    render = {
+        ExportKind.osquery: render_osquery_pack,
+        ExportKind.fleet: render_fleet_policies,
+        ExportKind.yara: render_yara,
+    }[kind]
+    _write(render(cat), output)
 
 
 @app.command()
