@@ -296,6 +296,16 @@ def version() -> None:
     typer.echo(f"banscan {__version__} (catalog {cat.meta.version})")
 
 
+def _register_report_commands() -> None:
+    from banscan.reports.cli import plan_command, report_command
+
+    app.command("report")(report_command)
+    app.command("plan")(plan_command)
+
+
+_register_report_commands()
+
+
 def main() -> None:
     app()
 

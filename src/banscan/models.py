@@ -248,6 +248,7 @@ class ScanResult:
             "role": self.role,
             "generated_at": self.generated_at,
             "targets": [t.to_json() for t in self.targets],
+            "hosts": list(self.hosts),
             "findings": [f.to_json() for f in self.findings],
             "summary": self.summary(),
         }

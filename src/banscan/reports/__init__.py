@@ -1,0 +1,555 @@
+"""Reports an auditor or contracting officer can file, and transition plans per host.
+
+`build_context` folds one or more result files (see `load`) and the catalog into one
+`ReportContext`; the HTML, PDF and Markdown writers, the FAR 52.204-23 and BOD 17-01
+documents all render that same context, so they never disagree.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from banscan.catalog.schema import Catalog, CatalogSource, Regulation
+from banscan.models import Evidence, Finding, Obligation, Verdict
+from banscan.report.csv import describe_evidence, next_deadline
+from banscan.reports.load import LoadedResult, Merged, merge, parse_date
+
+VERDICT_ORDER = ("covered", "review", "remnant", "informational", "accepted")
+VERDICT_LABELS = {
+    "covered": "Covered",
+    "review": "Review",
+    "remnant": "Remnant",
+    "informational": "Informational",
+    "accepted": "Accepted (exception)",
+}
+# Obligation statuses that ask nothing more of anyone, or carry no deadline to track.
+_NO_DEADLINE = frozenset({"ended", "exempt", "not-yet-in-force"})
+PLATFORM_LABELS = {
+    "windows": "Windows",
+    "macos": "macOS",
+    "linux": "Linux",
+    "android": "Android",
+    "ios": "iOS",
+    "appliance": "Appliance",
+    "unknown": "Unknown",
+}
+
+
+class ReportInputError(Exception):
+    """A report input other than a result file (sites CSV, context YAML) is unusable."""
+
+
+@dataclass
+class ObligationView:
+    obligation: Obligation
+    state: str  # the status as of the report date (a passed deadline makes it overdue)
+
+    @property
+    def regulation(self) -> str:
+        return self.obligation.regulation
+
+
+@dataclass
+class FindingView:
+    finding: Finding
+    first_identified: str
+    obligations: list[ObligationView]
+    next_deadline: str | None
+    deadline_state: str | None  # overdue | due | None
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        return self.finding.evidence
+
+    @property
+    def label(self) -> str:
+        f = self.finding
+        return f"{f.product_name} {f.version}" if f.version else f.product_name
+
+    def evidence_lines(self) -> list[str]:
+        return [describe_evidence(e) for e in self.finding.evidence]
+
+
+@dataclass
+class HostView:
+    name: str
+    platform: str
+    site: str | None
+    result_path: str
+    as_of: str
+    findings: list[FindingView] = field(default_factory=list)
+
+    @property
+    def worst(self) -> str:
+        verdicts = {fv.finding.verdict.value for fv in self.findings}
+        for v in VERDICT_ORDER:
+            if v in verdicts:
+                return v
+        return "clean"
+
+    @property
+    def platform_label(self) -> str:
+        return PLATFORM_LABELS.get(self.platform, self.platform)
+
+
+@dataclass
+class RuleView:
+    id: str
+    kind: str
+    effective: str
+    action: str
+    deadline: str  # a date, "N business days from identification", or ""
+    roles: list[str]
+    applies_to_role: bool
+
+
+@dataclass
+class RegulationView:
+    id: str
+    short: str
+    title: str
+    citation: str
+    authority: str
+    jurisdiction: str
+    note: str
+    exemptions: list[str]
+    rules: list[RuleView]
+    applies: list[tuple[str, str, str, str]]  # host, product, state, deadline
+    states: dict[str, int]
+    sources: list[CatalogSource]
+
+    @property
+    def status(self) -> str:
+        for s in (
+            "overdue",
+            "due",
+            "required",
+            "prohibited",
+            "advisory",
+            "not-yet-in-force",
+            "exempt",
+            "ended",
+        ):
+            if self.states.get(s):
+                return s
+        return "no findings"
+
+
+@dataclass
+class ExceptionView:
+    host: str
+    product: str
+    reason: str
+    approver: str
+    expires: str
+    ticket: str
+    original_verdict: str
+    days_left: int | None
+
+
+@dataclass
+class TrendPoint:
+    path: str
+    as_of: str
+    generated_at: str
+    hosts_with_findings: int
+    hosts_with_covered: int
+    by_verdict: dict[str, int]
+    findings_known: bool
+
+
+@dataclass
+class ReportContext:
+    title: str
+    as_of: str
+    generated_at: str
+    role: str
+    roles: list[str]
+    merged: Merged
+    catalog: Catalog
+    hosts: list[HostView]
+    findings: list[FindingView]
+    by_verdict: dict[str, int]
+    hosts_scanned: int
+    hosts_unnamed: int
+    hosts_with_findings: int
+    hosts_with_covered: int
+    overdue: int
+    due: int
+    overdue_hosts: int
+    next_due: str | None
+    definitions_age_max: int | None
+    regulations: list[RegulationView]
+    exceptions: list[ExceptionView]
+    trend: list[TrendPoint]
+    sources: list[CatalogSource]
+    collectors: list[str]
+    targets: list[tuple[str, str, str, int, list[str]]]  # file, target, format, records, errors
+    errors: list[str]
+    warnings: list[str]
+    sites: dict[str, str] | None
+    charts: dict[str, object] = field(default_factory=dict)  # name → charts.Chart (filled by html)
+
+    @property
+    def findings_known(self) -> bool:
+        return self.merged.findings_known
+
+    @property
+    def incomplete(self) -> list[str]:
+        return self.merged.missing
+
+    @property
+    def clean(self) -> bool:
+        """True when every input's findings are known and none were found."""
+        return self.findings_known and not self.findings
+
+    @property
+    def catalog_versions(self) -> list[str]:
+        return sorted({r.result.catalog_version for r in self.merged.results})
+
+    @property
+    def banscan_versions(self) -> list[str]:
+        return sorted({r.result.banscan_version for r in self.merged.results})
+
+
+def load_sites(path: Path) -> dict[str, str]:
+    """A CSV mapping host → site: two columns (`host,site`), header optional."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    out: dict[str, str] = {}
+    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+            continue
+        if len(row) < 2:
+            raise ReportInputError(f"{path}:{n}: expected two columns host,site")
+        host, site = row[0].strip(), row[1].strip()
+        if n == 1 and host.lower() == "host" and site.lower() == "site":
+            continue
+        out[host.lower()] = site
+    if not out:
+        raise ReportInputError(f"{path}: no host,site rows")
+    return out
+
+
+_LINUX_COLLECTORS = {"dpkg", "rpm", "snap", "flatpak", "systemd", "init.d", "kmod", "process", "paths"}
+
+
+def host_platforms(merged: Merged, catalog: Catalog) -> dict[str, str]:
+    """Each host's OS: from the scan target when unambiguous, else from its evidence and products."""
+    out: dict[str, str] = {}
+    for host in merged.hosts:
+        r = merged.host_result[host]
+        votes: Counter[str] = Counter()
+        oses = {t.format.split(":", 1)[1] for t in r.result.targets if ":" in t.format}
+        hosts_in_result = {h for h in r.result.hosts}
+        if len(oses) == 1 and len(r.result.targets) == 1 and len(hosts_in_result) == 1:
+            votes[next(iter(oses))] += 100
+        for f in r.result.findings:
+            if f.host != host:
+                continue
+            for e in f.evidence:
+                src = e.source
+                if src.startswith("windows-"):
+                    votes["windows"] += 3
+                elif src.startswith("macos-"):
+                    votes["macos"] += 3
+                elif src in _LINUX_COLLECTORS:
+                    votes["linux"] += 2 if src in ("process", "paths") else 3
+                loc = e.location
+                if loc.startswith(("HKLM\\", "HKCU\\", "HKEY_", "C:\\", "c:\\")):
+                    votes["windows"] += 1
+                elif loc.startswith(("/Applications/", "/Library/", "/Users/", "/System/", "/private/")):
+                    votes["macos"] += 1
+            try:
+                plats = catalog.product(f.product).platforms
+            except KeyError:
+                plats = []
+            if len(plats) == 1 and plats[0] in PLATFORM_LABELS:
+                votes[plats[0]] += 1
+        out[host] = votes.most_common(1)[0][0] if votes else "unknown"
+    return out
+
+
+def obligation_state(o: Obligation, as_of: dt.date | None) -> str:
+    """The status as of the report date: an open deadline that has passed is overdue."""
+    if o.status in _NO_DEADLINE or o.deadline is None or as_of is None:
+        return o.status
+    deadline = parse_date(o.deadline)
+    if deadline is None:
+        return o.status
+    if deadline < as_of:
+        return "overdue"
+    return "due" if o.status == "overdue" else o.status
+
+
+def _deadline_text(
+    reg: Regulation, rule_deadline: dt.date | None, bdays: int | None, cdays: int | None
+) -> str:
+    if rule_deadline:
+        return rule_deadline.isoformat()
+    if bdays:
+        return f"{bdays} US business days from identification"
+    if cdays:
+        return f"{cdays} calendar days from identification"
+    return ""
+
+
+def build_context(
+    results: list[LoadedResult],
+    catalog: Catalog,
+    *,
+    as_of: dt.date | None = None,
+    sites: dict[str, str] | None = None,
+    title: str | None = None,
+) -> ReportContext:
+    """Everything a report says, computed once from the results and the catalog."""
+    merged = merge(results)
+    report_day = as_of or parse_date(merged.as_of)
+    as_of_text = report_day.isoformat() if report_day else "unknown"
+    roles = sorted({r.result.role for r in merged.results})
+    role = merged.latest.result.role
+    warnings: list[str] = []
+    if len(roles) > 1:
+        warnings.append(
+            f"The results were evaluated for different roles ({', '.join(roles)}); "
+            f"obligations are shown as each result states them."
+        )
+    versions = {r.result.catalog_version for r in merged.results}
+    if versions - {catalog.meta.version, "unknown"}:
+        warnings.append(
+            f"Results were produced with catalog {', '.join(sorted(versions))}; regulation texts and "
+            f"sources below are from catalog {catalog.meta.version}."
+        )
+    for m in merged.missing:
+        warnings.append(f"Incomplete input — {m}. What the file did not record is unknown, not clean.")
+
+    platforms = host_platforms(merged, catalog)
+    host_views: dict[str, HostView] = {}
+    for h in merged.hosts:
+        r = merged.host_result[h]
+        host_views[h] = HostView(
+            name=h,
+            platform=platforms.get(h, "unknown"),
+            site=(sites or {}).get(h.lower()) if sites is not None else None,
+            result_path=r.path,
+            as_of=r.result.as_of,
+        )
+    views: list[FindingView] = []
+    for f in sorted(
+        merged.findings, key=lambda f: (f.host.lower(), VERDICT_ORDER.index(f.verdict.value), f.product)
+    ):
+        obls = [ObligationView(o, obligation_state(o, report_day)) for o in f.obligations]
+        nd = next_deadline(f)
+        state = None
+        if nd:
+            open_states = {ov.state for ov in obls if ov.obligation.deadline == nd}
+            state = "overdue" if "overdue" in open_states else "due"
+        fv = FindingView(
+            finding=f,
+            first_identified=merged.first_seen.get(
+                (f.host, f.product), merged.host_result[f.host].result.as_of
+            ),
+            obligations=obls,
+            next_deadline=nd,
+            deadline_state=state,
+        )
+        views.append(fv)
+        host_views[f.host].findings.append(fv)
+
+    by_verdict = {v: 0 for v in VERDICT_ORDER}
+    for fv in views:
+        by_verdict[fv.finding.verdict.value] += 1
+    overdue = sum(1 for fv in views for ov in fv.obligations if ov.state == "overdue")
+    overdue_hosts = len({fv.finding.host for fv in views for ov in fv.obligations if ov.state == "overdue"})
+    due_dates = sorted(
+        ov.obligation.deadline
+        for fv in views
+        for ov in fv.obligations
+        if ov.state in ("due", "required") and ov.obligation.deadline
+    )
+    ages = [fv.finding.definitions_age_days for fv in views if fv.finding.definitions_age_days is not None]
+
+    regulations = _regulations(catalog, views, roles)
+    exceptions = _exceptions(views, report_day)
+    trend = [
+        TrendPoint(
+            path=r.path,
+            as_of=r.result.as_of,
+            generated_at=r.result.generated_at,
+            hosts_with_findings=len({f.host for f in r.result.findings}),
+            hosts_with_covered=len({f.host for f in r.result.findings if f.verdict is Verdict.COVERED}),
+            by_verdict={v: sum(1 for f in r.result.findings if f.verdict.value == v) for v in VERDICT_ORDER},
+            findings_known=r.findings_known,
+        )
+        for r in merged.results
+    ]
+    source_ids: list[str] = []
+    for rv in regulations:
+        source_ids.extend(s.id for s in rv.sources)
+    for fv in views:
+        try:
+            source_ids.extend(catalog.product(fv.finding.product).sources)
+        except KeyError:
+            continue
+    sources = []
+    for sid in dict.fromkeys(source_ids):
+        try:
+            sources.append(catalog.source(sid))
+        except KeyError:
+            continue
+    targets = [
+        (r.path, t.target, t.format, t.records, list(t.errors))
+        for r in merged.results
+        for t in r.result.targets
+    ]
+    errors = [
+        f"{t.target} ({t.format}, in {r.path}): {e}"
+        for r in merged.results
+        for t in r.result.targets
+        for e in t.errors
+    ]
+    return ReportContext(
+        title=title or "Banned software audit report",
+        as_of=as_of_text,
+        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        role=role,
+        roles=roles,
+        merged=merged,
+        catalog=catalog,
+        hosts=[host_views[h] for h in merged.hosts],
+        findings=views,
+        by_verdict=by_verdict,
+        hosts_scanned=merged.hosts_scanned,
+        hosts_unnamed=merged.hosts_unnamed,
+        hosts_with_findings=len({fv.finding.host for fv in views}),
+        hosts_with_covered=len({fv.finding.host for fv in views if fv.finding.verdict is Verdict.COVERED}),
+        overdue=overdue,
+        due=len(due_dates),
+        overdue_hosts=overdue_hosts,
+        next_due=due_dates[0] if due_dates else None,
+        definitions_age_max=max(ages) if ages else None,
+        regulations=regulations,
+        exceptions=exceptions,
+        trend=trend,
+        sources=sources,
+        collectors=sorted({e.source for fv in views for e in fv.finding.evidence}),
+        targets=targets,
+        errors=errors,
+        warnings=warnings,
+        sites=sites,
+    )
+
+
+def _regulations(catalog: Catalog, views: list[FindingView], roles: list[str]) -> list[RegulationView]:
+    applies: dict[str, list[tuple[str, str, str, str]]] = {}
+    states: dict[str, Counter[str]] = {}
+    citations: dict[str, str] = {}
+    for fv in views:
+        for ov in fv.obligations:
+            o = ov.obligation
+            applies.setdefault(o.regulation, []).append(
+                (fv.finding.host, fv.finding.product_name, ov.state, o.deadline or "")
+            )
+            states.setdefault(o.regulation, Counter())[ov.state] += 1
+            citations.setdefault(o.regulation, o.citation)
+    out: list[RegulationView] = []
+    known = {r.id: r for r in catalog.regulations}
+    for reg_id in list(applies) + [r.id for r in catalog.regulations if r.id not in applies]:
+        reg = known.get(reg_id)
+        if reg is None:
+            out.append(
+                RegulationView(
+                    id=reg_id,
+                    short=reg_id,
+                    title=reg_id,
+                    citation=citations.get(reg_id, ""),
+                    authority="",
+                    jurisdiction="",
+                    note="Not in the catalog used for this report.",
+                    exemptions=[],
+                    rules=[],
+                    applies=applies.get(reg_id, []),
+                    states=dict(states.get(reg_id, {})),
+                    sources=[],
+                )
+            )
+            continue
+        if reg_id not in applies and not set(roles) & set(reg.binds):
+            continue  # neither applies to these findings nor binds this role
+        srcs = []
+        for sid in reg.sources:
+            try:
+                srcs.append(catalog.source(sid))
+            except KeyError:
+                continue
+        out.append(
+            RegulationView(
+                id=reg.id,
+                short=reg.short,
+                title=" ".join(reg.title.split()),
+                citation=reg.citation,
+                authority=reg.authority,
+                jurisdiction=reg.jurisdiction,
+                note=" ".join((reg.note or "").split()),
+                exemptions=list(reg.exemptions),
+                rules=[
+                    RuleView(
+                        id=rule.id,
+                        kind=rule.kind,
+                        effective=rule.effective.isoformat(),
+                        action=" ".join(rule.action.split()),
+                        deadline=_deadline_text(
+                            reg, rule.deadline, rule.due_business_days, rule.due_calendar_days
+                        ),
+                        roles=list(rule.roles),
+                        applies_to_role=bool(set(rule.roles) & set(roles)),
+                    )
+                    for rule in reg.obligations
+                ],
+                applies=applies.get(reg_id, []),
+                states=dict(states.get(reg_id, {})),
+                sources=srcs,
+            )
+        )
+    return out
+
+
+def _exceptions(views: list[FindingView], day: dt.date | None) -> list[ExceptionView]:
+    out = []
+    for fv in views:
+        exc = fv.finding.exception
+        if not exc:
+            continue
+        expires = parse_date(exc.get("expires"))
+        out.append(
+            ExceptionView(
+                host=fv.finding.host,
+                product=fv.finding.product_name,
+                reason=exc.get("reason", ""),
+                approver=exc.get("approver", ""),
+                expires=exc.get("expires", ""),
+                ticket=exc.get("ticket", ""),
+                original_verdict=exc.get("original_verdict", ""),
+                days_left=(expires - day).days if expires and day else None,
+            )
+        )
+    return out
+
+
+__all__ = [
+    "VERDICT_LABELS",
+    "VERDICT_ORDER",
+    "FindingView",
+    "HostView",
+    "ReportContext",
+    "ReportInputError",
+    "build_context",
+    "load_sites",
+]

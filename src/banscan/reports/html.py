@@ -1,0 +1,61 @@
+"""Self-contained HTML report: one file, inline CSS, charts as data: URIs, no scripts, no requests."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import jinja2
+
+from banscan import __version__
+from banscan.reports import VERDICT_ORDER, ReportContext
+from banscan.reports.bod import BodDocument
+from banscan.reports.far import FarDocument
+
+VERDICT_MEANING = {
+    "covered": "Banned software, identified by definitive or several strong identifiers.",
+    "review": "Weak evidence only: a person must decide.",
+    "remnant": "Left behind by an uninstall (drivers, folders, a trusted root certificate).",
+    "informational": "Carved-out or successor software: reported, not covered.",
+    "accepted": "Covered or review finding under an approved, unexpired exception.",
+}
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("banscan.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _common(ctx: ReportContext) -> dict[str, object]:
+    return {
+        "ctx": ctx,
+        "title": ctx.title,
+        "generated_at": ctx.generated_at,
+        "banscan_version": __version__,
+        "catalog_version": ctx.catalog.meta.version,
+        "verdict_order": VERDICT_ORDER,
+        "verdict_meaning": VERDICT_MEANING,
+    }
+
+
+def render_html(ctx: ReportContext, *, far: FarDocument | None = None, bod: BodDocument | None = None) -> str:
+    """The full audit report (summary, charts, hosts, exceptions, regulations, methodology)."""
+    from banscan.reports.charts import build_charts
+
+    charts = build_charts(ctx)
+    ctx.charts = dict(charts)
+    return (
+        environment().get_template("report.html.j2").render(**_common(ctx), charts=charts, far=far, bod=bod)
+    )
+
+
+def render_document(
+    ctx: ReportContext, *, far: FarDocument | None = None, bod: BodDocument | None = None
+) -> str:
+    """A FAR 52.204-23 or BOD 17-01 document on its own."""
+    return environment().get_template("document.html.j2").render(**_common(ctx), far=far, bod=bod)

@@ -1,0 +1,102 @@
+"""FAR 52.204-23 reports and the BOD 17-01 style document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from banscan.reports import ReportInputError
+from banscan.reports.bod import build_bod
+from banscan.reports.bod import render_json as bod_json
+from banscan.reports.bod import render_markdown as bod_markdown
+from banscan.reports.far import build_far, load_far_context
+from banscan.reports.far import render_json as far_json
+from banscan.reports.far import render_markdown as far_markdown
+from banscan.reports.html import render_document, render_html
+from linux_root import HOSTNAME as LINUX_HOST
+from test_reports_data import APPROVER, MAC_HOST, WIN_HOST, both_context, far_context_file, late_context
+
+
+def test_far_fields_and_deadlines() -> None:
+    doc = build_far(late_context(), load_far_context(far_context_file()))
+    data = json.loads(far_json(doc))
+    assert data["schema"] == "banscan/far-52-204-23/v1"
+    assert data["contractor"] == "Example Federal Services LLC"
+    (report,) = data["reports"]
+    assert report["contract_number"] == "47QTCA-22-D-00AB"
+    assert report["order_numbers"] == ["47QFCA-24-F-0042"]
+    assert report["date_identified"] == "2024-11-08"
+    assert report["initial_due"] == "2024-11-14"  # 3 business days; Veterans Day 2024-11-11 skipped
+    assert report["followup_due"] == "2024-11-25"
+    assert "from identification" in report["followup_basis"]
+    items = {(i["host"], i["model_or_product"].split(" 1")[0]) for i in report["items"]}
+    assert (LINUX_HOST, "Kaspersky Endpoint Security for Linux") in items
+    assert (WIN_HOST, "Kaspersky Endpoint Security for Windows") in items
+    item = next(i for i in report["items"] if i["host"] == WIN_HOST)
+    assert item["supplier"] == "Kaspersky Lab" and item["brand"] == "Kaspersky"
+    assert item["model_or_product"] == "Kaspersky Endpoint Security for Windows 12.3.0.493"
+    assert "endpoint protection software installed on host KL-WKS-042" in item["item_description"]
+    assert APPROVER in item["exception"] and "does not lift" in item["exception"]
+    assert "Microsoft Defender Antivirus" in item["mitigation"]
+    pending = {i["host"] for i in report["pending"]}
+    assert LINUX_HOST in pending  # the review finding is not reported as a covered article
+    assert "prevention_efforts (10-business-day report)" in " ".join(data["missing"])
+
+
+def test_far_followup_counts_from_initial_submission(tmp_path: Path) -> None:
+    p = tmp_path / "ctx.yaml"
+    p.write_text(far_context_file().read_text() + "initial_report_submitted: 2024-11-13\n", encoding="utf-8")
+    doc = build_far(late_context(), load_far_context(p))
+    assert doc.reports[0].followup_due == "2024-11-27"
+
+
+def test_far_contracts_scope_hosts(tmp_path: Path) -> None:
+    p = tmp_path / "ctx.yaml"
+    p.write_text(
+        "contractor: ACME\ncontracts:\n"
+        "  - {contract_number: C-1, hosts: ['srv-*']}\n"
+        "  - {contract_number: C-2, order_numbers: [O-9], hosts: ['nothing-*']}\n",
+        encoding="utf-8",
+    )
+    doc = build_far(late_context(), load_far_context(p))
+    c1, c2 = doc.reports
+    assert {i.host for i in c1.items} == {LINUX_HOST}
+    assert c2.items == [] and c2.initial_due == ""
+    assert "No covered article identified for this contract." in far_markdown(doc)
+
+
+def test_far_context_errors_name_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "ctx.yaml"
+    p.write_text("contractor: ACME\n", encoding="utf-8")
+    with pytest.raises(ReportInputError, match=rf"{p}: contracts"):
+        load_far_context(p)
+    p.write_text("contractor: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ReportInputError, match="invalid YAML"):
+        load_far_context(p)
+
+
+def test_far_markdown_and_html_sections() -> None:
+    ctx = late_context()
+    doc = build_far(ctx, load_far_context(far_context_file()))
+    md = far_markdown(doc)
+    assert "47QTCA-22-D-00AB" in md and "due **2024-11-14**" in md and "(to be completed)" in md
+    html = render_document(ctx, far=doc)
+    assert "52.204-23(c)(2)(i)" in html and "Jordan Smith" in html and "2024-11-25" in html
+    assert 'id="far-52-204-23"' in render_html(ctx, far=doc)
+
+
+def test_bod_inventory_plan_and_status() -> None:
+    doc = build_bod(both_context())
+    data = json.loads(bod_json(doc))
+    assert data["schema"] == "banscan/bod-17-01/v1"
+    assert "82 FR 43782" in data["citation"]
+    assert {r["deadline"] for r in data["requirements"]} == {"2017-10-13", "2017-11-12", "2017-12-12"}
+    status = {s["host"]: s["status"] for s in data["status"]}
+    assert status[WIN_HOST] == "accepted"  # Network Agent removed, Endpoint Security under exception
+    assert status[LINUX_HOST] == "found" and status[MAC_HOST] == "found"
+    assert any(i["host"] == WIN_HOST and i["first_identified"] == "2024-10-01" for i in data["inventory"])
+    assert any("apt-get purge" in p["removal"] for p in data["plan"])
+    md = bod_markdown(doc)
+    assert "### 3. Implementation status" in md and WIN_HOST in md
