@@ -73,6 +73,11 @@ def observed(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
         subject = record.get("subject")
         if subject:
             yield K.CERTIFICATE, subject, "subject"
+    if kind == R.FILE:
+        # The deep scan's YARA rules report which catalog byte signature they found.
+        signature = record.get("byte_signature")
+        if signature:
+            yield K.BYTE_SIGNATURE, signature, "byte_signature"
     if kind == R.SERVICE:
         display = record.get("display_name")
         if display:

@@ -87,8 +87,6 @@ class CatalogIndex:
         self._how_by_kind: dict[IdentifierKind, set[str]] = defaultdict(set)
         for product in catalog.products:
             for ident in product.identifiers:
-                if ident.kind == IdentifierKind.BYTE_SIGNATURE:
-                    continue  # compiled to YARA by the deep scan, not matched against records
                 how = normaliser(ident.kind, ident.match)
                 key = normalise(how, ident.value)
                 pat = Pattern(product, ident, key)
