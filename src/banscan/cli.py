@@ -111,6 +111,14 @@ def scan(
         str | None, typer.Option("--host", help="Name the scanned host (default: its own name).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not echo input errors to stderr.")] = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Examine file contents: signers, version resources, byte signatures, archives. "
+            "With TARGET paths, deep-scans those files and folders.",
+        ),
+    ] = False,
     input_format: Annotated[
         str | None,
         typer.Option("--input-format", help="Force the format of inventory inputs (default: detect)."),
@@ -152,7 +160,14 @@ def scan(
         if not r.is_dir():
             raise _usage_error(f"{r}: not a directory")
     inputs: list[str] = []
+    deep_paths: list[Path] = []
     for t in targets or []:
+        if deep and str(t) != "-":
+            if not t.exists() and not t.is_symlink():
+                raise _usage_error(f"{t}: no such file or directory")
+            if not (t.is_dir() and detect_os(t) is not None):
+                deep_paths.append(t)
+                continue
         if str(t) == "-":
             inputs.append("-")
         elif not t.exists():
@@ -170,8 +185,16 @@ def scan(
         echo_errors=not quiet,
         input_format=input_format,
         columns=column_map,
+        deep=deep,
     )
-    result = run_scan(cat, opts, roots=roots, inputs=inputs, live=not roots and not inputs)
+    result = run_scan(
+        cat,
+        opts,
+        roots=roots,
+        inputs=inputs,
+        deep_paths=deep_paths,
+        live=not roots and not inputs and not deep_paths,
+    )
     if fmt is OutputFormat.table:
         from banscan.report.table import render as render_table
 

@@ -6,12 +6,13 @@ The CLI, the agent and the tests all call `run_scan`; nothing here prints or exi
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from banscan import __version__
 from banscan.catalog.schema import Catalog
-from banscan.collect.base import ErrorSink
+from banscan.collect.base import Collector, ErrorSink
 from banscan.collect.detect import make_context
 from banscan.collect.registry import collect_system
 from banscan.match.matcher import Matcher
@@ -30,6 +31,7 @@ class ScanOptions:
     echo_errors: bool = True
     input_format: str | None = None
     columns: dict[str, str] | None = None
+    deep: bool = False
 
 
 def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> TargetResult:
@@ -44,7 +46,12 @@ def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> Target
         return target
     target = TargetResult(target=label, format=f"{'live' if ctx.live else 'root'}:{ctx.os}")
     before = matcher.records
-    matcher.add_all(collect_system(ctx))
+    extra: list[Collector] = []
+    if opts.deep:
+        from banscan.deep import DeepCollector
+
+        extra.append(DeepCollector(matcher.catalog))
+    matcher.add_all(collect_system(ctx, extra))
     matcher.hosts.setdefault(ctx.host, None)
     target.records = matcher.records - before
     target.errors.extend(sink.lines)
@@ -67,12 +74,28 @@ def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetR
     return out
 
 
+def _scan_deep_paths(paths: list[Path], matcher: Matcher, opts: ScanOptions) -> TargetResult:
+    """`--deep PATH…`: examine file contents (signers, version resources, byte signatures)."""
+    from banscan.deep import deep_records
+
+    sink = ErrorSink(echo=opts.echo_errors)
+    target = TargetResult(target=", ".join(str(p) for p in paths), format="deep")
+    host = opts.host or socket.gethostname()
+    before = matcher.records
+    matcher.add_all(deep_records(paths, sink, host=host, catalog=matcher.catalog))
+    matcher.hosts.setdefault(host, None)
+    target.records = matcher.records - before
+    target.errors.extend(sink.lines)
+    return target
+
+
 def run_scan(
     catalog: Catalog,
     opts: ScanOptions,
     *,
     roots: list[Path] | None = None,
     inputs: list[str] | None = None,
+    deep_paths: list[Path] | None = None,
     live: bool = False,
 ) -> ScanResult:
     """Scan this machine (`live`), offline roots and inventory inputs; evaluate every finding."""
@@ -84,6 +107,8 @@ def run_scan(
         targets.append(_scan_root(root, matcher, opts))
     for item in inputs or []:
         targets.extend(_scan_inputs(item, matcher, opts))
+    if deep_paths:
+        targets.append(_scan_deep_paths(deep_paths, matcher, opts))
     return finish(catalog, matcher, targets, opts)
 
 

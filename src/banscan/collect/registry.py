@@ -10,17 +10,19 @@ from banscan.models import InventoryRecord
 
 def all_collectors() -> list[Collector]:
     from banscan.collect import browsers, linux, macos, windows
+    from banscan.deep.certstores import CERT_COLLECTORS
 
-    return [*linux.COLLECTORS, *windows.COLLECTORS, *macos.COLLECTORS, *browsers.COLLECTORS]
-
-
-def collectors_for(ctx: CollectContext) -> list[Collector]:
-    return [c for c in all_collectors() if ctx.os in c.os and (ctx.live or not c.live_only)]
+    return [*linux.COLLECTORS, *windows.COLLECTORS, *macos.COLLECTORS, *browsers.COLLECTORS, *CERT_COLLECTORS]
 
 
-def collect_system(ctx: CollectContext) -> Iterator[InventoryRecord]:
+def collectors_for(ctx: CollectContext, extra: list[Collector] | None = None) -> list[Collector]:
+    chosen = [*all_collectors(), *(extra or [])]
+    return [c for c in chosen if ctx.os in c.os and (ctx.live or not c.live_only)]
+
+
+def collect_system(ctx: CollectContext, extra: list[Collector] | None = None) -> Iterator[InventoryRecord]:
     """Run every collector that fits the system; one failing collector never stops the rest."""
-    for collector in collectors_for(ctx):
+    for collector in collectors_for(ctx, extra):
         try:
             yield from collector.collect(ctx)
         except Exception as exc:  # noqa: BLE001 - a collector bug must not end the scan

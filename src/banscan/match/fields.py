@@ -74,6 +74,10 @@ def observed(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
         if subject:
             yield K.CERTIFICATE, subject, "subject"
     if kind == R.FILE:
+        # A binary's own version resource names its product (ProductName), unlike its file name.
+        product_name = record.get("product_name")
+        if product_name:
+            yield K.DISPLAY_NAME, product_name, "product_name"
         # The deep scan's YARA rules report which catalog byte signature they found.
         signature = record.get("byte_signature")
         if signature:

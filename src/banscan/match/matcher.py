@@ -26,8 +26,20 @@ from banscan.match.normalize import norm_name
 from banscan.models import Confidence, Evidence, Finding, InventoryRecord, RecordKind, Verdict
 
 UNLISTED_SUFFIX = "-unlisted"
+_FORGED_SIGNATURE = ("digest mismatch", "bad signature", "signed attributes do not match")
 _PRIMARY_FIELDS = frozenset(
-    {"name", "bundle_id", "extension_id", "purl", "cpe", "team_id", "signer", "subject", "display_name"}
+    {
+        "name",
+        "bundle_id",
+        "extension_id",
+        "purl",
+        "cpe",
+        "team_id",
+        "signer",
+        "subject",
+        "display_name",
+        "product_name",
+    }
 )
 
 
@@ -114,7 +126,13 @@ class Matcher:
             found.append((pub, "publisher", record.publisher or "", Confidence.STRONG))
         sig = ents.organisation(record.signer)
         if sig is not None and sig.covered:
-            found.append((sig, "signer", record.signer or "", Confidence.STRONG))
+            # A signature that does not verify (tampered file, forged signer) proves nothing about
+            # who made the file; an untrusted but intact one (e.g. an unknown root) still does.
+            status = record.get("signature_status") or ""
+            forged = status.startswith(_FORGED_SIGNATURE)
+            found.append(
+                (sig, "signer", record.signer or "", Confidence.WEAK if forged else Confidence.STRONG)
+            )
         if record.kind in SOFTWARE_KINDS or record.kind in (RecordKind.SERVICE, RecordKind.DRIVER):
             brand = ents.brand(record.name)
             if brand is not None and brand.covered:

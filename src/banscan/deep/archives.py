@@ -1,0 +1,514 @@
+"""Opening containers without trusting them: zip (jar, apk, ipa), tar (plain, gzip, bzip2,
+xz, zstd), ar (.deb) and single compressed files.
+
+Every member is bounded before it is expanded:
+- nesting depth (an archive in an archive in an archive … stops at `max_depth`);
+- the total expanded size per file on disk (`max_total`) and per member (`max_member`);
+- the compression ratio: a member expanding more than `max_ratio`:1 (and past
+  `ratio_floor` bytes) is reported as a likely decompression bomb and not expanded;
+- member names that are absolute or climb out with `..` are refused with an error line
+  (nothing is ever written under a member's name, but such names mark a hostile archive);
+- encrypted zip members are reported once per archive and skipped.
+Members whose first bytes show a document or unknown data are skipped unread; only
+executable-like members and further containers are expanded. Large members are spooled to
+an anonymous temporary file and memory-mapped, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import lzma
+import mmap
+import posixpath
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from banscan.deep.filetype import HEAD_BYTES, INTERESTING, Buffer, FileType, sniff
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 3
+    max_total: int = 1024 * MiB
+    max_member: int = 512 * MiB
+    max_ratio: float = 100.0
+    ratio_floor: int = 1 * MiB
+    max_members: int = 200_000
+    spool: int = 16 * MiB
+    max_file: int = 2048 * MiB
+    max_name_errors: int = 5
+
+
+class Budget:
+    """Expanded bytes left for one file on disk (shared by everything nested in it)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, total: int) -> None:
+        self.left = total
+
+    def take(self, n: int) -> bool:
+        if n > self.left:
+            return False
+        self.left -= n
+        return True
+
+
+Report = Callable[[str, str], None]  # (member path, message)
+
+
+class Member:
+    """An expanded member; call close() when done (unmaps and deletes any spool file)."""
+
+    __slots__ = ("_closers", "data", "name")
+
+    def __init__(self, name: str, data: Buffer, closers: list[Callable[[], object]] | None = None) -> None:
+        self.name = name
+        self.data = data
+        self._closers = closers or []
+
+    def close(self) -> None:
+        for c in reversed(self._closers):
+            with contextlib.suppress(OSError, ValueError, BufferError):
+                c()
+        self._closers = []
+
+
+def unsafe_name(name: str) -> bool:
+    n = name.replace("\\", "/")
+    if n.startswith("/") or (len(n) > 1 and n[1] == ":"):
+        return True
+    return ".." in n.split("/")
+
+
+def _slurp(src: IO[bytes], name: str, declared: int | None, limits: Limits, budget: Budget) -> Member | str:
+    """Read a member stream fully within limits; an error message string if it cannot."""
+    cap = limits.max_member
+    if declared is not None and declared > cap:
+        return f"member of {declared} bytes is over the {cap}-byte limit; not expanded"
+    first = src.read(limits.spool + 1)
+    if len(first) <= limits.spool:
+        if not budget.take(len(first)):
+            return "archive expands past the total-size limit; rest not expanded"
+        return Member(name, first)
+    spool = tempfile.TemporaryFile(prefix="banscan-")  # noqa: SIM115 - closed by Member.close
+    total = len(first)
+    try:
+        spool.write(first)
+        del first
+        while True:
+            chunk = src.read(4 * MiB)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > cap:
+                spool.close()
+                return f"member expands past the {cap}-byte limit; not expanded"
+            spool.write(chunk)
+        if not budget.take(total):
+            spool.close()
+            return "archive expands past the total-size limit; rest not expanded"
+        spool.flush()
+        mm = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as exc:
+        spool.close()
+        return f"cannot spool member: {exc.strerror or exc}"
+    return Member(name, mm, [spool.close, mm.close])
+
+
+class _BufferFile(io.RawIOBase):
+    """A seekable read-only file over a buffer (mmap, memoryview) without copying it."""
+
+    def __init__(self, data: Buffer) -> None:
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        chunk = self._view[self._pos : self._pos + len(b)]
+        n = len(chunk)
+        b[:n] = chunk
+        self._pos += n
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else min(len(self._view), self._pos + size)
+        out = bytes(self._view[self._pos : end])
+        self._pos = max(self._pos, end)
+        return out
+
+    def close(self) -> None:
+        self._view.release()
+        super().close()
+
+
+def _as_file(data: Buffer) -> IO[bytes]:
+    if isinstance(data, bytes):
+        return io.BytesIO(data)
+    return _BufferFile(data)  # type: ignore[return-value]
+
+
+# -- zip ---------------------------------------------------------------------------------------
+
+
+class ZipView:
+    """A zip opened for listing and bounded member reads."""
+
+    def __init__(self, data: Buffer) -> None:
+        self._fh = _as_file(data)
+        try:
+            self.zf = zipfile.ZipFile(self._fh)
+        except BaseException:
+            self._fh.close()
+            raise
+        self.infos = self.zf.infolist()
+        self.names = [i.filename for i in self.infos]
+        self._by_name = {i.filename: i for i in self.infos}
+
+    def read(self, name: str, limit: int) -> bytes | None:
+        info = self._by_name.get(name)
+        if info is None or info.flag_bits & 0x1 or info.file_size > limit:
+            return None
+        try:
+            with self.zf.open(info) as fh:
+                return fh.read(limit)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib_error()):
+            return None
+
+    def close(self) -> None:
+        self.zf.close()
+        self._fh.close()
+
+
+def zlib_error() -> type[Exception]:
+    import zlib
+
+    return zlib.error
+
+
+def zip_kind(names: list[str]) -> str:
+    """ "apk", "ipa", "jar", "office" (a document) or "zip"."""
+    s = set(names)
+    if "AndroidManifest.xml" in s:
+        return "apk"
+    if ("[Content_Types].xml" in s or "mimetype" in s) and not any(
+        n.endswith((".exe", ".dll", ".so", ".dex", ".class")) for n in names[:2000]
+    ):
+        return "office"
+    if any(n.startswith("Payload/") and n.endswith(".app/Info.plist") for n in names[:5000]):
+        return "ipa"
+    if "META-INF/MANIFEST.MF" in s:
+        return "jar"
+    return "zip"
+
+
+def zip_members(zv: ZipView, limits: Limits, budget: Budget, report: Report) -> Iterator[Member]:
+    encrypted: list[str] = []
+    bad_names = 0
+    for n, info in enumerate(zv.infos):
+        if n >= limits.max_members:
+            report("", f"more than {limits.max_members} members; the rest not examined")
+            break
+        if info.is_dir():
+            continue
+        name = info.filename
+        if unsafe_name(name):
+            bad_names += 1
+            if bad_names <= limits.max_name_errors:
+                report(name, "member name is absolute or climbs out of the archive ('..'); refused")
+            continue
+        if info.flag_bits & 0x1:
+            encrypted.append(name)
+            continue
+        if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
+            info.compress_size, 1
+        ):
+            ratio = info.file_size // max(info.compress_size, 1)
+            report(
+                name,
+                f"compression ratio {ratio}:1 ({info.file_size} bytes from {info.compress_size}) is over "
+                f"the {limits.max_ratio:g}:1 limit; likely decompression bomb, not expanded",
+            )
+            continue
+        try:
+            with zv.zf.open(info) as fh:
+                head = fh.read(HEAD_BYTES)
+                if sniff(head) not in INTERESTING:
+                    continue
+            with zv.zf.open(info) as fh:
+                got = _slurp(fh, name, info.file_size, limits, budget)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib_error()) as exc:
+            report(name, f"member unreadable: {exc}")
+            continue
+        if isinstance(got, str):
+            report(name, got)
+            if "total-size" in got:
+                break
+            continue
+        yield got
+    if encrypted:
+        more = f" and {len(encrypted) - 1} more" if len(encrypted) > 1 else ""
+        report(encrypted[0], f"encrypted member{more} not examined")
+
+
+# -- tar and compressed streams ---------------------------------------------------------------
+
+
+class _Counting(io.RawIOBase):
+    """Counts compressed bytes consumed, to measure a stream's expansion ratio."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.count += n
+        return n
+
+
+def decompressor(kind: FileType, src: IO[bytes]) -> IO[bytes]:
+    if kind == FileType.GZIP:
+        return gzip.GzipFile(fileobj=src, mode="rb")  # type: ignore[return-value]
+    if kind == FileType.BZIP2:
+        return bz2.BZ2File(src, mode="rb")
+    if kind == FileType.XZ:
+        return lzma.LZMAFile(src, mode="rb")
+    if kind == FileType.ZSTD:
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(src, read_across_frames=True)  # type: ignore[return-value]
+    raise ValueError(f"not a compressed stream: {kind.value}")
+
+
+_STREAM_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    ValueError,
+    lzma.LZMAError,
+    tarfile.TarError,
+)
+
+
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import zstandard
+
+        return (*_STREAM_ERRORS, zstandard.ZstdError)
+    except ImportError:
+        return _STREAM_ERRORS
+
+
+def compressed_members(
+    kind: FileType, data: Buffer, inner_name: str, limits: Limits, budget: Budget, report: Report
+) -> Iterator[Member]:
+    """A compressed file: its tar members, or the one decompressed file."""
+    errors = _stream_errors()
+    size = len(memoryview(data))
+    try:
+        with _as_file(data) as f, decompressor(kind, f) as s:
+            head = s.read(HEAD_BYTES)
+    except errors as exc:
+        report("", f"{kind.value} stream unreadable: {exc}")
+        return
+    inner = sniff(head)
+    if inner == FileType.TAR:
+        with _as_file(data) as f:
+            counting = _Counting(f)
+            try:
+                stream = decompressor(kind, io.BufferedReader(counting))  # type: ignore[arg-type]
+            except errors as exc:
+                report("", f"{kind.value} stream unreadable: {exc}")
+                return
+            with stream:
+                yield from tar_members(stream, limits, budget, report, counting=counting)
+        return
+    if inner not in INTERESTING:
+        return
+    try:
+        with _as_file(data) as f, decompressor(kind, f) as s:
+            got = _bounded_ratio_read(s, inner_name, size, limits, budget)
+    except errors as exc:
+        report("", f"{kind.value} stream unreadable: {exc}")
+        return
+    if isinstance(got, str):
+        report("", got)
+        return
+    yield got
+
+
+def _bounded_ratio_read(s: IO[bytes], name: str, packed: int, limits: Limits, budget: Budget) -> Member | str:
+    class _Guard(io.RawIOBase):
+        def __init__(self) -> None:
+            self.total = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            chunk = s.read(len(b))
+            self.total += len(chunk)
+            if self.total > limits.ratio_floor and self.total > limits.max_ratio * max(packed, 1):
+                raise _Bomb(self.total)
+            b[: len(chunk)] = chunk
+            return len(chunk)
+
+    try:
+        return _slurp(io.BufferedReader(_Guard()), name, None, limits, budget)
+    except _Bomb as bomb:
+        return (
+            f"expands to more than {bomb.args[0]} bytes from {packed} (over {limits.max_ratio:g}:1); "
+            "likely decompression bomb, not expanded"
+        )
+
+
+class _Bomb(Exception):
+    pass
+
+
+def tar_members(
+    src: IO[bytes], limits: Limits, budget: Budget, report: Report, *, counting: _Counting | None = None
+) -> Iterator[Member]:
+    errors = _stream_errors()
+    expanded = 0
+    bad_names = 0
+    try:
+        tf = tarfile.open(fileobj=src, mode="r|")  # noqa: SIM115 - closed below
+    except errors as exc:
+        report("", f"tar archive unreadable: {exc}")
+        return
+    try:
+        for n, m in enumerate(tf):
+            if n >= limits.max_members:
+                report("", f"more than {limits.max_members} members; the rest not examined")
+                return
+            if counting is not None:
+                expanded += m.size + 512
+                packed = max(counting.count, 1)
+                if expanded > limits.ratio_floor * 16 and expanded > limits.max_ratio * packed:
+                    report(
+                        m.name,
+                        f"archive expands over {limits.max_ratio:g}:1 ({expanded} bytes from {packed}); "
+                        "likely decompression bomb, rest not expanded",
+                    )
+                    return
+            if not m.isfile():
+                continue
+            if unsafe_name(m.name):
+                bad_names += 1
+                if bad_names <= limits.max_name_errors:
+                    report(m.name, "member name is absolute or climbs out of the archive ('..'); refused")
+                continue
+            fh = tf.extractfile(m)
+            if fh is None:
+                continue
+            head = fh.read(HEAD_BYTES)
+            if sniff(head) not in INTERESTING:
+                continue
+            if m.size > limits.max_member:
+                report(
+                    m.name,
+                    f"member of {m.size} bytes is over the {limits.max_member}-byte limit; not expanded",
+                )
+                continue
+            got = _slurp(_Prefixed(head, fh), m.name, m.size, limits, budget)  # type: ignore[arg-type]
+            if isinstance(got, str):
+                report(m.name, got)
+                if "total-size" in got:
+                    return
+                continue
+            yield got
+    except errors as exc:
+        report("", f"tar archive unreadable: {' '.join(str(exc).split())}")
+    finally:
+        tf.close()
+
+
+class _Prefixed(io.RawIOBase):
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head = head
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n < 0:
+                out = self.head + self.rest.read()
+                self.head = b""
+                return out
+            out, self.head = self.head[:n], self.head[n:]
+            if len(out) < n:
+                out += self.rest.read(n - len(out))
+            return out
+        return self.rest.read(n)
+
+
+def tar_plain_members(data: Buffer, limits: Limits, budget: Budget, report: Report) -> Iterator[Member]:
+    with _as_file(data) as f:
+        yield from tar_members(f, limits, budget, report)
+
+
+# -- ar (.deb) ---------------------------------------------------------------------------------
+
+
+def ar_members(data: Buffer, limits: Limits, budget: Budget, report: Report) -> Iterator[Member]:
+    view = memoryview(data)
+    pos = 8
+    while pos + 60 <= len(view):
+        hdr = bytes(view[pos : pos + 60])
+        if hdr[58:60] != b"`\n":
+            report("", f"ar member header at {pos} is corrupt")
+            return
+        name = hdr[:16].decode("ascii", "replace").strip().rstrip("/")
+        try:
+            size = int(hdr[48:58].decode("ascii").strip())
+        except ValueError:
+            report(name, "ar member size unreadable")
+            return
+        start = pos + 60
+        if start + size > len(view):
+            report(name, "ar member is cut short")
+            return
+        if unsafe_name(name):
+            report(name, "member name is absolute or climbs out of the archive ('..'); refused")
+        elif sniff(bytes(view[start : start + HEAD_BYTES])) in INTERESTING:
+            yield Member(name, view[start : start + size])
+        pos = start + size + (size & 1)
+
+
+def strip_suffix(name: str) -> str:
+    base = posixpath.basename(name)
+    for suf in (".gz", ".tgz", ".bz2", ".xz", ".zst", ".zstd"):
+        if base.lower().endswith(suf):
+            stem = base[: -len(suf)]
+            return stem + ".tar" if suf == ".tgz" else stem
+    return base + ".out"

@@ -1,0 +1,135 @@
+"""Windows Installer packages (.msi, .msp): summary information and the Property table.
+
+Read with olefile (optional dependency). The Property table is decoded from the database's
+string pool: ProductName, Manufacturer, ProductVersion, ProductCode and UpgradeCode. Without
+olefile the file is still YARA-scanned, and one note says its properties were not read.
+Legacy Office documents share the OLE container; they are recognised by their streams and
+left alone.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from banscan.deep.filetype import BadInput, Buffer, Facts
+
+_MIME = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._"
+_MAX_STREAM = 32 * 1024 * 1024
+_OFFICE_STREAMS = ("WordDocument", "Workbook", "PowerPoint Document", "Book")
+
+
+class NotInstaller(Exception):
+    """An OLE file that is a document, not an installer package."""
+
+
+def decode_stream_name(name: str) -> str:
+    out = []
+    for ch in name:
+        c = ord(ch)
+        if 0x3800 <= c < 0x4800:
+            c -= 0x3800
+            out.append(_MIME[c & 0x3F])
+            out.append(_MIME[(c >> 6) & 0x3F])
+        elif 0x4800 <= c < 0x4840:
+            out.append(_MIME[c - 0x4800])
+        elif c == 0x4840:
+            out.append("!")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def analyse(data: Buffer) -> Facts:
+    facts = Facts()
+    try:
+        import olefile  # type: ignore[import-untyped]
+    except ImportError:
+        facts.notes.append(
+            "olefile is not installed; installer properties not read (byte signatures still checked)"
+        )
+        return facts
+    import io
+
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(bytes(data)) if not hasattr(data, "read") else data)
+    except (OSError, ValueError, struct.error) as exc:
+        raise BadInput(f"not a readable OLE/MSI file: {exc}") from exc
+    try:
+        streams = {
+            decode_stream_name(e[0]): e for e in ole.listdir(streams=True, storages=False) if len(e) == 1
+        }
+        if any(s in streams for s in _OFFICE_STREAMS):
+            raise NotInstaller()
+        try:
+            meta = ole.get_metadata()
+            for attr, key in (
+                ("subject", "msi_subject"),
+                ("author", "msi_author"),
+                ("comments", "msi_comments"),
+            ):
+                v = getattr(meta, attr, None)
+                if isinstance(v, bytes):
+                    v = v.decode("cp1252", "replace")
+                if v:
+                    facts.extra[key] = str(v).strip()
+        except Exception as exc:  # noqa: BLE001 - olefile's property parser raises many types
+            facts.notes.append(f"summary information unreadable: {type(exc).__name__}")
+        props = _properties(ole, streams)
+        facts.extra.update({f"msi_{k.lower()}": v for k, v in props.items()})
+        facts.name = props.get("ProductName") or facts.extra.get("msi_subject")
+        facts.publisher = props.get("Manufacturer") or facts.extra.get("msi_author")
+        facts.version = props.get("ProductVersion")
+    finally:
+        ole.close()
+    return facts
+
+
+def _read(ole: Any, entry: list[str]) -> bytes:
+    if ole.get_size(entry) > _MAX_STREAM:
+        raise BadInput("MSI stream over the size limit")
+    return bytes(ole.openstream(entry).read(_MAX_STREAM))
+
+
+_WANTED = ("ProductName", "Manufacturer", "ProductVersion", "ProductCode", "UpgradeCode")
+
+
+def _properties(ole: Any, streams: dict[str, list[str]]) -> dict[str, str]:
+    if not all(s in streams for s in ("!_StringPool", "!_StringData", "!Property")):
+        return {}
+    pool = _read(ole, streams["!_StringPool"])
+    sdata = _read(ole, streams["!_StringData"])
+    table = _read(ole, streams["!Property"])
+    if len(pool) < 4:
+        return {}
+    codepage, flags = struct.unpack_from("<HH", pool, 0)
+    ref = 3 if flags & 0x8000 else 2
+    enc = {65001: "utf-8", 0: "cp1252"}.get(codepage, f"cp{codepage}")
+    strings: list[str] = [""]
+    pos = 0
+    i = 4
+    while i + 4 <= len(pool):
+        length, refs = struct.unpack_from("<HH", pool, i)
+        i += 4
+        if length == 0 and refs != 0 and i + 4 <= len(pool):
+            lo, hi = struct.unpack_from("<HH", pool, i)
+            length = (hi << 16) | lo
+            i += 4
+        raw = sdata[pos : pos + length]
+        pos += length
+        try:
+            strings.append(raw.decode(enc, "replace"))
+        except LookupError:
+            strings.append(raw.decode("cp1252", "replace"))
+    rows = len(table) // (2 * ref)
+
+    def sid(off: int) -> str:
+        v = int.from_bytes(table[off : off + ref], "little")
+        return strings[v] if 0 <= v < len(strings) else ""
+
+    out: dict[str, str] = {}
+    for r in range(rows):
+        key = sid(r * ref)
+        if key in _WANTED:
+            out[key] = sid(rows * ref + r * ref)
+    return out

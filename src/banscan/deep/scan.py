@@ -1,0 +1,438 @@
+"""The deep scan: read file contents (never run them) and describe Kaspersky code found in
+them as FILE records for the matcher.
+
+For each regular file the first 4 KiB decide what it is (filetype.sniff). Documents and
+unknown data are left unread. Executables are parsed for their identity — PE version
+resources and Authenticode signer, Mach-O Team ID and signing identifier, APK package name
+and signing certificate, MSI properties, .pkg identifiers — and YARA-scanned for the
+catalog's byte signatures. Containers are opened within the limits of archives.Limits and
+their members examined the same way, to a bounded depth.
+
+Records (kind FILE, collector "deep"):
+- one identity record per examined file that says who made or signed it
+  (name, publisher, signer, team_id, bundle_id, version, sha256, path, extras);
+- one record per byte signature found, with extras `byte_signature` (the identifier's exact
+  value, which the matcher compares) and `yara_rule`.
+A file inside an archive is shown as "outer.zip!dir/app.apk" (extra `archive_path`
+"dir/app.apk"); an APK's manifest evidence is located at "…app.apk!AndroidManifest.xml".
+Problems are one error line each ("path: message"); the scan goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import mmap
+import os
+import posixpath
+import stat
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import ClassVar
+
+from banscan.catalog.schema import Catalog
+from banscan.collect.base import OS, CollectContext, ErrorSink
+from banscan.deep import apk, archives, elf, macho, msi, pe
+from banscan.deep.archives import Budget, Limits, ZipView
+from banscan.deep.filetype import (
+    CONTAINERS,
+    EXECUTABLE_LIKE,
+    HEAD_BYTES,
+    INTERESTING,
+    BadInput,
+    Buffer,
+    Facts,
+    FileType,
+    sniff,
+)
+from banscan.deep.walk import FileEntry, explicit, walk_root
+from banscan.deep.yarascan import ByteSignatures, YaraUnavailable
+from banscan.models import InventoryRecord, RecordKind, Source
+
+COLLECTOR = "deep"
+_ErrList = list[tuple[str, str]]
+
+
+@functools.cache
+def _default_catalog() -> Catalog:
+    from banscan.catalog.loader import load_catalog
+
+    return load_catalog()
+
+
+class DeepScanner:
+    """Examines files and yields FILE records. Thread-safe per file; one instance per run."""
+
+    def __init__(
+        self,
+        errors: ErrorSink,
+        *,
+        host: str = "localhost",
+        catalog: Catalog | None = None,
+        rules_source: str | None = None,
+        limits: Limits | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.errors = errors
+        self.host = host
+        self.limits = limits or Limits()
+        self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+        self.files_seen = 0
+        self.files_examined = 0
+        self.bytes_examined = 0
+        try:
+            if rules_source is not None:
+                self.signatures: ByteSignatures | None = ByteSignatures(rules_source)
+            else:
+                self.signatures = ByteSignatures.from_catalog(catalog or _default_catalog())
+        except YaraUnavailable as exc:
+            self.signatures = None
+            errors.report("<deep scan>", None, str(exc))
+
+    # -- entry points -----------------------------------------------------------------------
+    def scan_paths(self, paths: Iterable[str | Path]) -> Iterator[InventoryRecord]:
+        """Files and folders named by the user."""
+        yield from self._run(explicit(paths, self._report))
+
+    def scan_root(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
+        """A whole system (live or a mounted root), known install locations first."""
+        yield from self._run(walk_root(ctx.root, ctx.os, ctx.live, self._report))
+
+    def scan_buffer(self, data: Buffer, shown: str) -> list[InventoryRecord]:
+        """Examine bytes already in memory (e.g. a file fetched by another collector)."""
+        errs: _ErrList = []
+        ftype = sniff(bytes(memoryview(data)[:HEAD_BYTES]))
+        out = self._examine(data, ftype, shown, shown, 0, Budget(self.limits.max_total), errs, None)
+        for where, msg in errs:
+            self.errors.report(where, None, msg)
+        return out
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _report(self, where: str, message: str) -> None:
+        self.errors.report(where, None, message)
+
+    def _run(self, entries: Iterator[FileEntry]) -> Iterator[InventoryRecord]:
+        if self.workers <= 1:
+            for entry in entries:
+                recs, errs = self._file(entry)
+                yield from self._emit(recs, errs)
+            return
+        window: deque[Future[tuple[list[InventoryRecord], _ErrList]]] = deque()
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="banscan-deep") as pool:
+            for entry in entries:
+                window.append(pool.submit(self._file, entry))
+                while len(window) >= self.workers * 4:
+                    yield from self._emit(*window.popleft().result())
+            while window:
+                yield from self._emit(*window.popleft().result())
+
+    def _emit(self, recs: list[InventoryRecord], errs: _ErrList) -> Iterator[InventoryRecord]:
+        for where, msg in errs:
+            self.errors.report(where, None, msg)
+        yield from recs
+
+    def _file(self, entry: FileEntry) -> tuple[list[InventoryRecord], _ErrList]:
+        errs: _ErrList = []
+        self.files_seen += 1
+        try:
+            return self._file_inner(entry, errs), errs
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the scan
+            errs.append((entry.shown, f"examination failed: {type(exc).__name__}: {exc}"))
+            return [], errs
+
+    def _file_inner(self, entry: FileEntry, errs: _ErrList) -> list[InventoryRecord]:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(entry.real, flags)
+        except OSError as exc:
+            errs.append((entry.shown, exc.strerror or str(exc)))
+            return []
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                errs.append((entry.shown, "not a regular file (device, FIFO or socket); skipped"))
+                return []
+            if st.st_size == 0:
+                return []
+            head = os.pread(fd, HEAD_BYTES, 0)
+            ftype = sniff(head)
+            if ftype not in INTERESTING:
+                return []
+            if st.st_size > self.limits.max_file:
+                errs.append(
+                    (
+                        entry.shown,
+                        f"file is {st.st_size} bytes, over the {self.limits.max_file}-byte limit; skipped",
+                    )
+                )
+                return []
+            self.files_examined += 1
+            self.bytes_examined += st.st_size
+            mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            try:
+                if hasattr(mm, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
+                    mm.madvise(mmap.MADV_SEQUENTIAL)
+                budget = Budget(self.limits.max_total)
+                return self._examine(mm, ftype, entry.shown, entry.shown, 0, budget, errs, entry.real)
+            finally:
+                with contextlib.suppress(BufferError):  # a view still held by a parser; freed with it
+                    mm.close()
+        except OSError as exc:
+            errs.append((entry.shown, exc.strerror or str(exc)))
+            return []
+        finally:
+            os.close(fd)
+
+    # -- examination ------------------------------------------------------------------------
+    def _examine(
+        self,
+        data: Buffer,
+        ftype: FileType,
+        shown: str,
+        top: str,
+        depth: int,
+        budget: Budget,
+        errs: _ErrList,
+        disk_path: str | None,
+    ) -> list[InventoryRecord]:
+        out: list[InventoryRecord] = []
+        facts: Facts | None = None
+        location = shown
+        sha: list[str] = []
+
+        def digest() -> str:
+            if not sha:
+                sha.append(hashlib.sha256(data).hexdigest())
+            return sha[0]
+
+        if ftype in EXECUTABLE_LIKE:
+            try:
+                facts = self._identity(data, ftype, disk_path, errs, shown)
+            except msi.NotInstaller:
+                return []
+            except BadInput as exc:
+                errs.append((shown, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - parsers of hostile input raise anything
+                errs.append((shown, f"{ftype.value} parser failed: {type(exc).__name__}: {exc}"))
+            hits = []
+            if self.signatures is not None:
+                try:
+                    hits = self.signatures.scan(data)
+                except ValueError as exc:
+                    errs.append((shown, str(exc)))
+            if facts is not None and facts.has_identity():
+                out.append(self._record(shown, location, top, ftype, facts, digest(), None))
+            for hit in hits:
+                out.append(self._record(shown, shown, top, ftype, facts, digest(), hit))
+            return out
+        if ftype not in CONTAINERS:
+            return out
+        if depth >= self.limits.max_depth:
+            errs.append((shown, f"archive nested more than {self.limits.max_depth} deep; not opened"))
+            return out
+
+        def report(member: str, message: str) -> None:
+            errs.append((f"{shown}!{member}" if member else shown, message))
+
+        members: Iterator[archives.Member]
+        zv: ZipView | None = None
+        if ftype == FileType.ZIP:
+            try:
+                zv = ZipView(data)
+            except Exception as exc:  # noqa: BLE001 - zipfile raises many types on bad input
+                errs.append((shown, f"zip archive unreadable: {type(exc).__name__}: {exc}"))
+                return out
+            kind = archives.zip_kind(zv.names)
+            if kind == "office":
+                zv.close()
+                return out
+            if kind in ("apk", "ipa"):
+                facts, location = self._package(zv, kind, shown, errs)
+                if facts is not None and facts.has_identity():
+                    out.append(self._record(shown, location, top, ftype, facts, digest(), None, kind))
+            members = archives.zip_members(zv, self.limits, budget, report)
+        elif ftype == FileType.TAR:
+            members = archives.tar_plain_members(data, self.limits, budget, report)
+        elif ftype == FileType.AR:
+            members = archives.ar_members(data, self.limits, budget, report)
+        else:
+            members = archives.compressed_members(
+                ftype, data, archives.strip_suffix(shown), self.limits, budget, report
+            )
+        try:
+            for m in members:
+                try:
+                    sub = sniff(bytes(memoryview(m.data)[:HEAD_BYTES]))
+                    out.extend(
+                        self._examine(m.data, sub, f"{shown}!{m.name}", top, depth + 1, budget, errs, None)
+                    )
+                finally:
+                    m.close()
+        finally:
+            if zv is not None:
+                zv.close()
+        return out
+
+    def _identity(
+        self, data: Buffer, ftype: FileType, disk_path: str | None, errs: _ErrList, shown: str
+    ) -> Facts | None:
+        facts: Facts | None
+        if ftype == FileType.PE:
+            facts = pe.analyse(data)
+        elif ftype == FileType.ELF:
+            facts = elf.analyse(data)
+        elif ftype in (FileType.MACHO, FileType.MACHO_FAT):
+            facts = macho.analyse(data)
+            if disk_path is not None:
+                self._bundle_plist(disk_path, facts, errs, shown)
+        elif ftype == FileType.MSI:
+            facts = msi.analyse(data)
+        elif ftype == FileType.XAR:
+            facts = macho.analyse_xar(data)
+        else:
+            return None
+        for note in facts.notes:
+            errs.append((shown, note))
+        return facts
+
+    def _bundle_plist(self, disk_path: str, facts: Facts, errs: _ErrList, shown: str) -> None:
+        """For Foo.app/Contents/MacOS/foo, read Foo.app/Contents/Info.plist."""
+        parts = Path(disk_path).parts
+        if len(parts) < 3 or parts[-2] != "MacOS" or parts[-3] != "Contents":
+            return
+        plist = Path(*parts[:-2]) / "Info.plist"
+        try:
+            fd = os.open(plist, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            return
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return
+            raw = os.read(fd, 4 * 1024 * 1024)
+        finally:
+            os.close(fd)
+        shown_plist = posixpath.join(posixpath.dirname(posixpath.dirname(shown)), "Info.plist")
+        try:
+            macho.apply_bundle(facts, macho.bundle_info(raw), shown_plist)
+        except BadInput as exc:
+            errs.append((shown_plist, str(exc)))
+
+    def _package(self, zv: ZipView, kind: str, shown: str, errs: _ErrList) -> tuple[Facts | None, str]:
+        if kind == "apk":
+            location = f"{shown}!AndroidManifest.xml"
+            try:
+                facts = apk.analyse(zv.names, zv.read)
+            except BadInput as exc:
+                errs.append((location, str(exc)))
+                return None, location
+            except Exception as exc:  # noqa: BLE001 - hostile manifests
+                errs.append((location, f"manifest parser failed: {type(exc).__name__}: {exc}"))
+                return None, location
+            for note in facts.notes:
+                errs.append((shown, note))
+            return facts, location
+        plist = next(n for n in zv.names if n.startswith("Payload/") and n.endswith(".app/Info.plist"))
+        location = f"{shown}!{plist}"
+        raw = zv.read(plist, 4 * 1024 * 1024)
+        if raw is None:
+            errs.append((location, "Info.plist unreadable"))
+            return None, location
+        facts = Facts()
+        try:
+            macho.apply_bundle(facts, macho.bundle_info(raw), location)
+        except BadInput as exc:
+            errs.append((location, str(exc)))
+            return None, location
+        return facts, location
+
+    def _record(
+        self,
+        shown: str,
+        location: str,
+        top: str,
+        ftype: FileType,
+        facts: Facts | None,
+        sha256: str,
+        hit: object | None,
+        package_kind: str | None = None,
+    ) -> InventoryRecord:
+        extra: dict[str, str] = {"file_type": package_kind or ftype.value}
+        if shown != top:
+            extra["archive"] = top
+            extra["archive_path"] = shown[len(top) + 1 :]
+        if facts is not None:
+            for k, v in facts.extra.items():
+                extra.setdefault(k, v)
+        from banscan.deep.yarascan import Hit
+
+        basename = posixpath.basename(shown.rsplit("!", 1)[-1]) or shown
+        if isinstance(hit, Hit):
+            extra["byte_signature"] = hit.identifier
+            extra["yara_rule"] = hit.rule
+            if hit.product:
+                extra["yara_product"] = hit.product
+            return InventoryRecord(
+                host=self.host,
+                source=Source(COLLECTOR, location),
+                kind=RecordKind.FILE,
+                name=(facts.name if facts is not None and facts.name else basename),
+                path=shown,
+                sha256=sha256,
+                extra=tuple(extra.items()),
+            )
+        assert facts is not None
+        return InventoryRecord(
+            host=self.host,
+            source=Source(COLLECTOR, location),
+            kind=RecordKind.FILE,
+            name=facts.name or basename,
+            version=facts.version,
+            publisher=facts.publisher,
+            path=shown,
+            bundle_id=facts.bundle_id,
+            team_id=facts.team_id,
+            signer=facts.signer,
+            sha256=sha256,
+            extra=tuple(extra.items()),
+        )
+
+
+def deep_records(
+    target: CollectContext | Iterable[str | Path],
+    errors: ErrorSink,
+    *,
+    host: str | None = None,
+    catalog: Catalog | None = None,
+    limits: Limits | None = None,
+    workers: int | None = None,
+) -> Iterator[InventoryRecord]:
+    """Deep-scan a system (a CollectContext) or the given files and folders."""
+    if isinstance(target, CollectContext):
+        scanner = DeepScanner(
+            errors, host=host or target.host, catalog=catalog, limits=limits, workers=workers
+        )
+        yield from scanner.scan_root(target)
+    else:
+        scanner = DeepScanner(
+            errors, host=host or "localhost", catalog=catalog, limits=limits, workers=workers
+        )
+        yield from scanner.scan_paths(target)
+
+
+class DeepCollector:
+    """Collector-protocol wrapper: the whole system's files, for `banscan scan --deep`."""
+
+    name: ClassVar[str] = COLLECTOR
+    os: ClassVar[tuple[OS, ...]] = ("linux", "windows", "macos")
+    live_only: ClassVar[bool] = False
+
+    def __init__(self, catalog: Catalog | None = None, limits: Limits | None = None) -> None:
+        self.catalog = catalog
+        self.limits = limits
+
+    def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
+        yield from deep_records(ctx, ctx.errors, catalog=self.catalog, limits=self.limits)

@@ -1,0 +1,230 @@
+"""Which files the deep scan reads, in which order.
+
+Known install locations of the scanned layout come first (so the interesting findings arrive
+early and survive an interrupted scan), then the rest of the tree, each directory once.
+Symbolic links are never followed during a walk — a link cannot lead out of the root or into
+a loop — and only regular files are yielded. On a live Linux scan the kernel's pseudo file
+systems (/proc, /sys, /dev, /run) and network mounts are skipped.
+
+Paths given explicitly (`banscan scan --deep FILE`) may be links; they are resolved once,
+and a link loop, a FIFO or a device is reported as one error line.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+KNOWN_LOCATIONS: dict[str, tuple[str, ...]] = {
+    "windows": (
+        "Program Files/Kaspersky Lab",
+        "Program Files (x86)/Kaspersky Lab",
+        "ProgramData/Kaspersky Lab",
+        "Program Files",
+        "Program Files (x86)",
+        "ProgramData",
+        "Windows/System32/drivers",
+        "Users",
+    ),
+    "linux": (
+        "opt/kaspersky",
+        "var/opt/kaspersky",
+        "etc/opt/kaspersky",
+        "opt",
+        "usr/local",
+        "usr/lib",
+        "usr/bin",
+        "usr/sbin",
+        "home",
+        "root",
+    ),
+    "macos": (
+        "Library/Application Support/Kaspersky Lab",
+        "Applications",
+        "Library/Extensions",
+        "Library/SystemExtensions",
+        "Library/Application Support",
+        "Users",
+    ),
+}
+LIVE_SKIP = ("proc", "sys", "dev", "run")
+_SKIP_FSTYPES = frozenset(
+    {
+        "proc",
+        "sysfs",
+        "devtmpfs",
+        "devpts",
+        "cgroup",
+        "cgroup2",
+        "securityfs",
+        "debugfs",
+        "tracefs",
+        "pstore",
+        "bpf",
+        "mqueue",
+        "hugetlbfs",
+        "configfs",
+        "fusectl",
+        "autofs",
+        "binfmt_misc",
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "fuse.sshfs",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    shown: str  # the path as reported (inside the scanned system for --root scans)
+    real: str  # the path on this machine
+    size: int
+
+
+ReportFn = Callable[[str, str], None]
+
+
+def live_skips() -> set[str]:
+    """Mount points on this Linux machine that hold no software (pseudo and network fs)."""
+    out: set[str] = set()
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2] in _SKIP_FSTYPES:
+                    out.add(parts[1].replace("\\040", " "))
+    except OSError:
+        pass
+    return out
+
+
+def walk_tree(
+    top: Path,
+    shown_top: str,
+    report: ReportFn,
+    *,
+    seen: set[tuple[int, int]],
+    skip: set[str] | None = None,
+    max_depth: int = 64,
+) -> Iterator[FileEntry]:
+    """Regular files below `top` (depth-first, sorted), never following a link."""
+    skip = skip or set()
+    try:
+        st = os.lstat(top)
+    except OSError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    key = (st.st_dev, st.st_ino)
+    if key in seen:
+        return
+    seen.add(key)
+    stack: list[tuple[str, str, int]] = [(str(top), shown_top, 0)]
+    while stack:
+        real, shown, depth = stack.pop()
+        try:
+            with os.scandir(real) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            report(shown, exc.strerror or str(exc))
+            continue
+        dirs = []
+        for e in entries:
+            child_shown = shown.rstrip("/") + "/" + e.name if shown else e.name
+            try:
+                est = e.stat(follow_symlinks=False)
+            except OSError as exc:
+                report(child_shown, exc.strerror or str(exc))
+                continue
+            mode = est.st_mode
+            if stat.S_ISREG(mode):
+                yield FileEntry(child_shown, e.path, est.st_size)
+            elif stat.S_ISDIR(mode):
+                if e.path in skip:
+                    continue
+                dkey = (est.st_dev, est.st_ino)
+                if dkey in seen:
+                    continue
+                seen.add(dkey)
+                if depth + 1 >= max_depth:
+                    report(child_shown, f"deeper than {max_depth} folders; not walked")
+                    continue
+                dirs.append((e.path, child_shown, depth + 1))
+            # Links, FIFOs, sockets and devices inside a tree are passed over silently.
+        stack.extend(reversed(dirs))
+
+
+def walk_root(root: Path, os_name: str, live: bool, report: ReportFn) -> Iterator[FileEntry]:
+    """Every regular file of a scanned system, known install locations first."""
+    seen: set[tuple[int, int]] = set()
+    skip: set[str] = set()
+    if live and os_name == "linux" and str(root) == "/":
+        skip = {f"/{d}" for d in LIVE_SKIP} | live_skips()
+        skip.discard("/")
+
+    def shown(p: Path) -> str:
+        rel = p.relative_to(root).as_posix()
+        return "/" if rel in ("", ".") else "/" + rel
+
+    for rel in KNOWN_LOCATIONS.get(os_name, ()):
+        p = root / rel
+        # A known location is walked only if no link on the way leads elsewhere.
+        if _plain_path(root, p):
+            yield from walk_tree(p, shown(p), report, seen=seen, skip=skip)
+    # Mark nothing more: walk_tree skips folders already seen by (device, inode).
+    yield from _walk_rest(root, report, seen, skip)
+
+
+def _walk_rest(
+    root: Path, report: ReportFn, seen: set[tuple[int, int]], skip: set[str]
+) -> Iterator[FileEntry]:
+    try:
+        st = os.lstat(root)
+    except OSError as exc:
+        report(str(root), exc.strerror or str(exc))
+        return
+    key = (st.st_dev, st.st_ino)
+    seen.discard(key)
+    yield from walk_tree(root, "/", report, seen=seen, skip=skip)
+
+
+def _plain_path(root: Path, p: Path) -> bool:
+    cur = root
+    try:
+        for part in p.relative_to(root).parts:
+            cur = cur / part
+            if stat.S_ISLNK(os.lstat(cur).st_mode):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def explicit(paths: Iterable[str | Path], report: ReportFn) -> Iterator[FileEntry]:
+    """Files named on the command line: a file is read, a folder walked."""
+    seen: set[tuple[int, int]] = set()
+    for raw in paths:
+        p = str(raw)
+        try:
+            st = os.stat(p)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                report(p, "symbolic link loop")
+            elif exc.errno == errno.ENOENT:
+                report(p, "not found")
+            else:
+                report(p, exc.strerror or str(exc))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            real = os.path.realpath(p)
+            yield from walk_tree(Path(real), p.rstrip("/") or "/", report, seen=seen)
+        elif stat.S_ISREG(st.st_mode):
+            yield FileEntry(p, p, st.st_size)
+        else:
+            report(p, "not a regular file (device, FIFO or socket); skipped")

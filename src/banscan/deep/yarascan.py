@@ -1,0 +1,118 @@
+"""The catalog's byte signatures, compiled once to YARA rules and run over executable content.
+
+Each rule stands for one (product, byte_signature identifier) pair; its metadata carries the
+product id and the identifier's exact value, which the deep scan puts in a record's
+`byte_signature` extra for the matcher to compare. Text identifiers match as ASCII and
+UTF-16LE (version resources are UTF-16); `{ 4D 5A ?? }` values are YARA hex strings and
+`/…/` values are YARA regular expressions.
+
+Only executable-like content is scanned (see filetype.EXECUTABLE_LIKE): documents mentioning
+a vendor are not evidence of its software.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from banscan.catalog.schema import Catalog, IdentifierKind
+from banscan.deep.filetype import Buffer
+
+
+class YaraUnavailable(RuntimeError):
+    """yara-python is not installed or the rules do not compile."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    rule: str
+    product: str
+    identifier: str
+
+
+def _rule_name(product_id: str, n: int) -> str:
+    return "banscan_" + re.sub(r"[^A-Za-z0-9_]", "_", product_id) + f"_{n}"
+
+
+def _string_literal(value: str) -> str:
+    out = []
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif 0x20 <= ord(ch) < 0x7F:
+            out.append(ch)
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8"))
+    return '"' + "".join(out) + '"'
+
+
+def _meta(value: str) -> str:
+    return _string_literal(value)
+
+
+def rules_source(catalog: Catalog) -> str:
+    """YARA source with one rule per (product, byte_signature identifier) of the catalog."""
+    parts = [f"// banscan byte signatures, catalog {catalog.meta.version}\n"]
+    for product in catalog.products:
+        n = 0
+        for ident in product.identifiers:
+            if ident.kind != IdentifierKind.BYTE_SIGNATURE:
+                continue
+            n += 1
+            value = ident.value.strip()
+            if value.startswith("{") and value.endswith("}"):
+                string = value
+            elif len(value) > 2 and value.startswith("/") and value.endswith("/"):
+                string = value + " ascii wide"
+            else:
+                string = _string_literal(ident.value) + " ascii wide"
+            parts.append(
+                f"rule {_rule_name(product.id, n)}\n{{\n"
+                f"    meta:\n"
+                f"        banscan_product = {_meta(product.id)}\n"
+                f"        identifier = {_meta(ident.value)}\n"
+                f"        confidence = {_meta(ident.confidence.value)}\n"
+                f"    strings:\n"
+                f"        $s = {string}\n"
+                f"    condition:\n"
+                f"        $s\n}}\n"
+            )
+    return "\n".join(parts)
+
+
+class ByteSignatures:
+    """Compiled rules; `scan(data)` lists the identifiers found in a buffer."""
+
+    def __init__(self, source: str) -> None:
+        try:
+            import yara
+        except ImportError as exc:
+            raise YaraUnavailable("yara-python is not installed; byte signatures are not checked") from exc
+        try:
+            self._rules = yara.compile(source=source)
+        except yara.Error as exc:
+            raise YaraUnavailable(f"byte-signature rules do not compile: {exc}") from exc
+        self._error = yara.Error
+        self.source = source
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog) -> ByteSignatures:
+        return cls(rules_source(catalog))
+
+    def scan(self, data: Buffer, *, timeout: int = 60) -> list[Hit]:
+        """Rules matching `data`; raises ValueError with a one-line reason if YARA fails."""
+        try:
+            matches = self._rules.match(data=data, timeout=timeout)
+        except self._error as exc:
+            raise ValueError(f"YARA scan failed: {exc}") from exc
+        hits = []
+        for m in matches:
+            meta = m.meta
+            hits.append(
+                Hit(
+                    rule=m.rule,
+                    product=str(meta.get("banscan_product", "")),
+                    identifier=str(meta["identifier"]),
+                )
+            )
+        return hits
