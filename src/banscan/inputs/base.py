@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Protocol
+from typing import Any, BinaryIO, ClassVar, Protocol
 
 from banscan.collect.base import ErrorSink
 from banscan.models import InventoryRecord
@@ -100,3 +101,28 @@ def default_host_for(path: str) -> str:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name or path
+
+
+def read_capped(stream: BinaryIO, filename: str, errors: ErrorSink, limit: int) -> bytes | None:
+    """Read a whole input that must be parsed in one piece, refusing one over `limit` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        errors.report(filename, None, f"larger than {limit} bytes; skipped")
+        return None
+    return data
+
+
+def parse_json_object(text: str, filename: str, errors: ErrorSink, what: str) -> dict[str, Any] | None:
+    """Parse a JSON document whose top level must be an object; report why not in one line."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        errors.report(filename, f"{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}")
+        return None
+    except RecursionError:
+        errors.report(filename, None, "not readable: JSON nested too deeply")
+        return None
+    if not isinstance(doc, dict):
+        errors.report(filename, None, f"not {what}: the top level is not a JSON object")
+        return None
+    return doc

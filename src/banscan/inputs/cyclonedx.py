@@ -36,6 +36,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReferenceForbidden
 
 from banscan.collect.base import ErrorSink
+from banscan.inputs.base import parse_json_object, read_capped
 from banscan.models import InventoryRecord, RecordKind, Source
 
 COLLECTOR = "cyclonedx"
@@ -74,14 +75,6 @@ class _Component:
 
 
 # --- reading and validation ---------------------------------------------------------------------
-
-
-def _read_capped(stream: BinaryIO, filename: str, errors: ErrorSink) -> bytes | None:
-    data = stream.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        errors.report(filename, None, f"larger than {MAX_BYTES} bytes; skipped")
-        return None
-    return data
 
 
 def _short(text: str) -> str:
@@ -363,7 +356,7 @@ class CycloneDxJsonReader:
     def read(
         self, stream: BinaryIO, filename: str, errors: ErrorSink, default_host: str
     ) -> Iterator[InventoryRecord]:
-        data = _read_capped(stream, filename, errors)
+        data = read_capped(stream, filename, errors, MAX_BYTES)
         if data is None:
             return
         try:
@@ -371,16 +364,8 @@ class CycloneDxJsonReader:
         except UnicodeDecodeError as exc:
             errors.report(filename, None, f"not UTF-8 text (byte {exc.start})")
             return
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.report(filename, f"{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}")
-            return
-        except RecursionError:
-            errors.report(filename, None, "not readable: JSON nested too deeply")
-            return
-        if not isinstance(doc, dict):
-            errors.report(filename, None, "not a CycloneDX document: the top level is not a JSON object")
+        doc = parse_json_object(text, filename, errors, "a CycloneDX document")
+        if doc is None:
             return
         _report_json_schema(errors, filename, doc, len(data))
         yield from json_records(doc, filename, errors, default_host)
@@ -484,7 +469,7 @@ class CycloneDxXmlReader:
     def read(
         self, stream: BinaryIO, filename: str, errors: ErrorSink, default_host: str
     ) -> Iterator[InventoryRecord]:
-        data = _read_capped(stream, filename, errors)
+        data = read_capped(stream, filename, errors, MAX_BYTES)
         if data is None:
             return
         try:

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO, ClassVar
 
 from banscan.collect.base import ErrorSink
-from banscan.inputs.base import head_of
+from banscan.inputs.base import head_of, read_capped
 from banscan.inputs.osquery_tables import SOURCE_KINDS, clean_name
 from banscan.models import InventoryRecord, RecordKind, Source
 
@@ -250,9 +250,8 @@ class FleetReader:
         if head_of(stream, 4096).removeprefix(b"\xef\xbb\xbf").lstrip()[:1] != b"{":
             yield from records_from_csv(stream, filename, errors, default_host)
             return
-        data = stream.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            errors.report(filename, None, f"larger than {MAX_BYTES} bytes; skipped")
+        data = read_capped(stream, filename, errors, MAX_BYTES)
+        if data is None:
             return
         try:
             doc = json.loads(data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace"))

@@ -7,6 +7,7 @@ from typing import BinaryIO, ClassVar
 
 from banscan.collect.base import ErrorSink
 from banscan.collect.windows.regfile import records_from_regfile
+from banscan.inputs.base import read_capped
 from banscan.models import InventoryRecord
 
 _HEADERS = ("Windows Registry Editor Version 5.00", "REGEDIT4")
@@ -28,9 +29,8 @@ class RegFileReader:
     def read(
         self, stream: BinaryIO, filename: str, errors: ErrorSink, default_host: str
     ) -> Iterator[InventoryRecord]:
-        data = stream.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            errors.report(filename, None, f"larger than {MAX_BYTES} bytes; skipped")
+        data = read_capped(stream, filename, errors, MAX_BYTES)
+        if data is None:
             return
         yield from records_from_regfile(filename, data, default_host, errors)
 

@@ -15,13 +15,13 @@ skipped.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
 from banscan.collect.base import ErrorSink
+from banscan.inputs.base import parse_json_object, read_capped
 from banscan.models import InventoryRecord, RecordKind, Source
 
 COLLECTOR = "spdx"
@@ -101,9 +101,8 @@ def _first_messages(messages: Iterable[Any], count: int = 2) -> str:
 
 
 def _read_capped(stream: BinaryIO, filename: str, errors: ErrorSink) -> str | None:
-    data = stream.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        errors.report(filename, None, f"larger than {MAX_BYTES} bytes; skipped")
+    data = read_capped(stream, filename, errors, MAX_BYTES)
+    if data is None:
         return None
     try:
         text: str = data.decode("utf-8-sig")
@@ -245,16 +244,8 @@ class SpdxJsonReader:
         text = _read_capped(stream, filename, errors)
         if text is None:
             return
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.report(filename, f"{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}")
-            return
-        except RecursionError:
-            errors.report(filename, None, "not readable: JSON nested too deeply")
-            return
-        if not isinstance(raw, dict):
-            errors.report(filename, None, "not an SPDX document: the top level is not a JSON object")
+        raw = parse_json_object(text, filename, errors, "an SPDX document")
+        if raw is None:
             return
         try:
             parsed = _parse_json_with_library(raw)
