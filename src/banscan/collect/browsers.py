@@ -183,17 +183,7 @@ def load_json(
     ctx: CollectContext, path: Path, *, limit: int = JSON_LIMIT, lenient: bool = False
 ) -> Any | None:
     """Parse a JSON file; None if missing. Bad JSON is one error line with line:col."""
-    real = fs.resolve(ctx, path)
-    if real is None:
-        return None
-    try:
-        if real.is_dir():
-            ctx.errors.report(path, None, "invalid JSON: is a directory, not a file")
-            return None
-    except OSError as exc:
-        ctx.errors.report(path, None, exc.strerror or str(exc))
-        return None
-    data = fs.read_bytes(ctx, path, limit=limit)
+    data = fs.read_document(ctx, path, what="JSON", limit=limit)
     if data is None:
         return None
     source = fs.decode_text(ctx, path, data)

@@ -189,3 +189,19 @@ def walk(ctx: CollectContext, top: Path, *, max_depth: int = 6) -> Iterator[tupl
             yield child, is_d
             if is_d and depth + 1 < max_depth:
                 stack.append((child, Path(entry.path), depth + 1))
+
+
+def read_document(ctx: CollectContext, path: Path, *, what: str, limit: int | None = None) -> bytes | None:
+    """Bytes of a file that should be a document (JSON, plist …): None if it does not exist;
+    a folder where the file should be is reported as an invalid document."""
+    real = resolve(ctx, path)
+    if real is None:
+        return None
+    try:
+        if real.is_dir():
+            ctx.errors.report(path, None, f"invalid {what}: is a directory, not a file")
+            return None
+    except OSError as exc:
+        ctx.errors.report(path, None, exc.strerror or str(exc))
+        return None
+    return read_bytes(ctx, path, limit=limit)

@@ -42,17 +42,7 @@ def sys_path(ctx: CollectContext, path: Path) -> str:
 
 def load_plist(ctx: CollectContext, path: Path, *, limit: int = PLIST_LIMIT) -> Any | None:
     """Parse an XML or binary plist; None if missing. Bad content is reported as one line."""
-    real = fs.resolve(ctx, path)
-    if real is None:
-        return None
-    try:
-        if real.is_dir():
-            ctx.errors.report(path, None, "invalid plist: is a directory, not a file")
-            return None
-    except OSError as exc:
-        ctx.errors.report(path, None, exc.strerror or str(exc))
-        return None
-    data = fs.read_bytes(ctx, path, limit=limit)
+    data = fs.read_document(ctx, path, what="plist", limit=limit)
     if data is None:
         return None
     if not data.strip():
