@@ -66,12 +66,39 @@ def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetR
     out: list[TargetResult] = []
     for f in files:
         sink = ErrorSink(echo=opts.echo_errors)
+        bulk = _bulk_reader(f, opts)
+        if bulk is not None:
+            from banscan.inputs.bulk import bulk_scan
+
+            out.append(bulk_scan(f, matcher, sink, bulk, host=opts.host))
+            continue
         target, records = read_target(
             f, sink, input_format=opts.input_format, host=opts.host, columns=opts.columns
         )
         matcher.add_all(records)
         out.append(target)
     return out
+
+
+def _bulk_reader(path: str, opts: ScanOptions) -> str | None:
+    """The reader name when a large line-oriented input should take the bulk path."""
+    from banscan.inputs.base import InputError, head_of, open_input
+    from banscan.inputs.bulk import BULK_MIN_BYTES, should_use_bulk
+    from banscan.inputs.registry import detect
+
+    if path == "-" or opts.columns:
+        return None
+    try:
+        if Path(path).stat().st_size <= BULK_MIN_BYTES:
+            return None
+        stream, name = open_input(path)
+    except (OSError, InputError):
+        return None  # the ordinary path reports it
+    try:
+        reader = opts.input_format or getattr(detect(head_of(stream), name), "name", None)
+    finally:
+        stream.close()
+    return reader if reader and should_use_bulk(path, reader) else None
 
 
 def _scan_deep_paths(paths: list[Path], matcher: Matcher, opts: ScanOptions) -> TargetResult:

@@ -1,0 +1,463 @@
+"""The catalog compiled into a line prefilter: literal tokens that every matching line contains.
+
+Bulk inputs (osquery result logs, CSV exports) have millions of lines and almost none of them
+are about a covered vendor. A line whose record could match any catalog identifier, or name a
+covered entity as publisher, signer or brand, contains at least one of the prefilter's tokens
+(compared without case), so a fast engine (DuckDB, Spark, grep) can drop every other line
+before the per-record reader and matcher see it. The tokens are derived from the catalog, the
+same way the index normalises it (see `banscan.match.index`):
+
+* for equality, prefix and contains matches, an alphanumeric word of the normalised value
+  (normalisation never splits or invents letters and digits inside a word, and inventory
+  formats never escape them);
+* for regular expressions, a word of a literal that every match must contain (found in the
+  parsed pattern); an expression without one is kept whole, as a regex entry;
+* for globs, a word of one of their literal segments;
+* for covered entities, a word of each name, legal name, alias and Cyrillic form (as the
+  entity index normalises them) and each brand token.
+
+Words are chosen greedily: the one that covers most identifiers not yet covered, then the one
+rarest in the catalog, then the longest (a word of three or more characters when there is one).
+
+Records are compared after transliteration (Cyrillic → Latin) and NFKC, so a line with
+non-ASCII text, or with JSON `\\uXXXX` escapes, can match a Latin token only once folded.
+Cyrillic spellings of the tokens (stems of the catalog's own Cyrillic words) are tokens too,
+with their `\\u`-escaped forms as regex entries, so an engine that sees only `pattern` still
+keeps the usual Cyrillic lines; `passes()` is the exact check, folding such lines first.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
+from anyascii import anyascii
+
+from banscan.catalog.schema import Catalog, IdentifierKind, MatchKind
+from banscan.match.index import normalise, normaliser
+from banscan.match.normalize import norm_name, norm_org
+
+# Python 3.11+: the parser is private but stable enough to read a pattern's tree from.
+_sre_p: Any = importlib.import_module("re._parser")
+_sre_c: Any = importlib.import_module("re._constants")
+
+MIN_TOKEN = 3  # shorter words only when an identifier has nothing longer
+_RUN = re.compile(r"[^\W_]+")  # letters and digits: never escaped in JSON or CSV
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+# A choice: alternatives, one of which every match contains; an alternative is a set of words
+# that are all required, so any one of them is enough. A requirement is satisfied by any choice.
+Alternative = frozenset[str]
+Choice = tuple[Alternative, ...]
+
+
+@dataclass(frozen=True)
+class _Requirement:
+    label: str
+    choices: tuple[Choice, ...]
+    fallback: str | None = None  # a regex (for lower-cased text) when no choice exists
+
+
+def words(text: str) -> list[str]:
+    """Lower-case runs of letters and digits in `text`."""
+    return [w for w in _RUN.findall(text.lower()) if w]
+
+
+def _alt(text: str) -> Alternative | None:
+    ws = words(text)
+    return frozenset(ws) if ws else None
+
+
+# ---- required literals of a regular expression ------------------------------------------------
+
+
+def _choices_of(seq: Any) -> list[tuple[str, ...]]:
+    """Literal alternatives (tuples) such that every match of `seq` contains one of each tuple."""
+    out: list[tuple[str, ...]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            out.append(("".join(run),))
+            run.clear()
+
+    for op, av in seq:
+        if op is _sre_c.LITERAL:
+            run.append(chr(av))
+            continue
+        flush()
+        if op is _sre_c.SUBPATTERN:
+            out.extend(_choices_of(av[-1]))
+        elif op is getattr(_sre_c, "ATOMIC_GROUP", None):
+            out.extend(_choices_of(av))
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, getattr(_sre_c, "POSSESSIVE_REPEAT", None)):
+            lo, _hi, sub = av
+            if lo >= 1:
+                out.extend(_choices_of(sub))
+        elif op is _sre_c.BRANCH:
+            alts: list[str] = []
+            for branch in av[1]:
+                best = _best_literal_choice(_choices_of(branch))
+                if best is None:
+                    alts = []
+                    break
+                alts.extend(best)
+            if alts:
+                out.append(tuple(dict.fromkeys(alts)))
+        elif op is _sre_c.IN and len(av) == 1 and av[0][0] is _sre_c.LITERAL:
+            run.append(chr(av[0][1]))  # [x]
+        # anything else (classes, anchors, any, lookarounds, group references) ends the run
+    flush()
+    return out
+
+
+def _best_literal_choice(choices: list[tuple[str, ...]]) -> tuple[str, ...] | None:
+    usable = [c for c in choices if all(_alt(s) for s in c)]
+    if not usable:
+        return None
+    return max(usable, key=lambda c: (min(max(len(w) for w in words(s)) for s in c), -len(c)))
+
+
+def regex_choices(pattern: str) -> list[Choice]:
+    """Word choices every match of `pattern` (searched without case) contains; [] if none proven."""
+    try:
+        tree = _sre_p.parse(pattern)
+    except re.error:
+        return []
+    out: list[Choice] = []
+    for lits in _choices_of(tree):
+        alts = [_alt(s) for s in lits]
+        if alts and all(a is not None for a in alts):
+            out.append(tuple(a for a in alts if a is not None))
+    return out
+
+
+def _anchorless(pattern: str) -> str:
+    """A regex for the identifier inside a longer line: `^`/`$`/`\\A`/`\\Z` outside classes dropped."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if not in_class and nxt in "AZz":
+                i += 2
+                continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^")
+                i += 2
+                if pattern[i : i + 1] == "]":
+                    out.append("]")
+                    i += 1
+                continue
+            if pattern[i + 1 : i + 2] == "]":
+                out.append("[]")
+                i += 2
+                continue
+        elif c in "^$":
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "(?i:" + "".join(out) + ")"
+
+
+def _glob_choices(key: str) -> list[Choice]:
+    out: list[Choice] = []
+    for segment in re.split(r"\[[^\]]*\]|[*?]", key):
+        alt = _alt(segment)
+        if alt:
+            out.append((alt,))
+    return out
+
+
+# ---- the catalog's requirements --------------------------------------------------------------
+
+
+def _requirements(catalog: Catalog) -> list[_Requirement]:
+    reqs: list[_Requirement] = []
+    for product in catalog.products:
+        for ident in product.identifiers:
+            if ident.kind == IdentifierKind.BYTE_SIGNATURE:
+                continue  # matched by the deep scan against file bytes, never against records
+            label = f"{product.id} {ident.kind.value} {ident.match.value}:{ident.value}"
+            if ident.match == MatchKind.REGEX:
+                choices = regex_choices(ident.value)
+                reqs.append(
+                    _Requirement(label, tuple(choices), None if choices else _anchorless(ident.value))
+                )
+                continue
+            key = normalise(normaliser(ident.kind, ident.match), ident.value)
+            if ident.match == MatchKind.GLOB:
+                choices = _glob_choices(key)
+                fallback = None if choices else "(?i:" + re.escape(key.strip("*?")) + ")"
+                reqs.append(_Requirement(label, tuple(choices), fallback))
+                continue
+            alt = _alt(key)
+            reqs.append(
+                _Requirement(label, ((alt,),) if alt else (), None if alt else "(?i:" + re.escape(key) + ")")
+            )
+    for entity in catalog.entities:
+        if not entity.covered:
+            continue  # the matcher reports only covered entities
+        for name in entity.all_names():
+            alt = _alt(norm_org(name))
+            if alt:
+                reqs.append(_Requirement(f"entity {entity.id}: {name}", ((alt,),)))
+        for tok in entity.brand_tokens:
+            alt = _alt(norm_name(tok))
+            if alt:
+                reqs.append(_Requirement(f"entity {entity.id} brand: {tok}", ((alt,),)))
+    return reqs
+
+
+def _satisfied(req: _Requirement, tokens: Iterable[str]) -> bool:
+    toks = list(tokens)
+    return any(all(any(t in w for w in alt for t in toks) for alt in choice) for choice in req.choices)
+
+
+def _select(reqs: Sequence[_Requirement]) -> list[str]:
+    """Greedy cover: words of 3+ characters first; most requirements covered; rarest; longest."""
+    corpus = [w for r in reqs for c in r.choices for a in c for w in a]
+
+    @functools.cache
+    def df(tok: str) -> int:
+        return sum(1 for w in corpus if tok in w)
+
+    chosen: list[str] = []
+    unsat = [r for r in reqs if r.choices]
+    while unsat:
+        cands = {w for r in unsat for c in r.choices if len(c) == 1 for w in c[0]}
+        if cands:
+
+            def score(tok: str, unsat: list[_Requirement] = unsat) -> tuple[bool, int, int, int, str]:
+                covered = sum(1 for r in unsat if _satisfied(r, [tok]))
+                return (len(tok) >= MIN_TOKEN, covered, -df(tok), len(tok), tok)
+
+            best = max(sorted(cands), key=score)
+            chosen.append(best)
+        else:  # only branch choices left: one word per alternative of the smallest choice
+            choice = min(unsat[0].choices, key=len)
+            for alt in choice:
+                chosen.append(max(sorted(alt), key=lambda w: (len(w) >= MIN_TOKEN, -df(w), len(w))))
+        unsat = [r for r in unsat if not _satisfied(r, chosen)]
+    return _minimal(chosen)
+
+
+def _minimal(tokens: Iterable[str]) -> list[str]:
+    """Drop tokens that contain another token: a line with the longer one has the shorter."""
+    uniq = sorted(set(tokens), key=lambda t: (len(t), t))
+    out: list[str] = []
+    for t in uniq:
+        if not any(o in t for o in out):
+            out.append(t)
+    return sorted(out)
+
+
+def _non_ascii_words(catalog: Catalog) -> list[str]:
+    texts: list[str] = []
+    for e in catalog.entities:
+        if e.covered:
+            texts += e.all_names() + list(e.brand_tokens)
+    for p in catalog.products:
+        texts += [p.name, *p.aliases]
+        texts += [i.value for i in p.identifiers if i.kind != IdentifierKind.BYTE_SIGNATURE]
+    return sorted({w for t in texts for w in words(t) if not w.isascii()})
+
+
+def _common_prefix(ws: list[str]) -> str:
+    first, last = min(ws), max(ws)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+def _stems(words_by_token: dict[str, list[str]]) -> list[str]:
+    """Per token, the common prefix of the non-ASCII words that fold to it (a stem), if long enough."""
+    out: list[str] = []
+    for ws in words_by_token.values():
+        prefix = _common_prefix(ws)
+        if len(prefix) >= 4 and all(w.startswith(prefix) for w in ws):
+            out.append(prefix)
+        else:
+            out.extend(ws)
+    return out
+
+
+def fold_line(text: str) -> str:
+    """A whole line folded as the normalisers fold a value: NFKC, transliterated, case-folded."""
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        text = _NON_ASCII_RUN.sub(lambda m: anyascii(m.group()), text)
+    return text.casefold()
+
+
+def unescape_json_u(text: str) -> str:
+    """`\\uXXXX` escapes decoded (surrogate pairs joined); everything else left alone."""
+    if "\\u" not in text:
+        return text
+    decoded = _U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return decoded.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _hex_any_case(code: int) -> str:
+    return "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{code:04x}")
+
+
+def _escaped_form(token: str) -> str:
+    """Regex for `token` written with JSON `\\uXXXX` escapes: either letter case, either hex case."""
+    parts: list[str] = []
+    for ch in token:
+        if ch.isascii():
+            parts.append(_case_free_char(ch))
+            continue
+        forms = sorted({_hex_any_case(ord(c)) for c in (ch, ch.lower(), ch.upper()) if len(c) == 1})
+        parts.append(r"\\u" + (forms[0] if len(forms) == 1 else "(?:" + "|".join(forms) + ")"))
+    return "".join(parts)
+
+
+def _case_free_char(ch: str) -> str:
+    lo, up = ch.lower(), ch.upper()
+    if lo == up or len(up) != 1:
+        return re.escape(ch)
+    if ch.isascii():
+        return f"[{lo}{up}]"
+    return f"(?:{lo}|{up})"
+
+
+def _case_free(token: str) -> str:
+    """Regex for `token` in any letter case, spelled out (no flags, no lower()): fast in RE2."""
+    return "".join(_case_free_char(c) for c in token)
+
+
+def _bytes_form(token: str) -> bytes:
+    """Regex bytes for `token` in UTF-8, any case (IGNORECASE on bytes folds ASCII only)."""
+    parts: list[bytes] = []
+    for ch in token:
+        if ch.isascii():
+            parts.append(re.escape(ch.encode()))
+            continue
+        forms = sorted({c.encode() for c in (ch, ch.lower(), ch.upper()) if len(c) == 1})
+        parts.append(b"(?:" + b"|".join(re.escape(f) for f in forms) + b")")
+    return b"".join(parts)
+
+
+@dataclass
+class Prefilter:
+    """Literal tokens (lower case) and regexes such that every line that can match contains one."""
+
+    tokens: list[str]
+    regexes: list[str] = field(default_factory=list)
+    labels: dict[str, list[str]] = field(default_factory=dict)  # token → requirements it covers
+
+    def pattern(self) -> str:
+        """One regex (RE2, Java and Python syntax) that finds any token in any letter case.
+
+        Letters are spelled as classes (`[kK]`) instead of a case-insensitive flag: RE2 (DuckDB)
+        runs such a pattern several times faster than `(?i)` or `lower()`.
+        """
+        return "|".join([_case_free(t) for t in self.tokens] + self.regexes)
+
+    def sql_predicate(self, column: str) -> str:
+        """A DuckDB filter on a text column (Spark: `col rlike '<pattern>'`, same regex)."""
+        quoted = self.pattern().replace("'", "''")
+        return f"regexp_matches({column}, '{quoted}')"
+
+    def sql_may_fold(self, column: str) -> str:
+        """Lines the predicate cannot judge alone: non-ASCII text or `\\u` escapes (see `passes`)."""
+        escape = r"(^|[^\\])(\\\\)*\\u[0-9a-fA-F]{4}"
+        return (
+            f"(strlen({column}) <> length({column})"
+            f" OR (contains({column}, '\\u') AND regexp_matches({column}, '{escape}')))"
+        )
+
+    def python_regex(self) -> re.Pattern[bytes]:
+        """The prefilter on raw UTF-8 lines (any case); see `passes` for the complete check."""
+        return self._bytes_rx
+
+    @functools.cached_property
+    def _bytes_rx(self) -> re.Pattern[bytes]:
+        parts = [_bytes_form(t) for t in self.tokens]
+        parts += [r.encode("utf-8") for r in self.regexes]
+        return re.compile(b"|".join(parts) if parts else b"(?!)", re.IGNORECASE)
+
+    @functools.cached_property
+    def _automaton(self) -> Any:
+        auto = ahocorasick.Automaton()
+        for t in self.tokens:
+            auto.add_word(t, t)
+        if self.tokens:
+            auto.make_automaton()
+        return auto
+
+    @functools.cached_property
+    def _fallback_rx(self) -> re.Pattern[str] | None:
+        fallbacks = [r for r in self.regexes if r.startswith("(?i:")]
+        return re.compile("|".join(fallbacks)) if fallbacks else None
+
+    def _text_hit(self, text: str) -> bool:
+        if self.tokens and next(self._automaton.iter(text), None) is not None:
+            return True
+        return self._fallback_rx is not None and self._fallback_rx.search(text) is not None
+
+    def passes(self, line: bytes | str) -> bool:
+        """Whether a raw line may hold a matching record: the complete (superset) check.
+
+        Tokens are looked for in the line as written (any case) and, for a line with non-ASCII
+        text or `\\u` escapes, in the line decoded and folded as the normalisers fold values.
+        """
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        if self._text_hit(text.lower()):
+            return True
+        if text.isascii() and "\\u" not in text:
+            return False
+        return self._text_hit(fold_line(unescape_json_u(text)))
+
+
+def build_prefilter(catalog: Catalog) -> Prefilter:
+    """Compile the catalog's identifiers and covered entities into a prefilter."""
+    reqs = _requirements(catalog)
+    tokens = _select(reqs)
+    regexes = sorted({r.fallback for r in reqs if r.fallback})
+    by_token: dict[str, list[str]] = {}
+    for w in _non_ascii_words(catalog):
+        folded = words(fold_line(w))
+        hit = next((t for t in tokens if any(t in f for f in folded)), None)
+        if hit is not None:
+            by_token.setdefault(hit, []).append(w)
+    cyrillic = _minimal(_stems(by_token))
+    labels = {t: [r.label for r in reqs if _satisfied(r, [t])] for t in tokens}
+    return Prefilter(
+        tokens=tokens + [c for c in cyrillic if c not in tokens],
+        regexes=regexes + [_escaped_form(c) for c in cyrillic],
+        labels=labels,
+    )
+
+
+_BUILT: dict[int, tuple[Catalog, Prefilter]] = {}
+
+
+def prefilter_for(catalog: Catalog) -> Prefilter:
+    """The prefilter of a catalog, built once per catalog object."""
+    hit = _BUILT.get(id(catalog))
+    if hit is None or hit[0] is not catalog:
+        if len(_BUILT) >= 8:
+            _BUILT.clear()
+        hit = _BUILT[id(catalog)] = (catalog, build_prefilter(catalog))
+    return hit[1]

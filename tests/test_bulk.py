@@ -1,0 +1,192 @@
+"""The bulk path (DuckDB prefilter + per-record reader on kept lines) agrees with the per-record path."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from banscan.catalog.loader import load_catalog
+from banscan.collect.base import ErrorSink
+from banscan.inputs import bulk
+from banscan.match.matcher import Matcher
+from banscan.models import ScanResult
+from banscan.scan import ScanOptions, finish, run_scan
+
+AS_OF = date(2025, 1, 15)
+
+
+def _osquery_ready() -> bool:
+    try:
+        from banscan.inputs.osquery import READERS, records_from_lines  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(not _osquery_ready(), reason="the osquery reader is not in this tree")
+
+PLAIN = [
+    ("programs", {"name": "Google Chrome", "version": "131.0", "publisher": "Google LLC", "identifying_number": "{A}", "uninstall_string": "x"}),
+    ("programs", {"name": "Norton 360", "version": "22.24", "publisher": "Gen Digital Inc.", "identifying_number": "{B}", "uninstall_string": "x"}),
+    ("programs", {"name": "Microsoft® Visual C++ 2015 Redistributable", "version": "14.0", "publisher": "Microsoft Corporation", "identifying_number": "{C}", "uninstall_string": "x"}),
+    ("deb_packages", {"name": "curl", "version": "8.5.0", "maintainer": "Ubuntu Developers", "status": "install ok installed", "arch": "amd64"}),
+    ("deb_packages", {"name": "clamav", "version": "1.0.7", "maintainer": "ClamAV Team", "status": "install ok installed", "arch": "amd64"}),
+    ("apps", {"name": "Safari.app", "bundle_identifier": "com.apple.Safari", "bundle_executable": "Safari", "bundle_short_version": "18.2"}),
+    ("chrome_extensions", {"name": "uBlock Origin", "identifier": "cjpalhdlnbpafiamejdnhcphjbkeiagm", "browser_type": "chrome", "version": "1.61"}),
+    ("processes", {"pid": "1", "name": "svchost.exe", "path": "C:\\Windows\\System32\\svchost.exe", "cmdline": "svchost.exe -k netsvcs", "parent": "0"}),
+    # decoys: a Kaspersky review open in a PDF reader, a security product from another vendor
+    ("processes", {"pid": "7", "name": "Acrobat.exe", "path": "C:\\Program Files\\Adobe\\Acrobat.exe", "cmdline": '"Acrobat.exe" "C:\\Users\\jo\\Kaspersky review.pdf"', "parent": "1"}),
+    ("programs", {"name": "Bitdefender Endpoint Security Tools", "version": "7.9", "publisher": "Bitdefender", "identifying_number": "{D}", "uninstall_string": "x"}),
+]  # fmt: skip
+KASPERSKY = [
+    ("programs", {"name": "Kaspersky Endpoint Security for Windows", "version": "12.6.0.438", "publisher": "AO Kaspersky Lab", "identifying_number": "{K1}", "uninstall_string": "x"}),
+    ("programs", {"name": "Антивирус Касперского", "version": "21.3.10.391", "publisher": "АО «Лаборатория Касперского»", "identifying_number": "{K2}", "uninstall_string": "x"}),
+    ("deb_packages", {"name": "kesl", "version": "12.1.0-1297", "maintainer": "AO Kaspersky Lab", "status": "install ok installed", "arch": "amd64"}),
+    ("apps", {"name": "Kaspersky Security Cloud.app", "bundle_identifier": "com.kaspersky.security.cloud", "bundle_executable": "Kaspersky Security Cloud", "bundle_short_version": "21.4"}),
+    ("chrome_extensions", {"name": "Kaspersky Protection", "identifier": "amkpcclbbgegoafihnpgomddadjhcadd", "browser_type": "chrome", "version": "4.0"}),
+    ("processes", {"pid": "4312", "name": "avp.exe", "path": "C:\\Program Files (x86)\\Kaspersky Lab\\KES.12.6.0\\avp.exe", "cmdline": "avp.exe -r", "parent": "752"}),
+]  # fmt: skip
+
+
+def _event(host: int, counter: int, table: str, cols: dict[str, str], action: str, *, escape: bool) -> str:
+    obj = {
+        "name": f"pack_inventory_{table}",
+        "hostIdentifier": f"uuid-{host:04d}",
+        "calendarTime": "Mon Jan 13 10:00:00 2025 UTC",
+        "unixTime": 1736762400,
+        "epoch": 0,
+        "counter": counter,
+        "numerics": False,
+        "decorations": {"host_uuid": f"UUID-{host:04d}", "hostname": f"host-{host:04d}"},
+        "columns": cols,
+        "action": action,
+    }
+    if host % 7 == 3:
+        del obj["decorations"]  # named by hostIdentifier
+    return json.dumps(obj, ensure_ascii=escape, separators=(",", ":"))
+
+
+def _fleet(path: Path, hosts: int = 40) -> Path:
+    lines: list[str] = []
+    counter = 0
+    for h in range(hosts):
+        rows = [(t, c, "added") for t, c in PLAIN]
+        if h % 5 == 1:  # Kaspersky hosts: one or two tables each
+            rows += [(t, c, "added") for t, c in KASPERSKY[h % len(KASPERSKY) :][:2]]
+        if h % 9 == 2:  # added, then removed: gone by the end of the log
+            rows += [
+                (KASPERSKY[0][0], KASPERSKY[0][1], "added"),
+                (KASPERSKY[0][0], KASPERSKY[0][1], "removed"),
+            ]
+        for table, cols, action in rows:
+            counter += 1
+            lines.append(_event(h, counter, table, cols, action, escape=h % 4 == 0))
+        if h == 11:
+            lines.append("")  # an empty line and a bad one: numbering must not shift
+            lines.append(
+                '{"name": "broken", "hostIdentifier": "uuid-0011", "columns": {"name": "Kaspersky Free"'
+            )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _per_record(path: Path) -> ScanResult:
+    return run_scan(load_catalog(), ScanOptions(as_of=AS_OF, echo_errors=False), inputs=[str(path)])
+
+
+def _bulk(path: Path) -> tuple[ScanResult, ErrorSink]:
+    catalog = load_catalog()
+    matcher = Matcher(catalog)
+    sink = ErrorSink(echo=False)
+    target = bulk.bulk_scan(str(path), matcher, sink, "osquery")
+    return finish(catalog, matcher, [target], ScanOptions(as_of=AS_OF, echo_errors=False)), sink
+
+
+def _key(result: ScanResult) -> set[tuple[object, ...]]:
+    return {
+        (
+            f.host,
+            f.product,
+            f.verdict,
+            f.confidence,
+            frozenset((e.kind, e.value, e.location, e.confidence, e.identifier) for e in f.evidence),
+        )
+        for f in result.findings
+    }
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_bulk_agrees_with_per_record_path(
+    tmp_path: Path, compress: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "_per_record", _no_fallback)
+    path = _fleet(tmp_path / "results.log")
+    if compress:
+        gz = tmp_path / "results.log.gz"
+        gz.write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+        path = gz
+    slow = _per_record(path)
+    fast, sink = _bulk(path)
+    assert slow.findings, "the fixture must produce findings"
+    assert _key(fast) == _key(slow)
+    assert fast.summary()["hosts"] == slow.summary()["hosts"] == 40
+    assert fast.summary() | {"generated_at": 0} == slow.summary() | {"generated_at": 0}
+    assert {f.host for f in fast.findings} == {
+        f"host-{h:04d}" if h % 7 != 3 else f"uuid-{h:04d}" for h in range(40) if h % 5 == 1
+    }
+    # The broken line is reported with its own line number, as by the per-record path.
+    bad = [e for e in slow.targets[0].errors if "not valid JSON" in e]
+    assert bad and bad == [e for e in sink.lines if "not valid JSON" in e]
+    assert fast.targets[0].records == len(path.read_bytes().splitlines()) or compress
+
+
+def _no_fallback(*args: object) -> None:
+    raise AssertionError("the bulk path fell back to the per-record path")
+
+
+def test_bulk_falls_back_for_invalid_utf8(tmp_path: Path) -> None:
+    path = _fleet(tmp_path / "results.log", hosts=6)
+    path.write_bytes(path.read_bytes() + b'{"bad":"\xff"}\n')
+    slow = _per_record(path)
+    calls: list[object] = []
+    original = bulk._per_record
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bulk, "_per_record", lambda *a: calls.append(a) or original(*a))
+        fast, _ = _bulk(path)
+    assert calls
+    assert _key(fast) == _key(slow)
+    assert fast.summary()["hosts"] == slow.summary()["hosts"]
+
+
+def test_should_use_bulk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _fleet(tmp_path / "results.log", hosts=3)
+    assert not bulk.should_use_bulk(str(path), "osquery")  # small
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 10)
+    assert bulk.should_use_bulk(str(path), "osquery")
+    assert not bulk.should_use_bulk(str(path), "csv")
+    assert not bulk.should_use_bulk("-", "osquery")
+    array = tmp_path / "osqueryi.json"
+    array.write_text("[" + ",".join(json.dumps(c) for _, c in PLAIN * 3) + "]")
+    assert not bulk.should_use_bulk(str(array), "osquery")
+
+
+def test_scan_takes_the_bulk_path_for_large_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _fleet(tmp_path / "results.log", hosts=12)
+    slow = _per_record(path)
+    taken: list[str] = []
+    real = bulk.bulk_scan
+
+    def spy(*args: object, **kw: object) -> object:
+        taken.append(str(args[0]))
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 10)
+    monkeypatch.setattr(bulk, "bulk_scan", spy)
+    fast = _per_record(path)
+    assert taken == [str(path)]
+    assert _key(fast) == _key(slow) and slow.findings
