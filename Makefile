@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make scan   — create .venv on first use, install banscan, scan this machine
-#   make test   — create .venv, install banscan with test tools and system packages, run the suite
+#   make test   — create .venv, install banscan with test tools and system packages (PostgreSQL
+#                 included, for the server's database tests), run the suite
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -19,6 +20,7 @@ scan: $(VENV)/.installed
 
 system-deps:
 	@scripts/install-system-deps
+	@scripts/ensure-postgres
 
 test: $(VENV)/.installed system-deps
 	$(VENV)/bin/ruff check src tests bench

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from banscan.reports.cli import plan_command, report_command
+from banscan.cli_reports import plan_command, report_command
 from banscan.reports.markdown import render_markdown
 from linux_root import HOSTNAME as LINUX_HOST
 from test_reports_data import APPROVER, WIN_HOST, both_context, estate_files, far_context_file, sites_file

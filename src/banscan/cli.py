@@ -320,10 +320,14 @@ def version() -> None:
 
 
 def _register_report_commands() -> None:
-    from banscan.reports.cli import plan_command, report_command
+    from banscan.cli_reports import plan_command, report_command
 
     app.command("report")(report_command)
     app.command("plan")(plan_command)
+
+    from banscan.cli_server import register
+
+    register(app)
 
 
 _register_report_commands()

@@ -9,6 +9,7 @@ certificate. The key name is the SHA-1 thumbprint.
 from __future__ import annotations
 
 import struct
+import warnings
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -46,7 +47,10 @@ def describe(der: bytes) -> dict[str, str] | None:
     except ImportError:
         return {}
     try:
-        cert = x509.load_der_x509_certificate(der)
+        with warnings.catch_warnings():
+            # Old roots with non-positive serials still parse; they are inventoried, not judged.
+            warnings.simplefilter("ignore")
+            cert = x509.load_der_x509_certificate(der)
         subject = cert.subject
         cns = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         out = {"subject": subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string()}

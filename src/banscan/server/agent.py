@@ -1,0 +1,326 @@
+"""The agent: enrol once, scan this machine, post the result; repeat on a schedule.
+
+State (server URL, host id, token, host identifier) lives in `agent.json` in the state folder,
+written atomically with mode 0600. Posting retries with exponential backoff and jitter on
+network errors, 429 (honouring Retry-After) and 5xx; the body is built once per run, so a
+retried post that did reach the server is answered as a duplicate, not stored twice. A 401
+means the token was revoked: the agent enrols again once and re-posts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import logging
+import os
+import random
+import socket
+import sys
+import tempfile
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from banscan import __version__
+
+log = logging.getLogger("banscan.agent")
+
+STATE_FILE = "agent.json"
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+
+
+class AgentError(Exception):
+    """A failure that retrying will not fix (refused enrolment, rejected report, bad config)."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def default_state_dir() -> Path:
+    if sys.platform == "win32":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "banscan"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/banscan")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "banscan"
+
+
+def os_name() -> str:
+    return {"linux": "linux", "win32": "windows", "darwin": "macos"}.get(sys.platform, sys.platform)
+
+
+def machine_identifier() -> str | None:
+    """A stable per-machine id: systemd/dbus machine-id, Windows MachineGuid, macOS platform UUID."""
+    for p in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            text = Path(p).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text:
+            return text
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        try:
+            import winreg
+
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\Microsoft\Cryptography") as k:
+                return str(winreg.QueryValueEx(k, "MachineGuid")[0])
+        except OSError:
+            return None
+    if sys.platform == "darwin":  # pragma: no cover - macOS only
+        import subprocess
+
+        try:
+            out = subprocess.run(
+                ["/usr/sbin/ioreg", "-rd1", "-c", "IOPlatformExpertDevice"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        for line in out.splitlines():
+            if "IOPlatformUUID" in line:
+                return line.split("=")[-1].strip().strip('"')
+    return None
+
+
+@dataclass
+class AgentState:
+    server: str = ""
+    host_identifier: str = ""
+    host_id: int | None = None
+    token: str | None = None
+
+    @classmethod
+    def load(cls, state_dir: Path) -> AgentState:
+        path = state_dir / STATE_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable agent state %s: %s", path, exc)
+            return cls()
+        known = {k: data[k] for k in ("server", "host_identifier", "host_id", "token") if k in data}
+        return cls(**known)
+
+    def save(self, state_dir: Path) -> Path:
+        """Write atomically, readable by the owner only (the token is a credential)."""
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = state_dir / STATE_FILE
+        fd, tmp = tempfile.mkstemp(prefix=".agent-", dir=state_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(asdict(self), fh, indent=2)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        os.chmod(path, 0o600)
+        return path
+
+
+@dataclass
+class AgentConfig:
+    server: str
+    enroll_secret: str | None
+    state_dir: Path = field(default_factory=default_state_dir)
+    once: bool = False
+    interval: float = 3600.0
+    root: Path | None = None  # scan a mounted root instead of this machine
+    role: str = "user"
+    jurisdiction: str = "US"
+    catalog_path: str | None = None
+    verify: bool | str = True  # TLS verification: True, False, or a CA bundle path
+    timeout: float = 60.0
+    max_attempts: int = 6
+    backoff_base: float = 1.0
+    backoff_max: float = 300.0
+    hostname: str = field(default_factory=socket.gethostname)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.rstrip("/")
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Agent:
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        *,
+        client: httpx.Client | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.owns_client = client is None
+        self.client = client or httpx.Client(
+            timeout=cfg.timeout, verify=cfg.verify, headers={"User-Agent": f"banscan-agent/{__version__}"}
+        )
+        self.stop = stop or threading.Event()
+        self.state = AgentState.load(cfg.state_dir)
+        if self.state.server and self.state.server != cfg.base_url:
+            log.info("server changed from %s to %s: enrolling again", self.state.server, cfg.base_url)
+            self.state.token = None
+            self.state.host_id = None
+
+    # -- HTTP with retries
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep, waking early when asked to stop; True if a stop was requested."""
+        return self.stop.wait(max(0.0, seconds))
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        url = self.cfg.base_url + path
+        last: str = ""
+        for attempt in range(1, self.cfg.max_attempts + 1):
+            try:
+                resp = self.client.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                delay = self._backoff(attempt)
+            else:
+                if resp.status_code == 429 or resp.status_code >= 500:
+                    last = f"HTTP {resp.status_code}"
+                    delay = self._backoff(attempt, resp.headers.get("retry-after"))
+                else:
+                    return resp
+            if attempt == self.cfg.max_attempts or self.stop.is_set():
+                break
+            log.warning("%s %s failed (%s); retrying in %.1f s", method, path, last, delay)
+            self._wait(delay)
+        raise AgentError(f"{method} {url} failed after {self.cfg.max_attempts} attempts: {last}")
+
+    def _backoff(self, attempt: int, retry_after: str | None = None) -> float:
+        if retry_after and retry_after.isdigit():
+            return min(float(retry_after), self.cfg.backoff_max)
+        base = min(self.cfg.backoff_max, self.cfg.backoff_base * 2.0 ** (attempt - 1))
+        return base / 2 + random.uniform(0, base / 2)
+
+    # -- protocol
+
+    def enroll(self) -> None:
+        if not self.cfg.enroll_secret:
+            raise AgentError("not enrolled and no enrolment secret given", EXIT_REFUSED)
+        if not self.state.host_identifier:
+            self.state.host_identifier = machine_identifier() or str(uuid.uuid4())
+        body = {
+            "enroll_secret": self.cfg.enroll_secret,
+            "host_identifier": self.state.host_identifier,
+            "hostname": self.cfg.hostname,
+            "platform": os_name(),
+        }
+        resp = self._request("POST", "/api/v1/enroll", json=body)
+        if resp.status_code != 201:
+            raise AgentError(f"enrolment refused: HTTP {resp.status_code}: {_detail(resp)}", EXIT_REFUSED)
+        data = resp.json()
+        self.state.server = self.cfg.base_url
+        self.state.host_id = int(data["host_id"])
+        self.state.token = str(data["token"])
+        path = self.state.save(self.cfg.state_dir)
+        log.info("enrolled as host %s (state in %s)", self.state.host_id, path)
+
+    def scan(self) -> bytes:
+        from banscan.catalog.loader import load_catalog
+        from banscan.scan import ScanOptions, run_scan
+
+        catalog = load_catalog(self.cfg.catalog_path)
+        opts = ScanOptions(
+            as_of=dt.datetime.now(dt.UTC).date(),
+            role=self.cfg.role,
+            jurisdiction=self.cfg.jurisdiction,
+            echo_errors=False,
+        )
+        if self.cfg.root is not None:
+            result = run_scan(catalog, opts, roots=[self.cfg.root])
+        else:
+            result = run_scan(catalog, opts, live=True)
+        return json.dumps(result.to_json(), ensure_ascii=False).encode("utf-8")
+
+    def post(self, body: bytes) -> dict[str, Any]:
+        for reenrolled in (False, True):
+            if not self.state.token:
+                self.enroll()
+            headers = {"Authorization": f"Bearer {self.state.token}", "Content-Type": "application/json"}
+            resp = self._request("POST", "/api/v1/report", content=body, headers=headers)
+            if resp.status_code in (200, 201):
+                out: dict[str, Any] = resp.json()
+                return out
+            if resp.status_code == 401 and not reenrolled:
+                log.warning("the server no longer accepts this agent's token; enrolling again")
+                self.state.token = None
+                continue
+            raise AgentError(f"report rejected: HTTP {resp.status_code}: {_detail(resp)}")
+        raise AgentError("report rejected after enrolling again")
+
+    def run_once(self) -> dict[str, Any]:
+        if self.cfg.base_url.startswith("http://") and not _is_loopback(self.cfg.base_url):
+            log.warning(
+                "server %s is plain HTTP: the agent token crosses the network unencrypted", self.cfg.base_url
+            )
+        if not self.state.token:
+            self.enroll()
+        body = self.scan()
+        result = self.post(body)
+        log.info(
+            "report %s stored for host %s (%s findings%s)",
+            result.get("report_id"),
+            result.get("host_id"),
+            result.get("findings"),
+            ", duplicate" if result.get("duplicate") else "",
+        )
+        return result
+
+    def run(self) -> int:
+        while True:
+            try:
+                self.run_once()
+                code = EXIT_OK
+            except AgentError as exc:
+                log.error("%s", exc)
+                code = exc.code
+                if self.cfg.once or exc.code == EXIT_REFUSED:
+                    return code
+            if self.cfg.once:
+                return code
+            delay = self.cfg.interval * random.uniform(0.9, 1.1)
+            log.info("next scan in %.0f s", delay)
+            if self._wait(delay):
+                return code
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        data = resp.json()
+    except ValueError:
+        return resp.text[:300]
+    if isinstance(data, dict) and "detail" in data:
+        return str(data["detail"])[:500]
+    return str(data)[:500]
+
+
+def run_agent(cfg: AgentConfig, **kwargs: Any) -> int:
+    agent = Agent(cfg, **kwargs)
+    try:
+        return agent.run()
+    finally:
+        if agent.owns_client:
+            agent.client.close()

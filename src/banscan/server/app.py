@@ -1,0 +1,152 @@
+"""The fleet server's FastAPI application factory.
+
+`create_app(db_url, ...)` migrates the database, wires the store, limits and routes, and
+returns an app with a JSON API under /api/v1, session login at /login, a health check at
+/healthz, and the OpenAPI description at /openapi.json (/docs). The dashboard adds its own
+routers and templates to the returned app, reusing `banscan.server.auth` dependencies
+(`UserDep`, `AdminDep`, `issue_login_csrf`, `Principal.csrf_token`) and `banscan.store.queries`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
+
+from banscan import __version__
+from banscan.catalog.loader import load_catalog
+from banscan.catalog.schema import Catalog
+from banscan.server.auth import hash_secret
+from banscan.server.limits import BodySizeLimit, MiB, RateLimit, RejectNulBytes, TokenBuckets
+from banscan.store.db import DEFAULT_URL, Database
+from banscan.store.ingest import ReportRejected
+from banscan.store.migrate import upgrade_db
+
+log = logging.getLogger("banscan.server")
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: any string, even one with a lone surrogate, encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+@dataclass
+class ServerSettings:
+    """Everything tunable about a server; the defaults suit a production deployment."""
+
+    max_body_bytes: int = 1 * MiB
+    max_report_bytes: int = 16 * MiB
+    max_import_bytes: int = 64 * MiB
+    # Per user session / API token, per agent token, and per client address when anonymous.
+    user_rate_limit: RateLimit | None = field(default_factory=lambda: RateLimit(rate=20.0, burst=100))
+    agent_rate_limit: RateLimit | None = field(default_factory=lambda: RateLimit(rate=1.0, burst=20))
+    anon_rate_limit: RateLimit | None = field(default_factory=lambda: RateLimit(rate=1.0, burst=20))
+    page_default: int = 50
+    page_max: int = 500
+    secure_cookies: bool = True
+    session_ttl: dt.timedelta = dt.timedelta(hours=12)
+    role: str = "user"
+    jurisdiction: str = "US"
+    catalog_path: str | None = None
+
+
+class ServerState:
+    """What route handlers reach through `request.app.state.banscan`."""
+
+    def __init__(self, db: Database, settings: ServerSettings, enroll_secret_hash: str | None) -> None:
+        self.db = db
+        self.settings = settings
+        self.enroll_secret_hash = enroll_secret_hash
+        self.user_limiter = TokenBuckets(settings.user_rate_limit)
+        self.agent_limiter = TokenBuckets(settings.agent_rate_limit)
+        self.anon_limiter = TokenBuckets(settings.anon_rate_limit)
+        self._catalog: Catalog | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = load_catalog(self.settings.catalog_path)
+        return self._catalog
+
+
+def create_app(
+    db_url: str = DEFAULT_URL,
+    *,
+    enroll_secret_hash: str | None = None,
+    enroll_secret: str | None = None,
+    settings: ServerSettings | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the server. Enrolment is disabled unless an enrolment secret (or its argon2 hash,
+    from `banscan.server.auth.hash_secret`) is given; the plain secret is hashed, not kept."""
+    from banscan.server.api import router, web_router
+
+    settings = settings or ServerSettings()
+    if enroll_secret is not None and enroll_secret_hash is None:
+        enroll_secret_hash = hash_secret(enroll_secret)
+    if migrate:
+        upgrade_db(db_url)
+    db = Database(db_url)
+    state = ServerState(db, settings, enroll_secret_hash)
+    if settings.catalog_path is not None:
+        _ = state.catalog  # fail at start, not at the first summary
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="banscan fleet server",
+        version=__version__,
+        description="Agents enrol and post banscan results; people and automation read the estate.",
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.banscan = state
+    app.add_middleware(
+        BodySizeLimit,
+        default=settings.max_body_bytes,
+        per_path={"/api/v1/report": settings.max_report_bytes, "/api/v1/imports": settings.max_import_bytes},
+    )
+    app.add_middleware(RejectNulBytes)
+
+    @app.exception_handler(ReportRejected)
+    async def _rejected(request: Request, exc: ReportRejected) -> JSONResponse:
+        log.warning("rejected report (%s %s): %s", request.method, request.url.path, exc.reason)
+        return SafeJSONResponse(exc.to_json(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Like FastAPI's own 422, without echoing the input back (it may be a password).
+        errors = [{k: v for k, v in e.items() if k not in ("input", "ctx", "url")} for e in exc.errors()]
+        log.info("invalid request (%s %s): %s", request.method, request.url.path, errors[:3])
+        return SafeJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # Defence in depth: input the database cannot hold is the client's error, not a 500.
+        log.warning("database refused a value (%s %s): %s", request.method, request.url.path, exc.orig)
+        return SafeJSONResponse(
+            {"detail": "a value in the request cannot be stored or compared"}, status_code=400
+        )
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(router)
+    app.include_router(web_router)
+    return app

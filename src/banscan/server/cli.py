@@ -1,0 +1,217 @@
+"""Command functions for `banscan serve`, `banscan agent`, `banscan user add` and
+`banscan token add`. The Typer app registers these; `python -m banscan.server.cli` runs them
+directly (used by the tests to start a real server process)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from banscan.store.db import DEFAULT_URL
+
+ENV_ENROLL_SECRET = "BANSCAN_ENROLL_SECRET"
+ENV_PASSWORD = "BANSCAN_PASSWORD"
+
+
+def _read_secret(value: str | None, file: str | None, env: str) -> str | None:
+    if value:
+        return value
+    if file:
+        return Path(file).read_text(encoding="utf-8").strip() or None
+    return os.environ.get(env) or None
+
+
+def serve_command(
+    db: str = DEFAULT_URL,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    enroll_secret: str | None = None,
+    *,
+    enroll_secret_file: str | None = None,
+    insecure_cookies: bool = False,
+    max_report_mb: int = 16,
+    max_import_mb: int = 64,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    proxy_headers: bool = False,
+    catalog: str | None = None,
+    log_level: str = "info",
+) -> None:
+    """Migrate the database and serve the API with uvicorn until interrupted.
+
+    The enrolment secret comes from the argument, `enroll_secret_file`, or $BANSCAN_ENROLL_SECRET;
+    without one, agents cannot enrol. Cookies are Secure unless `insecure_cookies` (plain-HTTP
+    testing only): put the server behind TLS (`ssl_certfile`/`ssl_keyfile` or a proxy).
+    """
+    import uvicorn
+
+    from banscan.server.app import ServerSettings, create_app
+    from banscan.server.limits import MiB
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"
+    )
+    secret = _read_secret(enroll_secret, enroll_secret_file, ENV_ENROLL_SECRET)
+    settings = ServerSettings(
+        max_report_bytes=max_report_mb * MiB,
+        max_import_bytes=max_import_mb * MiB,
+        secure_cookies=not insecure_cookies,
+        catalog_path=catalog,
+    )
+    app = create_app(db, enroll_secret=secret, settings=settings)
+    if secret is None:
+        logging.getLogger("banscan.server").warning(
+            "no enrolment secret: agents cannot enrol (set --enroll-secret or $%s)", ENV_ENROLL_SECRET
+        )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        proxy_headers=proxy_headers,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def agent_command(
+    server: str,
+    enroll_secret: str | None = None,
+    once: bool = False,
+    interval: float = 3600.0,
+    state_dir: str | Path | None = None,
+    *,
+    enroll_secret_file: str | None = None,
+    root: str | Path | None = None,
+    role: str = "user",
+    ca_bundle: str | None = None,
+    insecure_skip_verify: bool = False,
+    catalog: str | None = None,
+    log_level: str = "info",
+) -> int:
+    """Enrol (once), scan, post; repeat every `interval` seconds unless `once`. Returns an exit
+    status: 0 posted, 1 failed, 2 enrolment refused or not possible."""
+    from banscan.server.agent import AgentConfig, default_state_dir, run_agent
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"
+    )
+    verify: bool | str = False if insecure_skip_verify else (ca_bundle or True)
+    cfg = AgentConfig(
+        server=server,
+        enroll_secret=_read_secret(enroll_secret, enroll_secret_file, ENV_ENROLL_SECRET),
+        state_dir=Path(state_dir) if state_dir else default_state_dir(),
+        once=once,
+        interval=interval,
+        root=Path(root) if root else None,
+        role=role,
+        verify=verify,
+        catalog_path=catalog,
+    )
+    return run_agent(cfg)
+
+
+def _prompt_password(password: str | None) -> str:
+    if password:
+        return password
+    env = os.environ.get(ENV_PASSWORD)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\n")
+        if not line:
+            raise ValueError("no password given on standard input")
+        return line
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise ValueError("the passwords differ")
+    return first
+
+
+def user_add_command(db: str, username: str, role: str = "admin", password: str | None = None) -> int:
+    """Create a user (`banscan serve --create-admin USER`, `banscan user add`). The password is
+    prompted for (or read from $BANSCAN_PASSWORD / one line of standard input); none is default."""
+    from banscan.server.auth import create_user
+
+    try:
+        create_user(db, username, _prompt_password(password), role)
+    except ValueError as exc:
+        print(f"banscan: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {role} {username}", file=sys.stderr)
+    return 0
+
+
+def token_add_command(db: str, name: str, role: str = "viewer") -> int:
+    """Create an API token and print it once on standard output."""
+    from banscan.server.auth import create_api_token
+
+    try:
+        token = create_api_token(db, name, role)
+    except ValueError as exc:
+        print(f"banscan: error: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m banscan.server.cli")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve")
+    s.add_argument("--db", default=DEFAULT_URL)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--enroll-secret-file")
+    s.add_argument("--insecure-cookies", action="store_true")
+    s.add_argument("--max-report-mb", type=int, default=16)
+    s.add_argument("--log-level", default="info")
+    a = sub.add_parser("agent")
+    a.add_argument("--server", required=True)
+    a.add_argument("--enroll-secret-file")
+    a.add_argument("--once", action="store_true")
+    a.add_argument("--interval", type=float, default=3600.0)
+    a.add_argument("--state-dir")
+    a.add_argument("--root")
+    u = sub.add_parser("user-add")
+    u.add_argument("--db", default=DEFAULT_URL)
+    u.add_argument("username")
+    u.add_argument("--role", default="admin", choices=["admin", "viewer"])
+    t = sub.add_parser("token-add")
+    t.add_argument("--db", default=DEFAULT_URL)
+    t.add_argument("name")
+    t.add_argument("--role", default="viewer", choices=["admin", "viewer"])
+    ns = p.parse_args(argv)
+    if ns.cmd == "serve":
+        serve_command(
+            ns.db,
+            ns.host,
+            ns.port,
+            enroll_secret_file=ns.enroll_secret_file,
+            insecure_cookies=ns.insecure_cookies,
+            max_report_mb=ns.max_report_mb,
+            log_level=ns.log_level,
+        )
+        return 0
+    if ns.cmd == "agent":
+        return agent_command(
+            ns.server,
+            once=ns.once,
+            interval=ns.interval,
+            state_dir=ns.state_dir,
+            enroll_secret_file=ns.enroll_secret_file,
+            root=ns.root,
+        )
+    if ns.cmd == "user-add":
+        return user_add_command(ns.db, ns.username, ns.role)
+    return token_add_command(ns.db, ns.name, ns.role)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,428 @@
+"""Parse, validate and ingest one scan result into the store.
+
+A result is accepted as the exact bytes the agent sent (kept verbatim) and keyed by the
+SHA-256 of its canonical JSON form, so sending the same result again returns the first
+report. Only a result at least as new as the host's latest moves the host's current state:
+an older one is kept for the record, may move a finding's first-seen date earlier, and
+changes nothing else.
+
+Transitions follow the removal of each product from each host:
+
+    found → replacement-installed → removed → verified
+
+`verified` is only ever set here, by a newer scan that read this host and no longer sees the
+product after its removal was recorded. A product that disappears without a removal record
+keeps its state and is flagged `gone-without-removal-record`; one seen again after being
+recorded removed (or verified) goes back to `found`, flagged `seen-after-removal`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from banscan.store.models import Finding, Host, Report, Transition, TransitionEvent, utcnow
+
+FLAG_GONE = "gone-without-removal-record"
+FLAG_SEEN_AFTER_REMOVAL = "seen-after-removal"
+MANUAL_STATES = ("found", "replacement-installed", "removed")
+SYSTEM = "system"
+
+# Most severe first: a product reported twice in one result keeps its worst verdict.
+_VERDICT_ORDER = {"covered": 0, "remnant": 1, "review": 2, "accepted": 3, "informational": 4}
+_LIMITS = {"product": 200, "product_name": 500, "vendor": 200, "category": 100, "version": 200}
+MAX_ERRORS = 10
+
+
+class ReportRejected(ValueError):
+    """A result that cannot be accepted: an HTTP status, a reason and where in the body."""
+
+    def __init__(self, status: int, reason: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.errors = errors or []
+
+    def to_json(self) -> dict[str, Any]:
+        return {"detail": self.reason, "errors": self.errors}
+
+
+@functools.cache
+def result_validator() -> Draft202012Validator:
+    text = (resources.files("banscan.report") / "schemas" / "result-v1.schema.json").read_text(
+        encoding="utf-8"
+    )
+    schema = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def json_path(parts: Any) -> str:
+    out = "$"
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def canonical_key(data: Any) -> str:
+    """SHA-256 of the canonical form: sorted keys, no insignificant whitespace, UTF-8."""
+    canon = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def _check_strings(data: Any) -> None:
+    """Strings a database can store: no NUL characters, no lone surrogates."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for k, v in value.items():
+                stack.append((k, (*path, "<key>")))
+                stack.append((v, (*path, k)))
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+        elif isinstance(value, str):
+            problem = None
+            if "\x00" in value:
+                problem = "contains a NUL character"
+            else:
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    problem = "contains an unpaired surrogate"
+            if problem:
+                where = json_path(path)
+                raise ReportRejected(422, f"{where}: string {problem}", [{"path": where, "message": problem}])
+
+
+def parse_result(raw: bytes) -> tuple[str, dict[str, Any], str]:
+    """Decode, parse and validate a result body; return (text, data, idempotency key)."""
+    if not raw.strip():
+        raise ReportRejected(400, "empty body: expected a banscan/result/v1 JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportRejected(400, f"body is not UTF-8 (byte {exc.start})") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ReportRejected(
+            400, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise ReportRejected(400, f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ReportRejected(422, f"$: expected a JSON object, got {type(data).__name__}")
+    errors = sorted(result_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        best = best_match(errors) or errors[0]
+        listed = [_error_json(e) for e in errors[:MAX_ERRORS]]
+        raise ReportRejected(422, f"{json_path(best.absolute_path)}: {best.message}", listed)
+    _check_strings(data)
+    for i, f in enumerate(data["findings"]):
+        for key, limit in _LIMITS.items():
+            value = f.get(key)
+            if isinstance(value, str) and (len(value) > limit or (key == "product" and not value)):
+                where = json_path(["findings", i, key])
+                msg = (
+                    f"must be 1 to {limit} characters"
+                    if key == "product"
+                    else f"longer than {limit} characters"
+                )
+                raise ReportRejected(422, f"{where}: {msg}", [{"path": where, "message": msg}])
+    generated_at(data)  # a present but unreadable generated_at is rejected here
+    try:
+        key = canonical_key(data)
+    except ValueError:  # 1e999 parses as infinity, which JSON (and PostgreSQL) cannot hold
+        raise ReportRejected(422, "a number in the body is out of range") from None
+    return text, data, key
+
+
+def _error_json(e: ValidationError) -> dict[str, str]:
+    return {"path": json_path(e.absolute_path), "message": e.message}
+
+
+def generated_at(data: dict[str, Any]) -> dt.datetime | None:
+    value = data.get("generated_at")
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ReportRejected(
+            422,
+            "$.generated_at: not an ISO 8601 date-time",
+            [{"path": "$.generated_at", "message": "not an ISO 8601 date-time"}],
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    try:
+        return when.astimezone(dt.UTC)
+    except OverflowError:
+        raise ReportRejected(
+            422, "$.generated_at: out of range", [{"path": "$.generated_at", "message": "out of range"}]
+        ) from None
+
+
+@dataclass
+class IngestOutcome:
+    report: Report
+    duplicate: bool
+    applied: bool
+    findings: int
+
+
+def platform_of(data: dict[str, Any]) -> str:
+    """`linux` from a target format such as `live:linux` or `root:linux`, else ''."""
+    for t in data.get("targets", []):
+        fmt = str(t.get("format", ""))
+        if ":" in fmt:
+            return fmt.split(":", 1)[1]
+    return ""
+
+
+def _read_anything(data: dict[str, Any]) -> bool:
+    """Whether the scan read this host at all; an unreadable scan verifies nothing."""
+    targets = data.get("targets", [])
+    return not targets or any(int(t.get("records", 0)) > 0 for t in targets)
+
+
+def _merge(findings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        prev = merged.get(f["product"])
+        if prev is None:
+            merged[f["product"]] = dict(f, evidence=list(f["evidence"]), obligations=list(f["obligations"]))
+            continue
+        if _VERDICT_ORDER[f["verdict"]] < _VERDICT_ORDER[prev["verdict"]]:
+            prev["verdict"], prev["confidence"] = f["verdict"], f["confidence"]
+        prev["evidence"].extend(f["evidence"])
+        prev["obligations"].extend(o for o in f["obligations"] if o not in prev["obligations"])
+    return merged
+
+
+def _second(t: dt.datetime) -> dt.datetime:
+    return t.replace(microsecond=0)
+
+
+def _event(
+    session: Session,
+    t: Transition,
+    *,
+    actor: str,
+    to_state: str,
+    note: str,
+    from_state: str | None,
+    flag: str | None = None,
+    report_id: int | None = None,
+    at: dt.datetime | None = None,
+) -> None:
+    session.add(
+        TransitionEvent(
+            transition_id=t.id,
+            actor=actor,
+            from_state=from_state,
+            to_state=to_state,
+            flag=flag,
+            note=note,
+            report_id=report_id,
+            at=at or utcnow(),
+        )
+    )
+
+
+def ingest_result(
+    session: Session,
+    host: Host,
+    text: str,
+    data: dict[str, Any],
+    key: str,
+    *,
+    source: str = "agent",
+    now: dt.datetime | None = None,
+) -> IngestOutcome:
+    """Store one validated result for `host` (locked by the caller) and update current state."""
+    now = now or utcnow()
+    existing = session.scalar(select(Report).where(Report.host_id == host.id, Report.idempotency_key == key))
+    if existing is not None:
+        return IngestOutcome(
+            existing, duplicate=True, applied=existing.applied, findings=existing.findings_count
+        )
+    when = generated_at(data) or now
+    applied = host.last_generated_at is None or when >= host.last_generated_at
+    findings = _merge(data["findings"])
+    report = Report(
+        host_id=host.id,
+        idempotency_key=key,
+        generated_at=when,
+        received_at=now,
+        source=source,
+        applied=applied,
+        findings_count=len(findings),
+        banscan_version=str(data.get("banscan_version", ""))[:64],
+        catalog_version=str(data.get("catalog_version", ""))[:64],
+        body=text,
+    )
+    session.add(report)
+    session.flush()
+    host.last_seen_at = now
+    if applied:
+        _apply(session, host, report, data, findings, when, now)
+        host.last_generated_at = when
+        host.last_report_id = report.id
+        if not host.platform:
+            host.platform = platform_of(data)[:64]
+    else:
+        _backfill(session, host, findings, when)
+    session.flush()
+    return IngestOutcome(report, duplicate=False, applied=applied, findings=len(findings))
+
+
+def _backfill(session: Session, host: Host, findings: dict[str, dict[str, Any]], when: dt.datetime) -> None:
+    """An older result can only tell us a product was there earlier than we thought."""
+    for row in session.scalars(select(Finding).where(Finding.host_id == host.id)):
+        if row.product in findings and when < row.first_seen:
+            row.first_seen = when
+
+
+def _apply(
+    session: Session,
+    host: Host,
+    report: Report,
+    data: dict[str, Any],
+    findings: dict[str, dict[str, Any]],
+    when: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    rows = {r.product: r for r in session.scalars(select(Finding).where(Finding.host_id == host.id))}
+    trans = {t.product: t for t in session.scalars(select(Transition).where(Transition.host_id == host.id))}
+    for product, f in findings.items():
+        row = rows.get(product)
+        if row is None:
+            row = Finding(host_id=host.id, product=product, first_seen=when, present=True)
+            session.add(row)
+        row.present = True
+        row.gone_at = None
+        row.product_name = f["product_name"]
+        row.vendor = f["vendor"]
+        row.category = f.get("category") or ""
+        row.version = f.get("version")
+        row.verdict = f["verdict"]
+        row.confidence = f["confidence"]
+        row.evidence = f["evidence"]
+        row.obligations = f["obligations"]
+        row.last_seen = when
+        row.last_report_id = report.id
+        t = trans.get(product)
+        if t is None:
+            t = Transition(host_id=host.id, product=product, state="found", updated_at=now, updated_by=SYSTEM)
+            session.add(t)
+            session.flush()
+            _event(
+                session,
+                t,
+                actor=SYSTEM,
+                from_state=None,
+                to_state="found",
+                note=f"first seen in report {report.id}",
+                report_id=report.id,
+                at=now,
+            )
+        elif t.state == "verified" or (t.state == "removed" and when >= _second(t.updated_at)):
+            _event(
+                session,
+                t,
+                actor=SYSTEM,
+                from_state=t.state,
+                to_state="found",
+                flag=FLAG_SEEN_AFTER_REMOVAL,
+                note=f"seen again in report {report.id} after being recorded {t.state}",
+                report_id=report.id,
+                at=now,
+            )
+            t.state, t.flag, t.updated_at, t.updated_by = "found", FLAG_SEEN_AFTER_REMOVAL, now, SYSTEM
+        elif t.flag == FLAG_GONE:
+            _event(
+                session,
+                t,
+                actor=SYSTEM,
+                from_state=t.state,
+                to_state=t.state,
+                note=f"seen again in report {report.id}",
+                report_id=report.id,
+                at=now,
+            )
+            t.flag, t.updated_at, t.updated_by = None, now, SYSTEM
+    if not _read_anything(data):
+        return
+    for product, row in rows.items():
+        if product in findings:
+            continue
+        was_present = row.present
+        if was_present:
+            row.present = False
+            row.gone_at = when
+        t = trans.get(product)
+        if t is None:
+            continue
+        if t.state == "removed" and when >= _second(t.updated_at):
+            _event(
+                session,
+                t,
+                actor=SYSTEM,
+                from_state="removed",
+                to_state="verified",
+                note=f"not seen by the clean re-scan in report {report.id}",
+                report_id=report.id,
+                at=now,
+            )
+            t.state, t.flag, t.updated_at, t.updated_by = "verified", None, now, SYSTEM
+        elif t.state in ("found", "replacement-installed") and was_present and t.flag != FLAG_GONE:
+            _event(
+                session,
+                t,
+                actor=SYSTEM,
+                from_state=t.state,
+                to_state=t.state,
+                flag=FLAG_GONE,
+                note=f"not seen in report {report.id}, but no removal was recorded",
+                report_id=report.id,
+                at=now,
+            )
+            t.flag, t.updated_at, t.updated_by = FLAG_GONE, now, SYSTEM
+
+
+def set_transition(
+    session: Session, host_id: int, product: str, state: str, note: str, actor: str
+) -> Transition | None:
+    """Record a person's move of a transition; `verified` is left to clean re-scans."""
+    if state not in MANUAL_STATES:
+        raise ValueError(
+            f"state must be one of {', '.join(MANUAL_STATES)}; 'verified' is set by a clean re-scan"
+        )
+    t = session.scalar(
+        select(Transition)
+        .where(Transition.host_id == host_id, Transition.product == product)
+        .with_for_update()
+    )
+    if t is None:
+        return None
+    now = utcnow()
+    _event(session, t, actor=actor, from_state=t.state, to_state=state, note=note, at=now)
+    t.state, t.flag, t.updated_at, t.updated_by = state, None, now, actor
+    session.flush()
+    return t

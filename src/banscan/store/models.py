@@ -1,0 +1,243 @@
+"""Tables of the fleet store (SQLAlchemy 2 declarative). The Alembic migrations create them.
+
+Timestamps are stored as naive UTC and read back as aware UTC datetimes, identically on
+SQLite and PostgreSQL. Secrets are never stored: agent tokens, API tokens and session ids are
+kept as SHA-256 digests, passwords as argon2 hashes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("admin", "viewer")
+STATES = ("found", "replacement-installed", "removed", "verified")
+VERDICTS = ("covered", "review", "remnant", "informational", "accepted")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC everywhere."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Host(Base):
+    __tablename__ = "hosts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(255), unique=True)
+    hostname: Mapped[str] = mapped_column(String(255), index=True)
+    platform: Mapped[str] = mapped_column(String(64), default="", index=True)
+    source: Mapped[str] = mapped_column(String(16), default="agent")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_generated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    findings: Mapped[list[Finding]] = relationship(back_populates="host", passive_deletes=True)
+
+
+class AgentToken(Base):
+    """An enrolment: the per-host token an agent presents, kept as its SHA-256 digest."""
+
+    __tablename__ = "agent_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Report(Base):
+    """One result as received (raw body kept), keyed for idempotency by the body's digest."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("host_id", "idempotency_key", name="uq_reports_host_key"),
+        Index("ix_reports_host_generated", "host_id", "generated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    generated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    source: Mapped[str] = mapped_column(String(16), default="agent")
+    applied: Mapped[bool] = mapped_column(Boolean, default=True)
+    findings_count: Mapped[int] = mapped_column(Integer, default=0)
+    banscan_version: Mapped[str] = mapped_column(String(64), default="")
+    catalog_version: Mapped[str] = mapped_column(String(64), default="")
+    body: Mapped[str] = mapped_column(Text)
+
+
+class Finding(Base):
+    """Current state of one product on one host (upserted by every newer report)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("host_id", "product", name="uq_findings_host_product"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(200), index=True)
+    product_name: Mapped[str] = mapped_column(String(500), default="")
+    vendor: Mapped[str] = mapped_column(String(200), default="")
+    category: Mapped[str] = mapped_column(String(100), default="")
+    version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    verdict: Mapped[str] = mapped_column(String(16), index=True)
+    confidence: Mapped[str] = mapped_column(String(16))
+    present: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    gone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    evidence: Mapped[Any] = mapped_column(JSONType, default=list)
+    obligations: Mapped[Any] = mapped_column(JSONType, default=list)
+    last_report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    host: Mapped[Host] = relationship(back_populates="findings")
+
+
+class Transition(Base):
+    """Where the removal of one product from one host stands: found → … → verified."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (
+        UniqueConstraint("host_id", "product", name="uq_transitions_host_product"),
+        CheckConstraint("state IN ('found', 'replacement-installed', 'removed', 'verified')", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(32), default="found", index=True)
+    flag: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(255), default="system")
+
+    events: Mapped[list[TransitionEvent]] = relationship(
+        back_populates="transition", order_by="TransitionEvent.id", passive_deletes=True
+    )
+
+
+class TransitionEvent(Base):
+    """History of a transition: who moved it where, when, and why."""
+
+    __tablename__ = "transition_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transition_id: Mapped[int] = mapped_column(ForeignKey("transitions.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))
+    from_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(32))
+    flag: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    transition: Mapped[Transition] = relationship(back_populates="events")
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiToken(Base):
+    """A token for automation, acting with a role; kept as its SHA-256 digest."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebSession(Base):
+    """A logged-in browser: cookie value kept as its digest, with the session's CSRF token."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(255), default="")
+    detail: Mapped[Any] = mapped_column(JSONType, default=dict)
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")

@@ -1,0 +1,427 @@
+"""Read models for the API and the dashboard: paginated hosts and findings, one host in full,
+and the estate summary (with deadlines evaluated by the policy engine)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy.orm import Session
+
+from banscan.catalog.schema import Catalog
+from banscan.models import Confidence, Verdict
+from banscan.models import Finding as ResultFinding
+from banscan.policy.engine import obligations_for
+from banscan.store.models import VERDICTS, Finding, Host, Report, Transition, TransitionEvent
+
+_SEVERITY = ("covered", "remnant", "review", "accepted", "informational")
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+    next_cursor: str | None = None
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "total": self.total,
+            "limit": self.limit,
+            "offset": self.offset,
+            "next_cursor": self.next_cursor,
+        }
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The id after which the next page starts; ValueError for anything not made by encode_cursor."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("invalid cursor") from None
+    if not text.startswith("id:") or not text[3:].isdigit() or len(text) > 13:
+        raise ValueError("invalid cursor")
+    value = int(text[3:])
+    if value >= 2**31:
+        raise ValueError("invalid cursor")
+    return value
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _page(
+    session: Session,
+    stmt: Any,
+    id_col: Any,
+    *,
+    limit: int,
+    offset: int,
+    after_id: int | None,
+) -> tuple[list[Any], int, str | None]:
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    stmt = stmt.order_by(id_col)
+    stmt = stmt.where(id_col > after_id) if after_id is not None else stmt.offset(offset)
+    rows = list(session.execute(stmt.limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1][0].id) if more and rows else None
+    return rows, total, next_cursor
+
+
+# ---------------------------------------------------------------- hosts
+
+
+def host_json(h: Host, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    counts = counts or {}
+    worst = next((v for v in _SEVERITY if counts.get(v)), None)
+    return {
+        "id": h.id,
+        "identifier": h.identifier,
+        "hostname": h.hostname,
+        "platform": h.platform,
+        "source": h.source,
+        "created_at": _iso(h.created_at),
+        "last_seen_at": _iso(h.last_seen_at),
+        "last_generated_at": _iso(h.last_generated_at),
+        "last_report_id": h.last_report_id,
+        "findings": {v: counts.get(v, 0) for v in VERDICTS},
+        "worst_verdict": worst,
+    }
+
+
+def _verdict_counts(session: Session, host_ids: list[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {i: {} for i in host_ids}
+    if not host_ids:
+        return out
+    q = (
+        select(Finding.host_id, Finding.verdict, func.count())
+        .where(Finding.host_id.in_(host_ids), Finding.present.is_(True))
+        .group_by(Finding.host_id, Finding.verdict)
+    )
+    for host_id, verdict, n in session.execute(q):
+        out[host_id][verdict] = n
+    return out
+
+
+def list_hosts(
+    session: Session,
+    *,
+    limit: int,
+    offset: int = 0,
+    after_id: int | None = None,
+    verdict: str | None = None,
+    product: str | None = None,
+    os: str | None = None,
+    search: str | None = None,
+) -> Page:
+    conds: list[ColumnElement[bool]] = []
+    if verdict or product:
+        fconds: list[ColumnElement[bool]] = [Finding.host_id == Host.id, Finding.present.is_(True)]
+        if verdict:
+            fconds.append(Finding.verdict == verdict)
+        if product:
+            fconds.append(Finding.product == product)
+        conds.append(exists().where(and_(*fconds)))
+    if os:
+        conds.append(func.lower(Host.platform) == os.lower())
+    if search:
+        pattern = _like(search.lower())
+        conds.append(
+            func.lower(Host.hostname).like(pattern, escape="\\")
+            | func.lower(Host.identifier).like(pattern, escape="\\")
+        )
+    stmt = select(Host).where(*conds)
+    rows, total, next_cursor = _page(session, stmt, Host.id, limit=limit, offset=offset, after_id=after_id)
+    hosts = [r[0] for r in rows]
+    counts = _verdict_counts(session, [h.id for h in hosts])
+    items = [host_json(h, counts[h.id]) for h in hosts]
+    return Page(items, total, limit, offset, next_cursor)
+
+
+def _transition_json(
+    t: Transition | None, events: list[TransitionEvent] | None = None
+) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    out: dict[str, Any] = {
+        "state": t.state,
+        "flag": t.flag,
+        "updated_at": _iso(t.updated_at),
+        "updated_by": t.updated_by,
+    }
+    if events is not None:
+        out["history"] = [
+            {
+                "at": _iso(e.at),
+                "actor": e.actor,
+                "from": e.from_state,
+                "to": e.to_state,
+                "flag": e.flag,
+                "note": e.note,
+                "report_id": e.report_id,
+            }
+            for e in events
+        ]
+    return out
+
+
+def finding_json(
+    f: Finding,
+    t: Transition | None,
+    *,
+    hostname: str | None = None,
+    history: list[TransitionEvent] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": f.id,
+        "host_id": f.host_id,
+        "product": f.product,
+        "product_name": f.product_name,
+        "vendor": f.vendor,
+        "category": f.category,
+        "version": f.version,
+        "verdict": f.verdict,
+        "confidence": f.confidence,
+        "present": f.present,
+        "first_seen": _iso(f.first_seen),
+        "last_seen": _iso(f.last_seen),
+        "gone_at": _iso(f.gone_at),
+        "evidence": f.evidence,
+        "obligations": f.obligations,
+        "last_report_id": f.last_report_id,
+        "transition": _transition_json(t, history),
+    }
+    if hostname is not None:
+        out["hostname"] = hostname
+    return out
+
+
+def host_detail(session: Session, host_id: int, *, reports: int = 20) -> dict[str, Any] | None:
+    host = session.get(Host, host_id)
+    if host is None:
+        return None
+    findings = list(
+        session.scalars(select(Finding).where(Finding.host_id == host_id).order_by(Finding.product))
+    )
+    trans = {t.product: t for t in session.scalars(select(Transition).where(Transition.host_id == host_id))}
+    events: dict[int, list[TransitionEvent]] = {t.id: [] for t in trans.values()}
+    if events:
+        q = (
+            select(TransitionEvent)
+            .where(TransitionEvent.transition_id.in_(list(events)))
+            .order_by(TransitionEvent.id)
+        )
+        for e in session.scalars(q):
+            events[e.transition_id].append(e)
+    counts: dict[str, int] = {}
+    for f in findings:
+        if f.present:
+            counts[f.verdict] = counts.get(f.verdict, 0) + 1
+    out = host_json(host, counts)
+    out["finding_list"] = [
+        finding_json(
+            f, trans.get(f.product), history=events.get(trans[f.product].id) if f.product in trans else None
+        )
+        for f in findings
+    ]
+    recent = session.scalars(
+        select(Report)
+        .where(Report.host_id == host_id)
+        .order_by(Report.generated_at.desc(), Report.id.desc())
+        .limit(reports)
+    )
+    out["reports"] = [report_meta_json(r) for r in recent]
+    return out
+
+
+def report_meta_json(r: Report) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "host_id": r.host_id,
+        "generated_at": _iso(r.generated_at),
+        "received_at": _iso(r.received_at),
+        "source": r.source,
+        "applied": r.applied,
+        "findings": r.findings_count,
+        "banscan_version": r.banscan_version,
+        "catalog_version": r.catalog_version,
+        "idempotency_key": r.idempotency_key,
+    }
+
+
+# ---------------------------------------------------------------- findings
+
+
+def list_findings(
+    session: Session,
+    *,
+    limit: int,
+    offset: int = 0,
+    after_id: int | None = None,
+    verdict: str | None = None,
+    product: str | None = None,
+    host_id: int | None = None,
+    state: str | None = None,
+    present: bool | None = True,
+) -> Page:
+    stmt = (
+        select(Finding, Transition, Host.hostname)
+        .join(Host, Host.id == Finding.host_id)
+        .outerjoin(
+            Transition, and_(Transition.host_id == Finding.host_id, Transition.product == Finding.product)
+        )
+    )
+    if verdict:
+        stmt = stmt.where(Finding.verdict == verdict)
+    if product:
+        stmt = stmt.where(Finding.product == product)
+    if host_id is not None:
+        stmt = stmt.where(Finding.host_id == host_id)
+    if state:
+        stmt = stmt.where(Transition.state == state)
+    if present is not None:
+        stmt = stmt.where(Finding.present.is_(present))
+    rows, total, next_cursor = _page(session, stmt, Finding.id, limit=limit, offset=offset, after_id=after_id)
+    items = [finding_json(f, t, hostname=name) for f, t, name in rows]
+    return Page(items, total, limit, offset, next_cursor)
+
+
+# ---------------------------------------------------------------- summary
+
+
+def summary(
+    session: Session,
+    catalog: Catalog,
+    *,
+    role: str = "user",
+    as_of: dt.date | None = None,
+    jurisdiction: str = "US",
+) -> dict[str, Any]:
+    """Estate counts, and obligations re-evaluated as of `as_of` from each finding's first sighting."""
+    as_of = as_of or dt.datetime.now(dt.UTC).date()
+    hosts = session.scalar(select(func.count()).select_from(Host)) or 0
+    scanned = (
+        session.scalar(select(func.count()).select_from(Host).where(Host.last_report_id.is_not(None))) or 0
+    )
+    present = Finding.present.is_(True)
+    covered_hosts = (
+        session.scalar(
+            select(func.count(func.distinct(Finding.host_id))).where(present, Finding.verdict == "covered")
+        )
+        or 0
+    )
+    with_findings = (
+        session.scalar(
+            select(func.count(func.distinct(Finding.host_id))).where(
+                present, Finding.verdict != "informational"
+            )
+        )
+        or 0
+    )
+    by_verdict = {v: 0 for v in VERDICTS}
+    for verdict, n in session.execute(
+        select(Finding.verdict, func.count()).where(present).group_by(Finding.verdict)
+    ):
+        by_verdict[verdict] = n
+
+    by_product: dict[str, dict[str, Any]] = {}
+    q = select(Finding.product, Finding.product_name, Finding.verdict, func.count()).where(present)
+    for product, name, verdict, n in session.execute(
+        q.group_by(Finding.product, Finding.product_name, Finding.verdict)
+    ):
+        entry = by_product.setdefault(
+            product, {"product": product, "product_name": name, "hosts": 0, "covered_hosts": 0}
+        )
+        entry["hosts"] += n
+        if verdict == "covered":
+            entry["covered_hosts"] += n
+
+    by_os: dict[str, dict[str, Any]] = {}
+    for platform, n in session.execute(select(Host.platform, func.count()).group_by(Host.platform)):
+        by_os[platform or "unknown"] = {"os": platform or "unknown", "hosts": n, "hosts_with_covered": 0}
+    q2 = (
+        select(Host.platform, func.count(func.distinct(Host.id)))
+        .join(Finding, Finding.host_id == Host.id)
+        .where(present, Finding.verdict == "covered")
+        .group_by(Host.platform)
+    )
+    for platform, n in session.execute(q2):
+        by_os[platform or "unknown"]["hosts_with_covered"] = n
+
+    states: dict[str, int] = {}
+    flags: dict[str, int] = {}
+    for state, flag, n in session.execute(
+        select(Transition.state, Transition.flag, func.count()).group_by(Transition.state, Transition.flag)
+    ):
+        states[state] = states.get(state, 0) + n
+        if flag:
+            flags[flag] = flags.get(flag, 0) + n
+
+    statuses: dict[str, int] = {}
+    overdue_by_reg: dict[str, int] = {}
+    overdue_findings = 0
+    overdue_hosts: set[int] = set()
+    cache: dict[tuple[str, str, str, dt.date], list[tuple[str, str]]] = {}
+    for f in session.scalars(select(Finding).where(present, Finding.verdict != "informational")):
+        first = f.first_seen.date()
+        key = (f.product, f.verdict, f.category, first)
+        if key not in cache:
+            rf = ResultFinding(
+                host="",
+                product=f.product,
+                product_name=f.product_name,
+                vendor=f.vendor,
+                verdict=Verdict(f.verdict),
+                confidence=Confidence(f.confidence),
+                category=f.category,
+            )
+            obligations = obligations_for(
+                catalog, rf, role, as_of, identified=first, jurisdiction=jurisdiction
+            )
+            cache[key] = [(o.status, o.regulation) for o in obligations]
+        late = False
+        for status, regulation in cache[key]:
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == "overdue":
+                overdue_by_reg[regulation] = overdue_by_reg.get(regulation, 0) + 1
+                late = True
+        if late:
+            overdue_findings += 1
+            overdue_hosts.add(f.host_id)
+
+    return {
+        "as_of": as_of.isoformat(),
+        "role": role,
+        "jurisdiction": jurisdiction,
+        "hosts": hosts,
+        "hosts_scanned": scanned,
+        "hosts_with_covered": covered_hosts,
+        "hosts_with_findings": with_findings,
+        "findings_by_verdict": by_verdict,
+        "by_product": sorted(by_product.values(), key=lambda e: (-e["hosts"], e["product"])),
+        "by_os": sorted(by_os.values(), key=lambda e: (-e["hosts"], e["os"])),
+        "transitions": {"by_state": states, "flagged": flags},
+        "obligations": {"by_status": statuses},
+        "overdue": {
+            "findings": overdue_findings,
+            "hosts": len(overdue_hosts),
+            "by_regulation": overdue_by_reg,
+        },
+    }
