@@ -74,3 +74,17 @@ def test_unreadable_inputs_only_exit_2(tmp_path: Path) -> None:
     code, out = scan(str(f))
     assert code == 2
     assert out["targets"][0]["records"] == 0 and out["targets"][0]["errors"]
+
+
+def test_hosts_csv_lists_affected_hosts_most_urgent_first() -> None:
+    import csv
+    import io
+
+    res = runner.invoke(app, ["scan", str(DATA / "osquery"), "--format", "hosts-csv", "--quiet", "--as-of", "2025-01-15"])
+    assert res.exit_code == 1
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert rows[0]["host"] == "WS-FIN-01" and int(rows[0]["covered"]) >= 2
+    assert "kes-windows" in rows[0]["products"].split(";")
+    assert {r["host"] for r in rows} >= {"web-02", "db-04", "kiosk-12", "mbp-design-03"}
+    assert all(r["max_definitions_age_days"] == "108" for r in rows)
+    assert [int(r["covered"]) for r in rows] == sorted((int(r["covered"]) for r in rows), reverse=True)

@@ -35,6 +35,7 @@ class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    hosts_csv = "hosts-csv"
     sarif = "sarif"
     cyclonedx = "cyclonedx"
 

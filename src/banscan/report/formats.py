@@ -11,6 +11,7 @@ FORMATS: dict[str, str] = {
     "table": "banscan.report.table",
     "json": "banscan.report.json",
     "csv": "banscan.report.csv",
+    "hosts-csv": "banscan.report.hosts_csv",
     "sarif": "banscan.report.sarif",
     "cyclonedx": "banscan.report.cyclonedx",
 }
