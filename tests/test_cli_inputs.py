@@ -88,3 +88,17 @@ def test_hosts_csv_lists_affected_hosts_most_urgent_first() -> None:
     assert {r["host"] for r in rows} >= {"web-02", "db-04", "kiosk-12", "mbp-design-03"}
     assert all(r["max_definitions_age_days"] == "108" for r in rows)
     assert [int(r["covered"]) for r in rows] == sorted((int(r["covered"]) for r in rows), reverse=True)
+
+
+def test_zstd_compressed_osquery_log(tmp_path: Path) -> None:
+    import zstandard
+
+    src = DATA / "osquery" / "osqueryd.results.log"
+    f = tmp_path / "osqueryd.results.log.zst"
+    f.write_bytes(zstandard.ZstdCompressor().compress(src.read_bytes()))
+    code, out = scan(str(f))
+    _, plain = scan(str(src))
+    assert code == 1
+    assert out["targets"][0]["format"] == "osquery"
+    key = sorted((x["host"], x["product"], x["verdict"]) for x in out["findings"])
+    assert key and key == sorted((x["host"], x["product"], x["verdict"]) for x in plain["findings"])
