@@ -107,3 +107,19 @@ def test_plan_csv_and_pdf(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert out.read_bytes().startswith(b"%PDF-")
+
+
+def test_report_reads_inventories_directly(tmp_path: Path) -> None:
+    """INPUT may be anything banscan reads: it is scanned, then reported."""
+    from typer.testing import CliRunner
+
+    from banscan.cli import app
+
+    log = Path(__file__).parent / "data" / "inputs" / "osquery" / "osqueryd.results.log"
+    res = CliRunner().invoke(app, ["report", str(log), "--format", "md"])
+    assert res.exit_code == 0, res.output
+    assert "WS-FIN-01" in res.stdout and "Kaspersky Endpoint Security for Windows" in res.stdout
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\x01\x02")
+    res = CliRunner().invoke(app, ["report", str(junk), "--format", "md"])
+    assert res.exit_code == 2 and "junk.bin" in res.output

@@ -137,8 +137,11 @@ def parse_result(data: Any, name: str, *, allow_partial: bool = False) -> Loaded
 
 
 def load_result(path: Path | str, *, allow_partial: bool = False) -> LoadedResult:
-    """Read and validate one result file."""
+    """Read and validate one result file; an inventory banscan reads is scanned first."""
     p = Path(path)
+    scanned = _scan_if_inventory(p)
+    if scanned is not None:
+        return parse_result(scanned, str(p), allow_partial=allow_partial)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -156,6 +159,31 @@ def load_result(path: Path | str, *, allow_partial: bool = False) -> LoadedResul
             f"{p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg} (truncated file?)"
         ) from None
     return parse_result(data, str(p), allow_partial=allow_partial)
+
+
+def _scan_if_inventory(p: Path) -> dict[str, Any] | None:
+    """A result produced by scanning `p` when it is an inventory (osquery log, CSV export, SBOM,
+    reg export, a folder of them) rather than a banscan result; None for result files."""
+    from banscan.inputs.base import InputError, head_of, open_input
+    from banscan.inputs.registry import detect
+
+    if not p.is_dir():
+        try:
+            stream, name = open_input(str(p))
+        except InputError:
+            return None  # reported by the result reader
+        try:
+            head = head_of(stream, 8192)
+        finally:
+            stream.close()
+        if b'"banscan/result/' in head or detect(head, name) is None:
+            return None
+    from banscan.catalog.loader import load_catalog
+    from banscan.scan import ScanOptions, run_scan
+
+    result = run_scan(load_catalog(), ScanOptions(as_of=dt.date.today(), echo_errors=False), inputs=[str(p)])
+    data: dict[str, Any] = result.to_json()
+    return data
 
 
 def load_results(paths: list[Path] | list[str], *, allow_partial: bool = False) -> list[LoadedResult]:
