@@ -9,6 +9,7 @@ certificate. The key name is the SHA-1 thumbprint.
 from __future__ import annotations
 
 import struct
+import functools
 import warnings
 from collections.abc import Iterator
 from typing import ClassVar
@@ -39,6 +40,7 @@ def der_from_blob(blob: bytes) -> bytes | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def describe(der: bytes) -> dict[str, str] | None:
     """Subject, issuer and validity of a DER certificate; None if it does not parse."""
     try:
