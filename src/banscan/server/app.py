@@ -119,7 +119,11 @@ def create_app(
     app.add_middleware(
         BodySizeLimit,
         default=settings.max_body_bytes,
-        per_path={"/api/v1/report": settings.max_report_bytes, "/api/v1/imports": settings.max_import_bytes},
+        per_path={
+            "/api/v1/report": settings.max_report_bytes,
+            "/api/v1/imports": settings.max_import_bytes,
+            "/imports": settings.max_import_bytes,
+        },
     )
     app.add_middleware(RejectNulBytes)
 
@@ -147,6 +151,9 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    from banscan.server.web import router as dashboard_router
+
     app.include_router(router)
     app.include_router(web_router)
+    app.include_router(dashboard_router)
     return app

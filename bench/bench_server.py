@@ -1,0 +1,424 @@
+"""Benchmark of the fleet server on SQLite, loopback only, bounded in time.
+
+    python bench/bench_server.py                      # both parts, defaults below
+    python bench/bench_server.py --agents 32 --seconds 10
+    python bench/bench_server.py --hosts 100000 --skip-ingest
+    python bench/bench_server.py --write-readme       # also record the figures in README-server.md
+
+1. Ingest: N agents (httpx async, one connection each) enrol with a server process on
+   127.0.0.1 and post realistic results (the Linux root fixture scanned with and without
+   Kaspersky, each post with a fresh generated_at) for a fixed time. Prints results/s and the
+   p50/p99 latency of POST /api/v1/report. Targets: >= 500 results/s, p99 <= 100 ms.
+2. Overview: seeds 100 000 hosts straight through the store's tables in bulk (20 % with 1-3
+   findings, their transitions and one report each), then times GET / (the overview page) and
+   GET /hosts in-process with an admin API token. Target: overview <= 200 ms.
+
+Rate limits are off in the benchmark server (the production defaults would throttle one
+agent to 1 result/s). Nothing here runs in the test suite or reaches beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+README = Path(__file__).resolve().parent / "README-server.md"
+SECRET = "bench-enrol-secret-0001"
+
+
+# ---------------------------------------------------------------- the server process
+
+
+def serve(db: str, port: int) -> None:
+    """Run the server without rate limits (the child process of the ingest benchmark)."""
+    import logging
+
+    import uvicorn
+
+    from banscan.server.app import ServerSettings, create_app
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = ServerSettings(
+        user_rate_limit=None, agent_rate_limit=None, anon_rate_limit=None, secure_cookies=False
+    )
+    app = create_app(db, enroll_secret=SECRET, settings=settings)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, server_header=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def results_to_post() -> dict[str, dict[str, Any]]:
+    from banscan.catalog.loader import load_catalog
+    from banscan.scan import ScanOptions, run_scan
+    from linux_root import build_linux_root
+
+    base = Path(tempfile.mkdtemp(prefix="bench-roots-"))
+    opts = ScanOptions(as_of=dt.date(2025, 3, 3), echo_errors=False)
+    cat = load_catalog()
+    return {
+        "dirty": run_scan(cat, opts, roots=[build_linux_root(base / "dirty")]).to_json(),
+        "clean": run_scan(cat, opts, roots=[build_linux_root(base / "clean", kaspersky=False)]).to_json(),
+    }
+
+
+async def _enroll(client: Any, url: str, n: int) -> str:
+    r = await client.post(
+        url + "/api/v1/enroll",
+        json={"enroll_secret": SECRET, "host_identifier": f"bench-{n}", "hostname": f"bench-{n:04d}"},
+    )
+    r.raise_for_status()
+    token: str = r.json()["token"]
+    return token
+
+
+async def _agent(
+    client: Any,
+    url: str,
+    token: str,
+    n: int,
+    results: dict[str, dict[str, Any]],
+    stop_at: float,
+    lat: list[float],
+) -> int:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    base = dt.datetime(2025, 3, 1, tzinfo=dt.UTC) + dt.timedelta(days=n)
+    sent = 0
+    while time.monotonic() < stop_at:
+        result = dict(results["dirty" if (n + sent) % 5 == 0 else "clean"])
+        result["generated_at"] = (base + dt.timedelta(seconds=sent)).isoformat()
+        body = json.dumps(result).encode()
+        t0 = time.perf_counter()
+        r = await client.post(url + "/api/v1/report", content=body, headers=headers)
+        lat.append(time.perf_counter() - t0)
+        if r.status_code != 201:
+            raise RuntimeError(f"report refused: {r.status_code} {r.text[:200]}")
+        sent += 1
+    return sent
+
+
+async def _ingest(
+    url: str, agents: int, seconds: float, results: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=agents, max_keepalive_connections=agents)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        # enrol first (argon2 on the secret is deliberately slow), warm up, then measure posting
+        tokens = await asyncio.gather(*(_enroll(client, url, n) for n in range(agents)))
+        warm = time.monotonic() + 1.0
+        await asyncio.gather(
+            *(_agent(client, url, t, -n - 1, results, warm, []) for n, t in enumerate(tokens))
+        )
+        lat: list[float] = []
+        t0 = time.monotonic()
+        stop_at = t0 + seconds
+        counts = await asyncio.gather(
+            *(_agent(client, url, t, n, results, stop_at, lat) for n, t in enumerate(tokens))
+        )
+        elapsed = time.monotonic() - t0
+    lat.sort()
+    total = sum(counts)
+    return {
+        "agents": agents,
+        "seconds": round(elapsed, 2),
+        "results": total,
+        "results_per_s": round(total / elapsed, 1),
+        "p50_ms": round(1000 * lat[len(lat) // 2], 1),
+        "p99_ms": round(1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1),
+    }
+
+
+def bench_ingest(agents: int, seconds: float) -> dict[str, Any]:
+    results = results_to_post()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-server-"))
+    db = f"sqlite:///{tmp / 'ingest.db'}"
+    port = free_port()
+    log = (tmp / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", db, str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start; see {tmp / 'server.log'}")
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        out = asyncio.run(_ingest(url, agents, seconds, results))
+        out["body_bytes"] = len(json.dumps(results["dirty"]))
+        return out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# ---------------------------------------------------------------- 100 000 hosts
+
+
+def seed(db_url: str, hosts: int, share: float = 0.2, rng_seed: int = 7) -> dict[str, int]:
+    """Bulk-insert hosts, reports, findings and transitions through the store's tables."""
+    from sqlalchemy import insert
+
+    from banscan.store.db import Database
+    from banscan.store.migrate import upgrade_db
+    from banscan.store.models import Finding, Host, Report, Transition, TransitionEvent
+
+    upgrade_db(db_url)
+    db = Database(db_url)
+    rng = random.Random(rng_seed)
+    products = [
+        ("kesl", "Kaspersky Endpoint Security for Linux", "endpoint-protection", "covered"),
+        ("kes-windows", "Kaspersky Endpoint Security for Windows", "endpoint-protection", "covered"),
+        ("ksc-network-agent", "Kaspersky Security Center Network Agent", "management-agent", "covered"),
+        ("kaspersky-generic", "Kaspersky software (product not identified)", "endpoint-protection", "review"),
+        ("kaspersky-root-certificate", "Kaspersky root certificate", "certificate", "remnant"),
+        ("ultraav", "UltraAV", "endpoint-protection", "informational"),
+    ]
+    platforms = ["windows"] * 6 + ["linux"] * 3 + ["macos"]
+    states = ["found"] * 6 + ["replacement-installed"] * 2 + ["removed", "verified"]
+    start = dt.datetime(2024, 10, 1)
+    evidence = [{"source": "bench", "kind": "package", "value": "x", "location": "y", "confidence": "strong"}]
+    counts = {"hosts": 0, "findings": 0, "transitions": 0}
+    batch = 5000
+    with db.writing() as s:
+        for lo in range(1, hosts + 1, batch):
+            hi = min(hosts, lo + batch - 1)
+            host_rows, report_rows, finding_rows, trans_rows, event_rows = [], [], [], [], []
+            for hid in range(lo, hi + 1):
+                seen = start + dt.timedelta(days=rng.randrange(0, 400), seconds=rng.randrange(86400))
+                host_rows.append(
+                    {
+                        "id": hid,
+                        "identifier": f"host-{hid:06d}",
+                        "hostname": f"ws-{hid:06d}",
+                        "platform": rng.choice(platforms),
+                        "source": "agent",
+                        "created_at": seen,
+                        "last_seen_at": seen,
+                        "last_generated_at": seen,
+                        "last_report_id": hid,
+                    }
+                )
+                report_rows.append(
+                    {
+                        "id": hid,
+                        "host_id": hid,
+                        "idempotency_key": f"{hid:064d}",
+                        "generated_at": seen,
+                        "received_at": seen,
+                        "source": "agent",
+                        "applied": True,
+                        "findings_count": 0,
+                        "body": "{}",
+                    }
+                )
+                if rng.random() < share:
+                    for product, name, category, verdict in rng.sample(products, rng.randint(1, 3)):
+                        first = seen - dt.timedelta(days=rng.randrange(0, 60))
+                        present = rng.random() > 0.15
+                        finding_rows.append(
+                            {
+                                "host_id": hid,
+                                "product": product,
+                                "product_name": name,
+                                "vendor": "Kaspersky Lab",
+                                "category": category,
+                                "verdict": verdict,
+                                "confidence": "strong",
+                                "present": present,
+                                "first_seen": first,
+                                "last_seen": seen,
+                                "gone_at": None if present else seen,
+                                "evidence": evidence,
+                                "obligations": [],
+                                "last_report_id": hid,
+                            }
+                        )
+                        counts["transitions"] += 1
+                        tid = counts["transitions"]
+                        state = rng.choice(states) if present else "verified"
+                        trans_rows.append(
+                            {
+                                "id": tid,
+                                "host_id": hid,
+                                "product": product,
+                                "state": state,
+                                "updated_at": seen,
+                                "updated_by": "system",
+                            }
+                        )
+                        event_rows.append(
+                            {
+                                "transition_id": tid,
+                                "at": first,
+                                "actor": "system",
+                                "to_state": "found",
+                                "note": "",
+                            }
+                        )
+            s.execute(insert(Host), host_rows)
+            s.execute(insert(Report), report_rows)
+            if finding_rows:
+                s.execute(insert(Finding), finding_rows)
+                s.execute(insert(Transition), trans_rows)
+                s.execute(insert(TransitionEvent), event_rows)
+            counts["hosts"] += len(host_rows)
+            counts["findings"] += len(finding_rows)
+    db.dispose()
+    return counts
+
+
+def bench_overview(hosts: int, runs: int) -> dict[str, Any]:
+    from banscan.server.app import create_app
+    from banscan.server.auth import create_api_token
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-overview-"))
+    db_url = f"sqlite:///{tmp / 'fleet.db'}"
+    t0 = time.perf_counter()
+    counts = seed(db_url, hosts)
+    seeded = time.perf_counter() - t0
+    token = create_api_token(db_url, "bench", "admin")
+    from banscan.server.app import ServerSettings
+
+    app = create_app(db_url, settings=ServerSettings(user_rate_limit=None))
+    headers = {"Authorization": f"Bearer {token}"}
+    out: dict[str, Any] = {**counts, "seed_s": round(seeded, 1)}
+    with TestClient(app, base_url="https://testserver") as client:
+        for name, path in [
+            ("overview", "/"),
+            ("overview_federal_contractor", "/?role=federal-contractor"),
+            ("hosts_page", "/hosts?verdict=covered"),
+            ("summary_api", "/api/v1/summary"),
+        ]:
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                r = client.get(path, headers=headers)
+                times.append(time.perf_counter() - t)
+                assert r.status_code == 200, (path, r.status_code, r.text[:200])
+            out[name + "_ms"] = {
+                "median": round(1000 * statistics.median(times), 1),
+                "max": round(1000 * max(times), 1),
+            }
+        page = client.get("/", headers=headers).text
+        assert f'id="stat-hosts">{hosts}<' in page
+    app.state.banscan.db.dispose()
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+
+def write_readme(ingest: dict[str, Any] | None, overview: dict[str, Any] | None) -> None:
+    import os
+    import platform
+
+    lines = [
+        "# Fleet server benchmark",
+        "",
+        "`python bench/bench_server.py --write-readme` — SQLite, loopback only, bounded in time;",
+        "rate limits off in the benchmark server. Figures from the last run on this machine",
+        f"({os.cpu_count()} cores, Python {platform.python_version()}, {dt.date.today().isoformat()}).",
+        "",
+    ]
+    if ingest:
+        ok_rate = "met" if ingest["results_per_s"] >= 500 else "NOT met"
+        ok_p99 = "met" if ingest["p99_ms"] <= 100 else "NOT met"
+        lines += [
+            "## Ingest (POST /api/v1/report)",
+            "",
+            f"{ingest['agents']} concurrent agents (httpx async), {ingest['seconds']} s, results of "
+            f"~{ingest['body_bytes'] // 1024} KiB (the Linux root fixture; 1 in 5 with Kaspersky),",
+            "one uvicorn process, SQLite in WAL mode with synchronous=FULL (each result fsynced).",
+            "",
+            "| measure | value | target |",
+            "| --- | --- | --- |",
+            f"| results/s | {ingest['results_per_s']} | >= 500 ({ok_rate}) |",
+            f"| p50 latency | {ingest['p50_ms']} ms | |",
+            f"| p99 latency | {ingest['p99_ms']} ms | <= 100 ms ({ok_p99}) |",
+            f"| results stored | {ingest['results']} | |",
+            "",
+        ]
+    if overview:
+        ok = "met" if overview["overview_ms"]["median"] <= 200 else "NOT met"
+        lines += [
+            "## Dashboard with 100 000 hosts",
+            "",
+            f"{overview['hosts']} hosts, {overview['findings']} findings, {overview['transitions']} transitions, "
+            f"one report per host, seeded in bulk in {overview['seed_s']} s; pages rendered in-process",
+            "(TestClient, admin API token), aggregates computed in SQL.",
+            "",
+            "| page | median | max | target |",
+            "| --- | --- | --- | --- |",
+            f"| GET / (overview) | {overview['overview_ms']['median']} ms | {overview['overview_ms']['max']} ms | <= 200 ms ({ok}) |",
+            f"| GET /?role=federal-contractor | {overview['overview_federal_contractor_ms']['median']} ms | "
+            f"{overview['overview_federal_contractor_ms']['max']} ms | |",
+            f"| GET /hosts?verdict=covered | {overview['hosts_page_ms']['median']} ms | {overview['hosts_page_ms']['max']} ms | |",
+            f"| GET /api/v1/summary (for comparison) | {overview['summary_api_ms']['median']} ms | "
+            f"{overview['summary_api_ms']['max']} ms | |",
+            "",
+        ]
+    README.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--agents", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--hosts", type=int, default=100_000)
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--skip-ingest", action="store_true")
+    p.add_argument("--skip-overview", action="store_true")
+    p.add_argument("--write-readme", action="store_true")
+    p.add_argument("--serve", nargs=2, metavar=("DB", "PORT"), help=argparse.SUPPRESS)
+    ns = p.parse_args(argv)
+    if ns.serve:
+        serve(ns.serve[0], int(ns.serve[1]))
+        return 0
+    ingest = overview = None
+    if not ns.skip_ingest:
+        ingest = bench_ingest(ns.agents, min(ns.seconds, 60.0))
+        print("ingest:", json.dumps(ingest))
+    if not ns.skip_overview:
+        overview = bench_overview(ns.hosts, ns.runs)
+        print("overview:", json.dumps(overview))
+    if ns.write_readme:
+        write_readme(ingest, overview)
+        print(f"wrote {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The public explainer, generated from the catalog: what is banned, since when, what to do.
+
+`build_explainer(catalog)` returns plain dicts and lists for the template; nothing here is
+written by hand, so the page follows the catalog (and a `--catalog` the server was started with).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from banscan.catalog.schema import (
+    Alternative,
+    Catalog,
+    CatalogSource,
+    Product,
+    ProductStatus,
+    Regulation,
+    Relation,
+)
+
+PLATFORM_LABELS = {
+    "windows": "Windows",
+    "macos": "macOS",
+    "linux": "Linux",
+    "android": "Android",
+    "ios": "iOS",
+    "appliance": "Appliances",
+    "any": "Any platform",
+}
+RELATION_LABELS = {
+    "own": "own product",
+    "white-label": "white-label",
+    "embedded-engine": "embedded engine",
+    "platform-plugin": "platform plug-in",
+    "successor": "successor",
+}
+ROLE_LABELS = {
+    "user": "users",
+    "seller": "sellers, resellers and integrators",
+    "federal-contractor": "federal contractors",
+    "federal-agency": "federal agencies",
+    "state-agency": "state agencies",
+    "telecom": "telecommunications carriers",
+}
+
+
+def category_label(value: str) -> str:
+    special = {"vpn": "VPN", "sdk-engine": "SDK / engine"}
+    return special.get(value, value.replace("-", " ").capitalize())
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links reach a page: a catalog given with --catalog is data, not markup."""
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
+def _source_json(s: CatalogSource) -> dict[str, Any]:
+    return {"id": s.id, "title": s.title, "url": safe_url(s.url), "strength": s.strength.value}
+
+
+def _sources(catalog: Catalog, ids: list[str]) -> list[dict[str, Any]]:
+    known = {s.id: s for s in catalog.sources}
+    return [_source_json(known[i]) for i in ids if i in known]
+
+
+def product_json(catalog: Catalog, p: Product) -> dict[str, Any]:
+    vendor = catalog.entity(p.vendor)
+    integrates = [catalog.entity(e) for e in p.integrates]
+    return {
+        "id": p.id,
+        "name": p.name,
+        "vendor": vendor.name if vendor else p.vendor,
+        "category": p.category.value,
+        "category_label": category_label(p.category.value),
+        "platforms": [PLATFORM_LABELS.get(x, x) for x in p.platforms],
+        "status": p.status.value,
+        "relation": p.relation.value,
+        "relation_label": RELATION_LABELS.get(p.relation.value, p.relation.value),
+        "integrates": [e.name for e in integrates if e is not None],
+        "aliases": list(p.aliases),
+        "remnant": p.remnant,
+        "note": p.note,
+        "sources": _sources(catalog, p.sources),
+    }
+
+
+def _rule_json(r: Regulation, rule: Any) -> dict[str, Any]:
+    due = None
+    if rule.deadline is not None:
+        due = f"by {rule.deadline.isoformat()}"
+    elif rule.due_business_days is not None:
+        due = f"within {rule.due_business_days} US business days of identification"
+    elif rule.due_calendar_days is not None:
+        due = f"within {rule.due_calendar_days} days of identification"
+    return {
+        "id": rule.id,
+        "effective": rule.effective.isoformat(),
+        "kind": rule.kind,
+        "action": rule.action,
+        "roles": [ROLE_LABELS.get(x, x) for x in rule.roles],
+        "deadline": rule.deadline.isoformat() if rule.deadline else None,
+        "due": due,
+        "ends": rule.ends.isoformat() if rule.ends else None,
+    }
+
+
+def regulation_json(catalog: Catalog, r: Regulation) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "short": r.short,
+        "title": r.title,
+        "citation": r.citation,
+        "authority": r.authority,
+        "jurisdiction": r.jurisdiction,
+        "issued": r.issued.isoformat(),
+        "binds": [ROLE_LABELS.get(x, x) for x in r.binds],
+        "covers": [e.name for e in (catalog.entity(i) for i in r.covers_entities) if e is not None],
+        "covers_relations": [RELATION_LABELS.get(x.value, x.value) for x in r.covers_relations],
+        "obligations": sorted(
+            (_rule_json(r, rule) for rule in r.obligations), key=lambda o: (o["effective"], o["id"])
+        ),
+        "exemptions": list(r.exemptions),
+        "note": r.note,
+        "sources": _sources(catalog, r.sources),
+    }
+
+
+def _alternative_json(catalog: Catalog, a: Alternative) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "name": a.name,
+        "vendor": a.vendor,
+        "builtin": a.builtin,
+        "categories": [category_label(c.value) for c in a.categories],
+        "note": a.note,
+        "sources": _sources(catalog, a.sources),
+    }
+
+
+def build_explainer(catalog: Catalog) -> dict[str, Any]:
+    """Everything the explainer page shows, from the catalog alone."""
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    integrations: list[dict[str, Any]] = []
+    review: list[dict[str, Any]] = []
+    carve_outs: list[dict[str, Any]] = []
+    successors: list[dict[str, Any]] = []
+    remnants: list[dict[str, Any]] = []
+    for p in sorted(catalog.products, key=lambda p: p.name.lower()):
+        item = product_json(catalog, p)
+        if p.relation == Relation.SUCCESSOR:
+            successors.append(item)
+        elif p.status == ProductStatus.CARVED_OUT:
+            carve_outs.append(item)
+        elif p.remnant:
+            remnants.append(item)
+        elif p.relation != Relation.OWN:
+            integrations.append(item)
+        elif p.status == ProductStatus.COVERED:
+            by_category.setdefault(item["category_label"], []).append(item)
+        elif p.status == ProductStatus.REVIEW:
+            review.append(item)
+    regulations = sorted(catalog.regulations, key=lambda r: (r.issued, r.id))
+    timeline: list[dict[str, str]] = []
+    for r in regulations:
+        timeline.append(
+            {"date": r.issued.isoformat(), "regulation": r.short, "what": "issued: " + r.citation}
+        )
+        for rule in r.obligations:
+            if rule.effective != r.issued:
+                timeline.append(
+                    {"date": rule.effective.isoformat(), "regulation": r.short, "what": rule.action}
+                )
+            if rule.deadline is not None:
+                timeline.append(
+                    {
+                        "date": rule.deadline.isoformat(),
+                        "regulation": r.short,
+                        "what": "deadline: " + rule.action,
+                    }
+                )
+    seen: set[tuple[str, str, str]] = set()
+    unique: list[dict[str, str]] = []
+    for t in sorted(timeline, key=lambda t: (t["date"], t["regulation"])):
+        key = (t["date"], t["regulation"], t["what"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(t)
+    timeline = unique
+    platforms: dict[str, list[dict[str, Any]]] = {}
+    for a in sorted(catalog.alternatives, key=lambda a: (not a.builtin, a.name.lower())):
+        for plat in a.platforms:
+            platforms.setdefault(plat, []).append(_alternative_json(catalog, a))
+    order = list(PLATFORM_LABELS)
+    alternatives = [
+        {"platform": plat, "label": PLATFORM_LABELS.get(plat, plat), "items": items}
+        for plat, items in sorted(
+            platforms.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99
+        )
+    ]
+    entities = [
+        {
+            "id": e.id,
+            "name": e.name,
+            "country": e.country,
+            "legal_names": list(e.legal_names),
+            "former_names": list(e.former_names),
+            "aliases": list(e.aliases),
+            "cyrillic": list(e.cyrillic),
+            "listed_since": e.entity_list.since.isoformat()
+            if e.entity_list and e.entity_list.since
+            else None,
+            "listing_citation": e.entity_list.citation if e.entity_list else None,
+        }
+        for e in catalog.entities
+        if e.covered
+    ]
+    used: set[str] = set()
+    for p in catalog.products:
+        used.update(p.sources)
+    for r in catalog.regulations:
+        used.update(r.sources)
+    for a in catalog.alternatives:
+        used.update(a.sources)
+    for e in catalog.entities:
+        used.update(e.sources)
+    sources = [_source_json(s) for s in sorted(catalog.sources, key=lambda s: s.id) if s.id in used]
+    last = catalog.meta.last_permitted_update
+    return {
+        "meta": {
+            "version": catalog.meta.version,
+            "released": catalog.meta.released.isoformat(),
+            "description": catalog.meta.description,
+            "last_permitted_update": last.isoformat(),
+            "days_without_updates": max(0, (dt.datetime.now(dt.UTC).date() - last).days),
+        },
+        "entities": entities,
+        "covered_by_category": sorted(by_category.items()),
+        "covered_count": sum(len(v) for v in by_category.values()),
+        "integrations": integrations,
+        "review": review,
+        "carve_outs": carve_outs,
+        "successors": successors,
+        "remnants": remnants,
+        "regulations": [regulation_json(catalog, r) for r in regulations],
+        "timeline": timeline,
+        "alternatives": alternatives,
+        "sources": sources,
+    }

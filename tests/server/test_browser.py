@@ -1,0 +1,178 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against a server
+process on 127.0.0.1 (SQLite). Log in, find the dirty host, record its removal step by step,
+see a clean scan verify it, download the CSV, read the public explainer; and check that no
+request left the loopback address. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from banscan.server.cli import user_add_command
+
+from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at, body
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+playwright_sync = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
+)
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing (apt-get install chromium)"
+)
+
+
+def _enroll(url: str, identifier: str, hostname: str) -> str:
+    r = httpx.post(
+        url + "/api/v1/enroll",
+        json={
+            "enroll_secret": ENROLL_SECRET,
+            "host_identifier": identifier,
+            "hostname": hostname,
+            "platform": "linux",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    token: str = r.json()["token"]
+    return token
+
+
+def _post(url: str, token: str, result: dict[str, Any]) -> None:
+    r = httpx.post(
+        url + "/api/v1/report",
+        content=body(result),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_dashboard_in_chromium(
+    sqlite_url: str,
+    server_process: Callable[[str], ServerProcess],
+    results: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    monkeypatch.setenv("BANSCAN_PASSWORD", ADMIN_PASSWORD)
+    assert user_add_command(sqlite_url, "alice", "admin") == 0
+    server = server_process(sqlite_url)
+    url = server.start()
+    dirty_token = _enroll(url, "host-app", "srv-app-01")
+    clean_token = _enroll(url, "host-db", "srv-db-02")
+    _post(url, dirty_token, at(results["dirty"], "2025-03-01T10:00:00+00:00"))
+    _post(url, clean_token, at(results["clean"], "2025-03-01T11:00:00+00:00"))
+
+    requested: list[str] = []
+    outside: list[str] = []
+
+    def guard(route: Any) -> None:
+        target = route.request.url
+        requested.append(target)
+        if urlparse(target).hostname != "127.0.0.1":
+            outside.append(target)
+            route.abort()
+        else:
+            route.continue_()
+
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(10_000)
+            context.route("**/*", guard)
+            page = context.new_page()
+
+            # Anonymous → login page → overview
+            page.goto(url + "/")
+            assert urlparse(page.url).path == "/login"
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", ADMIN_PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(url + "/")
+            assert page.inner_text("#stat-hosts") == "2"
+            assert page.inner_text("#stat-covered") == "1"
+            page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+            # Search for the host with findings, open it
+            page.click("nav >> text=Hosts")
+            page.fill("input[name=q]", "app-01")
+            page.click("form[role=search] button[type=submit]")
+            assert page.locator("#hosts tbody tr").count() == 1
+            page.click("a.host-link")
+            assert page.inner_text("#hostname") == "srv-app-01"
+            section = page.locator("section#p-kesl")
+            assert section.locator("[data-state]").inner_text() == "found"
+
+            # found → replacement-installed → removed, with notes
+            for state, note in [
+                ("replacement-installed", "Defender for Endpoint deployed"),
+                ("removed", "KESL uninstalled, ticket OPS-7"),
+            ]:
+                section.locator("select[name=state]").select_option(state)
+                section.locator("textarea[name=note]").fill(note)
+                section.locator("button[type=submit]").click()
+                page.wait_for_load_state()
+                section = page.locator("section#p-kesl")
+                assert section.locator("[data-state]").inner_text() == state
+                assert note in section.locator("ol.history").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "host-removed.png"), full_page=True)
+
+            # A clean scan of the same host, after the removal was recorded, verifies it
+            now = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=2)
+            _post(url, dirty_token, at(results["clean"], now.isoformat()))
+            page.reload()
+            section = page.locator("section#p-kesl")
+            assert section.locator("[data-state]").inner_text() == "verified"
+            page.screenshot(path=str(ARTIFACTS / "host-verified.png"), full_page=True)
+
+            # The hosts CSV, downloaded through the page's export link
+            page.goto(url + "/hosts")
+            with page.expect_download() as info:
+                page.click("a.export-csv")
+            download = info.value
+            saved = ARTIFACTS / "hosts.csv"
+            download.save_as(str(saved))
+            rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
+            assert sorted(r["hostname"] for r in rows) == ["srv-app-01", "srv-db-02"]
+            app = next(r for r in rows if r["hostname"] == "srv-app-01")
+            assert app["verified"] == "1" and app["covered"] == "0"
+
+            # The board and the explainer, the latter without logging in
+            page.goto(url + "/transitions")
+            assert "srv-app-01" in page.locator("section[data-state=verified]").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "transitions.png"), full_page=True)
+            anon = browser.new_context()
+            anon.route("**/*", guard)
+            public = anon.new_page()
+            public.goto(url + "/explainer")
+            assert urlparse(public.url).path == "/explainer"
+            text = public.inner_text("main")
+            assert "2024-09-29" in text and "89 FR 52434" in text and "Лаборатория Касперского" in text
+            public.screenshot(path=str(ARTIFACTS / "explainer.png"), full_page=False)
+            anon.close()
+            context.close()
+        finally:
+            browser.close()
+
+    assert requested, "the route guard saw no request"
+    assert outside == [], f"requests left 127.0.0.1: {outside}"
