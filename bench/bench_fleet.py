@@ -3,6 +3,7 @@
     python bench/bench_fleet.py                 # 100 000 hosts, 10 M rows (about 5 GB in $TMPDIR)
     python bench/bench_fleet.py --hosts 10000   # a tenth of that
     python bench/bench_fleet.py --keep DIR      # write (or reuse) the file in DIR and keep it
+    python bench/bench_fleet.py --plain         # also time the bulk path without hyperscan
 
 The fleet is generated deterministically from a seed: Windows, macOS and Linux hosts with
 programs, deb_packages, apps, chrome_extensions and processes rows in osqueryd's event format
@@ -11,14 +12,15 @@ action), a known set of about 1 % of hosts with Kaspersky software (several tabl
 name), hosts where Kaspersky was added and then removed (net: absent), and decoys (a
 "Kaspersky review.pdf" on a command line, other antivirus products). The script checks that
 exactly the known hosts are found, and prints end-to-end rows/s and peak RSS of `bulk_scan`
-next to `grep -c -F -f TOKENS` (the practical I/O limit) and DuckDB alone reading and
-regex-filtering the same file. Nothing here runs in the test suite.
+next to `grep -c -F -f TOKENS` and DuckDB alone (when installed) reading and regex-filtering
+the same file. Nothing here runs in the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -29,6 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROWS_PER_HOST = 100
 SEED = 20250115
@@ -443,28 +446,50 @@ def generate(path: Path, hosts: int, seed: int = SEED) -> Fleet:
 # ---- measurements ---------------------------------------------------------------------------
 
 
-def scan_child(path: str) -> dict[str, object]:
+def scan_child(path: str, plain: bool = False) -> dict[str, object]:
     """Run `bulk_scan` on the file (in a fresh process) and report time, hosts, findings, RSS."""
     from banscan.catalog.loader import load_catalog
     from banscan.collect.base import ErrorSink
-    from banscan.inputs.bulk import bulk_scan
+    from banscan.inputs import bulk
     from banscan.match.matcher import Matcher
 
+    if plain:
+        bulk.hyperscan_available = lambda: False  # type: ignore[assignment]
     catalog = load_catalog()
     matcher = Matcher(catalog)
     t0 = time.perf_counter()
-    target = bulk_scan(path, matcher, ErrorSink(echo=False), "osquery")
+    target = bulk.bulk_scan(path, matcher, ErrorSink(echo=False), "osquery")
     findings = matcher.findings()
     secs = time.perf_counter() - t0
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "secs": secs,
+        "cpu": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
         "rows": target.records,
         "hosts": len(matcher.hosts),
         "records": matcher.records,
         "found": sorted({f.host for f in findings}),
         "errors": target.errors[:5],
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "engine": "plain" if plain or not bulk.hyperscan_available() else "hyperscan",
+        "workers": bulk.workers_for(os.path.getsize(path)),
+        # the main process, and the largest worker (workers run side by side; pages they share
+        # with the main process count in both)
+        "rss_mb": _peak_rss_kb(own.ru_maxrss) / 1024,
+        "worker_rss_mb": kids.ru_maxrss / 1024,
     }
+
+
+def _peak_rss_kb(fallback: int) -> int:
+    """This process's peak RSS: VmHWM on Linux (ru_maxrss survives exec, so it may be the parent's)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return fallback
 
 
 def _timed(cmd: list[str]) -> tuple[float, str]:
@@ -473,21 +498,36 @@ def _timed(cmd: list[str]) -> tuple[float, str]:
     return time.perf_counter() - t0, out.stdout.strip()
 
 
-def duckdb_alone(path: Path) -> tuple[float, int]:
-    import duckdb
+def duckdb_alone(path: Path) -> tuple[float, int] | None:
+    """DuckDB (2 threads) reading the file as lines and applying `Prefilter.sql_predicate`."""
+    try:
+        import duckdb
+    except ImportError:
+        return None
 
     from banscan.catalog.loader import load_catalog
-    from banscan.inputs.bulk import MEMORY_LIMIT, THREADS, _source
     from banscan.match.prefilter import prefilter_for
 
     pf = prefilter_for(load_catalog())
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    con.execute(f"SET threads = {THREADS}")
+    con.execute("SET memory_limit = '512MB'")
+    con.execute("SET threads = 2")
+    source = (
+        f"read_csv('{path}', columns={{'line': 'VARCHAR'}}, header=false, auto_detect=false,"
+        " delim=E'\\x01\\x02\\x03\\x04', quote='', escape='', new_line='\\n', strict_mode=false,"
+        " max_line_size=16777216, buffer_size=33554432)"
+    )
     where = f"{pf.sql_predicate('line')} OR {pf.sql_may_fold('line')}"
     t0 = time.perf_counter()
-    row = con.execute(f"SELECT count(*) FROM {_source(str(path), False)} WHERE {where}").fetchone()
+    row = con.execute(f"SELECT count(*) FROM {source} WHERE {where}").fetchone()
     return time.perf_counter() - t0, int(row[0]) if row else 0
+
+
+def _run_scan(path: Path, plain: bool) -> tuple[float, dict[str, Any]]:
+    cmd = [sys.executable, __file__, "--scan", str(path)] + (["--plain"] if plain else [])
+    t0 = time.perf_counter()
+    child = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return time.perf_counter() - t0, json.loads(child.stdout)
 
 
 def main() -> int:
@@ -495,9 +535,10 @@ def main() -> int:
     ap.add_argument("--hosts", type=int, default=100_000)
     ap.add_argument("--keep", type=Path, help="directory to write (or reuse) the fleet file in, kept after")
     ap.add_argument("--scan", help=argparse.SUPPRESS)  # child process: scan this file, print JSON
+    ap.add_argument("--plain", action="store_true", help="also time the engine without hyperscan")
     args = ap.parse_args()
     if args.scan:
-        print(json.dumps(scan_child(args.scan)))
+        print(json.dumps(scan_child(args.scan, plain=args.plain)))
         return 0
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="banscan-fleet-"))
@@ -538,35 +579,47 @@ def main() -> int:
         tokens = work / "tokens.txt"
         tokens.write_text("\n".join(prefilter_for(load_catalog()).tokens) + "\n", encoding="utf-8")
         g_secs, g_out = _timed(["grep", "-c", "-i", "-F", "-f", str(tokens), str(path)])
-        d_secs, d_kept = duckdb_alone(path)
-        t0 = time.perf_counter()
-        child = subprocess.run(
-            [sys.executable, __file__, "--scan", str(path)], check=True, capture_output=True, text=True
-        )
-        wall = time.perf_counter() - t0
-        res = json.loads(child.stdout)
+        duck = duckdb_alone(path)
+        wall, res = _run_scan(path, plain=False)
+        plain = _run_scan(path, plain=True) if args.plain else None
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
-    found = set(res["found"])
     rows = fleet.rows
     print()
     print(
         f"fleet: {fleet.hosts:,} hosts, {rows:,} rows, {fleet.bytes / 1e9:.2f} GB, {len(fleet.kaspersky)} Kaspersky hosts"
     )
-    print(f"{'step':44} {'seconds':>8} {'rows/s':>12} {'MB/s':>8}  notes")
-    for label, secs, note in (
+    print(f"{'step':48} {'seconds':>8} {'rows/s':>12} {'MB/s':>8}  notes")
+    steps: list[tuple[str, float, str]] = [
         ("grep -c -i -F -f TOKENS (one core)", g_secs, f"{int(g_out or 0):,} lines"),
-        ("DuckDB read + prefilter (2 threads)", d_secs, f"{d_kept:,} lines kept"),
-        ("bulk_scan end to end (in-process)", res["secs"], f"{res['records']:,} records matched"),
-        ("bulk_scan end to end (incl. start-up)", wall, f"peak RSS {res['rss_mb']:.0f} MB"),
-    ):
-        print(f"{label:44} {secs:8.2f} {rows / secs:12,.0f} {fleet.bytes / secs / 1e6:8.0f}  {note}")
+    ]
+    if duck is not None:
+        steps.append(("DuckDB read + prefilter only (2 threads)", duck[0], f"{duck[1]:,} lines kept"))
+    runs = [("bulk_scan", wall, res)] + ([("bulk_scan without hyperscan", *plain)] if plain else [])
+    ok = True
+    for label, w, r in runs:
+        steps.append(
+            (
+                f"{label} ({r['engine']}, {r['workers']} workers)",
+                r["secs"],
+                f"{r['records']:,} records matched; {r['cpu']:.1f} CPU s",
+            )
+        )
+        steps.append(
+            (
+                f"{label} incl. start-up",
+                w,
+                f"peak RSS {r['rss_mb']:.0f} MB + {r['worker_rss_mb']:.0f} MB a worker",
+            )
+        )
+        ok = ok and set(r["found"]) == fleet.kaspersky and r["hosts"] == fleet.hosts and r["rows"] == rows
+    for label, secs, note in steps:
+        print(f"{label:48} {secs:8.2f} {rows / secs:12,.0f} {fleet.bytes / secs / 1e6:8.0f}  {note}")
     print(
-        f"hosts counted: {res['hosts']:,}; hosts with findings: {len(found)}; known: {len(fleet.kaspersky)}"
+        f"hosts counted: {res['hosts']:,}; hosts with findings: {len(res['found'])}; known: {len(fleet.kaspersky)}"
     )
-    ok = found == fleet.kaspersky and res["hosts"] == fleet.hosts
     print("exactly the known Kaspersky hosts found" if ok else "MISMATCH between found and known hosts")
     return 0 if ok else 1
 

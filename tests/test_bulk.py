@@ -1,11 +1,14 @@
-"""The bulk path (DuckDB prefilter + per-record reader on kept lines) agrees with the per-record path."""
+"""The bulk path (one-pass prefilter and host count, per-record reader on kept lines) agrees with the
+per-record path."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,11 +101,11 @@ def _per_record(path: Path) -> ScanResult:
     return run_scan(load_catalog(), ScanOptions(as_of=AS_OF, echo_errors=False), inputs=[str(path)])
 
 
-def _bulk(path: Path) -> tuple[ScanResult, ErrorSink]:
+def _bulk(path: Path, workers: int | None = None) -> tuple[ScanResult, ErrorSink]:
     catalog = load_catalog()
     matcher = Matcher(catalog)
     sink = ErrorSink(echo=False)
-    target = bulk.bulk_scan(str(path), matcher, sink, "osquery")
+    target = bulk.bulk_scan(str(path), matcher, sink, "osquery", workers=workers)
     return finish(catalog, matcher, [target], ScanOptions(as_of=AS_OF, echo_errors=False)), sink
 
 
@@ -119,19 +122,49 @@ def _key(result: ScanResult) -> set[tuple[object, ...]]:
     }
 
 
-@pytest.mark.parametrize("compress", [False, True])
+def _compressed(path: Path, compress: str) -> Path:
+    if compress == "gz":
+        out = path.with_name(path.name + ".gz")
+        out.write_bytes(gzip.compress(path.read_bytes()))
+    elif compress == "zst":
+        import zstandard
+
+        out = path.with_name(path.name + ".zst")
+        out.write_bytes(zstandard.ZstdCompressor().compress(path.read_bytes()))
+    else:
+        return path
+    path.unlink()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("compress", "workers", "hyperscan", "read_bytes"),
+    [
+        ("", 1, True, None),
+        ("", 3, True, 4096),  # several processes, many small chunks
+        ("", 2, False, 8192),  # without hyperscan
+        ("gz", 1, True, 5000),
+        ("zst", 1, False, None),
+    ],
+)
 def test_bulk_agrees_with_per_record_path(
-    tmp_path: Path, compress: bool, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    compress: str,
+    workers: int,
+    hyperscan: bool,
+    read_bytes: int | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if hyperscan:
+        pytest.importorskip("hyperscan")
+    else:
+        monkeypatch.setitem(sys.modules, "hyperscan", None)  # as if not installed
+    if read_bytes:
+        monkeypatch.setattr(bulk, "READ_BYTES", read_bytes)
     monkeypatch.setattr(bulk, "_per_record", _no_fallback)
-    path = _fleet(tmp_path / "results.log")
-    if compress:
-        gz = tmp_path / "results.log.gz"
-        gz.write_bytes(gzip.compress(path.read_bytes()))
-        path.unlink()
-        path = gz
+    path = _compressed(_fleet(tmp_path / "results.log"), compress)
     slow = _per_record(path)
-    fast, sink = _bulk(path)
+    fast, sink = _bulk(path, workers=workers)
     assert slow.findings, "the fixture must produce findings"
     assert _key(fast) == _key(slow)
     assert fast.summary()["hosts"] == slow.summary()["hosts"] == 40
@@ -142,25 +175,126 @@ def test_bulk_agrees_with_per_record_path(
     # The broken line is reported with its own line number, as by the per-record path.
     bad = [e for e in slow.targets[0].errors if "not valid JSON" in e]
     assert bad and bad == [e for e in sink.lines if "not valid JSON" in e]
-    assert fast.targets[0].records == len(path.read_bytes().splitlines()) or compress
+    if not compress:
+        assert fast.targets[0].records == len(path.read_bytes().splitlines())
 
 
 def _no_fallback(*args: object) -> None:
     raise AssertionError("the bulk path fell back to the per-record path")
 
 
-def test_bulk_falls_back_for_invalid_utf8(tmp_path: Path) -> None:
-    path = _fleet(tmp_path / "results.log", hosts=6)
-    path.write_bytes(path.read_bytes() + b'{"bad":"\xff"}\n')
+def _programs_line(host: dict[str, object], name: str) -> str:
+    cols = {
+        "name": name,
+        "version": "1.0",
+        "publisher": "Vendor",
+        "identifying_number": "{X}",
+        "uninstall_string": "x",
+    }
+    return json.dumps({"name": "pack_inventory_programs", **host, "calendarTime": "Mon Jan 13 10:00:00 2025 UTC", "columns": cols, "action": "added"}, separators=(",", ":"))  # fmt: skip
+
+
+# Lines naming their host in every way osquery's reader knows, in runs and interleaved.
+ODD_HOSTS: list[dict[str, object]] = [
+    {"hostIdentifier": "plain-id"},
+    {"hostIdentifier": "id-with-deco", "decorations": {"host_uuid": "U1", "hostname": "deco-name"}},
+    {"hostIdentifier": "id-deco-without-name", "decorations": {"host_uuid": "U2"}},
+    {"hostIdentifier": "id-empty-name", "decorations": {"hostname": ""}},
+    {"hostIdentifier": 'quote"d\\id', "decorations": {"hostname": 'na\\"me'}},
+    {"hostIdentifier": "ascii", "decorations": {"hostname": "hôte-été"}},
+    {"hostIdentifier": "nested", "decorations": {"hostname": "brace}name", "x": "{"}},
+    {"hostIdentifier": ""},
+    {"hostname": "old-style-hostname"},
+    {},
+    {"decorations": {"hostname": 7}, "hostIdentifier": "numeric-deco"},
+]
+
+
+@pytest.mark.parametrize("hyperscan", [True, False])
+def test_hosts_are_named_as_the_reader_names_them(
+    tmp_path: Path, hyperscan: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if hyperscan:
+        pytest.importorskip("hyperscan")
+    else:
+        monkeypatch.setitem(sys.modules, "hyperscan", None)  # as if not installed
+    monkeypatch.setattr(bulk, "READ_BYTES", 3000)
+    lines = []
+    for i in range(6):
+        for h in ODD_HOSTS:  # interleaved
+            lines.append(_programs_line(h, f"Tool {i}"))
+    for h in ODD_HOSTS:  # in runs
+        lines += [_programs_line(h, f"App {i}") for i in range(30)]
+    lines.append(_programs_line(ODD_HOSTS[1], "Kaspersky Free"))
+    path = tmp_path / "odd.log"
+    path.write_text("\n".join(lines), encoding="utf-8")  # no final newline
     slow = _per_record(path)
-    calls: list[object] = []
-    original = bulk._per_record
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bulk, "_per_record", lambda *a: calls.append(a) or original(*a))
-        fast, _ = _bulk(path)
-    assert calls
+    catalog = load_catalog()
+    matcher = Matcher(catalog)
+    target = bulk.bulk_scan(str(path), matcher, ErrorSink(echo=False), "osquery", workers=2)
+    assert set(matcher.hosts) == set(slow.hosts) and len(slow.hosts) == len(ODD_HOSTS) - 1
+    assert target.records == len(lines)
+    assert {f.host for f in slow.findings} == {"deco-name"}
+
+
+def test_bulk_reads_invalid_utf8_as_the_reader_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "_per_record", _no_fallback)
+    path = _fleet(tmp_path / "results.log", hosts=6)
+    path.write_bytes(path.read_bytes() + b'{"hostIdentifier":"h\xff","columns":{"name":"Tool \xfe"}}\n')
+    slow = _per_record(path)
+    fast, sink = _bulk(path)
     assert _key(fast) == _key(slow)
     assert fast.summary()["hosts"] == slow.summary()["hosts"]
+    utf8 = [e for e in slow.targets[0].errors if "UTF-8" in e]
+    assert utf8 and utf8 == [e for e in sink.lines if "UTF-8" in e]
+
+
+def test_bulk_falls_back_for_a_line_over_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _fleet(tmp_path / "results.log", hosts=6)
+    longest = max(len(line) for line in path.read_bytes().splitlines())
+    monkeypatch.setattr(bulk, "MAX_LINE_BYTES", longest)
+    monkeypatch.setattr(bulk, "READ_BYTES", longest)
+    calls: list[object] = []
+    original = bulk._per_record
+
+    def spy(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(bulk, "_per_record", spy)
+    slow = _per_record(path)
+    fast, _ = _bulk(path)
+    assert calls
+    assert _key(fast) == _key(slow)
+
+
+@pytest.mark.skipif(not bulk.hyperscan_available(), reason="hyperscan is not installed")
+def test_scanners_agree(tmp_path: Path) -> None:
+    """Hyperscan and the plain scanner find the same candidate lines."""
+    from banscan.match.prefilter import prefilter_for
+
+    path = _fleet(tmp_path / "results.log", hosts=20)
+    data = bytearray(path.read_bytes() + "Kaspersky für ЛАБОРАТОРИЯ \\u041a\n".encode())
+    pf = prefilter_for(load_catalog())
+
+    def lines(offsets: list[int]) -> set[int]:
+        return {data.rfind(b"\n", 0, o) + 1 for o in offsets}
+
+    hs = bulk.make_scanner(pf, use_hyperscan=True).scan(data, len(data))
+    for plain_scanner in (bulk.PlainScanner(pf), bulk.PlainScanner(pf, use_yara=False)):
+        plain = plain_scanner.scan(data, len(data))
+        assert lines(hs.token) == lines(plain.token) and hs.token
+        assert lines(hs.fold) == lines(plain.fold) and hs.fold
+
+
+def test_plain_scanner_without_yara_limits() -> None:
+    """More hits of one token than YARA records: Aho-Corasick takes over for that chunk."""
+    from banscan.match.prefilter import prefilter_for
+
+    scanner = bulk.PlainScanner(prefilter_for(load_catalog()))
+    data = bytearray(b"kav " * 1_100_000 + b"\n" + b"x" * 10 + b"\n")
+    hits = scanner.scan(data, len(data))
+    assert len(hits.token) == 1_100_000
 
 
 def test_should_use_bulk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
-import duckdb
+import pytest
 from anyascii import anyascii
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ R = RecordKind
 CATALOG = load_catalog()
 PREFILTER = prefilter_for(CATALOG)
 MATCHER_INDEX = Matcher(CATALOG).index
+_ASCII_TOKENS = [t.encode() for t in PREFILTER.tokens if t.isascii()]
 
 # Which record field carries a value of each identifier kind (see match/fields.py).
 _FIELD: dict[K, tuple[R, str]] = {
@@ -92,7 +94,7 @@ def records(draw: st.DrawFn) -> InventoryRecord:
     if draw(st.integers(0, 4)) == 0:  # a covered entity named as publisher, signer or brand
         name = _noise(draw, draw(st.sampled_from(ENTITY_NAMES)))
         field = draw(st.sampled_from(["publisher", "signer", "name"]))
-        values = {"name": draw(st.sampled_from(["Suite", "Agent", "Tool"])), field: name}
+        values: dict[str, Any] = {"name": draw(st.sampled_from(["Suite", "Agent", "Tool"])), field: name}
         if field == "name":
             values["name"] = f"{name} {values['name']}"
         return InventoryRecord(host="h", source=Source("t", "f:1"), kind=R.APP, **values)
@@ -131,9 +133,39 @@ def test_prefilter_is_a_superset_of_the_matcher(record: InventoryRecord, ascii_o
         return
     line = _line(record, ascii_only)
     assert PREFILTER.passes(line), (record, line)
+    # as the bulk engines check it: ASCII tokens in the raw line, then the non-ASCII parts
+    assert any(t in line.lower() for t in _ASCII_TOKENS) or PREFILTER.passes_folded(line), line
     text = line.decode("utf-8")
     if text.isascii() and "\\u" not in text:
         assert PREFILTER.python_regex().search(line), line
+
+
+_FRAGMENTS = [
+    *'aksprey KASPERSKY-ü®ÅåКкаАспеСПЕрРиИйЙ{}:,"0123\u0301',
+    "\\u0410",
+    "\\u043a",
+    "\\u041A",
+    "\\\\",
+]
+_PART = st.lists(st.sampled_from(_FRAGMENTS), max_size=16).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PART, min_size=1, max_size=6))
+def test_passes_folded_is_passes_for_lines_without_an_ascii_token(parts: list[str]) -> None:
+    """The engines' shortcut: ASCII tokens searched in the raw line, then only non-ASCII parts."""
+    line = '{"columns":{"name":"' + '","'.join(parts) + '"}}'
+    raw = line.encode("utf-8")
+    ascii_hit = any(t in raw.lower() for t in _ASCII_TOKENS)
+    assert PREFILTER.passes(raw) == (ascii_hit or PREFILTER.passes_folded(raw)), line
+
+
+def test_passes_folded_examples() -> None:
+    assert PREFILTER.passes_folded('{"name":"Антивирус Касперского"}'.encode())
+    assert PREFILTER.passes_folded(b'{"name":"K\\u0430spersky"}')
+    assert PREFILTER.passes_folded('{"name":"Kaspe\u0301rsky"}'.encode())  # a combining mark
+    assert not PREFILTER.passes_folded('{"name":"Aktualisierung für Microsoft® Office"}'.encode())
+    assert not PREFILTER.passes_folded(b'{"path":"C:\\\\Users\\\\x"}')
 
 
 def test_catalog_tokens_are_lower_case_words_derived_from_data() -> None:
@@ -164,6 +196,7 @@ def test_known_lines_pass_and_plain_lines_do_not() -> None:
 
 
 def test_sql_predicate_agrees_with_python_in_duckdb() -> None:
+    duckdb = pytest.importorskip("duckdb")
     lines = [
         "KasperskyLab", "avp.exe", "Антивирус КАСПЕРСКОГО", "\\u041a\\u0430\\u0441\\u043f\\u0435\\u0440\\u0441\\u043a\\u0438\\u0439",
         "chrome", "Kåspersky", "C:\\\\Users\\\\u\\\\x",

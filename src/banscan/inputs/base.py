@@ -61,7 +61,7 @@ def open_input(path: str) -> tuple[BinaryIO, str]:
             import zstandard
         except ImportError:
             raise InputError(f"{name}: zstd-compressed input needs the 'zstandard' package") from None
-        return _peekable(zstandard.ZstdDecompressor().stream_reader(peek)), name
+        return _peekable(zstandard.ZstdDecompressor().stream_reader(peek, read_across_frames=True)), name
     return peek, name
 
 

@@ -1,29 +1,42 @@
 """The bulk path for huge line-oriented inputs (osquery result logs of millions of rows).
 
-DuckDB reads the file (plain or gzip) as lines and keeps only the lines that pass the catalog
-prefilter (`banscan.match.prefilter`), with their line numbers; a second, cheaper pass counts
-the rows and collects every host named in the file (two light passes measured faster than one
-pass doing both: numbering lines keeps a DuckDB pipeline on one thread). Only the kept lines
-go through the ordinary per-record reader, with their original numbers, so records, evidence
-locations and error lines are those of the per-record path, and hosts without a kept line
-still count.
+One pass over the file's bytes in chunks (each cut at its last newline) does everything:
 
-Lines DuckDB cannot judge alone (non-ASCII text or `\\u` escapes, which match catalog words
-only once transliterated) and lines without a recognisable host are kept too and checked
-exactly in Python. A file DuckDB cannot read as lines (not UTF-8, a line over the size limit)
-is read by the per-record path instead.
+* a multi-literal scan (Hyperscan when the `hyperscan` package is installed, else YARA or
+  Aho-Corasick, same results, slower) finds the lines with a prefilter token
+  (`banscan.match.prefilter`), the first non-ASCII byte of each line, and `\\u` escapes; lines
+  with non-ASCII text or escapes are checked exactly with `Prefilter.passes_folded`, which
+  folds only their non-ASCII parts (cached, so repeated product names cost one check);
+* hosts are counted without parsing lines: osqueryd writes the same `"decorations":{…}` (or
+  `"hostIdentifier":"…"`) bytes on every line of a host, and a host's lines come in runs, so
+  each run is named once from its first line and its extent is proven with `bytes.count`
+  (every line in the range holds the same bytes); a line that does not look like that is
+  parsed as JSON and named as `banscan.inputs.osquery.host_of` names it;
+* line numbers are counted only up to the kept lines.
+
+Plain files are split by byte range (at newlines) over one worker process per core; gzip and
+zstd inputs are decompressed as the per-record reader does (`banscan.inputs.base.open_input`)
+in a thread while the main thread scans. Only the kept lines (prefilter hits, lines that need
+the reader to name their host, lines with invalid UTF-8) go through the ordinary per-record
+reader, with their original numbers, so records, evidence locations and error lines are those
+of the per-record path, and hosts without a kept line still count. A file with a line longer
+than the reader's limit is read by the per-record path instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import multiprocessing
 import os
-import re
+import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, cast
 
 from banscan.collect.base import ErrorSink
 from banscan.inputs.base import default_host_for
@@ -33,26 +46,18 @@ from banscan.models import TargetResult
 
 BULK_MIN_BYTES = 64 * 1024 * 1024  # smaller inputs are read record by record
 PROGRESS_MIN_BYTES = 50 * 1024 * 1024
-MEMORY_LIMIT = "512MB"
-THREADS = 2
 MAX_LINE_BYTES = 16 * 1024 * 1024  # as osquery's reader
+READ_BYTES = 1024 * 1024  # per read (at most MAX_LINE_BYTES): a chunk stays in the CPU caches
+MAX_WORKERS = 8
+MIN_WORKER_BYTES = 32 * 1024 * 1024  # a byte range smaller than this is not worth a process
 BULK_READERS = frozenset({"osquery"})
-FETCH_ROWS = 2048
 
 _GZIP = b"\x1f\x8b"
-# Hosts as `banscan.inputs.osquery.host_of` names them: decorations.hostname, then
-# hostIdentifier. Lines with neither are kept and named by the reader itself.
-# osqueryd writes compact JSON with decorations before columns; a line written otherwise gets
-# no host here and is kept for the reader to name.
-_HAS_HOST_ID = re.compile(r'"hostIdentifier":"[^"]')
-_HOST_SQL = """
-    CASE WHEN instr(line, '"decorations":{') > 0
-              AND instr(line, '"hostname":"') > instr(line, '"decorations":{')
-              AND instr(line, '"hostname":""') = 0
-              AND (instr(line, '"columns":') = 0 OR instr(line, '"hostname":"') < instr(line, '"columns":'))
-         THEN regexp_extract(line, '"hostname":"([^"]*)"', 1)
-         ELSE regexp_extract(line, '"hostIdentifier":"([^"]*)"', 1) END
-"""
+_ZSTD = b"\x28\xb5\x2f\xfd"
+_DECO = b'"decorations":{'
+_HID = b'"hostIdentifier":"'
+_NL = b"\n"
+_CACHE_MAX = 200_000  # decoration and hostIdentifier byte strings remembered per worker
 
 
 def should_use_bulk(path: str, reader_name: str) -> bool:
@@ -62,92 +67,576 @@ def should_use_bulk(path: str, reader_name: str) -> bool:
     try:
         if os.path.getsize(path) <= BULK_MIN_BYTES:
             return False
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return False
-    if head.startswith(_GZIP):
-        import gzip
+        from banscan.inputs.base import InputError, open_input
 
-        try:
-            with gzip.open(path, "rb") as gz:
-                head = gz.read(4096)
-        except (OSError, EOFError):
-            return False
-    elif head.startswith(b"\x28\xb5\x2f\xfd"):
-        return False  # zstd: DuckDB's CSV reader does not take it; the per-record path does
-    body = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if not body.startswith(b"{"):
-        return False  # an `osqueryi --json` array (or UTF-16): one document, not lines
+        stream, _ = open_input(path)
+    except (OSError, InputError):
+        return False
     try:
-        import duckdb  # noqa: F401
+        head = stream.read(4096)
+    except (OSError, EOFError, ValueError):
+        return False
+    finally:
+        stream.close()
+    body = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return body.startswith(b"{")  # not an `osqueryi --json` array (or UTF-16): lines
+
+
+# ---- the literal scan ---------------------------------------------------------------------
+
+
+def hyperscan_available() -> bool:
+    try:
+        import hyperscan  # noqa: F401
     except ImportError:
         return False
     return True
 
 
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+@dataclass
+class Hits:
+    """Offsets in a chunk: token hits, non-ASCII lines, `\\u` escapes, fallback-regex hits."""
+
+    token: list[int] = field(default_factory=list)
+    fold: list[int] = field(default_factory=list)
+    regex: list[int] = field(default_factory=list)
 
 
-def _source(path: str, gz: bool) -> str:
-    # One VARCHAR column per line: a delimiter, quote and escape that never split a line.
-    return (
-        f"read_csv({_sql_str(path)}, columns={{'line': 'VARCHAR'}}, header=false, auto_detect=false,"
-        f" delim=E'\\x01\\x02\\x03\\x04', quote='', escape='', new_line='\\n', strict_mode=false,"
-        f" max_line_size={MAX_LINE_BYTES}, buffer_size={2 * MAX_LINE_BYTES},"
-        f" compression={'gzip' if gz else 'none'})"
-    )
+class _Scanner:
+    """Finds the offsets of a chunk that make its line a candidate (see `Hits`)."""
+
+    def __init__(self, prefilter: Prefilter) -> None:
+        self.prefilter = prefilter
+        self.ascii_tokens = [t for t in prefilter.tokens if t.isascii()]
+        self._fallback = prefilter.fallback_regex()
+
+    def scan(self, chunk: bytes | bytearray, size: int) -> Hits:
+        raise NotImplementedError
+
+    def _fallback_hits(self, chunk: bytes | bytearray, size: int, hits: Hits) -> None:
+        """Lines where a literal-less catalog regex matches (Python `re`, as `passes` runs it)."""
+        if self._fallback is None:
+            return
+        text = bytes(memoryview(chunk)[:size]).lower().decode("latin-1")  # ASCII lines: as passes() sees them
+        pos = 0
+        while (m := self._fallback.search(text, pos)) is not None:
+            hits.regex.append(m.start())
+            nl = text.find("\n", m.start())
+            if nl < 0:
+                break
+            pos = nl + 1
 
 
-def kept_query(path: str, prefilter: Prefilter, gz: bool) -> str:
-    """Pass 1: (line number, line) of every line that may matter, in file order.
+class HyperscanScanner(_Scanner):
+    """Vectorscan/Hyperscan block mode: ASCII tokens without case, the first non-ASCII byte of
+    each line and `\\u`, in one pass."""
 
-    Lines without a hostIdentifier (or with an empty one) are kept too: the reader names them.
-    """
-    keep = (
-        f"{prefilter.sql_predicate('line')} OR {prefilter.sql_may_fold('line')}"
-        """ OR NOT contains(line, '"hostIdentifier":"') OR contains(line, '"hostIdentifier":""')"""
-    )
-    return f"""
-        SELECT ln, line FROM (SELECT row_number() OVER () AS ln, line FROM {_source(path, gz)})
-        WHERE line IS NOT NULL AND ({keep})
-    """
+    def __init__(self, prefilter: Prefilter) -> None:
+        import hyperscan
+
+        super().__init__(prefilter)
+        exprs = [t.encode() for t in self.ascii_tokens]
+        flags = [hyperscan.HS_FLAG_CASELESS] * len(exprs)
+        self._n_tokens = len(exprs)
+        exprs += [rb"^[^\n\x80-\xff]*[\x80-\xff]", rb"\\u"]
+        flags += [hyperscan.HS_FLAG_MULTILINE, 0]
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
+        self._scratch = hyperscan.Scratch(self._db)
+
+    def scan(self, chunk: bytes | bytearray, size: int) -> Hits:
+        hits = Hits()
+        n_tokens, token, fold = self._n_tokens, hits.token.append, hits.fold.append
+
+        def on_match(ident: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            (token if ident < n_tokens else fold)(to - 1)
+
+        self._db.scan(
+            cast(bytes, memoryview(chunk)[:size]), match_event_handler=on_match, scratch=self._scratch
+        )
+        self._fallback_hits(chunk, size, hits)
+        return hits
 
 
-def hosts_query(path: str, gz: bool) -> str:
-    """Pass 2: every host the file names, with its row count."""
-    return f"SELECT {_HOST_SQL} AS host, count(*) FROM {_source(path, gz)} GROUP BY ALL"
+class PlainScanner(_Scanner):
+    """Without Hyperscan: YARA (a dependency already, for byte signatures) or Aho-Corasick for
+    the tokens, `bytes.find` for non-ASCII bytes and `\\u`. Same hits, several times slower."""
+
+    _TABLE = bytes(
+        b + 32 if 65 <= b <= 90 else (0x80 if b >= 0x80 else b) for b in range(256)
+    )  # A-Z to a-z, every non-ASCII byte to 0x80
+
+    def __init__(self, prefilter: Prefilter, *, use_yara: bool = True) -> None:
+        import ahocorasick
+
+        super().__init__(prefilter)
+        self._auto: Any = ahocorasick.Automaton()
+        for t in self.ascii_tokens:
+            self._auto.add_word(t, len(t))
+        if self.ascii_tokens:
+            self._auto.make_automaton()
+        self._yara: Any = None
+        if use_yara and self.ascii_tokens:
+            try:
+                import yara
+            except ImportError:
+                return
+            strings = " ".join(f'$t{i} = "{t}" nocase' for i, t in enumerate(self.ascii_tokens))
+            self._yara = yara.compile(source=f"rule tokens {{ strings: {strings} condition: any of them }}")
+
+    def _yara_tokens(self, data: bytes) -> list[int] | None:
+        """Token end offsets by YARA; None when it stopped recording a string (too many hits)."""
+        import yara
+
+        overflow = False
+
+        def on_warning(*_args: object) -> int:
+            nonlocal overflow
+            overflow = True
+            return int(yara.CALLBACK_CONTINUE)
+
+        matches = self._yara.match(data=data, warnings_callback=on_warning)
+        if overflow:
+            return None
+        return [i.offset + i.matched_length - 1 for m in matches for s in m.strings for i in s.instances]
+
+    def scan(self, chunk: bytes | bytearray, size: int) -> Hits:
+        hits = Hits()
+        data = bytes(memoryview(chunk)[:size])
+        lowered = data.translate(self._TABLE)
+        if self.ascii_tokens:
+            found = self._yara_tokens(data) if self._yara is not None else None
+            if found is None:
+                found = [end for end, _n in self._auto.iter(lowered.decode("latin-1"))]
+            hits.token.extend(found)
+        for text, needle in ((lowered, b"\x80"), (data, b"\\u")):
+            pos = 0
+            while (at := text.find(needle, pos)) >= 0:
+                hits.fold.append(at)
+                nl = text.find(_NL, at)
+                if nl < 0:
+                    break
+                pos = nl + 1
+        self._fallback_hits(chunk, size, hits)
+        return hits
 
 
-def _json_string(raw: str) -> str:
-    if "\\" not in raw:
-        return raw
+def make_scanner(prefilter: Prefilter, *, use_hyperscan: bool | None = None) -> _Scanner:
+    """Hyperscan when installed (or asked for), else the plain scanner."""
+    if use_hyperscan is None:
+        use_hyperscan = hyperscan_available()
+    return HyperscanScanner(prefilter) if use_hyperscan else PlainScanner(prefilter)
+
+
+# ---- host counting ------------------------------------------------------------------------
+
+
+_NONE = ""  # a line without a host of its own: the reader names it
+
+
+class _Hosts:
+    """Every host a chunk's lines name, as `banscan.inputs.osquery.host_of` would."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = {}
+        self._deco: dict[bytes, str | None] = {}  # decorations bytes → hostname (None: irregular)
+        self._hid: dict[bytes, str | None] = {}
+        self._run = 4096  # bytes of the last run: the first guess for the next
+
+    def _deco_host(self, blob: bytes) -> str | None:
+        """`"decorations":{…}` → its hostname ('' for none); None when not a flat JSON object."""
+        hit = self._deco.get(blob)
+        if hit is None and blob not in self._deco:
+            try:
+                deco = json.loads(b"{" + blob + b"}")["decorations"]
+            except (ValueError, KeyError, TypeError):
+                hit = None
+            else:
+                name = deco.get("hostname") if isinstance(deco, dict) else None
+                hit = name if isinstance(name, str) else _NONE
+            if len(self._deco) >= _CACHE_MAX:
+                self._deco.clear()
+            self._deco[blob] = hit
+        return hit
+
+    def _hid_host(self, blob: bytes) -> str | None:
+        """`"hostIdentifier":"…"` → its value; None when escaped and not valid JSON."""
+        hit = self._hid.get(blob)
+        if hit is None and blob not in self._hid:
+            raw = blob[len(_HID) - 1 :]
+            try:
+                value = json.loads(raw) if b"\\" in raw else raw[1:-1].decode("utf-8")
+            except ValueError:
+                value = None
+            hit = value if isinstance(value, str) else None
+            if len(self._hid) >= _CACHE_MAX:
+                self._hid.clear()
+            self._hid[blob] = hit
+        return hit
+
+    def _slow(self, line: bytes) -> str:
+        from banscan.inputs.osquery import host_of
+
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return _NONE
+        return host_of(obj, _NONE) if isinstance(obj, dict) else _NONE
+
+    def walk(self, chunk: bytearray, size: int, keep: list[int], kept: list[tuple[int, int]]) -> int:
+        """Name the hosts of chunk[:size] (whole lines); returns its line count.
+
+        `keep` (sorted line starts) and the lines whose host only the reader can tell (none
+        named, not JSON) go to `kept` as (line number in the chunk, line start), in order.
+        """
+        count, find, rfind = chunk.count, chunk.find, chunk.rfind
+        pos = 0
+        lines = 0
+        keep.append(size)  # a sentinel
+        k = 0
+        while pos < size:
+            eol = find(_NL, pos) + 1
+            lines += 1
+            if keep[k] == pos:
+                kept.append((lines, pos))
+                k += 1
+            kd = kh = b""
+            host = ""  # "": only the slow path can tell
+            d = find(_DECO, pos, eol)
+            if d >= 0:
+                c = find(b"}", d, eol)
+                kd = bytes(chunk[d : c + 1]) if c >= 0 else b""
+                host = (self._deco_host(kd) or "") if kd else ""
+                if not host and (not kd or self._deco_host(kd) is None):
+                    kd = b""  # not a flat object: parsed whole below
+            if not host and (kd or d < 0):
+                h = find(_HID, pos, eol)
+                if h >= 0:
+                    q = find(b'"', h + len(_HID), eol)
+                    while q > 0 and chunk[q - 1] == 0x5C:  # an escaped quote: not the end
+                        q = find(b'"', q + 1, eol)
+                    if q >= 0:
+                        kh = bytes(chunk[h : q + 1])
+                        host = self._hid_host(kh) or ""
+            if not host:
+                host = self._slow(bytes(chunk[pos:eol]))
+                kd = kh = b""
+                if not host:
+                    if not kept or kept[-1][1] != pos:
+                        kept.append((lines, pos))
+                    pos = eol
+                    continue
+            self.names[host] = None
+            if not kd and not kh:
+                pos = eol
+                continue
+            # Extend the run: ranges of whole lines that all hold the same bytes.
+            key = kd or kh
+            end = eol
+            window = self._run
+            while end < size:
+                lim = min(size, end + window)
+                last = rfind(key, end, lim)
+                if last < 0:
+                    break
+                stop = find(_NL, last) + 1
+                n = count(_NL, end, stop)
+                ok = count(key, end, stop) == n
+                if ok and kd and kh:
+                    ok = count(kh, end, stop) == n
+                elif ok and not kd:
+                    ok = find(_DECO, end, stop) < 0
+                if not ok:
+                    if window <= 2 * (eol - pos):
+                        break
+                    window //= 4
+                    continue
+                while keep[k] < stop:
+                    kept.append((lines + count(_NL, end, keep[k]) + 1, keep[k]))
+                    k += 1
+                lines += n
+                end = stop
+                if lim - stop > eol - pos:
+                    break  # the run ended inside the window
+                window *= 2
+            self._run = max(4096, (end - pos) + (end - pos) // 4)
+            pos = end
+        return lines
+
+
+# ---- one byte range ----------------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    """What one pass over a byte range (or a stream) found."""
+
+    rows: int = 0
+    hosts: list[str] = field(default_factory=list)
+    kept: list[tuple[int, bytes]] = field(default_factory=list)  # (line number in the part, line)
+    too_long: bool = False
+
+
+class _Worker:
+    def __init__(self, prefilter: Prefilter, use_hyperscan: bool | None) -> None:
+        self.prefilter = prefilter
+        self.scanner = make_scanner(prefilter, use_hyperscan=use_hyperscan)
+        self.hosts = _Hosts()
+        self.part = Part()
+
+    def chunk(self, chunk: bytearray, size: int) -> None:
+        """Scan chunk[:size], whole lines ending with a newline."""
+        hits = self.scanner.scan(chunk, size)
+        keep: set[int] = set()
+        rfind, find = chunk.rfind, chunk.find
+        for off in hits.token:
+            keep.add(rfind(_NL, 0, off) + 1)
+        checked: set[int] = set()
+        pf = self.prefilter
+        for off in hits.fold:
+            start = rfind(_NL, 0, off) + 1
+            if start in keep or start in checked:
+                continue
+            checked.add(start)
+            line = bytes(chunk[start : find(_NL, start, size)])
+            if pf.passes_folded(line) or not _utf8(line):
+                keep.add(start)
+        for off in hits.regex:
+            start = rfind(_NL, 0, off) + 1
+            if start not in keep and pf.passes(bytes(chunk[start : find(_NL, start, size)])):
+                keep.add(start)
+        numbered: list[tuple[int, int]] = []
+        rows = self.hosts.walk(chunk, size, sorted(keep), numbered)
+        base = self.part.rows
+        for no, start in numbered:
+            self.part.kept.append((base + no, bytes(chunk[start : find(_NL, start, size) + 1])))
+        self.part.rows += rows
+
+    def finish(self) -> Part:
+        self.part.hosts = list(self.hosts.names)
+        return self.part
+
+
+def _utf8(line: bytes) -> bool:
     try:
-        value = json.loads(f'"{raw}"')
-    except ValueError:
-        return raw
-    return value if isinstance(value, str) else raw
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+Readinto = Callable[[memoryview], int]
+
+
+def _chunks(readinto: Readinto) -> Iterator[tuple[bytearray, int] | None]:
+    """(buffer, size): chunks of whole lines, newline-terminated, in one reused buffer (valid
+    until the next chunk); None for a line over the reader's limit."""
+    buf = bytearray(READ_BYTES + MAX_LINE_BYTES + 1)
+    view = memoryview(buf)
+    have = 0  # the partial last line of the previous chunk, moved to the front
+    while True:
+        got = readinto(view[have : have + READ_BYTES])
+        if not got:
+            if have:
+                buf[have] = 0x0A
+                yield buf, have + 1
+            return
+        total = have + got
+        cut = buf.rfind(_NL, have, total) + 1
+        if not cut:
+            if total >= MAX_LINE_BYTES:
+                yield None
+                return
+            have = total
+            continue
+        if have and buf.find(_NL, have, total) >= MAX_LINE_BYTES:
+            yield None
+            return
+        yield buf, cut
+        have = total - cut
+        if have >= MAX_LINE_BYTES:
+            yield None
+            return
+        view[:have] = view[cut:total]
+
+
+def scan_range(
+    path: str,
+    start: int,
+    end: int,
+    prefilter: Prefilter,
+    use_hyperscan: bool | None = None,
+    progress: Any = None,
+    slot: int = 0,
+) -> Part:
+    """Scan the lines of a plain file that start in [start, end) (start is a line start)."""
+    worker = _Worker(prefilter, use_hyperscan)
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(start)
+        left = end - start
+
+        def readinto(view: memoryview) -> int:
+            nonlocal left
+            if left <= 0:
+                return 0
+            got = fh.readinto(view[: min(len(view), left)]) or 0
+            left -= got
+            return got
+
+        for chunk in _chunks(readinto):
+            if chunk is None:
+                worker.part.too_long = True
+                return worker.part
+            worker.chunk(*chunk)
+            if progress is not None:
+                progress[slot] = end - start - left
+    return worker.finish()
+
+
+def scan_stream(stream: BinaryIO, prefilter: Prefilter, use_hyperscan: bool | None = None) -> Part:
+    """Scan a (decompressing) stream: a thread reads ahead while this one scans."""
+    worker = _Worker(prefilter, use_hyperscan)
+    ahead: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=2)
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                data = stream.read(READ_BYTES)
+                ahead.put(data)
+                if not data:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the scanning thread
+            ahead.put(exc)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+
+    def readinto(view: memoryview) -> int:
+        item = ahead.get()
+        if isinstance(item, BaseException):
+            raise item
+        if not item:
+            return 0
+        view[: len(item)] = item
+        return len(item)
+
+    try:
+        for chunk in _chunks(readinto):
+            if chunk is None:
+                worker.part.too_long = True
+                return worker.part
+            worker.chunk(*chunk)
+    finally:
+        done.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ahead.get(timeout=0.1)
+    return worker.finish()
+
+
+def _split(path: str, size: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` byte ranges of a file, each starting at a line start."""
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for i in range(1, parts):
+            fh.seek(max(cuts[-1], size * i // parts))
+            if cuts[-1] and fh.tell() == cuts[-1]:
+                continue
+            fh.seek(max(0, fh.tell() - 1))
+            fh.readline()
+            at = fh.tell()
+            if cuts[-1] < at < size:
+                cuts.append(at)
+    cuts.append(size)
+    return list(itertools.pairwise(cuts))
+
+
+def workers_for(size: int) -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cpus, size // MIN_WORKER_BYTES))
+
+
+def _range_child(conn: Any, args: tuple[Any, ...]) -> None:
+    try:
+        conn.send(scan_range(*args))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        conn.send(exc)
+    finally:
+        conn.close()
+
+
+def scan_file(
+    path: str, prefilter: Prefilter, *, workers: int | None = None, progress: _Progress | None = None
+) -> Part:
+    """Scan a plain file over `workers` processes (by byte range), merged in file order."""
+    size = os.path.getsize(path)
+    n = workers if workers is not None else workers_for(size)
+    use_hs = hyperscan_available()
+    ranges = _split(path, size, n) if n > 1 else [(0, size)]
+    if len(ranges) == 1:
+        if progress is not None:
+            progress.start()
+        return scan_range(path, 0, size, prefilter, use_hs, progress.shared if progress else None, 0)
+    # fork (Linux): the workers start at once with the catalog already loaded; elsewhere spawn
+    ctx: Any = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    plain = Prefilter(tokens=list(prefilter.tokens), regexes=list(prefilter.regexes))
+    shared = progress.shared if progress else None
+    procs = []
+    for i, (a, b) in enumerate(ranges):
+        recv, send = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=_range_child, args=(send, (path, a, b, plain, use_hs, shared, i)), daemon=True)
+        p.start()
+        send.close()
+        procs.append((p, recv))
+    if progress is not None:
+        progress.start()  # a thread: only once the workers are forked
+    merged = Part()
+    hosts: dict[str, None] = {}
+    results: list[Part | BaseException] = []
+    for p, recv in procs:
+        try:
+            results.append(recv.recv())
+        except EOFError:
+            results.append(RuntimeError("a bulk worker process died"))
+        p.join()
+    for res in results:
+        if isinstance(res, BaseException):
+            raise res
+        merged.too_long |= res.too_long
+        merged.kept.extend((merged.rows + no, line) for no, line in res.kept)
+        merged.rows += res.rows
+        hosts.update(dict.fromkeys(res.hosts))
+    merged.hosts = list(hosts)
+    return merged
+
+
+# ---- progress ----------------------------------------------------------------------------
 
 
 class _Progress:
-    """A Rich progress bar (bytes, rows/s) on stderr, fed from DuckDB's query progress."""
+    """A Rich progress bar (bytes, MB/s) on stderr, fed from the workers' shared counters."""
 
-    def __init__(self, path: str, size: int) -> None:
+    def __init__(self, path: str, size: int, slots: int) -> None:
         self.size = size
         self.enabled = size > PROGRESS_MIN_BYTES and sys.stderr.isatty()
         self.path = path
+        self.shared: Any = (
+            multiprocessing.get_context().Array("q", slots, lock=False) if self.enabled else None
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pass = 0  # two passes over the file: each is half of the bar
 
-    def start(self, con: Any) -> None:
+    def start(self) -> None:
         if not self.enabled:
             return
-        self._thread = threading.Thread(target=self._run, args=(con,), daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def _run(self, con: Any) -> None:
+    def _run(self) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -163,18 +652,9 @@ class _Progress:
             task = bar.add_task(os.path.basename(self.path), total=self.size, rate="")
             started = time.monotonic()
             while not self._stop.wait(0.25):
-                try:
-                    pct = float(con.query_progress())
-                except Exception:  # noqa: BLE001 - progress is best effort
-                    continue
-                if pct < 0:
-                    continue
-                done = (self._pass + min(pct, 100.0) / 100.0) / 2 * self.size
+                done = float(sum(self.shared))
                 secs = max(time.monotonic() - started, 1e-6)
-                bar.update(task, completed=done, rate=f"{2 * done / secs / 1e6:,.0f} MB/s read")
-
-    def next_pass(self) -> None:
-        self._pass = 1
+                bar.update(task, completed=done, rate=f"{done / secs / 1e6:,.0f} MB/s")
 
     def stop(self) -> None:
         self._stop.set()
@@ -182,22 +662,7 @@ class _Progress:
             self._thread.join(timeout=2)
 
 
-def _fetch(con: Any, query: str) -> Iterator[tuple[Any, ...]]:
-    cur = con.execute(query)
-    while True:
-        batch = cur.fetchmany(FETCH_ROWS)
-        if not batch:
-            return
-        yield from batch
-
-
-def _kept(con: Any, query: str, prefilter: Prefilter) -> list[tuple[int, bytes]]:
-    kept: list[tuple[int, bytes]] = []
-    for ln, line in _fetch(con, query):
-        if prefilter.passes(line) or not _HAS_HOST_ID.search(line):
-            kept.append((int(ln), line.encode("utf-8")))
-    kept.sort(key=lambda x: x[0])
-    return kept
+# ---- the bulk path -------------------------------------------------------------------------
 
 
 def bulk_scan(
@@ -207,14 +672,15 @@ def bulk_scan(
     reader_name: str,
     *,
     host: str | None = None,
+    workers: int | None = None,
 ) -> TargetResult:
-    """Scan one big line-oriented input: DuckDB prefilter, then the per-record reader on kept lines.
+    """Scan one big line-oriented input: one pass finds kept lines and hosts, the per-record
+    reader reads the kept lines.
 
     `target.records` counts the file's rows (lines). Falls back to the per-record path for a
-    file DuckDB cannot read as UTF-8 lines.
+    file with a line over the reader's limit.
     """
-    import duckdb
-
+    from banscan.inputs.base import InputError, open_input
     from banscan.inputs.osquery import records_from_lines
 
     if reader_name not in BULK_READERS:
@@ -225,41 +691,30 @@ def bulk_scan(
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
-            gz = fh.read(2) == _GZIP
-    except OSError as exc:
-        errors.report(path, None, exc.strerror or str(exc))
+            magic = fh.read(4)
+        if magic[:2] == _GZIP or magic == _ZSTD:
+            stream, _ = open_input(path)
+            with stream:
+                part = scan_stream(stream, prefilter)
+        else:
+            n = workers if workers is not None else workers_for(size)
+            progress = _Progress(path, size, n)
+            try:
+                part = scan_file(path, prefilter, workers=n, progress=progress)
+            finally:
+                progress.stop()
+    except (OSError, EOFError, InputError) as exc:
+        errors.report(path, None, getattr(exc, "strerror", None) or str(exc))
         target.errors.extend(errors.lines[start:])
         return target
-
-    con = duckdb.connect(":memory:")
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    con.execute(f"SET threads = {THREADS}")
-    con.execute("SET enable_progress_bar = true")  # tracked for query_progress(), never printed
-    con.execute("SET enable_progress_bar_print = false")
-    progress = _Progress(path, size)
-    hosts: list[str] = []
-    rows = 0
-    progress.start(con)
-    try:
-        kept = _kept(con, kept_query(path, prefilter, gz), prefilter)
-        progress.next_pass()
-        for name, n in _fetch(con, hosts_query(path, gz)):
-            rows += int(n)
-            if name:
-                hosts.append(_json_string(name))
-    except duckdb.Error:
-        progress.stop()
-        con.close()
+    if part.too_long:
         return _per_record(path, matcher, errors, reader_name, host, target, start)
-    finally:
-        progress.stop()
-    con.close()
 
     default_host = host or default_host_for(path)
-    matcher.add_all(records_from_lines(kept, path, errors, default_host))
-    for name in sorted(hosts):
+    matcher.add_all(records_from_lines(part.kept, path, errors, default_host))
+    for name in sorted(part.hosts):
         matcher.hosts.setdefault(name, None)
-    target.records = rows
+    target.records = part.rows
     target.errors.extend(errors.lines[start:])
     return target
 
@@ -273,7 +728,7 @@ def _per_record(
     target: TargetResult,
     start: int,
 ) -> TargetResult:
-    """The ordinary path, for a file the bulk reader cannot take (invalid UTF-8, huge lines)."""
+    """The ordinary path, for a file the bulk reader cannot take (a line over the size limit)."""
     from banscan.inputs.registry import read_target
 
     del errors.lines[start:]

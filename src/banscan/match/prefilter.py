@@ -51,6 +51,8 @@ MIN_TOKEN = 3  # shorter words only when an identifier has nothing longer
 _RUN = re.compile(r"[^\W_]+")  # letters and digits: never escaped in JSON or CSV
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_PART_CACHE_MAX = 100_000  # distinct non-ASCII parts of lines remembered by passes_folded
+_MARK_NON_ASCII = bytes(b if b < 0x80 else 0x80 for b in range(256))
 
 # A choice: alternatives, one of which every match contains; an alternative is a set of words
 # that are all required, so any one of them is enough. A requirement is satisfied by any choice.
@@ -415,6 +417,45 @@ class Prefilter:
         if self.tokens and next(self._automaton.iter(text), None) is not None:
             return True
         return self._fallback_rx is not None and self._fallback_rx.search(text) is not None
+
+    def fallback_regex(self) -> re.Pattern[str] | None:
+        """The literal-less catalog regexes (searched in lower-cased text), or None."""
+        return self._fallback_rx
+
+    def passes_folded(self, line: bytes) -> bool:
+        """`passes` for a line whose ASCII text has no token: only its non-ASCII parts are folded.
+
+        For an engine that searched the raw line for the ASCII tokens (any case) without a hit.
+        Tokens are letters and digits and folding is character-local, so a token found in the
+        folded line lies inside one of the line's `"`-separated parts: only the parts with
+        non-ASCII bytes or `\\u` are checked, each distinct part once (cached). With
+        literal-less regexes in the catalog, which may span parts, the whole line is checked.
+        """
+        if self._fallback_rx is not None:
+            return self.passes(line)
+        cache = self._part_cache
+        marked = line.translate(_MARK_NON_ASCII)
+        for needle in (b"\x80", b"\\u"):
+            at = marked.find(needle)
+            while at >= 0:
+                start = line.rfind(b'"', 0, at) + 1
+                end = line.find(b'"', at)
+                part = line[start:] if end < 0 else line[start:end]
+                hit = cache.get(part)
+                if hit is None:
+                    if len(cache) >= _PART_CACHE_MAX:
+                        cache.clear()
+                    hit = cache[part] = self.passes(part)
+                if hit:
+                    return True
+                if end < 0:
+                    break
+                at = marked.find(needle, end)
+        return False
+
+    @functools.cached_property
+    def _part_cache(self) -> dict[bytes, bool]:
+        return {}
 
     def passes(self, line: bytes | str) -> bool:
         """Whether a raw line may hold a matching record: the complete (superset) check.

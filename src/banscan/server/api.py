@@ -10,6 +10,7 @@ import re
 import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, Response, UploadFile
@@ -565,7 +566,11 @@ def login(
     if user is None:
         audit(db, "anonymous", "login.failed", username[:150].replace("\x00", "?"), addr)
         db.commit()
-        raise HTTPException(401, "wrong username or password")
+        if _wants_json(request):
+            raise HTTPException(401, "wrong username or password")
+        # A browser goes back to the form, which says the login failed.
+        target = "/login?error=1&next=" + quote(_safe_next(next), safe="")
+        return RedirectResponse(target, status_code=303)
     raw, ws = start_session(db, user, ttl=st.settings.session_ttl, remote_addr=addr)
     audit(db, user.username, "login", user.username, addr)
     db.commit()

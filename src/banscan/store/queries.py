@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from banscan.catalog.schema import Catalog
@@ -133,12 +133,14 @@ def list_hosts(
 ) -> Page:
     conds: list[ColumnElement[bool]] = []
     if verdict or product:
-        fconds: list[ColumnElement[bool]] = [Finding.host_id == Host.id, Finding.present.is_(True)]
+        # An IN (subquery) lets both databases use the findings index once, instead of
+        # probing the findings of every host (a correlated EXISTS is slow on SQLite).
+        fconds: list[ColumnElement[bool]] = [Finding.present.is_(True)]
         if verdict:
             fconds.append(Finding.verdict == verdict)
         if product:
             fconds.append(Finding.product == product)
-        conds.append(exists().where(and_(*fconds)))
+        conds.append(Host.id.in_(select(Finding.host_id).where(and_(*fconds))))
     if os:
         conds.append(func.lower(Host.platform) == os.lower())
     if search:
