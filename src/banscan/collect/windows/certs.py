@@ -8,8 +8,8 @@ certificate. The key name is the SHA-1 thumbprint.
 
 from __future__ import annotations
 
-import struct
 import functools
+import struct
 import warnings
 from collections.abc import Iterator
 from typing import ClassVar
