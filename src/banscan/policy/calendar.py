@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-import holidays
-
 
 @lru_cache(maxsize=64)
 def _federal_holidays(year: int) -> frozenset[dt.date]:
+    import holidays  # imported on first use: most scans never count business days
+
     return frozenset(holidays.country_holidays("US", years=year).keys())
 
 
