@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -231,23 +233,37 @@ async def post_report(request: Request, agent: AgentDep) -> JSONResponse:
     except ReportRejected as exc:
         log.warning("rejected report from host %s: %s", agent.host_id, exc.reason)
         return SafeJSONResponse(exc.to_json(), status_code=exc.status)
-    outcome = await run_in_threadpool(_store_report, request, agent.host_id, agent.token_id, text, data, key)
-    body = ReportResponse(
-        report_id=outcome.report.id,
-        host_id=agent.host_id,
-        duplicate=outcome.duplicate,
-        applied=outcome.applied,
-        findings=outcome.findings,
-    )
-    return SafeJSONResponse(body.model_dump(), status_code=200 if outcome.duplicate else 201)
+    job = functools.partial(_store_report, agent.host_id, agent.token_id, text, data, key)
+    stored = await asyncio.wrap_future(state_of(request).writer.submit(job))
+    body = ReportResponse(host_id=agent.host_id, **stored)
+    return SafeJSONResponse(body.model_dump(), status_code=200 if stored["duplicate"] else 201)
 
 
 def _store_report(
-    request: Request, host_id: int, token_id: int, text: str, data: dict[str, Any], key: str
-) -> IngestOutcome:
-    with state_of(request).db.write_session() as db:
-        db.execute(update(AgentToken).where(AgentToken.id == token_id).values(last_used_at=utcnow()))
-        return _ingest_for_host(db, host_id, text, data, key, source="agent")
+    host_id: int, token_id: int, text: str, data: dict[str, Any], key: str, db: Session
+) -> dict[str, Any]:
+    """One report, run by the group-commit writer inside its own savepoint of a batch."""
+    db.execute(update(AgentToken).where(AgentToken.id == token_id).values(last_used_at=utcnow()))
+    try:
+        with db.begin_nested():
+            host = db.scalar(select(Host).where(Host.id == host_id).with_for_update())
+            if host is None:
+                raise HTTPException(404, "host not found")
+            outcome = ingest_result(db, host, text, data, key, source="agent")
+    except IntegrityError:
+        # A concurrent identical post (another server process) stored it first.
+        existing = db.scalar(select(Report).where(Report.host_id == host_id, Report.idempotency_key == key))
+        if existing is None:
+            raise
+        outcome = IngestOutcome(
+            existing, duplicate=True, applied=existing.applied, findings=existing.findings_count
+        )
+    return {
+        "report_id": outcome.report.id,
+        "duplicate": outcome.duplicate,
+        "applied": outcome.applied,
+        "findings": outcome.findings,
+    }
 
 
 @router.get("/reports/{report_id}", tags=["read"])

@@ -31,6 +31,7 @@ from banscan.server.limits import BodySizeLimit, MiB, RateLimit, RejectNulBytes,
 from banscan.store.db import DEFAULT_URL, Database
 from banscan.store.ingest import ReportRejected
 from banscan.store.migrate import upgrade_db
+from banscan.store.writer import GroupCommitWriter
 
 log = logging.getLogger("banscan.server")
 
@@ -60,6 +61,11 @@ class ServerSettings:
     role: str = "user"
     jurisdiction: str = "US"
     catalog_path: str | None = None
+    # Most reports committed in one transaction by the group-commit writer (1: one per commit).
+    ingest_batch: int = 64
+    # The overview's aggregates are reused while no report, transition or host was added,
+    # for at most this long (0: computed on every view).
+    overview_cache_seconds: float = 5.0
 
 
 class ServerState:
@@ -73,6 +79,9 @@ class ServerState:
         self.agent_limiter = TokenBuckets(settings.agent_rate_limit)
         self.anon_limiter = TokenBuckets(settings.anon_rate_limit)
         self._catalog: Catalog | None = None
+        # Agent reports are stored by one writer thread, several to a transaction (group commit).
+        self.writer = GroupCommitWriter(db, max_batch=settings.ingest_batch)
+        self.overview_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], float, dict[str, Any]]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -106,6 +115,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        state.writer.close()
         db.dispose()
 
     app = FastAPI(

@@ -14,10 +14,11 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
@@ -26,15 +27,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from banscan.catalog.schema import ROLES as CATALOG_ROLES
 from banscan.catalog.schema import Catalog
-from banscan.models import Confidence, Verdict
-from banscan.models import Finding as ResultFinding
-from banscan.policy.engine import obligations_for
 from banscan.server import charts
 from banscan.server.auth import (
     AdminDep,
@@ -51,7 +49,20 @@ from banscan.server.auth import (
 from banscan.server.explainer import build_explainer, category_label, product_json, safe_url
 from banscan.store import queries
 from banscan.store.ingest import MANUAL_STATES, set_transition
-from banscan.store.models import STATES, VERDICTS, Finding, Host, Report, Transition
+from banscan.store.models import (
+    STATES,
+    VERDICTS,
+    AgentToken,
+    Finding,
+    Host,
+    Report,
+    Transition,
+    TransitionEvent,
+)
+from banscan.store.queries import Deadlines, _as_date, deadlines
+
+if TYPE_CHECKING:
+    from banscan.server.app import ServerState
 
 log = logging.getLogger("banscan.server.web")
 
@@ -357,141 +368,6 @@ def _json_response(name: str, filters: dict[str, Any], items: Iterator[dict[str,
     )
 
 
-# ---------------------------------------------------------------- obligations in SQL groups
-
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
-def _midnight(d: dt.date) -> dt.datetime:
-    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
-
-
-@dataclass
-class Deadlines:
-    """Obligations of present findings, evaluated once per (product, verdict, category, day found)."""
-
-    role: str
-    as_of: dt.date
-    by_status: dict[str, int] = field(default_factory=dict)
-    overdue_findings: int = 0
-    overdue_by_regulation: dict[str, int] = field(default_factory=dict)
-    overdue_days: dict[tuple[str, str, str], set[dt.date]] = field(default_factory=dict)
-
-    def is_overdue(self, product: str, verdict: str, category: str, first_seen: dt.datetime | None) -> bool:
-        if first_seen is None:
-            return False
-        return first_seen.date() in self.overdue_days.get((product, verdict, category), set())
-
-    def condition(self) -> ColumnElement[bool]:
-        """A WHERE clause on `findings` matching present findings with an overdue obligation."""
-        clauses: list[ColumnElement[bool]] = []
-        for (product, verdict, category), days in sorted(self.overdue_days.items()):
-            ranges: list[tuple[dt.date, dt.date]] = []
-            for d in sorted(days):
-                if ranges and ranges[-1][1] == d:
-                    ranges[-1] = (ranges[-1][0], d + dt.timedelta(days=1))
-                else:
-                    ranges.append((d, d + dt.timedelta(days=1)))
-            spans = [
-                and_(Finding.first_seen >= _midnight(a), Finding.first_seen < _midnight(b)) for a, b in ranges
-            ]
-            clauses.append(
-                and_(
-                    Finding.product == product,
-                    Finding.verdict == verdict,
-                    Finding.category == category,
-                    or_(*spans),
-                )
-            )
-        if not clauses:
-            return false()
-        return and_(Finding.present.is_(True), or_(*clauses))
-
-
-def deadlines(session: Session, catalog: Catalog, role: str, as_of: dt.date, jurisdiction: str) -> Deadlines:
-    """Obligation statuses of present findings, as the summary API counts them.
-
-    Findings are grouped in SQL by (product, verdict, category, day first seen). Within one
-    (product, verdict, category) each obligation's status can only change once as the day
-    moves (a later sighting never makes a deadline earlier), so days are evaluated at the ends
-    of a range and the range is split only where the statuses differ."""
-    out = Deadlines(role=role, as_of=as_of)
-    day = func.date(Finding.first_seen)
-    q = (
-        select(
-            Finding.product,
-            Finding.verdict,
-            Finding.category,
-            day,
-            func.min(Finding.product_name),
-            func.min(Finding.vendor),
-            func.min(Finding.confidence),
-            func.count(),
-        )
-        .where(Finding.present.is_(True), Finding.verdict != "informational")
-        .group_by(Finding.product, Finding.verdict, Finding.category, day)
-    )
-    groups: dict[tuple[str, str, str], list[tuple[dt.date, int]]] = {}
-    names: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-    for product, verdict, category, first, name, vendor, confidence, n in session.execute(q):
-        key = (product, verdict, category or "")
-        groups.setdefault(key, []).append((_as_date(first), n))
-        names.setdefault(key, (name or "", vendor or "", confidence))
-    for key, days in groups.items():
-        days.sort()
-        product, verdict, category = key
-        name, vendor, confidence = names[key]
-        rf = ResultFinding(
-            host="",
-            product=product,
-            product_name=name,
-            vendor=vendor,
-            verdict=Verdict(verdict),
-            confidence=Confidence(confidence),
-            category=category,
-        )
-        memo: dict[dt.date, tuple[tuple[str, str], ...]] = {}
-
-        def statuses(found: dt.date, rf: ResultFinding = rf, memo: dict[dt.date, Any] = memo) -> Any:
-            if found not in memo:
-                obligations = obligations_for(
-                    catalog, rf, role, as_of, identified=found, jurisdiction=jurisdiction
-                )
-                memo[found] = tuple((o.status, o.regulation) for o in obligations)
-            return memo[found]
-
-        stack = [(0, len(days) - 1)]
-        while stack:
-            lo, hi = stack.pop()
-            first_v, last_v = statuses(days[lo][0]), statuses(days[hi][0])
-            if first_v == last_v or hi - lo <= 1:
-                spans = [(lo, hi, first_v)] if first_v == last_v else [(lo, lo, first_v), (hi, hi, last_v)]
-                for a, b, vec in spans:
-                    n = sum(c for _, c in days[a : b + 1])
-                    late = False
-                    for status, regulation in vec:
-                        out.by_status[status] = out.by_status.get(status, 0) + n
-                        if status == "overdue":
-                            out.overdue_by_regulation[regulation] = (
-                                out.overdue_by_regulation.get(regulation, 0) + n
-                            )
-                            late = True
-                    if late:
-                        out.overdue_findings += n
-                        out.overdue_days.setdefault(key, set()).update(d for d, _ in days[a : b + 1])
-                continue
-            mid = (lo + hi) // 2
-            stack.append((lo, mid))
-            stack.append((mid + 1, hi))
-    return out
-
-
 # ---------------------------------------------------------------- overview
 
 
@@ -582,6 +458,41 @@ def overview(
         },
         "trend": trend(session, as_of),
     }
+
+
+def data_mark(session: Session) -> tuple[Any, ...]:
+    """Changes whenever what the overview counts may have changed: every ingest adds a report,
+    every transition move an event, every enrolment a host or a token (rows are never
+    deleted). Four primary-key lookups."""
+    return tuple(
+        session.execute(
+            select(
+                select(func.max(Host.id)).scalar_subquery(),
+                select(func.max(Report.id)).scalar_subquery(),
+                select(func.max(TransitionEvent.id)).scalar_subquery(),
+                select(func.max(AgentToken.id)).scalar_subquery(),
+            )
+        ).one()
+    )
+
+
+def cached_overview(session: Session, st: ServerState, role: str, as_of: dt.date) -> dict[str, Any]:
+    """`overview`, reused while nothing it counts has changed, for at most
+    `settings.overview_cache_seconds` (a bound on staleness where ids commit out of order)."""
+    ttl = st.settings.overview_cache_seconds
+    if ttl <= 0:
+        return overview(session, st.catalog, role, as_of, st.settings.jurisdiction)
+    key = (role, as_of, st.settings.jurisdiction)
+    mark = data_mark(session)
+    now = time.monotonic()
+    hit = st.overview_cache.get(key)
+    if hit is not None and hit[0] == mark and now - hit[1] < ttl:
+        return hit[2]
+    data = overview(session, st.catalog, role, as_of, st.settings.jurisdiction)
+    if len(st.overview_cache) > 64:
+        st.overview_cache.clear()
+    st.overview_cache[key] = (mark, now, data)
+    return data
 
 
 def trend(session: Session, as_of: dt.date, max_points: int = 60) -> list[dict[str, Any]]:
@@ -1023,7 +934,7 @@ def overview_page(
 ) -> Response:
     st = state_of(request)
     who = _role(request, role)
-    data = overview(db, st.catalog, who, _today(), st.settings.jurisdiction)
+    data = cached_overview(db, st, who, _today())
     verdict_chart = charts.bar_chart(
         [(v, data["findings_by_verdict"][v]) for v in SEVERITY],
         title="Present findings by verdict",

@@ -22,6 +22,8 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -65,6 +67,63 @@ def result_validator() -> Draft202012Validator:
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+class _QuickCheck:
+    """Validation of a result, memoised per top-level member.
+
+    The result schema's root only constrains the type, the required members and each member
+    by its own subschema, so a document is valid exactly when its root passes with member
+    subschemas replaced by `true` and every member passes its subschema. A member whose exact
+    canonical JSON already passed (an agent re-sends the same targets and findings, with a new
+    `generated_at`) is not walked again. Only successes are remembered; a failure is reported
+    by a full validation, so error messages are unchanged.
+    """
+
+    def __init__(self, validator: Draft202012Validator, size: int = 8192) -> None:
+        schema = validator.schema
+        assert isinstance(schema, dict)
+        extra = set(schema) - {"$schema", "$id", "title", "description", "type", "required", "properties"}
+        self.usable = not extra and isinstance(schema.get("properties"), dict)
+        props: dict[str, Any] = schema.get("properties", {}) if self.usable else {}
+        self.root = validator.evolve(schema={**schema, "properties": {k: True for k in props}})
+        self.members = {k: validator.evolve(schema=v) for k, v in props.items()}
+        self.size = size
+        self.passed: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __call__(self, data: dict[str, Any]) -> bool:
+        if not self.usable or not self.root.is_valid(data):
+            return False
+        for name, value in data.items():
+            member = self.members.get(name)
+            if member is None:
+                continue  # allowed by the root (no additionalProperties), like jsonschema
+            try:
+                text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            except ValueError:
+                return False
+            memo = (name, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+            with self.lock:
+                if memo in self.passed:
+                    self.passed.move_to_end(memo)
+                    continue
+            if not member.is_valid(value):
+                return False
+            with self.lock:
+                self.passed[memo] = None
+                if len(self.passed) > self.size:
+                    self.passed.popitem(last=False)
+        return True
+
+
+@functools.cache
+def _quick_check() -> _QuickCheck:
+    return _QuickCheck(result_validator())
+
+
+def _quick_valid(data: dict[str, Any]) -> bool:
+    return _quick_check()(data)
 
 
 def json_path(parts: Any) -> str:
@@ -127,8 +186,9 @@ def parse_result(raw: bytes) -> tuple[str, dict[str, Any], str]:
         raise ReportRejected(400, f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ReportRejected(422, f"$: expected a JSON object, got {type(data).__name__}")
-    errors = sorted(result_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = [] if _quick_valid(data) else list(result_validator().iter_errors(data))
     if errors:
+        errors.sort(key=lambda e: list(e.absolute_path))
         best = best_match(errors) or errors[0]
         listed = [_error_json(e) for e in errors[:MAX_ERRORS]]
         raise ReportRejected(422, f"{json_path(best.absolute_path)}: {best.message}", listed)
@@ -279,7 +339,6 @@ def ingest_result(
     )
     session.add(report)
     session.flush()
-    host.last_seen_at = now
     if applied:
         _apply(session, host, report, data, findings, when, now)
         host.last_generated_at = when
@@ -288,6 +347,7 @@ def ingest_result(
             host.platform = platform_of(data)[:64]
     else:
         _backfill(session, host, findings, when)
+    host.last_seen_at = now  # set last: the reads above would otherwise flush the host twice
     session.flush()
     return IngestOutcome(report, duplicate=False, applied=applied, findings=len(findings))
 

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from banscan.catalog.schema import Catalog
@@ -305,6 +305,141 @@ def list_findings(
     return Page(items, total, limit, offset, next_cursor)
 
 
+# ---------------------------------------------------------------- obligations in SQL groups
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _midnight(d: dt.date) -> dt.datetime:
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
+
+
+@dataclass
+class Deadlines:
+    """Obligations of present findings, evaluated once per (product, verdict, category, day found)."""
+
+    role: str
+    as_of: dt.date
+    by_status: dict[str, int] = field(default_factory=dict)
+    overdue_findings: int = 0
+    overdue_by_regulation: dict[str, int] = field(default_factory=dict)
+    overdue_days: dict[tuple[str, str, str], set[dt.date]] = field(default_factory=dict)
+
+    def is_overdue(self, product: str, verdict: str, category: str, first_seen: dt.datetime | None) -> bool:
+        if first_seen is None:
+            return False
+        return first_seen.date() in self.overdue_days.get((product, verdict, category), set())
+
+    def condition(self) -> ColumnElement[bool]:
+        """A WHERE clause on `findings` matching present findings with an overdue obligation."""
+        clauses: list[ColumnElement[bool]] = []
+        for (product, verdict, category), days in sorted(self.overdue_days.items()):
+            ranges: list[tuple[dt.date, dt.date]] = []
+            for d in sorted(days):
+                if ranges and ranges[-1][1] == d:
+                    ranges[-1] = (ranges[-1][0], d + dt.timedelta(days=1))
+                else:
+                    ranges.append((d, d + dt.timedelta(days=1)))
+            spans = [
+                and_(Finding.first_seen >= _midnight(a), Finding.first_seen < _midnight(b)) for a, b in ranges
+            ]
+            clauses.append(
+                and_(
+                    Finding.product == product,
+                    Finding.verdict == verdict,
+                    Finding.category == category,
+                    or_(*spans),
+                )
+            )
+        if not clauses:
+            return false()
+        return and_(Finding.present.is_(True), or_(*clauses))
+
+
+def deadlines(session: Session, catalog: Catalog, role: str, as_of: dt.date, jurisdiction: str) -> Deadlines:
+    """Obligation statuses of present findings, as the summary API counts them.
+
+    Findings are grouped in SQL by (product, verdict, category, day first seen). Within one
+    (product, verdict, category) each obligation's status can only change once as the day
+    moves (a later sighting never makes a deadline earlier), so days are evaluated at the ends
+    of a range and the range is split only where the statuses differ."""
+    out = Deadlines(role=role, as_of=as_of)
+    day = func.date(Finding.first_seen)
+    q = (
+        select(
+            Finding.product,
+            Finding.verdict,
+            Finding.category,
+            day,
+            func.min(Finding.product_name),
+            func.min(Finding.vendor),
+            func.min(Finding.confidence),
+            func.count(),
+        )
+        .where(Finding.present.is_(True), Finding.verdict != "informational")
+        .group_by(Finding.product, Finding.verdict, Finding.category, day)
+    )
+    groups: dict[tuple[str, str, str], list[tuple[dt.date, int]]] = {}
+    names: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    for product, verdict, category, first, name, vendor, confidence, n in session.execute(q):
+        key = (product, verdict, category or "")
+        groups.setdefault(key, []).append((_as_date(first), n))
+        names.setdefault(key, (name or "", vendor or "", confidence))
+    for key, days in groups.items():
+        days.sort()
+        product, verdict, category = key
+        name, vendor, confidence = names[key]
+        rf = ResultFinding(
+            host="",
+            product=product,
+            product_name=name,
+            vendor=vendor,
+            verdict=Verdict(verdict),
+            confidence=Confidence(confidence),
+            category=category,
+        )
+        memo: dict[dt.date, tuple[tuple[str, str], ...]] = {}
+
+        def statuses(found: dt.date, rf: ResultFinding = rf, memo: dict[dt.date, Any] = memo) -> Any:
+            if found not in memo:
+                obligations = obligations_for(
+                    catalog, rf, role, as_of, identified=found, jurisdiction=jurisdiction
+                )
+                memo[found] = tuple((o.status, o.regulation) for o in obligations)
+            return memo[found]
+
+        stack = [(0, len(days) - 1)]
+        while stack:
+            lo, hi = stack.pop()
+            first_v, last_v = statuses(days[lo][0]), statuses(days[hi][0])
+            if first_v == last_v or hi - lo <= 1:
+                spans = [(lo, hi, first_v)] if first_v == last_v else [(lo, lo, first_v), (hi, hi, last_v)]
+                for a, b, vec in spans:
+                    n = sum(c for _, c in days[a : b + 1])
+                    late = False
+                    for status, regulation in vec:
+                        out.by_status[status] = out.by_status.get(status, 0) + n
+                        if status == "overdue":
+                            out.overdue_by_regulation[regulation] = (
+                                out.overdue_by_regulation.get(regulation, 0) + n
+                            )
+                            late = True
+                    if late:
+                        out.overdue_findings += n
+                        out.overdue_days.setdefault(key, set()).update(d for d, _ in days[a : b + 1])
+                continue
+            mid = (lo + hi) // 2
+            stack.append((lo, mid))
+            stack.append((mid + 1, hi))
+    return out
+
+
 # ---------------------------------------------------------------- summary
 
 
@@ -376,37 +511,17 @@ def summary(
         if flag:
             flags[flag] = flags.get(flag, 0) + n
 
-    statuses: dict[str, int] = {}
-    overdue_by_reg: dict[str, int] = {}
-    overdue_findings = 0
-    overdue_hosts: set[int] = set()
-    cache: dict[tuple[str, str, str, dt.date], list[tuple[str, str]]] = {}
-    for f in session.scalars(select(Finding).where(present, Finding.verdict != "informational")):
-        first = f.first_seen.date()
-        key = (f.product, f.verdict, f.category, first)
-        if key not in cache:
-            rf = ResultFinding(
-                host="",
-                product=f.product,
-                product_name=f.product_name,
-                vendor=f.vendor,
-                verdict=Verdict(f.verdict),
-                confidence=Confidence(f.confidence),
-                category=f.category,
-            )
-            obligations = obligations_for(
-                catalog, rf, role, as_of, identified=first, jurisdiction=jurisdiction
-            )
-            cache[key] = [(o.status, o.regulation) for o in obligations]
-        late = False
-        for status, regulation in cache[key]:
-            statuses[status] = statuses.get(status, 0) + 1
-            if status == "overdue":
-                overdue_by_reg[regulation] = overdue_by_reg.get(regulation, 0) + 1
-                late = True
-        if late:
-            overdue_findings += 1
-            overdue_hosts.add(f.host_id)
+    # Obligations per (product, verdict, category, day first seen), grouped in SQL: the
+    # findings themselves (and their JSON evidence) are never loaded.
+    dl = deadlines(session, catalog, role, as_of, jurisdiction)
+    statuses = dict(sorted(dl.by_status.items()))
+    overdue_by_reg = dict(sorted(dl.overdue_by_regulation.items()))
+    overdue_findings = dl.overdue_findings
+    overdue_hosts = (
+        int(session.scalar(select(func.count(func.distinct(Finding.host_id))).where(dl.condition())) or 0)
+        if dl.overdue_days
+        else 0
+    )
 
     return {
         "as_of": as_of.isoformat(),
@@ -423,7 +538,7 @@ def summary(
         "obligations": {"by_status": statuses},
         "overdue": {
             "findings": overdue_findings,
-            "hosts": len(overdue_hosts),
+            "hosts": overdue_hosts,
             "by_regulation": overdue_by_reg,
         },
     }
