@@ -378,86 +378,17 @@ def _scalar(session: Session, stmt: Any) -> int:
 def overview(
     session: Session, catalog: Catalog, role: str, as_of: dt.date, jurisdiction: str
 ) -> dict[str, Any]:
-    present = Finding.present.is_(True)
-    by_os: dict[str, dict[str, Any]] = {}
-    hosts = scanned = 0
-    for platform, n, reported in session.execute(
-        select(Host.platform, func.count(), func.count(Host.last_report_id)).group_by(Host.platform)
-    ):
-        key = platform or "unknown"
-        entry = by_os.setdefault(key, {"os": key, "hosts": 0, "hosts_with_covered": 0})
-        entry["hosts"] += n
-        hosts += n
-        scanned += reported
-    q2 = (
-        select(Host.platform, func.count(func.distinct(Host.id)))
-        .join(Finding, Finding.host_id == Host.id)
-        .where(present, Finding.verdict == "covered")
-        .group_by(Host.platform)
-    )
-    covered_hosts = 0
-    for platform, n in session.execute(q2):
-        by_os[platform or "unknown"]["hosts_with_covered"] += n
-        covered_hosts += n  # a host has one platform
-    with_findings = _scalar(
-        session,
-        select(func.count(func.distinct(Finding.host_id))).where(present, Finding.verdict != "informational"),
-    )
-    by_verdict = {v: 0 for v in VERDICTS}
-    by_product: dict[str, dict[str, Any]] = {}
-    q = (
-        select(Finding.product, Finding.verdict, func.min(Finding.product_name), func.count())
-        .where(present)
-        .group_by(Finding.product, Finding.verdict)
-    )
-    for product, verdict, name, n in session.execute(q):
-        by_verdict[verdict] = by_verdict.get(verdict, 0) + n
-        entry = by_product.setdefault(
-            product, {"product": product, "product_name": name or product, "hosts": 0, "covered_hosts": 0}
-        )
-        entry["hosts"] += n
-        if verdict == "covered":
-            entry["covered_hosts"] += n
-    states = {s: 0 for s in STATES}
-    flags: dict[str, int] = {}
-    for state, flag, n in session.execute(
-        select(Transition.state, Transition.flag, func.count()).group_by(Transition.state, Transition.flag)
-    ):
-        states[state] = states.get(state, 0) + n
-        if flag:
-            flags[flag] = flags.get(flag, 0) + n
-    dl = deadlines(session, catalog, role, as_of, jurisdiction)
-    overdue_hosts = (
-        _scalar(session, select(func.count(func.distinct(Finding.host_id))).where(dl.condition()))
-        if dl.overdue_days
-        else 0
-    )
+    """The API summary plus what only the page shows: every state, definitions age, the trend."""
+    data = queries.summary(session, catalog, role=role, as_of=as_of, jurisdiction=jurisdiction)
+    data["transitions"]["by_state"] = {s: 0 for s in STATES} | data["transitions"]["by_state"]
     last = catalog.meta.last_permitted_update
-    return {
-        "as_of": as_of.isoformat(),
-        "role": role,
-        "jurisdiction": jurisdiction,
-        "hosts": hosts,
-        "hosts_scanned": scanned,
-        "hosts_with_covered": covered_hosts,
-        "hosts_with_findings": with_findings,
-        "findings_by_verdict": by_verdict,
-        "by_product": sorted(by_product.values(), key=lambda e: (-e["hosts"], e["product"])),
-        "by_os": sorted(by_os.values(), key=lambda e: (-e["hosts"], e["os"])),
-        "transitions": {"by_state": states, "flagged": flags},
-        "obligations": {"by_status": dict(sorted(dl.by_status.items()))},
-        "overdue": {
-            "findings": dl.overdue_findings,
-            "hosts": overdue_hosts,
-            "by_regulation": dict(sorted(dl.overdue_by_regulation.items())),
-        },
-        "definitions": {
-            "last_permitted_update": last.isoformat(),
-            "age_days": max(0, (as_of - last).days),
-            "hosts_affected": covered_hosts,
-        },
-        "trend": trend(session, as_of),
+    data["definitions"] = {
+        "last_permitted_update": last.isoformat(),
+        "age_days": max(0, (as_of - last).days),
+        "hosts_affected": data["hosts_with_covered"],
     }
+    data["trend"] = trend(session, as_of)
+    return data
 
 
 def data_mark(session: Session) -> tuple[Any, ...]:
