@@ -13,6 +13,10 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
 
 from banscan.catalog.schema import Catalog, CatalogSource, Regulation
 from banscan.models import Evidence, Finding, Obligation, Verdict
@@ -42,6 +46,27 @@ PLATFORM_LABELS = {
 
 class ReportInputError(Exception):
     """A report input other than a result file (sites CSV, context YAML) is unusable."""
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def load_yaml_config(path: Path, model: type[_M]) -> _M:
+    """A YAML settings file validated by `model`; errors name the file and the place."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ReportInputError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    try:
+        return model.model_validate(raw or {})
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        raise ReportInputError(f"{path}: {loc}: {e['msg']}") from None
 
 
 @dataclass

@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from banscan.models import Verdict
 from banscan.policy.calendar import add_business_days
-from banscan.reports import FindingView, ReportContext, ReportInputError
+from banscan.reports import FindingView, ReportContext, load_yaml_config
 from banscan.reports.load import parse_date
 from banscan.reports.plan import PlanConfig, build_plan
 
@@ -92,20 +91,7 @@ class FarContext(BaseModel):
 
 
 def load_far_context(path: Path) -> FarContext:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ReportInputError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    try:
-        return FarContext.model_validate(raw or {})
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        raise ReportInputError(f"{path}: {loc}: {e['msg']}") from None
+    return load_yaml_config(path, FarContext)
 
 
 @dataclass

@@ -30,13 +30,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from banscan.catalog.schema import PLATFORMS, Catalog
 from banscan.models import Evidence, Finding, Verdict
 from banscan.report.csv import safe_cell
-from banscan.reports import FindingView, HostView, ReportContext, ReportInputError
+from banscan.reports import FindingView, HostView, ReportContext, load_yaml_config
 
 PLAN_SCHEMA = "banscan/plan/v1"
 CSV_COLUMNS = (
@@ -110,19 +109,7 @@ class PlanConfig(BaseModel):
 
 
 def load_plan_config(path: Path) -> PlanConfig:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ReportInputError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    try:
-        return PlanConfig.model_validate(raw or {})
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        raise ReportInputError(f"{path}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}") from None
+    return load_yaml_config(path, PlanConfig)
 
 
 @dataclass
