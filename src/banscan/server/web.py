@@ -510,20 +510,6 @@ def _host_conditions(
     return conds
 
 
-def _verdict_counts(session: Session, host_ids: list[int]) -> dict[int, dict[str, int]]:
-    out: dict[int, dict[str, int]] = {i: {} for i in host_ids}
-    if not host_ids:
-        return out
-    q = (
-        select(Finding.host_id, Finding.verdict, func.count())
-        .where(Finding.host_id.in_(host_ids), Finding.present.is_(True))
-        .group_by(Finding.host_id, Finding.verdict)
-    )
-    for host_id, verdict, n in session.execute(q):
-        out[host_id][verdict] = n
-    return out
-
-
 def _host_states(session: Session, host_ids: list[int]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {i: {} for i in host_ids}
     if not host_ids:
@@ -540,7 +526,7 @@ def _host_states(session: Session, host_ids: list[int]) -> dict[int, dict[str, i
 
 def _host_items(session: Session, hosts: list[Host]) -> list[dict[str, Any]]:
     ids = [h.id for h in hosts]
-    counts = _verdict_counts(session, ids)
+    counts = queries.verdict_counts(session, ids)
     states = _host_states(session, ids)
     items = []
     for h in hosts:

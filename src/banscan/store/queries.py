@@ -106,7 +106,8 @@ def host_json(h: Host, counts: dict[str, int] | None = None) -> dict[str, Any]:
     }
 
 
-def _verdict_counts(session: Session, host_ids: list[int]) -> dict[int, dict[str, int]]:
+def verdict_counts(session: Session, host_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Present findings per host and verdict, for a page of hosts."""
     out: dict[int, dict[str, int]] = {i: {} for i in host_ids}
     if not host_ids:
         return out
@@ -152,7 +153,7 @@ def list_hosts(
     stmt = select(Host).where(*conds)
     rows, total, next_cursor = _page(session, stmt, Host.id, limit=limit, offset=offset, after_id=after_id)
     hosts = [r[0] for r in rows]
-    counts = _verdict_counts(session, [h.id for h in hosts])
+    counts = verdict_counts(session, [h.id for h in hosts])
     items = [host_json(h, counts[h.id]) for h in hosts]
     return Page(items, total, limit, offset, next_cursor)
 
