@@ -75,13 +75,30 @@ def agent(
     ca_bundle: Annotated[
         str | None, typer.Option("--ca-bundle", help="CA bundle to verify the server.")
     ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option("--site", help="Site of this host (office, data centre), sent when enrolling."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="A tag of this host, sent when enrolling (repeat for several)."),
+    ] = None,
 ) -> None:
     """Enrol with a banscan server once, then post scan results on a schedule (or --once)."""
     from banscan.server.cli import agent_command
 
     raise typer.Exit(
         agent_command(
-            server, enroll_secret, once, interval, state_dir, root=root, role=role, ca_bundle=ca_bundle
+            server,
+            enroll_secret,
+            once,
+            interval,
+            state_dir,
+            root=root,
+            role=role,
+            ca_bundle=ca_bundle,
+            site=site,
+            tags=tag,
         )
     )
 

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
-import functools
 import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from banscan.server import api, web
+from banscan.server import web
 from banscan.store import ingest, queries
+from banscan.store.apply import HostGone, Incoming, Stored, store_batch, store_results
 from banscan.store.db import Database
 from banscan.store.migrate import upgrade_db
-from banscan.store.models import AgentToken, Host, Report
+from banscan.store.models import AgentToken, Base, Finding, Host, Report, Transition, TransitionEvent
 from banscan.store.writer import GroupCommitWriter
 
 from .conftest import Fleet, at, body
@@ -39,9 +42,9 @@ def _db_with_hosts(url: str, n: int) -> Database:
     return db
 
 
-def _job(host_id: int, result: dict[str, Any]) -> Callable[[Session], dict[str, Any]]:
+def _submit(writer: GroupCommitWriter, host_id: int, result: dict[str, Any]) -> Future[Stored]:
     text, data, key = ingest.parse_result(body(result))
-    return functools.partial(api._store_report, host_id, host_id, text, data, key)
+    return writer.submit_item(store_batch, Incoming(host_id, text, data, key, token_id=host_id))
 
 
 def _reports(db: Database) -> int:
@@ -63,13 +66,13 @@ def test_group_commit_acknowledges_only_after_commit(
         real_commit(self)
 
     monkeypatch.setattr(Session, "commit", slow_commit)
-    futures = [writer.submit(_job(i + 1, at(results["dirty"], T1))) for i in range(3)]
+    futures = [_submit(writer, i + 1, at(results["dirty"], T1)) for i in range(3)]
     assert committing.wait(10)
     time.sleep(0.1)
     assert not any(f.done() for f in futures)  # work done, commit pending: nothing acknowledged
     gate.set()
     outs = [f.result(10) for f in futures]
-    assert all(not o["duplicate"] and o["applied"] for o in outs)
+    assert all(not o.duplicate and o.applied for o in outs)
     monkeypatch.setattr(Session, "commit", real_commit)
     assert _reports(db) == 3
     writer.close()
@@ -86,7 +89,7 @@ def test_failed_commit_acknowledges_nothing(
         raise OSError("disk full")
 
     monkeypatch.setattr(Session, "commit", broken_commit)
-    futures = [writer.submit(_job(i + 1, at(results["dirty"], T1))) for i in range(2)]
+    futures = [_submit(writer, i + 1, at(results["dirty"], T1)) for i in range(2)]
     for f in futures:
         with pytest.raises(OSError, match="disk full"):
             f.result(10)
@@ -110,27 +113,63 @@ def test_batch_isolates_a_failing_job_and_dedupes_within_a_batch(
 
     same = at(results["dirty"], T1)
     futures = [
-        writer.submit(_job(1, same)),
+        _submit(writer, 1, same),
         writer.submit(boom),
-        writer.submit(_job(1, copy.deepcopy(same))),
-        writer.submit(_job(2, at(results["clean"], T2))),
-        writer.submit(_job(3, at(results["dirty"], T2))),
-        writer.submit(_job(3, at(results["dirty"], T1))),  # older: stored, not applied
+        _submit(writer, 1, copy.deepcopy(same)),
+        _submit(writer, 2, at(results["clean"], T2)),
+        _submit(writer, 3, at(results["dirty"], T2)),
+        _submit(writer, 3, at(results["dirty"], T1)),  # older: stored, not applied
+        _submit(writer, 99, at(results["dirty"], T1)),  # no such host: fails alone
     ]
     gate.set()
     assert blocker.result(10)
-    first, failed, again, clean, newer, older = futures
-    assert not first.result(10)["duplicate"]
+    first, failed, again, clean, newer, older, orphan = futures
+    assert not first.result(10).duplicate
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         failed.result(10)
-    assert again.result(10) == {**first.result(10), "duplicate": True}
-    assert clean.result(10)["applied"] and newer.result(10)["applied"]
-    assert not older.result(10)["applied"] and not older.result(10)["duplicate"]
+    assert again.result(10) == dataclasses.replace(first.result(10), duplicate=True)
+    assert clean.result(10).applied and newer.result(10).applied
+    assert not older.result(10).applied and not older.result(10).duplicate
+    with pytest.raises(HostGone):
+        orphan.result(10)
     assert writer.batches <= 3
     assert _reports(db) == 4
     with db.reading() as s:
         h3 = s.get(Host, 3)
-        assert h3 is not None and h3.last_report_id == newer.result(10)["report_id"]
+        assert h3 is not None and h3.last_report_id == newer.result(10).report_id
+    writer.close()
+    db.dispose()
+
+
+def test_a_refused_batch_is_stored_one_by_one(sqlite_url: str) -> None:
+    """When the batch function raises, each item runs alone: only the bad one fails."""
+    db = _db_with_hosts(sqlite_url, 1)
+    writer = GroupCommitWriter(db)
+    calls: list[int] = []
+
+    def add_hosts(s: Session, names: list[str]) -> list[int]:
+        calls.append(len(names))
+        ids = []
+        for name in names:
+            h = Host(identifier=name, hostname=name)
+            s.add(h)
+            s.flush()  # "h0" exists already: the unique constraint refuses it
+            ids.append(h.id)
+        return ids
+
+    gate = threading.Event()
+    blocker = writer.submit(lambda s: gate.wait(10))
+    futures = [writer.submit_item(add_hosts, name) for name in ("a", "h0", "b")]
+    gate.set()
+    assert blocker.result(10)
+    a, dup, b = futures
+    assert isinstance(a.result(10), int) and isinstance(b.result(10), int)
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        dup.result(10)
+    assert calls == [3, 1, 1, 1]
+    with db.reading() as s:
+        names = set(s.scalars(select(Host.identifier)))
+    assert names == {"h0", "a", "b"}
     writer.close()
     db.dispose()
 
@@ -207,3 +246,140 @@ def test_summary_in_sql_agrees_with_the_overview(fleet: Fleet, results: dict[str
         for k in ("hosts", "hosts_with_covered", "findings_by_verdict", "obligations", "overdue"):
             assert summ[k] == over[k], k
     assert summ["overdue"]["hosts"] == 3 and summ["overdue"]["findings"] >= 3
+
+
+# ---------------------------------------------------------------- one batch == one at a time
+
+
+def _variants(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    dirty, clean = results["dirty"], results["clean"]
+    unread = copy.deepcopy(clean)
+    for t in unread["targets"]:
+        t["records"] = 0  # a scan that read nothing: verifies and clears nothing
+    return {
+        "dirty": dirty,
+        "partial": {**dirty, "findings": dirty["findings"][:2]},  # two products gone
+        "other": {**dirty, "findings": dirty["findings"][2:]},
+        "clean": clean,
+        "unread": unread,
+    }
+
+
+def _fresh_store() -> Database:
+    db = Database("sqlite://")
+    Base.metadata.create_all(db.engine)
+    with db.writing() as s:
+        for i in range(3):
+            s.add(Host(identifier=f"h{i}", hostname=f"h{i}"))
+    return db
+
+
+def _snapshot(db: Database) -> dict[str, Any]:
+    """Every row that the rules write, without surrogate ids."""
+    with db.reading() as s:
+        hosts = [
+            tuple(r)
+            for r in s.execute(
+                select(Host.id, Host.last_generated_at, Host.last_report_id, Host.platform, Host.last_seen_at)
+            )
+        ]
+        reports = [
+            tuple(r)
+            for r in s.execute(
+                select(Report.id, Report.host_id, Report.idempotency_key, Report.applied, Report.generated_at)
+            )
+        ]
+        findings = sorted(
+            tuple(r)
+            for r in s.execute(
+                select(
+                    Finding.host_id,
+                    Finding.product,
+                    Finding.present,
+                    Finding.verdict,
+                    Finding.first_seen,
+                    Finding.last_seen,
+                    Finding.gone_at,
+                    Finding.last_report_id,
+                    Finding.evidence,
+                )
+            )
+        )
+        trans = sorted(
+            tuple(r)
+            for r in s.execute(
+                select(Transition.host_id, Transition.product, Transition.state, Transition.flag)
+            )
+        )
+        events = [
+            tuple(r)
+            for r in s.execute(
+                select(
+                    Transition.host_id,
+                    Transition.product,
+                    TransitionEvent.from_state,
+                    TransitionEvent.to_state,
+                    TransitionEvent.flag,
+                    TransitionEvent.note,
+                    TransitionEvent.report_id,
+                )
+                .join(Transition, Transition.id == TransitionEvent.transition_id)
+                .order_by(Transition.host_id, Transition.product, TransitionEvent.id)
+            )
+        ]
+    return {"hosts": hosts, "reports": reports, "findings": findings, "transitions": trans, "events": events}
+
+
+_STEP = st.tuples(
+    st.integers(1, 4),  # host 4 does not exist
+    st.sampled_from(["dirty", "partial", "other", "clean", "unread"]),
+    st.integers(0, 5),  # generated_at, in hours: repeats make duplicates, lower ones older results
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    first=st.lists(_STEP, max_size=6),
+    removed=st.lists(st.tuples(st.integers(1, 3), st.sampled_from(["kesl", "ksc-linux"])), max_size=3),
+    second=st.lists(_STEP, min_size=1, max_size=12),
+)
+def test_a_batch_leaves_the_store_as_storing_one_at_a_time_would(
+    results: dict[str, Any],
+    first: list[tuple[int, str, int]],
+    removed: list[tuple[int, str]],
+    second: list[tuple[int, str, int]],
+) -> None:
+    """Whatever came before (earlier reports, removals recorded by people), storing a list of
+    results in one batch writes the same rows, reports, transitions and history as storing
+    them one per transaction, in the same order."""
+    variants = _variants(results)
+    now = dt.datetime(2025, 3, 5, 12, tzinfo=dt.UTC)
+
+    def items(steps: list[tuple[int, str, int]]) -> list[Incoming]:
+        out = []
+        for host, name, hour in steps:
+            when = dt.datetime(2025, 3, 1, hour, tzinfo=dt.UTC).isoformat()
+            text, data, key = ingest.parse_result(body(at(variants[name], when)))
+            out.append(Incoming(host, text, data, key))
+        return out
+
+    stores, outcomes = [], []
+    for batched in (True, False):
+        db = _fresh_store()
+        for it in items(first):
+            with db.writing() as s:
+                store_results(s, [it], now=now)
+        for host, product in removed:
+            with db.writing() as s:
+                ingest.set_transition(s, host, product, "removed", "", "admin")
+        got: list[Any] = []
+        groups = [items(second)] if batched else [[it] for it in items(second)]
+        for group in groups:
+            with db.writing() as s:
+                got.extend(store_results(s, group, now=now))
+        outcomes.append([o if isinstance(o, Stored) else type(o) for o in got])
+        stores.append(_snapshot(db))
+        db.dispose()
+    assert outcomes[0] == outcomes[1]
+    for table in stores[0]:
+        assert stores[0][table] == stores[1][table], table

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from banscan.server.agent import STATE_FILE, AgentState
-from banscan.server.auth import create_user, hash_secret, verify_password
+from banscan.server.auth import AgentTokenCache, create_user, hash_secret, verify_password
 from banscan.server.cli import token_add_command, user_add_command
 from banscan.server.limits import BodySizeLimit, RateLimit, TokenBuckets
 from banscan.store.db import Database, normalize_url
@@ -55,6 +57,19 @@ def test_idempotency_key_ignores_formatting() -> None:
     a = {"b": [1, {"y": "ж", "x": None}], "a": "z"}
     assert canonical_key(a) == canonical_key(json.loads(json.dumps(a, indent=4, ensure_ascii=True)))
     assert canonical_key(a) != canonical_key({**a, "a": "y"})
+
+
+def test_parse_result_key_is_the_canonical_key_of_the_document(results: dict[str, Any]) -> None:
+    doc = {**results["dirty"], "note": "Лаборатория Касперского \u00e9 \\u0000 tab\t"}
+    for raw in (json.dumps(doc).encode(), json.dumps(doc, indent=2, ensure_ascii=False).encode()):
+        _, data, key = parse_result(raw)
+        assert key == canonical_key(data) == canonical_key(doc)
+    with pytest.raises(ReportRejected, match=r"\$\.note: string contains a NUL"):
+        parse_result(json.dumps({**doc, "note": "a\u0000b"}).encode())
+    with pytest.raises(ReportRejected, match=r"\$\.note: string contains an unpaired surrogate"):
+        parse_result(json.dumps({**doc, "note": "a\ud800b"}).encode())
+    with pytest.raises(ReportRejected, match="out of range"):
+        parse_result(json.dumps(doc).encode()[:-1] + b', "big": 1e999}')
 
 
 def test_parse_rejects_deep_nesting_without_crashing() -> None:
@@ -114,3 +129,51 @@ def test_agent_state_file_is_private_and_atomic(tmp_path: Path) -> None:
     assert AgentState.load(tmp_path / "state") == state
     path.write_text("{broken")
     assert AgentState.load(tmp_path / "state") == AgentState()
+
+
+def test_background_checkpoints_take_the_wal_off_the_commit_path(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'wal.db'}")
+    with db.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000  # SQLite's default
+    assert db.start_checkpoints(0.05)
+    assert not db.start_checkpoints(0.05)  # one checkpointer per database
+    db.engine.dispose()  # connections opened from now on
+    with db.engine.begin() as c:
+        assert c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        c.exec_driver_sql("CREATE TABLE t (x TEXT)")
+        c.exec_driver_sql("INSERT INTO t VALUES ('" + "x" * 100_000 + "')")
+    wal = tmp_path / "wal.db-wal"
+    assert wal.stat().st_size > 100_000
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    deadline = time.monotonic() + 10
+    while checkpointer.checkpoints < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert checkpointer.checkpoints >= 2
+    with db.engine.connect() as c:  # everything in the log is now in the database file
+        busy, log_frames, done = c.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0 and log_frames == done
+    db.dispose()
+    assert not Database("sqlite://").start_checkpoints(1.0)
+
+
+def test_agent_token_cache_expires_forgets_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    cache = AgentTokenCache(ttl=5.0, max_entries=3)
+    cache.put("a", 1, 10)
+    cache.put("b", 2, 11)
+    assert cache.get("a") == (1, 10) and cache.get("zz") is None
+    clock[0] += 5.0
+    assert cache.get("a") is None and cache.get("b") is None  # expired: asks the database again
+    cache.put("a", 1, 10)
+    cache.put("b", 2, 11)
+    cache.put("c", 3, 10)
+    cache.forget_host(10)  # re-enrolment revoked host 10's tokens
+    assert cache.get("a") is None and cache.get("c") is None and cache.get("b") is not None
+    for i in range(5):
+        cache.put(f"n{i}", i, i)
+    assert len(cache._entries) <= 3
+    off = AgentTokenCache(ttl=0)
+    off.put("a", 1, 10)
+    assert off.get("a") is None

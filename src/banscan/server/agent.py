@@ -146,6 +146,9 @@ class AgentConfig:
     backoff_base: float = 1.0
     backoff_max: float = 300.0
     hostname: str = field(default_factory=socket.gethostname)
+    # Sent when enrolling (the server sets them on the host); empty: not sent, left as they are.
+    site: str = ""
+    tags: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -222,12 +225,16 @@ class Agent:
             raise AgentError("not enrolled and no enrolment secret given", EXIT_REFUSED)
         if not self.state.host_identifier:
             self.state.host_identifier = machine_identifier() or str(uuid.uuid4())
-        body = {
+        body: dict[str, Any] = {
             "enroll_secret": self.cfg.enroll_secret,
             "host_identifier": self.state.host_identifier,
             "hostname": self.cfg.hostname,
             "platform": os_name(),
         }
+        if self.cfg.site:
+            body["site"] = self.cfg.site
+        if self.cfg.tags:
+            body["tags"] = list(self.cfg.tags)
         resp = self._request("POST", "/api/v1/enroll", json=body)
         if resp.status_code != 201:
             raise AgentError(f"enrolment refused: HTTP {resp.status_code}: {_detail(resp)}", EXIT_REFUSED)

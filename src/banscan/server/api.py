@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import hashlib
 import json
 import logging
@@ -17,7 +16,7 @@ from urllib.parse import quote
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -49,8 +48,9 @@ from banscan.server.auth import (
     token_digest,
 )
 from banscan.server.limits import PageParams
-from banscan.store import queries
-from banscan.store.ingest import IngestOutcome, ReportRejected, ingest_result, parse_result, set_transition
+from banscan.store import queries, sites
+from banscan.store.apply import HostGone, Incoming, store_batch, store_one
+from banscan.store.ingest import ReportRejected, parse_result, set_transition
 from banscan.store.models import VERDICTS, AgentToken, Host, Report, WebSession, utcnow
 
 log = logging.getLogger("banscan.server")
@@ -99,13 +99,34 @@ Paging = Annotated[PageParams, Depends(page_params)]
 # ---------------------------------------------------------------- enrolment
 
 
+def _site_or_none(value: str | None) -> str | None:
+    return None if value is None else sites.clean_site(value)
+
+
+def _tags_or_none(value: list[str] | None) -> list[str] | None:
+    return None if value is None else sites.clean_tags(value)
+
+
 class EnrollRequest(BaseModel):
     enroll_secret: str = Field(min_length=1, max_length=1024)
     host_identifier: str = Field(min_length=1, max_length=255)
     hostname: str = Field(min_length=1, max_length=255)
     platform: str = Field(default="", max_length=64)
+    site: str | None = Field(
+        default=None,
+        max_length=1000,
+        description=f"Where the host is, at most {sites.MAX_SITE} characters; kept as is when omitted.",
+    )
+    tags: list[str] | None = Field(
+        default=None,
+        max_length=1000,
+        description=f"Up to {sites.MAX_TAGS} tags of at most {sites.MAX_TAG} characters, without commas; "
+        "they replace the host's tags (kept as they are when omitted).",
+    )
 
     _clean = field_validator("host_identifier", "hostname", "platform")(_no_control)
+    _site = field_validator("site")(_site_or_none)
+    _tags = field_validator("tags")(_tags_or_none)
 
 
 class EnrollResponse(BaseModel):
@@ -130,7 +151,10 @@ def _secret_ok(stored: str | None, given: str) -> bool:
     dependencies=[Depends(limit_anonymous)],
 )
 def enroll(body: EnrollRequest, request: Request, db: WriteDB) -> EnrollResponse:
-    """Exchange the enrolment secret for a per-host token (earlier tokens of the host are revoked)."""
+    """Exchange the enrolment secret for a per-host token (earlier tokens of the host are revoked).
+
+    A `site` or `tags` sent here are set on the host, also when it enrols again (the agent's
+    configuration wins over an earlier change in the dashboard); omitted, they stay as they are."""
     st = state_of(request)
     addr = client_addr(request)
     if st.enroll_secret_hash is None:
@@ -148,6 +172,7 @@ def enroll(body: EnrollRequest, request: Request, db: WriteDB) -> EnrollResponse
                     identifier=body.host_identifier,
                     hostname=body.hostname,
                     platform=body.platform,
+                    site=body.site or "",
                     source="agent",
                 )
                 db.add(host)
@@ -156,15 +181,20 @@ def enroll(body: EnrollRequest, request: Request, db: WriteDB) -> EnrollResponse
                 host.hostname = body.hostname
                 if body.platform:
                     host.platform = body.platform
+                if body.site is not None:
+                    host.site = body.site
                 db.execute(
                     update(AgentToken)
                     .where(AgentToken.host_id == host.id, AgentToken.revoked_at.is_(None))
                     .values(revoked_at=utcnow())
                 )
+            if body.tags is not None:
+                sites.set_tags(db, host.id, body.tags)
             raw = new_token(AGENT_TOKEN_PREFIX)
             db.add(AgentToken(host_id=host.id, token_hash=token_digest(raw), remote_addr=addr[:64]))
             audit(db, f"agent:{body.host_identifier}", "enroll", body.host_identifier, addr, host_id=host.id)
             db.commit()
+            state_of(request).agent_tokens.forget_host(host.id)  # the revoked tokens stop now
             return EnrollResponse(host_id=host.id, token=raw)
         except IntegrityError:
             db.rollback()
@@ -182,27 +212,6 @@ class ReportResponse(BaseModel):
     duplicate: bool = Field(description="True when this exact result had already been received.")
     applied: bool = Field(description="False when an older result was stored without changing current state.")
     findings: int
-
-
-def _ingest_for_host(
-    db: Session, host_id: int, text: str, data: dict[str, Any], key: str, *, source: str
-) -> IngestOutcome:
-    """Ingest with the host row locked; a concurrent identical post resolves to the first."""
-    try:
-        host = db.scalar(select(Host).where(Host.id == host_id).with_for_update())
-        if host is None:
-            raise HTTPException(404, "host not found")
-        outcome = ingest_result(db, host, text, data, key, source=source)
-        db.commit()
-        return outcome
-    except IntegrityError:
-        db.rollback()
-        existing = db.scalar(select(Report).where(Report.host_id == host_id, Report.idempotency_key == key))
-        if existing is None:
-            raise
-        return IngestOutcome(
-            existing, duplicate=True, applied=existing.applied, findings=existing.findings_count
-        )
 
 
 @router.post(
@@ -233,37 +242,13 @@ async def post_report(request: Request, agent: AgentDep) -> JSONResponse:
     except ReportRejected as exc:
         log.warning("rejected report from host %s: %s", agent.host_id, exc.reason)
         return SafeJSONResponse(exc.to_json(), status_code=exc.status)
-    job = functools.partial(_store_report, agent.host_id, agent.token_id, text, data, key)
-    stored = await asyncio.wrap_future(state_of(request).writer.submit(job))
-    body = ReportResponse(host_id=agent.host_id, **stored)
-    return SafeJSONResponse(body.model_dump(), status_code=200 if stored["duplicate"] else 201)
-
-
-def _store_report(
-    host_id: int, token_id: int, text: str, data: dict[str, Any], key: str, db: Session
-) -> dict[str, Any]:
-    """One report, run by the group-commit writer inside its own savepoint of a batch."""
-    db.execute(update(AgentToken).where(AgentToken.id == token_id).values(last_used_at=utcnow()))
+    item = Incoming(agent.host_id, text, data, key, source="agent", token_id=agent.token_id)
     try:
-        with db.begin_nested():
-            host = db.scalar(select(Host).where(Host.id == host_id).with_for_update())
-            if host is None:
-                raise HTTPException(404, "host not found")
-            outcome = ingest_result(db, host, text, data, key, source="agent")
-    except IntegrityError:
-        # A concurrent identical post (another server process) stored it first.
-        existing = db.scalar(select(Report).where(Report.host_id == host_id, Report.idempotency_key == key))
-        if existing is None:
-            raise
-        outcome = IngestOutcome(
-            existing, duplicate=True, applied=existing.applied, findings=existing.findings_count
-        )
-    return {
-        "report_id": outcome.report.id,
-        "duplicate": outcome.duplicate,
-        "applied": outcome.applied,
-        "findings": outcome.findings,
-    }
+        stored = await asyncio.wrap_future(state_of(request).writer.submit_item(store_batch, item))
+    except HostGone:
+        raise HTTPException(404, "host not found") from None
+    body = ReportResponse(host_id=agent.host_id, **stored.to_json())
+    return SafeJSONResponse(body.model_dump(), status_code=200 if stored.duplicate else 201)
 
 
 @router.get("/reports/{report_id}", tags=["read"])
@@ -287,9 +272,12 @@ def list_hosts(
     product: Annotated[str | None, Query(max_length=200)] = None,
     os: Annotated[str | None, Query(max_length=64)] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
+    site: Annotated[str | None, Query(max_length=sites.MAX_SITE)] = None,
+    tag: Annotated[str | None, Query(max_length=sites.MAX_TAG)] = None,
 ) -> dict[str, Any]:
     """Hosts, with counts of their present findings by verdict; `verdict`/`product` keep hosts
-    with such a present finding, `os` matches the platform, `search` the name or identifier."""
+    with such a present finding, `os` matches the platform, `search` the name or identifier,
+    `site` the site (`(no site)`: hosts without one), `tag` one of the host's tags."""
     result = queries.list_hosts(
         db,
         limit=page.limit,
@@ -299,6 +287,8 @@ def list_hosts(
         product=product,
         os=os,
         search=search,
+        site=site,
+        tag=tag,
     )
     return result.to_json()
 
@@ -393,6 +383,37 @@ def post_transition(
     }
 
 
+class HostLabelsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site: str | None = Field(
+        default=None, max_length=1000, description="The host's site; '' removes it; omitted: unchanged."
+    )
+    tags: list[str] | None = Field(
+        default=None, max_length=1000, description="The host's tags, replacing them all; omitted: unchanged."
+    )
+
+    _site = field_validator("site")(_site_or_none)
+    _tags = field_validator("tags")(_tags_or_none)
+
+
+@router.patch("/hosts/{host_id}", tags=["admin"])
+def patch_host(
+    host_id: RowId, body: HostLabelsRequest, request: Request, principal: AdminDep, db: WriteDB
+) -> dict[str, Any]:
+    """Set a host's site and tags (admin); returns the host."""
+    host = sites.set_labels(db, host_id, site=body.site, tags=body.tags)
+    if host is None:
+        raise HTTPException(404, "host not found")
+    changed = body.model_dump(exclude_none=True)
+    audit(db, principal.name, "host.labels", str(host_id), client_addr(request), **changed)
+    db.commit()
+    state_of(request).overview_cache.clear()  # the counts by site changed
+    return queries.host_json(
+        host, queries.verdict_counts(db, [host_id])[host_id], sites.tags_of(db, [host_id])[host_id]
+    )
+
+
 class TokenRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     role: Literal["admin", "viewer"] = "viewer"
@@ -426,8 +447,14 @@ async def post_import(
     file: Annotated[UploadFile, File(description="an inventory banscan reads: osquery, CSV, SBOM…")],
     format: Annotated[str | None, Form(max_length=64)] = None,
     host: Annotated[str | None, Form(max_length=255)] = None,
+    site: Annotated[str | None, Form(max_length=1000, description="site of the hosts it creates")] = None,
 ) -> JSONResponse:
-    """Scan an uploaded inventory and ingest one result per host found in it (admin)."""
+    """Scan an uploaded inventory and ingest one result per host found in it (admin). Hosts
+    the import creates get `site`; hosts already known keep theirs."""
+    try:
+        site = sites.clean_site(site or "")
+    except ValueError as exc:
+        raise HTTPException(422, f"site: {exc}") from None
     st = state_of(request)
     limit = st.settings.max_import_bytes
     name = _SAFE_NAME.sub("_", FilePath(file.filename or "upload").name)[-100:] or "upload"
@@ -454,6 +481,8 @@ async def post_import(
             "no inventory records were read from this file"
         ]
         raise HTTPException(422, {"reason": "nothing could be read from the upload", "errors": errors[:20]})
+    if site:
+        await run_in_threadpool(_create_import_hosts, request, result, site)
     hosts = await run_in_threadpool(
         _ingest_import, request, result, principal.name, file.filename or name, digest.hexdigest()
     )
@@ -504,31 +533,34 @@ def _ingest_import(
         text, data, key = parse_result(json.dumps(per_host, ensure_ascii=False).encode("utf-8"))
         with st.db.write_session() as db:
             host_id = _import_host(db, name)
-            outcome = _ingest_for_host(db, host_id, text, data, key, source="import")
-        out.append(
-            {
-                "host_id": host_id,
-                "hostname": name,
-                "report_id": outcome.report.id,
-                "duplicate": outcome.duplicate,
-                "applied": outcome.applied,
-                "findings": outcome.findings,
-            }
-        )
+            stored = store_one(db, Incoming(host_id, text, data, key, source="import"))
+            db.commit()
+        out.append({"host_id": host_id, "hostname": name, **stored.to_json()})
     with st.db.writing() as db:
         audit(db, actor, "import", filename, client_addr(request), sha256=sha256, hosts=len(out))
     return out
 
 
-def _import_host(db: Session, name: str) -> int:
-    """The host an inventory row names: by identifier, else by a unique hostname, else a new one."""
+def _create_import_hosts(request: Request, result: ScanResult, site: str) -> None:
+    """Create at `site` the hosts an import names that are not known yet, before it is
+    ingested (which then finds them); hosts already known keep their site."""
+    names = dict.fromkeys([*result.hosts, *(f.host for f in result.findings)])
+    with state_of(request).db.write_session() as db:
+        for name in names:
+            if name and len(name) <= 255 and "\x00" not in name:
+                _import_host(db, name, site=site)
+
+
+def _import_host(db: Session, name: str, site: str = "") -> int:
+    """The host an inventory row names: by identifier, else by a unique hostname, else a new one
+    (at `site`)."""
     host = db.scalar(select(Host).where(Host.identifier == name))
     if host is None:
         matches = list(db.scalars(select(Host).where(Host.hostname == name).limit(2)))
         host = matches[0] if len(matches) == 1 else None
     if host is None:
         try:
-            host = Host(identifier=name, hostname=name, platform="", source="import")
+            host = Host(identifier=name, hostname=name, platform="", site=site, source="import")
             db.add(host)
             db.commit()
         except IntegrityError:  # created meanwhile by another request

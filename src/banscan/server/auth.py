@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
@@ -29,6 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from banscan.store.db import Database
 from banscan.store.migrate import upgrade_db
@@ -420,13 +422,40 @@ class AgentIdentity:
     token_hash: str
 
 
-def require_agent(request: Request) -> AgentIdentity:
-    """The enrolled host behind a Bearer agent token; rate-limited per token."""
-    token = _bearer(request)
-    if token is None:
-        raise _unauthorized("agent token required")
-    digest = token_digest(token)
-    st = state_of(request)
+class AgentTokenCache:
+    """Agent token digests recently found valid: digest → (token id, host id), for `ttl` seconds.
+
+    Why: every report authenticates, and a database round trip from a worker thread cost more
+    than storing the report. A revocation made by this process (re-enrolment) takes effect at
+    once through `forget_host`; one made elsewhere within `ttl` seconds (0 turns caching off).
+    Only successes are kept, so an unknown token always reaches the database.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 100_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, int, int]] = {}
+
+    def get(self, digest: str) -> tuple[int, int] | None:
+        hit = self._entries.get(digest)
+        if hit is None or time.monotonic() - hit[0] >= self.ttl:
+            return None
+        return hit[1], hit[2]
+
+    def put(self, digest: str, token_id: int, host_id: int) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic(), token_id, host_id)
+
+    def forget_host(self, host_id: int) -> None:
+        for digest, (_, _, hid) in list(self._entries.items()):
+            if hid == host_id:
+                self._entries.pop(digest, None)
+
+
+def _agent_lookup(st: ServerState, digest: str) -> tuple[int, int] | None:
     with st.db.reading() as s:
         row = s.execute(
             select(AgentToken.id, AgentToken.host_id, AgentToken.revoked_at)
@@ -434,9 +463,25 @@ def require_agent(request: Request) -> AgentIdentity:
             .where(AgentToken.token_hash == digest)
         ).first()
     if row is None or row.revoked_at is not None:
-        raise _unauthorized("invalid or revoked agent token")
+        return None
+    return row.id, row.host_id
+
+
+async def require_agent(request: Request) -> AgentIdentity:
+    """The enrolled host behind a Bearer agent token; rate-limited per token."""
+    token = _bearer(request)
+    if token is None:
+        raise _unauthorized("agent token required")
+    digest = token_digest(token)
+    st = state_of(request)
+    found = st.agent_tokens.get(digest)
+    if found is None:
+        found = await run_in_threadpool(_agent_lookup, st, digest)
+        if found is None:
+            raise _unauthorized("invalid or revoked agent token")
+        st.agent_tokens.put(digest, *found)
     st.agent_limiter.check(f"a:{digest}")
-    return AgentIdentity(host_id=row.host_id, token_id=row.id, token_hash=digest)
+    return AgentIdentity(host_id=found[1], token_id=found[0], token_hash=digest)
 
 
 def limit_anonymous(request: Request) -> None:

@@ -94,14 +94,23 @@ def agent_command(
     insecure_skip_verify: bool = False,
     catalog: str | None = None,
     log_level: str = "info",
+    site: str | None = None,
+    tags: list[str] | None = None,
 ) -> int:
     """Enrol (once), scan, post; repeat every `interval` seconds unless `once`. Returns an exit
-    status: 0 posted, 1 failed, 2 enrolment refused or not possible."""
+    status: 0 posted, 1 failed, 2 enrolment refused or not possible (also for a `site` or `tags`
+    the server would refuse). The site and tags are sent when the agent enrols."""
     from banscan.server.agent import AgentConfig, default_state_dir, run_agent
+    from banscan.store.sites import clean_site, clean_tags
 
     logging.basicConfig(
         level=getattr(logging, log_level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"
     )
+    try:
+        site, tags = clean_site(site or ""), clean_tags(tags or [])
+    except ValueError as exc:
+        print(f"banscan: error: {exc}", file=sys.stderr)
+        return 2
     verify: bool | str = False if insecure_skip_verify else (ca_bundle or True)
     cfg = AgentConfig(
         server=server,
@@ -113,6 +122,8 @@ def agent_command(
         role=role,
         verify=verify,
         catalog_path=catalog,
+        site=site,
+        tags=tags,
     )
     return run_agent(cfg)
 
@@ -179,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--interval", type=float, default=3600.0)
     a.add_argument("--state-dir")
     a.add_argument("--root")
+    a.add_argument("--site")
+    a.add_argument("--tag", action="append", dest="tags")
     u = sub.add_parser("user-add")
     u.add_argument("--db", default=DEFAULT_URL)
     u.add_argument("username")
@@ -207,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             state_dir=ns.state_dir,
             enroll_secret_file=ns.enroll_secret_file,
             root=ns.root,
+            site=ns.site,
+            tags=ns.tags,
         )
     if ns.cmd == "user-add":
         return user_add_command(ns.db, ns.username, ns.role)

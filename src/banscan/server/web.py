@@ -47,7 +47,7 @@ from banscan.server.auth import (
     state_of,
 )
 from banscan.server.explainer import build_explainer, category_label, product_json, safe_url
-from banscan.store import queries
+from banscan.store import queries, sites
 from banscan.store.ingest import MANUAL_STATES, set_transition
 from banscan.store.models import (
     STATES,
@@ -239,12 +239,16 @@ class HostFilters:
     state: str | None = None
     overdue: bool = False
     search: str | None = None
+    site: str | None = None
+    tag: str | None = None
 
     def params(self) -> dict[str, str]:
         out = {
             "verdict": self.verdict,
             "product": self.product,
             "os": self.os,
+            "site": self.site,
+            "tag": self.tag,
             "state": self.state,
             "overdue": "1" if self.overdue else None,
             "q": self.search,
@@ -256,6 +260,8 @@ class HostFilters:
             "verdict": self.verdict,
             "product": self.product,
             "os": self.os,
+            "site": self.site,
+            "tag": self.tag,
             "state": self.state,
             "overdue": self.overdue,
             "search": self.search,
@@ -269,6 +275,8 @@ def host_filters(
     state: Annotated[str | None, Query(max_length=32)] = None,
     overdue: Annotated[str | None, Query(max_length=8)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    site: Annotated[str | None, Query(max_length=sites.MAX_SITE)] = None,
+    tag: Annotated[str | None, Query(max_length=sites.MAX_TAG)] = None,
 ) -> HostFilters:
     return HostFilters(
         verdict=_choice(verdict, VERDICTS, "verdict"),
@@ -277,6 +285,8 @@ def host_filters(
         state=_choice(state, STATES, "state"),
         overdue=(overdue or "").lower() in ("1", "true", "yes", "on"),
         search=_text(q),
+        site=_text(site),
+        tag=_text(tag),
     )
 
 
@@ -494,6 +504,10 @@ def _host_conditions(
             conds.append(Host.platform == "")
         else:
             conds.append(func.lower(Host.platform) == f.os.lower())
+    if f.site:
+        conds.append(sites.site_condition(f.site))
+    if f.tag:
+        conds.append(sites.tag_condition(f.tag))
     if f.search:
         pattern = queries._like(f.search.lower())
         conds.append(
@@ -528,9 +542,10 @@ def _host_items(session: Session, hosts: list[Host]) -> list[dict[str, Any]]:
     ids = [h.id for h in hosts]
     counts = queries.verdict_counts(session, ids)
     states = _host_states(session, ids)
+    tags = sites.tags_of(session, ids)
     items = []
     for h in hosts:
-        item = queries.host_json(h, counts[h.id])
+        item = queries.host_json(h, counts[h.id], tags[h.id])
         item["transitions"] = states[h.id]
         items.append(item)
     return items
@@ -571,6 +586,8 @@ HOST_CSV = [
     "hostname",
     "identifier",
     "platform",
+    "site",
+    "tags",
     "source",
     "worst_verdict",
     *VERDICTS,
@@ -587,6 +604,8 @@ def host_csv_row(h: dict[str, Any]) -> list[Any]:
         h["hostname"],
         h["identifier"],
         h["platform"],
+        h["site"],
+        ",".join(h["tags"]),
         h["source"],
         h["worst_verdict"] or "",
         *(h["findings"].get(v, 0) for v in VERDICTS),
@@ -609,7 +628,14 @@ def _filter_choices(session: Session) -> dict[str, Any]:
     platforms = [
         p or "unknown" for p in session.scalars(select(Host.platform).distinct().order_by(Host.platform))
     ]
-    return {"verdicts": VERDICTS, "states": STATES, "products": products, "platforms": platforms}
+    return {
+        "verdicts": VERDICTS,
+        "states": STATES,
+        "products": products,
+        "platforms": platforms,
+        "sites": sites.known_sites(session),
+        "tags": sites.known_tags(session),
+    }
 
 
 # ---------------------------------------------------------------- transitions and exceptions
@@ -869,6 +895,12 @@ def overview_page(
         title="Hosts with covered findings by OS",
         links=[f"/hosts?{urlencode({'os': o['os'], 'verdict': 'covered'})}" for o in os_rows],
     )
+    site_rows = data["by_site"][:12]
+    site_chart = charts.bar_chart(
+        [(o["site"], o["hosts_with_covered"]) for o in site_rows],
+        title="Hosts with covered findings by site",
+        links=[f"/hosts?{urlencode({'site': o['site'], 'verdict': 'covered'})}" for o in site_rows],
+    )
     trend_chart = charts.line_chart(
         [(dt.date.fromisoformat(p["date"]), p["hosts_with_covered"]) for p in data["trend"]],
         title="Hosts with covered findings over time",
@@ -884,6 +916,7 @@ def overview_page(
         verdict_chart=verdict_chart,
         product_chart=product_chart,
         os_chart=os_chart,
+        site_chart=site_chart,
         trend_chart=trend_chart,
     )
 
@@ -955,7 +988,42 @@ def host_page(
         h=detail,
         manual_states=MANUAL_STATES,
         next_state=_next_state,
+        max_site=sites.MAX_SITE,
+        max_tag=sites.MAX_TAG,
+        max_tags=sites.MAX_TAGS,
     )
+
+
+@router.post("/hosts/{host_id}/labels")
+def host_labels(
+    request: Request,
+    principal: AdminDep,
+    db: WriteDB,
+    host_id: int,
+    site: Annotated[str, Form(max_length=1000)] = "",
+    tags: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Set a host's site and tags from its page (admin); tags are separated by commas."""
+    if not 1 <= host_id <= MAX_ID:
+        raise HTTPException(404, "host not found")
+    try:
+        clean_site, clean_tags = sites.clean_site(site), sites.split_tags(tags)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if sites.set_labels(db, host_id, site=clean_site, tags=clean_tags) is None:
+        raise HTTPException(404, "host not found")
+    audit(
+        db,
+        principal.name,
+        "host.labels",
+        str(host_id),
+        client_addr(request),
+        site=clean_site,
+        tags=clean_tags,
+    )
+    db.commit()
+    state_of(request).overview_cache.clear()  # the counts by site changed
+    return RedirectResponse(f"/hosts/{host_id}?labelled=1", status_code=303)
 
 
 def _next_state(state: str | None) -> str:
@@ -1178,12 +1246,13 @@ async def imports_post(
     file: Annotated[UploadFile, File()],
     format: Annotated[str | None, Form(max_length=64)] = None,
     host: Annotated[str | None, Form(max_length=255)] = None,
+    site: Annotated[str | None, Form(max_length=1000)] = None,
 ) -> Response:
     """The upload form: the same ingestion as POST /api/v1/imports, shown as a page."""
     from banscan.server.api import post_import
 
     try:
-        response = await post_import(request, principal, file, format or None, host or None)
+        response = await post_import(request, principal, file, format or None, host or None, site or None)
     except HTTPException as exc:
         detail = exc.detail
         errors: list[str] = []

@@ -3,12 +3,17 @@
 SQLite connections run in WAL mode with `synchronous=FULL` and foreign keys on, so a report
 whose commit returned is on disk even if the server is killed the next instant. Writes on
 SQLite open their transaction with `BEGIN IMMEDIATE`: two writers queue on the busy timeout
-instead of failing when one upgrades a read snapshot to a write.
+instead of failing when one upgrades a read snapshot to a write. The server moves WAL
+checkpoints off the commit path (`checkpoint_interval`): by default SQLite copies the log into
+the database inside whichever commit crosses 1000 pages, and every request waiting on that
+commit stalled for a few hundred milliseconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +24,9 @@ from sqlalchemy.pool import StaticPool
 
 DEFAULT_URL = "sqlite:///banscan.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # the log file is cut back to this after a checkpoint
+
+log = logging.getLogger("banscan.store")
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -35,20 +43,27 @@ def _is_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
-    """An engine with this project's connection settings (pragmas, driver, pool)."""
+def make_engine(
+    url: str | URL, *, echo: bool = False, background_checkpoints: Callable[[], bool] | None = None
+) -> Engine:
+    """An engine with this project's connection settings (pragmas, driver, pool).
+
+    `background_checkpoints`, asked as each SQLite connection opens, says whether another thread
+    checkpoints the WAL (then the connection's commits do not)."""
     u = normalize_url(url)
     if u.get_backend_name() == "sqlite":
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if _is_memory(u):
             kwargs["poolclass"] = StaticPool
+        else:  # one connection per server thread, kept rather than reopened (each open sets pragmas)
+            kwargs.update(pool_size=20, max_overflow=20)
         engine = create_engine(u, echo=echo, **kwargs)
-        _sqlite_setup(engine, memory=_is_memory(u))
+        _sqlite_setup(engine, memory=_is_memory(u), background_checkpoints=background_checkpoints)
         return engine
     return create_engine(u, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _sqlite_setup(engine: Engine, *, memory: bool) -> None:
+def _sqlite_setup(engine: Engine, *, memory: bool, background_checkpoints: Callable[[], bool] | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module; "begin" below issues BEGIN.
@@ -59,6 +74,10 @@ def _sqlite_setup(engine: Engine, *, memory: bool) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if not memory:
+            cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+            if background_checkpoints is not None and background_checkpoints():
+                cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -72,8 +91,11 @@ class Database:
 
     def __init__(self, url: str | URL = DEFAULT_URL, *, echo: bool = False) -> None:
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url, echo=echo)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._checkpointer: _Checkpointer | None = None
+        self.engine = make_engine(
+            self.url, echo=echo, background_checkpoints=lambda: self._checkpointer is not None
+        )
         write_bind = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         )
@@ -102,5 +124,51 @@ class Database:
                 s.rollback()
                 raise
 
+    def start_checkpoints(self, interval: float) -> bool:
+        """Checkpoint a SQLite file's WAL from a background thread every `interval` seconds,
+        without blocking writers (PASSIVE), instead of inside the commits of connections opened
+        from now on. Whether it started (not for PostgreSQL or an in-memory database)."""
+        if not self.is_sqlite or _is_memory(self.url) or interval <= 0 or self._checkpointer is not None:
+            return False
+        self._checkpointer = _Checkpointer(self.engine, interval)
+        return True
+
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()
+
+
+class _Checkpointer:
+    """A daemon thread running `PRAGMA wal_checkpoint(PASSIVE)` every `interval` seconds."""
+
+    def __init__(self, engine: Engine, interval: float) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.checkpoints = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="banscan-wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.checkpoint()
+        self.checkpoint()  # leave a short log behind
+
+    def checkpoint(self) -> None:
+        try:
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()  # autocommit connection: no transaction is open around it
+                cur.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                cur.close()
+            finally:
+                raw.close()
+            self.checkpoints += 1
+        except Exception as exc:  # noqa: BLE001 - the next run tries again; commits still work
+            log.warning("WAL checkpoint failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)

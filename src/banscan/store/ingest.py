@@ -1,19 +1,9 @@
-"""Parse, validate and ingest one scan result into the store.
+"""Parse and validate one scan result before it is stored, and record manual transitions.
 
 A result is accepted as the exact bytes the agent sent (kept verbatim) and keyed by the
-SHA-256 of its canonical JSON form, so sending the same result again returns the first
-report. Only a result at least as new as the host's latest moves the host's current state:
-an older one is kept for the record, may move a finding's first-seen date earlier, and
-changes nothing else.
-
-Transitions follow the removal of each product from each host:
-
-    found → replacement-installed → removed → verified
-
-`verified` is only ever set here, by a newer scan that read this host and no longer sees the
-product after its removal was recorded. A product that disappears without a removal record
-keeps its state and is flagged `gone-without-removal-record`; one seen again after being
-recorded removed (or verified) goes back to `found`, flagged `seen-after-removal`.
+SHA-256 of its canonical JSON form; `banscan.store.apply` stores it and holds the rules of
+the removal tracking (found → replacement-installed → removed → verified). People move a
+transition with `set_transition`; only a clean re-scan sets `verified`.
 """
 
 from __future__ import annotations
@@ -24,7 +14,6 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -33,7 +22,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from banscan.store.models import Finding, Host, Report, Transition, TransitionEvent, utcnow
+from banscan.store.models import Transition, TransitionEvent, utcnow
 
 FLAG_GONE = "gone-without-removal-record"
 FLAG_SEEN_AFTER_REMOVAL = "seen-after-removal"
@@ -92,18 +81,15 @@ class _QuickCheck:
         self.passed: OrderedDict[tuple[str, bytes], None] = OrderedDict()
         self.lock = threading.Lock()
 
-    def __call__(self, data: dict[str, Any]) -> bool:
+    def __call__(self, data: dict[str, Any], texts: dict[str, str]) -> bool:
+        """Whether `data` is valid; `texts` holds each member's canonical JSON."""
         if not self.usable or not self.root.is_valid(data):
             return False
         for name, value in data.items():
             member = self.members.get(name)
             if member is None:
                 continue  # allowed by the root (no additionalProperties), like jsonschema
-            try:
-                text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            except ValueError:
-                return False
-            memo = (name, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+            memo = (name, hashlib.sha256(texts[name].encode("utf-8", "surrogatepass")).digest())
             with self.lock:
                 if memo in self.passed:
                     self.passed.move_to_end(memo)
@@ -122,8 +108,6 @@ def _quick_check() -> _QuickCheck:
     return _QuickCheck(result_validator())
 
 
-def _quick_valid(data: dict[str, Any]) -> bool:
-    return _quick_check()(data)
 
 
 def json_path(parts: Any) -> str:
@@ -137,10 +121,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _canonical(value: Any) -> str:
+    """Canonical JSON: sorted keys, no insignificant whitespace; ValueError for NaN/infinity."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_key(data: Any) -> str:
-    """SHA-256 of the canonical form: sorted keys, no insignificant whitespace, UTF-8."""
-    canon = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+    """SHA-256 of the canonical form, UTF-8 encoded."""
+    return hashlib.sha256(_canonical(data).encode("utf-8")).hexdigest()
+
+
+def _joined(texts: dict[str, str]) -> str:
+    """The canonical form of an object from its members' canonical forms (as `_canonical` gives)."""
+    return "{" + ",".join(f"{_canonical(k)}:{texts[k]}" for k in sorted(texts)) + "}"
 
 
 def _check_strings(data: Any) -> None:
@@ -186,13 +179,30 @@ def parse_result(raw: bytes) -> tuple[str, dict[str, Any], str]:
         raise ReportRejected(400, f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ReportRejected(422, f"$: expected a JSON object, got {type(data).__name__}")
-    errors = [] if _quick_valid(data) else list(result_validator().iter_errors(data))
+    # Each member is serialised once: for the memoised validation and for the idempotency key.
+    try:
+        texts: dict[str, str] | None = {k: _canonical(v) for k, v in data.items()}
+    except ValueError:  # 1e999 parses as infinity, which JSON (and PostgreSQL) cannot hold
+        texts = None
+    valid = texts is not None and _quick_check()(data, texts)
+    errors = [] if valid else list(result_validator().iter_errors(data))
     if errors:
         errors.sort(key=lambda e: list(e.absolute_path))
         best = best_match(errors) or errors[0]
         listed = [_error_json(e) for e in errors[:MAX_ERRORS]]
         raise ReportRejected(422, f"{json_path(best.absolute_path)}: {best.message}", listed)
-    _check_strings(data)
+    if texts is None:
+        _check_strings(data)
+        raise ReportRejected(422, "a number in the body is out of range")
+    canon = _joined(texts)
+    try:
+        encoded = canon.encode("utf-8")
+    except UnicodeEncodeError:
+        encoded = b""
+    if not encoded or "\\u0000" in canon:  # a lone surrogate or a NUL: find and name it
+        _check_strings(data)
+        if not encoded:
+            raise ReportRejected(422, "a string in the body is not valid Unicode")
     for i, f in enumerate(data["findings"]):
         for key, limit in _LIMITS.items():
             value = f.get(key)
@@ -205,10 +215,7 @@ def parse_result(raw: bytes) -> tuple[str, dict[str, Any], str]:
                 )
                 raise ReportRejected(422, f"{where}: {msg}", [{"path": where, "message": msg}])
     generated_at(data)  # a present but unreadable generated_at is rejected here
-    try:
-        key = canonical_key(data)
-    except ValueError:  # 1e999 parses as infinity, which JSON (and PostgreSQL) cannot hold
-        raise ReportRejected(422, "a number in the body is out of range") from None
+    key = hashlib.sha256(encoded).hexdigest()
     return text, data, key
 
 
@@ -238,14 +245,6 @@ def generated_at(data: dict[str, Any]) -> dt.datetime | None:
         ) from None
 
 
-@dataclass
-class IngestOutcome:
-    report: Report
-    duplicate: bool
-    applied: bool
-    findings: int
-
-
 def platform_of(data: dict[str, Any]) -> str:
     """`linux` from a target format such as `live:linux` or `root:linux`, else ''."""
     for t in data.get("targets", []):
@@ -255,13 +254,13 @@ def platform_of(data: dict[str, Any]) -> str:
     return ""
 
 
-def _read_anything(data: dict[str, Any]) -> bool:
+def read_anything(data: dict[str, Any]) -> bool:
     """Whether the scan read this host at all; an unreadable scan verifies nothing."""
     targets = data.get("targets", [])
     return not targets or any(int(t.get("records", 0)) > 0 for t in targets)
 
 
-def _merge(findings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def merge_findings(findings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     merged: dict[str, dict[str, Any]] = {}
     for f in findings:
         prev = merged.get(f["product"])
@@ -273,197 +272,6 @@ def _merge(findings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         prev["evidence"].extend(f["evidence"])
         prev["obligations"].extend(o for o in f["obligations"] if o not in prev["obligations"])
     return merged
-
-
-def _second(t: dt.datetime) -> dt.datetime:
-    return t.replace(microsecond=0)
-
-
-def _event(
-    session: Session,
-    t: Transition,
-    *,
-    actor: str,
-    to_state: str,
-    note: str,
-    from_state: str | None,
-    flag: str | None = None,
-    report_id: int | None = None,
-    at: dt.datetime | None = None,
-) -> None:
-    session.add(
-        TransitionEvent(
-            transition_id=t.id,
-            actor=actor,
-            from_state=from_state,
-            to_state=to_state,
-            flag=flag,
-            note=note,
-            report_id=report_id,
-            at=at or utcnow(),
-        )
-    )
-
-
-def ingest_result(
-    session: Session,
-    host: Host,
-    text: str,
-    data: dict[str, Any],
-    key: str,
-    *,
-    source: str = "agent",
-    now: dt.datetime | None = None,
-) -> IngestOutcome:
-    """Store one validated result for `host` (locked by the caller) and update current state."""
-    now = now or utcnow()
-    existing = session.scalar(select(Report).where(Report.host_id == host.id, Report.idempotency_key == key))
-    if existing is not None:
-        return IngestOutcome(
-            existing, duplicate=True, applied=existing.applied, findings=existing.findings_count
-        )
-    when = generated_at(data) or now
-    applied = host.last_generated_at is None or when >= host.last_generated_at
-    findings = _merge(data["findings"])
-    report = Report(
-        host_id=host.id,
-        idempotency_key=key,
-        generated_at=when,
-        received_at=now,
-        source=source,
-        applied=applied,
-        findings_count=len(findings),
-        banscan_version=str(data.get("banscan_version", ""))[:64],
-        catalog_version=str(data.get("catalog_version", ""))[:64],
-        body=text,
-    )
-    session.add(report)
-    session.flush()
-    if applied:
-        _apply(session, host, report, data, findings, when, now)
-        host.last_generated_at = when
-        host.last_report_id = report.id
-        if not host.platform:
-            host.platform = platform_of(data)[:64]
-    else:
-        _backfill(session, host, findings, when)
-    host.last_seen_at = now  # set last: the reads above would otherwise flush the host twice
-    session.flush()
-    return IngestOutcome(report, duplicate=False, applied=applied, findings=len(findings))
-
-
-def _backfill(session: Session, host: Host, findings: dict[str, dict[str, Any]], when: dt.datetime) -> None:
-    """An older result can only tell us a product was there earlier than we thought."""
-    for row in session.scalars(select(Finding).where(Finding.host_id == host.id)):
-        if row.product in findings and when < row.first_seen:
-            row.first_seen = when
-
-
-def _apply(
-    session: Session,
-    host: Host,
-    report: Report,
-    data: dict[str, Any],
-    findings: dict[str, dict[str, Any]],
-    when: dt.datetime,
-    now: dt.datetime,
-) -> None:
-    rows = {r.product: r for r in session.scalars(select(Finding).where(Finding.host_id == host.id))}
-    trans = {t.product: t for t in session.scalars(select(Transition).where(Transition.host_id == host.id))}
-    for product, f in findings.items():
-        row = rows.get(product)
-        if row is None:
-            row = Finding(host_id=host.id, product=product, first_seen=when, present=True)
-            session.add(row)
-        row.present = True
-        row.gone_at = None
-        row.product_name = f["product_name"]
-        row.vendor = f["vendor"]
-        row.category = f.get("category") or ""
-        row.version = f.get("version")
-        row.verdict = f["verdict"]
-        row.confidence = f["confidence"]
-        row.evidence = f["evidence"]
-        row.obligations = f["obligations"]
-        row.last_seen = when
-        row.last_report_id = report.id
-        t = trans.get(product)
-        if t is None:
-            t = Transition(host_id=host.id, product=product, state="found", updated_at=now, updated_by=SYSTEM)
-            session.add(t)
-            session.flush()
-            _event(
-                session,
-                t,
-                actor=SYSTEM,
-                from_state=None,
-                to_state="found",
-                note=f"first seen in report {report.id}",
-                report_id=report.id,
-                at=now,
-            )
-        elif t.state == "verified" or (t.state == "removed" and when >= _second(t.updated_at)):
-            _event(
-                session,
-                t,
-                actor=SYSTEM,
-                from_state=t.state,
-                to_state="found",
-                flag=FLAG_SEEN_AFTER_REMOVAL,
-                note=f"seen again in report {report.id} after being recorded {t.state}",
-                report_id=report.id,
-                at=now,
-            )
-            t.state, t.flag, t.updated_at, t.updated_by = "found", FLAG_SEEN_AFTER_REMOVAL, now, SYSTEM
-        elif t.flag == FLAG_GONE:
-            _event(
-                session,
-                t,
-                actor=SYSTEM,
-                from_state=t.state,
-                to_state=t.state,
-                note=f"seen again in report {report.id}",
-                report_id=report.id,
-                at=now,
-            )
-            t.flag, t.updated_at, t.updated_by = None, now, SYSTEM
-    if not _read_anything(data):
-        return
-    for product, row in rows.items():
-        if product in findings:
-            continue
-        was_present = row.present
-        if was_present:
-            row.present = False
-            row.gone_at = when
-        t = trans.get(product)
-        if t is None:
-            continue
-        if t.state == "removed" and when >= _second(t.updated_at):
-            _event(
-                session,
-                t,
-                actor=SYSTEM,
-                from_state="removed",
-                to_state="verified",
-                note=f"not seen by the clean re-scan in report {report.id}",
-                report_id=report.id,
-                at=now,
-            )
-            t.state, t.flag, t.updated_at, t.updated_by = "verified", None, now, SYSTEM
-        elif t.state in ("found", "replacement-installed") and was_present and t.flag != FLAG_GONE:
-            _event(
-                session,
-                t,
-                actor=SYSTEM,
-                from_state=t.state,
-                to_state=t.state,
-                flag=FLAG_GONE,
-                note=f"not seen in report {report.id}, but no removal was recorded",
-                report_id=report.id,
-                at=now,
-            )
-            t.flag, t.updated_at, t.updated_by = FLAG_GONE, now, SYSTEM
 
 
 def set_transition(
@@ -482,7 +290,11 @@ def set_transition(
     if t is None:
         return None
     now = utcnow()
-    _event(session, t, actor=actor, from_state=t.state, to_state=state, note=note, at=now)
+    session.add(
+        TransitionEvent(
+            transition_id=t.id, actor=actor, from_state=t.state, to_state=state, note=note, at=now
+        )
+    )
     t.state, t.flag, t.updated_at, t.updated_by = state, None, now, actor
     session.flush()
     return t

@@ -76,6 +76,8 @@ class Host(Base):
     identifier: Mapped[str] = mapped_column(String(255), unique=True)
     hostname: Mapped[str] = mapped_column(String(255), index=True)
     platform: Mapped[str] = mapped_column(String(64), default="", index=True)
+    # Where the host is (a site, office or data centre); '' when not set. Tags: `HostTag`.
+    site: Mapped[str] = mapped_column(String(100), default="", server_default="", index=True)
     source: Mapped[str] = mapped_column(String(16), default="agent")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -83,6 +85,22 @@ class Host(Base):
     last_report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     findings: Mapped[list[Finding]] = relationship(back_populates="host", passive_deletes=True)
+
+
+class HostTag(Base):
+    """One tag of one host (`banscan.store.sites` validates and sets them).
+
+    Tags are rows here rather than a JSON list on `hosts`: the `tag=` filter is then an indexed
+    `hosts.id IN (SELECT host_id FROM host_tags WHERE tag = ?)` that SQLite and PostgreSQL run
+    alike (JSON containment is spelled differently on each and needs a dialect-specific index),
+    tags can be counted with a GROUP BY, and changing a host's tags leaves its row alone.
+    """
+
+    __tablename__ = "host_tags"
+    __table_args__ = (Index("ix_host_tags_tag_host", "tag", "host_id"),)
+
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class AgentToken(Base):
@@ -122,10 +140,29 @@ class Report(Base):
 
 
 class Finding(Base):
-    """Current state of one product on one host (upserted by every newer report)."""
+    """Current state of one product on one host (upserted by every newer report).
+
+    Two covering indexes serve the estate summary without reading the rows (which carry the
+    JSON evidence): `ix_findings_present_product` the counts of present findings per product,
+    verdict, category and day first seen (and the overdue condition on those), and
+    `ix_findings_verdict_host` the per-host questions: which hosts have a present finding of a
+    verdict, and since when and until when each host had a covered one (the trend).
+    """
 
     __tablename__ = "findings"
-    __table_args__ = (UniqueConstraint("host_id", "product", name="uq_findings_host_product"),)
+    __table_args__ = (
+        UniqueConstraint("host_id", "product", name="uq_findings_host_product"),
+        Index(
+            "ix_findings_present_product",
+            "present",
+            "product",
+            "verdict",
+            "category",
+            "first_seen",
+            "host_id",
+        ),
+        Index("ix_findings_verdict_host", "verdict", "host_id", "present", "first_seen", "gone_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
@@ -134,9 +171,9 @@ class Finding(Base):
     vendor: Mapped[str] = mapped_column(String(200), default="")
     category: Mapped[str] = mapped_column(String(100), default="")
     version: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    verdict: Mapped[str] = mapped_column(String(16), index=True)
+    verdict: Mapped[str] = mapped_column(String(16))
     confidence: Mapped[str] = mapped_column(String(16))
-    present: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    present: Mapped[bool] = mapped_column(Boolean, default=True)
     first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     gone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -154,12 +191,14 @@ class Transition(Base):
     __table_args__ = (
         UniqueConstraint("host_id", "product", name="uq_transitions_host_product"),
         CheckConstraint("state IN ('found', 'replacement-installed', 'removed', 'verified')", name="state"),
+        # Covers the summary's count per (state, flag) as well as lookups by state.
+        Index("ix_transitions_state_flag", "state", "flag"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
     product: Mapped[str] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(32), default="found", index=True)
+    state: Mapped[str] = mapped_column(String(32), default="found")
     flag: Mapped[str | None] = mapped_column(String(64), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(255), default="system")

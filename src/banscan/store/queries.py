@@ -16,6 +16,7 @@ from banscan.models import Confidence, Verdict
 from banscan.models import Finding as ResultFinding
 from banscan.policy.engine import obligations_for
 from banscan.store.models import VERDICTS, Finding, Host, Report, Transition, TransitionEvent
+from banscan.store.sites import site_condition, site_label, tag_condition, tags_of
 
 _SEVERITY = ("covered", "remnant", "review", "accepted", "informational")
 
@@ -88,7 +89,8 @@ def _page(
 # ---------------------------------------------------------------- hosts
 
 
-def host_json(h: Host, counts: dict[str, int] | None = None) -> dict[str, Any]:
+def host_json(h: Host, counts: dict[str, int] | None = None, tags: list[str] | None = None) -> dict[str, Any]:
+    """A host with its present findings counted by verdict, and its tags (from `tags_of`)."""
     counts = counts or {}
     worst = next((v for v in _SEVERITY if counts.get(v)), None)
     return {
@@ -96,6 +98,8 @@ def host_json(h: Host, counts: dict[str, int] | None = None) -> dict[str, Any]:
         "identifier": h.identifier,
         "hostname": h.hostname,
         "platform": h.platform,
+        "site": h.site,
+        "tags": list(tags or []),
         "source": h.source,
         "created_at": _iso(h.created_at),
         "last_seen_at": _iso(h.last_seen_at),
@@ -131,6 +135,8 @@ def list_hosts(
     product: str | None = None,
     os: str | None = None,
     search: str | None = None,
+    site: str | None = None,
+    tag: str | None = None,
 ) -> Page:
     conds: list[ColumnElement[bool]] = []
     if verdict or product:
@@ -144,6 +150,10 @@ def list_hosts(
         conds.append(Host.id.in_(select(Finding.host_id).where(and_(*fconds))))
     if os:
         conds.append(func.lower(Host.platform) == os.lower())
+    if site:
+        conds.append(site_condition(site))
+    if tag:
+        conds.append(tag_condition(tag))
     if search:
         pattern = _like(search.lower())
         conds.append(
@@ -153,8 +163,10 @@ def list_hosts(
     stmt = select(Host).where(*conds)
     rows, total, next_cursor = _page(session, stmt, Host.id, limit=limit, offset=offset, after_id=after_id)
     hosts = [r[0] for r in rows]
-    counts = verdict_counts(session, [h.id for h in hosts])
-    items = [host_json(h, counts[h.id]) for h in hosts]
+    ids = [h.id for h in hosts]
+    counts = verdict_counts(session, ids)
+    tags = tags_of(session, ids)
+    items = [host_json(h, counts[h.id], tags[h.id]) for h in hosts]
     return Page(items, total, limit, offset, next_cursor)
 
 
@@ -237,7 +249,7 @@ def host_detail(session: Session, host_id: int, *, reports: int = 20) -> dict[st
     for f in findings:
         if f.present:
             counts[f.verdict] = counts.get(f.verdict, 0) + 1
-    out = host_json(host, counts)
+    out = host_json(host, counts, tags_of(session, [host_id])[host_id])
     out["finding_list"] = [
         finding_json(
             f, trans.get(f.product), history=events.get(trans[f.product].id) if f.product in trans else None
@@ -363,46 +375,61 @@ class Deadlines:
         return and_(Finding.present.is_(True), or_(*clauses))
 
 
-def deadlines(session: Session, catalog: Catalog, role: str, as_of: dt.date, jurisdiction: str) -> Deadlines:
+FindingGroup = tuple[str, str, str, dt.date, int]
+
+
+def finding_groups(session: Session, *, informational: bool = True) -> list[FindingGroup]:
+    """Present findings counted per (product, verdict, category, day first seen).
+
+    One pass over the covering index ix_findings_present_product: the rows (and their JSON
+    evidence) are not read. The summary derives its counts by verdict and by product and the
+    deadlines from these few thousand groups instead of grouping the findings three times."""
+    day = func.date(Finding.first_seen)
+    q = select(Finding.product, Finding.verdict, Finding.category, day, func.count()).where(
+        Finding.present.is_(True)
+    )
+    if not informational:
+        q = q.where(Finding.verdict != "informational")
+    q = q.group_by(Finding.product, Finding.verdict, Finding.category, day)
+    return [
+        (product, verdict, category or "", _as_date(first), n)
+        for product, verdict, category, first, n in session.execute(q)
+    ]
+
+
+def deadlines(
+    session: Session,
+    catalog: Catalog,
+    role: str,
+    as_of: dt.date,
+    jurisdiction: str,
+    groups: list[FindingGroup] | None = None,
+) -> Deadlines:
     """Obligation statuses of present findings, as the summary API counts them.
 
-    Findings are grouped in SQL by (product, verdict, category, day first seen). Within one
-    (product, verdict, category) each obligation's status can only change once as the day
-    moves (a later sighting never makes a deadline earlier), so days are evaluated at the ends
-    of a range and the range is split only where the statuses differ."""
+    Findings are grouped in SQL by (product, verdict, category, day first seen) (`groups`, when
+    the caller already has them). Within one (product, verdict, category) each obligation's
+    status can only change once as the day moves (a later sighting never makes a deadline
+    earlier), so days are evaluated at the ends of a range and the range is split only where
+    the statuses differ. Obligations depend on the product, verdict and category alone, so the
+    finding they are evaluated for carries no name, vendor or evidence."""
     out = Deadlines(role=role, as_of=as_of)
-    day = func.date(Finding.first_seen)
-    q = (
-        select(
-            Finding.product,
-            Finding.verdict,
-            Finding.category,
-            day,
-            func.min(Finding.product_name),
-            func.min(Finding.vendor),
-            func.min(Finding.confidence),
-            func.count(),
-        )
-        .where(Finding.present.is_(True), Finding.verdict != "informational")
-        .group_by(Finding.product, Finding.verdict, Finding.category, day)
-    )
-    groups: dict[tuple[str, str, str], list[tuple[dt.date, int]]] = {}
-    names: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-    for product, verdict, category, first, name, vendor, confidence, n in session.execute(q):
-        key = (product, verdict, category or "")
-        groups.setdefault(key, []).append((_as_date(first), n))
-        names.setdefault(key, (name or "", vendor or "", confidence))
-    for key, days in groups.items():
+    if groups is None:
+        groups = finding_groups(session, informational=False)
+    by_key: dict[tuple[str, str, str], list[tuple[dt.date, int]]] = {}
+    for product, verdict, category, first, n in groups:
+        if verdict != "informational":
+            by_key.setdefault((product, verdict, category), []).append((first, n))
+    for key, days in by_key.items():
         days.sort()
         product, verdict, category = key
-        name, vendor, confidence = names[key]
         rf = ResultFinding(
             host="",
             product=product,
-            product_name=name,
-            vendor=vendor,
+            product_name=product,
+            vendor="",
             verdict=Verdict(verdict),
-            confidence=Confidence(confidence),
+            confidence=Confidence.STRONG,
             category=category,
         )
         memo: dict[dt.date, tuple[tuple[str, str], ...]] = {}
@@ -452,56 +479,76 @@ def summary(
     as_of: dt.date | None = None,
     jurisdiction: str = "US",
 ) -> dict[str, Any]:
-    """Estate counts, and obligations re-evaluated as of `as_of` from each finding's first sighting."""
+    """Estate counts, and obligations re-evaluated as of `as_of` from each finding's first sighting.
+
+    Every query reads a covering index (the rows of findings carry JSON evidence and are never
+    read): the findings are grouped once by (product, verdict, category, day first seen) for
+    the counts by verdict and by product and for the deadlines; hosts are counted per OS and
+    per site from their indexes; hosts with a present covered finding are counted per (OS,
+    site) in one join."""
     as_of = as_of or dt.datetime.now(dt.UTC).date()
+    present = Finding.present.is_(True)
     hosts = session.scalar(select(func.count()).select_from(Host)) or 0
     scanned = (
         session.scalar(select(func.count()).select_from(Host).where(Host.last_report_id.is_not(None))) or 0
     )
-    present = Finding.present.is_(True)
     covered_hosts = (
         session.scalar(
-            select(func.count(func.distinct(Finding.host_id))).where(present, Finding.verdict == "covered")
+            select(func.count(func.distinct(Finding.host_id))).where(Finding.verdict == "covered", present)
         )
         or 0
     )
     with_findings = (
         session.scalar(
             select(func.count(func.distinct(Finding.host_id))).where(
-                present, Finding.verdict != "informational"
+                Finding.verdict != "informational", present
             )
         )
         or 0
     )
-    by_verdict = {v: 0 for v in VERDICTS}
-    for verdict, n in session.execute(
-        select(Finding.verdict, func.count()).where(present).group_by(Finding.verdict)
-    ):
-        by_verdict[verdict] = n
 
+    groups = finding_groups(session)
+    by_verdict = {v: 0 for v in VERDICTS}
     by_product: dict[str, dict[str, Any]] = {}
-    q = select(Finding.product, Finding.product_name, Finding.verdict, func.count()).where(present)
-    for product, name, verdict, n in session.execute(
-        q.group_by(Finding.product, Finding.product_name, Finding.verdict)
-    ):
+    for product, verdict, _category, _day, n in groups:
+        by_verdict[verdict] = by_verdict.get(verdict, 0) + n
         entry = by_product.setdefault(
-            product, {"product": product, "product_name": name, "hosts": 0, "covered_hosts": 0}
+            product, {"product": product, "product_name": product, "hosts": 0, "covered_hosts": 0}
         )
-        entry["hosts"] += n
+        entry["hosts"] += n  # one finding per host and product
         if verdict == "covered":
             entry["covered_hosts"] += n
+    if by_product:
+        # The name as the scans recorded it: that of the product's first present finding.
+        first = select(func.min(Finding.id)).where(present).group_by(Finding.product)
+        for product, name in session.execute(
+            select(Finding.product, Finding.product_name).where(Finding.id.in_(first))
+        ):
+            if product in by_product and name:
+                by_product[product]["product_name"] = name
 
     by_os: dict[str, dict[str, Any]] = {}
     for platform, n in session.execute(select(Host.platform, func.count()).group_by(Host.platform)):
-        by_os[platform or "unknown"] = {"os": platform or "unknown", "hosts": n, "hosts_with_covered": 0}
-    q2 = (
-        select(Host.platform, func.count(func.distinct(Host.id)))
-        .join(Finding, Finding.host_id == Host.id)
-        .where(present, Finding.verdict == "covered")
-        .group_by(Host.platform)
-    )
-    for platform, n in session.execute(q2):
-        by_os[platform or "unknown"]["hosts_with_covered"] = n
+        key = platform or "unknown"
+        entry = by_os.setdefault(key, {"os": key, "hosts": 0, "hosts_with_covered": 0})
+        entry["hosts"] += n
+    by_site: dict[str, dict[str, Any]] = {}
+    for site, n in session.execute(select(Host.site, func.count()).group_by(Host.site)):
+        by_site[site] = {"site": site_label(site), "hosts": n, "hosts_with_covered": 0}
+    covered = select(Finding.host_id).where(Finding.verdict == "covered", present)
+    for platform, site, n in session.execute(
+        select(Host.platform, Host.site, func.count())
+        .where(Host.id.in_(covered))
+        .group_by(Host.platform, Host.site)
+    ):
+        # setdefault: on PostgreSQL each statement sees what committed before it, so a host
+        # enrolled since the counts above can show up here first.
+        key = platform or "unknown"
+        by_os.setdefault(key, {"os": key, "hosts": 0, "hosts_with_covered": 0})["hosts_with_covered"] += n
+        label = site_label(site)
+        by_site.setdefault(site, {"site": label, "hosts": 0, "hosts_with_covered": 0})[
+            "hosts_with_covered"
+        ] += n
 
     states: dict[str, int] = {}
     flags: dict[str, int] = {}
@@ -512,9 +559,7 @@ def summary(
         if flag:
             flags[flag] = flags.get(flag, 0) + n
 
-    # Obligations per (product, verdict, category, day first seen), grouped in SQL: the
-    # findings themselves (and their JSON evidence) are never loaded.
-    dl = deadlines(session, catalog, role, as_of, jurisdiction)
+    dl = deadlines(session, catalog, role, as_of, jurisdiction, groups)
     statuses = dict(sorted(dl.by_status.items()))
     overdue_by_reg = dict(sorted(dl.overdue_by_regulation.items()))
     overdue_findings = dl.overdue_findings
@@ -535,6 +580,7 @@ def summary(
         "findings_by_verdict": by_verdict,
         "by_product": sorted(by_product.values(), key=lambda e: (-e["hosts"], e["product"])),
         "by_os": sorted(by_os.values(), key=lambda e: (-e["hosts"], e["os"])),
+        "by_site": sorted(by_site.values(), key=lambda e: (-e["hosts"], e["site"])),
         "transitions": {"by_state": states, "flagged": flags},
         "obligations": {"by_status": statuses},
         "overdue": {

@@ -7,6 +7,10 @@ all into the next transaction. Each job runs in its own SAVEPOINT (one failing j
 back alone, and its caller gets the exception), and every caller's future is resolved only
 after the transaction holding its work has committed: an acknowledged report is on disk. If the
 commit itself fails, every job of the batch gets the error and nothing is acknowledged.
+
+Items submitted with `submit_item` share a batch function: consecutive ones are handed to it
+together (one set of statements for all of them — see `banscan.store.apply`), and only if that
+raises are they run again one by one, each in its own savepoint, so a bad item still fails alone.
 """
 
 from __future__ import annotations
@@ -30,10 +34,16 @@ T = TypeVar("T")
 DEFAULT_MAX_BATCH = 64
 
 
+# Stores many items in one go: one result (or the exception for that item) per item, in order.
+BatchFn = Callable[[Session, list[Any]], list[Any]]
+
+
 @dataclass
 class _Job(Generic[T]):
-    fn: Callable[[Session], T]
+    fn: Callable[[Session], T] | None
     future: Future[T] = field(default_factory=Future)
+    batch_fn: BatchFn | None = None
+    item: Any = None
 
 
 class WriterClosed(RuntimeError):
@@ -55,7 +65,13 @@ class GroupCommitWriter:
 
     def submit(self, fn: Callable[[Session], T]) -> Future[T]:
         """Queue `fn`; the future resolves after the transaction that ran it has committed."""
-        job: _Job[T] = _Job(fn)
+        return self._put(_Job(fn))
+
+    def submit_item(self, batch_fn: BatchFn, item: Any) -> Future[Any]:
+        """Queue `item` for `batch_fn`, stored together with its queued neighbours."""
+        return self._put(_Job(None, batch_fn=batch_fn, item=item))
+
+    def _put(self, job: _Job[T]) -> Future[T]:
         with self._lock:
             if self._closed:
                 raise WriterClosed("the report writer is closed")
@@ -112,14 +128,17 @@ class GroupCommitWriter:
         done: list[tuple[_Job[Any], Any, BaseException | None]] = []
         with self.db.write_session() as session:
             try:
-                for job in live:
-                    try:
-                        with session.begin_nested():  # released on success, rolled back on error
-                            value = job.fn(session)
-                    except Exception as exc:  # noqa: BLE001 - handed to the caller
-                        done.append((job, None, exc))
+                i = 0
+                while i < len(live):
+                    j = i + 1
+                    fn = live[i].batch_fn
+                    if fn is not None:
+                        while j < len(live) and live[j].batch_fn is fn:
+                            j += 1
+                        done.extend(_run_group(session, fn, live[i:j]))
                     else:
-                        done.append((job, value, None))
+                        done.append(_run_one(session, live[i]))
+                    i = j
                 session.commit()
             except BaseException as exc:  # noqa: BLE001 - handed to every caller
                 session.rollback()
@@ -135,3 +154,37 @@ class GroupCommitWriter:
                 job.future.set_exception(error)
             else:
                 job.future.set_result(value)
+
+
+_Done = tuple[_Job[Any], Any, BaseException | None]
+
+
+def _run_one(session: Session, job: _Job[Any]) -> _Done:
+    try:
+        with session.begin_nested():  # released on success, rolled back on error
+            if job.fn is not None:
+                return (job, job.fn(session), None)
+            assert job.batch_fn is not None
+            value = job.batch_fn(session, [job.item])[0]
+            if isinstance(value, BaseException):
+                raise value
+            return (job, value, None)
+    except Exception as exc:  # noqa: BLE001 - handed to the caller
+        return (job, None, exc)
+
+
+def _run_group(session: Session, fn: BatchFn, jobs: list[_Job[Any]]) -> list[_Done]:
+    if len(jobs) > 1:
+        try:
+            with session.begin_nested():
+                values = fn(session, [job.item for job in jobs])
+                if len(values) != len(jobs):
+                    raise RuntimeError(f"batch function gave {len(values)} results for {len(jobs)} items")
+        except Exception as exc:  # noqa: BLE001 - retried one by one below
+            log.info("batch of %d stored one by one after: %s", len(jobs), exc)
+        else:
+            return [
+                (job, None, v) if isinstance(v, BaseException) else (job, v, None)
+                for job, v in zip(jobs, values, strict=True)
+            ]
+    return [_run_one(session, job) for job in jobs]

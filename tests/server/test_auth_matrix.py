@@ -1,0 +1,546 @@
+"""Who may call what: every route of the application against every kind of caller.
+
+The routes come from the application's own route table (included routers and mounted apps
+too), so a route added later is checked without editing this file: it fails here until it
+refuses callers without valid credentials, or is listed in PUBLIC with a reason. Path
+parameters are filled with real ids of a populated fleet, so requests reach the handlers
+instead of stopping at a 404; a new write route also needs a request in RECIPES (the route
+table test says so), so that "nothing changed" means something. One fleet per backend
+(SQLite, PostgreSQL) serves every case.
+
+The expectations, per caller:
+- no valid credentials (none, garbage, unknown, expired or revoked token, Basic auth,
+  expired session): 401, or for an HTML page a 303 to /login;
+- an agent token: refused everywhere but the agent's own route (posting a report);
+- a viewer (API token, or browser session with its CSRF token): reads, but every write
+  outside ANY_USER_WRITES is a 403 that leaves the database as it was;
+- an admin (API token or browser session): reaches every route but the agent's;
+- an admin session without its CSRF token, with a made-up one or with another session's:
+  403 on every write, and nothing changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import itertools
+import re
+import secrets
+import warnings
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import select, update
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+
+from banscan.server.app import ServerSettings, create_app
+from banscan.server.auth import UNSAFE_METHODS, add_api_token, add_user, session_cookie_name, token_digest
+from banscan.server.web import EXPORT_SUFFIXES, DashboardRoute
+from banscan.store.models import Base, Finding, User, WebSession, utcnow
+
+from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, Fleet, _truncate_pg, at, body
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+# ---------------------------------------------------------------- the route table
+
+
+class Endpoint(NamedTuple):
+    method: str
+    path: str  # the route's template, e.g. /api/v1/hosts/{host_id}
+    kind: str  # "api", "export", "page" (HTML: a 401 becomes a redirect to /login), or unsupported
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    @property
+    def unsafe(self) -> bool:
+        return self.method in UNSAFE_METHODS
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def walk(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[Endpoint]:
+    """Every method of every route, descending into included routers and mounted apps."""
+    for ctx in iter_route_contexts(routes):
+        route = ctx.original_route
+        path = prefix + (ctx.path or "")
+        if isinstance(route, Mount):
+            if route.routes:
+                yield from walk(route.routes, path)
+            else:  # an opaque ASGI app (static files, say): one endpoint stands for it
+                yield Endpoint("GET", path + "/{path}", "api")
+        elif isinstance(route, WebSocketRoute):
+            yield Endpoint("WEBSOCKET", path, "websocket")
+        elif isinstance(route, Route):
+            kind = "api"
+            if isinstance(route, DashboardRoute):
+                kind = "export" if path.endswith(EXPORT_SUFFIXES) else "page"
+            for method in sorted(ctx.methods or {"GET"}):
+                yield Endpoint(method, path, kind)
+        else:
+            yield Endpoint("?", f"{path} ({type(route).__name__})", "unknown route type")
+
+
+def route_table(app: FastAPI) -> list[Endpoint]:
+    return list(walk(app.routes))
+
+
+def _collected_routes() -> list[Endpoint]:
+    app = create_app("sqlite://", migrate=False)  # the route table needs no database
+    try:
+        return route_table(app)
+    finally:
+        app.state.banscan.db.dispose()
+
+
+ENDPOINTS = _collected_routes()
+SUPPORTED_KINDS = ("api", "export", "page")
+
+# ---------------------------------------------------------------- what is meant to be open
+
+DOCS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): "liveness probe for load balancers; answers only a status and the version",
+    ("POST", "/api/v1/enroll"): "agents have no credentials yet; guarded by the enrolment secret",
+    ("GET", "/api/v1/csrf"): "hands out the login form's double-submit CSRF token, nothing else",
+    ("GET", "/login"): "the login form",
+    ("POST", "/login"): "checks the password itself, behind the login form's CSRF token",
+    ("GET", "/explainer"): "what is banned and what to do, from the catalog: no fleet data",
+    ("GET", "/static/{name}"): "the dashboard's stylesheet",
+    **{
+        (m, p): "FastAPI's description of the API: schemas, no fleet data"
+        for p in DOCS
+        for m in ("GET", "HEAD")
+    },
+}
+AGENT_ONLY: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/report"): "an agent posts its own host's results with its agent token",
+}
+ANY_USER_WRITES: dict[tuple[str, str], str] = {
+    ("POST", "/logout"): "every signed-in user may end their own session",
+}
+ADMIN_READS: dict[tuple[str, str], str] = {
+    ("GET", "/imports"): "the inventory upload form: only admins may import",
+}
+
+# ---------------------------------------------------------------- the callers
+
+UNAUTHENTICATED = (
+    "anonymous",
+    "garbage_bearer",
+    "unknown_api_token",
+    "unknown_agent_token",
+    "basic_auth_with_admin_password",
+    "expired_admin_token",
+    "revoked_admin_token",
+    "revoked_agent_token",
+    "expired_admin_session",
+)
+AGENT = "agent"
+VIEWERS = ("viewer_token", "viewer_session")
+ADMINS = ("admin_token", "admin_session")
+# Writes only: no CSRF token, a made-up one, and the (valid) token of another user's session.
+WITHOUT_CSRF = ("admin_session_without_csrf", "admin_session_wrong_csrf", "admin_session_viewers_csrf")
+CALLERS = (*UNAUTHENTICATED, AGENT, *VIEWERS, *ADMINS, *WITHOUT_CSRF)
+
+# The possible outcomes.
+UNAUTHORIZED = "unauthorized"  # 401, or a redirect to /login for an HTML page
+REFUSED = "refused"  # 401 or 403 (or the login redirect)
+ROLE = "needs admin"  # 403 because of the role
+CSRF = "needs CSRF token"  # 403 because of the CSRF token
+ALLOWED = "allowed"  # reaches the handler: 2xx or 3xx, not the login redirect
+
+
+def expectation(endpoint: Endpoint, caller: str) -> str:
+    key = endpoint.key
+    if caller in UNAUTHENTICATED:
+        return UNAUTHORIZED
+    if key in AGENT_ONLY:
+        return ALLOWED if caller == AGENT else UNAUTHORIZED
+    if caller == AGENT:
+        return REFUSED
+    if caller in WITHOUT_CSRF:
+        return CSRF
+    if caller in VIEWERS and (key in ADMIN_READS or (endpoint.unsafe and key not in ANY_USER_WRITES)):
+        return ROLE
+    return ALLOWED
+
+
+PROTECTED = [e for e in ENDPOINTS if e.key not in PUBLIC]
+CASES = [(e, c) for e in PROTECTED for c in CALLERS if e.unsafe or c not in WITHOUT_CSRF]
+
+
+# ---------------------------------------------------------------- a populated fleet
+
+UNLIMITED = ServerSettings(user_rate_limit=None, agent_rate_limit=None, anon_rate_limit=None)
+T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)
+SESSION_COOKIE = session_cookie_name(secure=True)
+PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+# Values for path parameters, by name. `name` only appears in /static/{name}.
+PARAM_NAMES = ("host_id", "product", "report_id", "token_id", "user_id", "name")
+
+
+@dataclass
+class World:
+    fleet: Fleet
+    results: dict[str, dict[str, Any]]
+    params: dict[str, str]
+    bearer: dict[str, str]  # caller -> token
+    usernames: dict[str, str]  # caller -> username
+    browser: TestClient  # one client for every case (its cookies are cleared in between)
+    sessions: dict[str, tuple[str, str]] = field(default_factory=dict)  # user -> (cookie, CSRF)
+    counter: Iterator[int] = field(default_factory=itertools.count)
+
+    def unique(self) -> int:
+        return next(self.counter)
+
+    def client(self) -> TestClient:
+        self.browser.cookies.clear()
+        return self.browser
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table but the audit log (a refusal may well be audited)."""
+        with self.fleet.app.state.banscan.db.reading() as s:
+            return {
+                t.name: [tuple(r) for r in s.execute(select(t).order_by(*t.primary_key.columns))]
+                for t in Base.metadata.sorted_tables
+                if t.name != "audit_log"
+            }
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    results: dict[str, dict[str, Any]],
+) -> Iterator[World]:
+    """A host with findings and a report, users and API tokens of both roles, and the
+    credentials that must not work (expired, revoked)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'banscan.db'}"
+    else:
+        url = request.getfixturevalue("pg_session_url")
+        _truncate_pg(url)
+    fleet = Fleet(url, UNLIMITED)
+    try:
+        # A host whose first token was used, then revoked by enrolling the host again.
+        _, revoked_agent_token = fleet.enroll("matrix-reenrolled", "srv-matrix-03")
+        assert fleet.report(revoked_agent_token, at(results["clean"], T0.isoformat())).status_code == 201
+        fleet.enroll("matrix-reenrolled", "srv-matrix-03")
+        host_id, agent_token = fleet.enroll("matrix-host", "srv-matrix-01")
+        r = fleet.report(agent_token, at(results["dirty"], T0.isoformat()))
+        assert r.status_code == 201, r.text
+        report_id = r.json()["report_id"]
+        db = fleet.app.state.banscan.db
+        now = utcnow()
+        with db.writing() as s:
+            products = sorted(
+                s.scalars(select(Finding.product).where(Finding.host_id == host_id, Finding.present))
+            )
+            assert products, "the dirty result should leave findings on the host"
+            usernames = {"admin_session": "matrix-admin", "viewer_session": "matrix-viewer"}
+            usernames["expired_admin_session"] = "matrix-lapsed"
+            for caller, username in usernames.items():
+                add_user(s, username, ADMIN_PASSWORD, "viewer" if "viewer" in caller else "admin")
+            user_id = s.scalars(select(User.id).where(User.username == "matrix-viewer")).one()
+            bearer = {AGENT: agent_token, "revoked_agent_token": revoked_agent_token}
+            for caller, role in [("viewer_token", "viewer"), ("admin_token", "admin")]:
+                bearer[caller], _ = add_api_token(s, f"matrix-{caller}", role, created_by="test")
+            bearer["expired_admin_token"], _ = add_api_token(
+                s, "matrix-expired", "admin", created_by="test", expires_at=now - dt.timedelta(days=1)
+            )
+            bearer["revoked_admin_token"], revoked = add_api_token(
+                s, "matrix-revoked", "admin", created_by="test"
+            )
+            revoked.revoked_at = now
+            token_id = revoked.id
+        params = {
+            "host_id": str(host_id),
+            "product": "kesl" if "kesl" in products else products[0],
+            "report_id": str(report_id),
+            "token_id": str(token_id),
+            "user_id": str(user_id),
+            "name": "dashboard.css",
+        }
+        assert set(params) == set(PARAM_NAMES)
+        with TestClient(fleet.app, base_url="https://testserver") as browser:
+            yield World(fleet, results, params, bearer, usernames, browser)
+    finally:
+        fleet.close()
+
+
+def url_of(world: World, endpoint: Endpoint) -> str:
+    def value(m: re.Match[str]) -> str:
+        if m.group(1) not in world.params:
+            pytest.fail(f"{endpoint}: no value for the path parameter {m.group(1)!r}; add one to `world`")
+        return world.params[m.group(1)]
+
+    return PARAM.sub(value, endpoint.path)
+
+
+# ---------------------------------------------------------------- requests that do something
+
+
+Recipe = Callable[[World, TestClient], dict[str, Any]]
+
+
+def _inventory(world: World) -> dict[str, Any]:
+    """A one-host inventory under a new name, so an import always adds a host."""
+    tsv = (
+        "Computer\tApp\tVendor\tVer\tSeen\n"
+        f"MATRIX-KIOSK-{world.unique()}\tKaspersky Security Center Network Agent\t"
+        "AO Kaspersky Lab\t14.2.0.26967\t2024-12-30\n"
+    )
+    return {"files": {"file": ("inventory.tsv", tsv.encode())}}
+
+
+def _login_form(world: World, client: TestClient) -> dict[str, Any]:
+    csrf = client.get("/api/v1/csrf").json()["csrf_token"]
+    return {
+        "data": {
+            "username": world.usernames["viewer_session"],
+            "password": ADMIN_PASSWORD,
+            "csrf_token": csrf,
+        },
+        "headers": {"Accept": "application/json"},
+    }
+
+
+# A valid request per write route: what an admin (or the agent) sends changes the database,
+# so a refused caller's unchanged database shows the refusal is what stopped it.
+RECIPES: dict[tuple[str, str], Recipe] = {
+    ("POST", "/api/v1/enroll"): lambda w, c: {
+        "json": {
+            "enroll_secret": ENROLL_SECRET,
+            "host_identifier": f"matrix-enrolled-{w.unique()}",
+            "hostname": "srv-matrix-02",
+            "platform": "linux",
+        }
+    },
+    ("POST", "/api/v1/report"): lambda w, c: {
+        "content": body(at(w.results["dirty"], (T0 + dt.timedelta(minutes=1 + w.unique())).isoformat())),
+        "headers": {"Content-Type": "application/json"},
+    },
+    ("POST", "/api/v1/transitions/{host_id}/{product}"): lambda w, c: {
+        "json": {"state": "removed", "note": "matrix"}
+    },
+    ("PATCH", "/api/v1/hosts/{host_id}"): lambda w, c: {
+        "json": {"site": f"matrix-site-{w.unique()}", "tags": ["matrix"]}
+    },
+    ("POST", "/api/v1/tokens"): lambda w, c: {"json": {"name": f"matrix-new-{w.unique()}", "role": "admin"}},
+    ("POST", "/api/v1/imports"): lambda w, c: _inventory(w),
+    ("POST", "/login"): _login_form,
+    ("POST", "/logout"): lambda w, c: {},
+    ("POST", "/hosts/{host_id}/transition"): lambda w, c: {
+        "data": {"product": w.params["product"], "state": "replacement-installed", "note": "matrix"}
+    },
+    ("POST", "/imports"): lambda w, c: _inventory(w),
+    ("POST", "/hosts/{host_id}/labels"): lambda w, c: {
+        "data": {"site": f"matrix-site-{w.unique()}", "tags": "matrix, kiosk"}
+    },
+}
+
+
+def log_in(world: World, client: TestClient, user: str, *, fresh: bool) -> tuple[str, str]:
+    """A browser session of `user` (a key of `usernames`), logged in through the login form:
+    the session cookie's value and the session's CSRF token. Reused unless `fresh`."""
+    if not fresh and user in world.sessions:
+        return world.sessions[user]
+    csrf = client.get("/api/v1/csrf").json()["csrf_token"]
+    r = client.post(
+        "/login",
+        data={"username": world.usernames[user], "password": ADMIN_PASSWORD, "csrf_token": csrf},
+        headers={"Accept": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    client.cookies.clear()
+    cookie = r.cookies.get(SESSION_COOKIE)
+    assert cookie, "the login sets the session cookie"
+    if user == "expired_admin_session":
+        with world.fleet.app.state.banscan.db.writing() as s:
+            s.execute(
+                update(WebSession)
+                .where(WebSession.session_hash == token_digest(cookie))
+                .values(expires_at=utcnow() - dt.timedelta(minutes=1))
+            )
+    session = (cookie, str(r.json()["csrf_token"]))
+    if not fresh:
+        world.sessions[user] = session
+    return session
+
+
+def credentials(
+    world: World, client: TestClient, caller: str, *, fresh: bool
+) -> tuple[dict[str, str], str | None]:
+    """Headers to send as `caller`, and the CSRF token to echo (None: send none)."""
+    match caller:
+        case "anonymous":
+            return {}, None
+        case "garbage_bearer":
+            return {"Authorization": f"Bearer {secrets.token_urlsafe(24)}"}, None
+        case "unknown_api_token":
+            return {"Authorization": f"Bearer bst_{secrets.token_urlsafe(32)}"}, None
+        case "unknown_agent_token":
+            return {"Authorization": f"Bearer bsa_{secrets.token_urlsafe(32)}"}, None
+        case "basic_auth_with_admin_password":
+            pair = f"{world.usernames['admin_session']}:{ADMIN_PASSWORD}".encode()
+            return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}, None
+        case "viewer_session" | "admin_session" | "expired_admin_session":
+            cookie, csrf = log_in(world, client, caller, fresh=fresh)
+            return {"Cookie": f"{SESSION_COOKIE}={cookie}"}, csrf
+        case "admin_session_without_csrf" | "admin_session_wrong_csrf" | "admin_session_viewers_csrf":
+            cookie, _ = log_in(world, client, "admin_session", fresh=fresh)
+            wrong = {
+                "admin_session_without_csrf": None,
+                "admin_session_wrong_csrf": secrets.token_urlsafe(32),
+                "admin_session_viewers_csrf": log_in(world, client, "viewer_session", fresh=False)[1],
+            }[caller]
+            return {"Cookie": f"{SESSION_COOKIE}={cookie}"}, wrong
+        case _:
+            return {"Authorization": f"Bearer {world.bearer[caller]}"}, None
+
+
+def prepare(world: World, client: TestClient, endpoint: Endpoint, caller: str) -> dict[str, Any]:
+    """The keyword arguments of `client.request` for `endpoint` as `caller`, signing in first."""
+    # A write that goes through may end or change the session it comes with (a refused one
+    # changes nothing, which the matrix checks): it gets a session of its own.
+    fresh = endpoint.unsafe and expectation(endpoint, caller) == ALLOWED
+    headers, csrf = credentials(world, client, caller, fresh=fresh)
+    recipe = RECIPES.get(endpoint.key)
+    kwargs = recipe(world, client) if recipe is not None else {}
+    headers = {**kwargs.pop("headers", {}), **headers}
+    if csrf is not None and endpoint.unsafe:
+        if endpoint.kind == "page" and ("data" in kwargs or "files" in kwargs):
+            kwargs["data"] = {**kwargs.get("data", {}), "csrf_token": csrf}  # as the form sends it
+        else:
+            headers["X-CSRF-Token"] = csrf
+    return {"headers": headers, "follow_redirects": False, **kwargs}
+
+
+# ---------------------------------------------------------------- checks
+
+
+def is_login_redirect(r: httpx.Response, path: str) -> bool:
+    if r.status_code != 303:
+        return False
+    target = urlparse(r.headers.get("location", ""))
+    return target.path == "/login" and parse_qs(target.query).get("next") == [path]
+
+
+def shown(r: httpx.Response) -> str:
+    where = f" -> {r.headers['location']}" if "location" in r.headers else ""
+    return f"{r.status_code}{where}: {r.text[:300]!r}"
+
+
+def changes(before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[Any, ...]]]) -> list[str]:
+    return [f"{t} ({len(before[t])} -> {len(after[t])} rows)" for t in before if before[t] != after[t]]
+
+
+NOT_PUBLIC = (
+    "it is not in PUBLIC, so it must refuse callers without valid credentials "
+    "(if it is meant to be public, add it to PUBLIC with the reason)"
+)
+
+
+@pytest.mark.parametrize(("endpoint", "caller"), CASES, ids=[f"{e} as {c}" for e, c in CASES])
+def test_route_access(world: World, endpoint: Endpoint, caller: str) -> None:
+    if endpoint.kind not in SUPPORTED_KINDS:
+        pytest.fail(f"{endpoint}: a {endpoint.kind} route, which this matrix cannot call; extend it")
+    expected = expectation(endpoint, caller)
+    path = url_of(world, endpoint)
+    where = f"{endpoint} ({path}) as {caller}"
+    client = world.client()
+    request = prepare(world, client, endpoint, caller)
+    before = world.snapshot() if endpoint.unsafe else {}
+    r = client.request(endpoint.method, path, **request)
+    changed = changes(before, world.snapshot()) if endpoint.unsafe else []
+    if changed and expected != ALLOWED:
+        world.sessions.clear()  # the shared sessions may be gone: no knock-on failures
+        where += f" (and the request changed {', '.join(changed)})"
+
+    if expected == UNAUTHORIZED:
+        if endpoint.kind == "page" and endpoint.method == "GET":
+            assert is_login_redirect(r, path), (
+                f"{where}: expected a redirect to /login, got {shown(r)}; {NOT_PUBLIC}"
+            )
+        else:
+            assert r.status_code == 401, f"{where}: expected 401, got {shown(r)}; {NOT_PUBLIC}"
+    elif expected == REFUSED:
+        assert r.status_code in (401, 403) or is_login_redirect(r, path), (
+            f"{where}: an agent token must be refused outside {sorted(AGENT_ONLY)}, got {shown(r)}"
+        )
+    elif expected == ROLE:
+        assert r.status_code == 403 and "admin" in r.text, (
+            f"{where}: a viewer must get 403 (admin role needed), got {shown(r)}"
+        )
+    elif expected == CSRF:
+        assert r.status_code == 403 and "CSRF" in r.text, (
+            f"{where}: a session write without its own CSRF token must get 403, got {shown(r)}"
+        )
+    else:
+        assert r.status_code < 400 and not is_login_redirect(r, path), (
+            f"{where}: expected the handler to answer, got {shown(r)}"
+            + ("" if endpoint.key in RECIPES or not endpoint.unsafe else "; add a request to RECIPES")
+        )
+
+    if endpoint.unsafe and expected != ALLOWED:
+        assert not changed, f"{where}: refused, yet the database changed"
+    elif endpoint.unsafe and endpoint.key not in ANY_USER_WRITES:
+        assert changed, f"{where}: the request in RECIPES changed nothing, so a refusal of it proves little"
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.key in PUBLIC], ids=str)
+def test_public_route_answers_anonymous_callers(world: World, endpoint: Endpoint) -> None:
+    client = world.client()
+    r = client.request(
+        endpoint.method, url_of(world, endpoint), **prepare(world, client, endpoint, "anonymous")
+    )
+    assert r.status_code < 400, f"{endpoint} is listed in PUBLIC but refused an anonymous caller: {shown(r)}"
+
+
+def test_route_table_is_fully_described() -> None:
+    """Every allowlist entry names a served route; every route can be called by the matrix."""
+    served = {e.key for e in ENDPOINTS}
+    tables: dict[str, Collection[tuple[str, str]]] = {
+        "PUBLIC": PUBLIC,
+        "AGENT_ONLY": AGENT_ONLY,
+        "ANY_USER_WRITES": ANY_USER_WRITES,
+        "ADMIN_READS": ADMIN_READS,
+        "RECIPES": RECIPES,
+    }
+    problems = [
+        f"{name} lists {method} {path}, which the app does not serve"
+        for name, table in tables.items()
+        for method, path in table
+        if (method, path) not in served
+    ]
+    for e in ENDPOINTS:
+        if e.kind not in SUPPORTED_KINDS:
+            problems.append(f"{e}: a {e.kind} route, which this matrix cannot call")
+        if e.unsafe and e.key not in RECIPES:
+            problems.append(f"{e}: a write route with no request in RECIPES")
+        problems += [
+            f"{e}: no value for the path parameter {name!r} (PARAM_NAMES)"
+            for name in PARAM.findall(e.path)
+            if name not in PARAM_NAMES
+        ]
+    assert not problems, "\n".join(problems)
+    assert ("GET", "/api/v1/hosts") in served and ("GET", "/hosts/{host_id}") in served, (
+        "the walk should see into the included routers"
+    )
+
+
+def test_served_routes_are_the_collected_ones(world: World) -> None:
+    assert route_table(world.fleet.app) == ENDPOINTS

@@ -1,0 +1,530 @@
+"""Sites and tags of hosts, on SQLite and PostgreSQL: set at enrolment (API and agent), by bulk
+imports and by admins; validated; used by the host filters, the exports, the host JSON and the
+estate summary's breakdown by site."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, insert, select, text
+from typer.testing import CliRunner
+
+from banscan.cli import app as cli_app
+from banscan.server.agent import AgentConfig, AgentState, run_agent
+from banscan.server.auth import create_api_token, create_user
+from banscan.server.cli import agent_command
+from banscan.store.db import make_engine
+from banscan.store.migrate import upgrade_db
+from banscan.store.models import Finding, Host, HostTag
+from banscan.store.sites import MAX_TAGS, NO_SITE
+from linux_root import build_linux_root
+
+from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, Fleet, ServerProcess, at, make_admin
+from .test_web_pages import browser, data_cell, ids_in, login, read_csv
+
+T1 = "2025-03-01T10:00:00+00:00"
+TSV = (
+    "Computer\tApp\tVendor\tVer\tSeen\n"
+    "KIOSK-01\tKaspersky Security Center Network Agent\tAO Kaspersky Lab\t14.2.0.26967\t2024-12-30\n"
+    "KIOSK-02\tMozilla Firefox\tMozilla\t133.0.3\t2024-12-29\n"
+)
+
+
+def enroll(fleet: Fleet, identifier: str, **extra: Any) -> httpx.Response:
+    body = {"enroll_secret": ENROLL_SECRET, "host_identifier": identifier, "hostname": identifier}
+    return fleet.client.post("/api/v1/enroll", json={**body, "platform": "linux", **extra})
+
+
+def enrolled(fleet: Fleet, identifier: str, **extra: Any) -> tuple[int, str]:
+    r = enroll(fleet, identifier, **extra)
+    assert r.status_code == 201, r.text
+    return r.json()["host_id"], r.json()["token"]
+
+
+def labels_in_db(db_url: str, host_id: int) -> tuple[str, list[str]]:
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            site = conn.execute(select(Host.site).where(Host.id == host_id)).scalar_one()
+            tags = list(
+                conn.execute(
+                    select(HostTag.tag).where(HostTag.host_id == host_id).order_by(HostTag.tag)
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+    return site, tags
+
+
+def api_ids(fleet: Fleet, **params: str) -> list[int]:
+    return [h["id"] for h in fleet.get("/api/v1/hosts", **params)["items"]]
+
+
+def estate(fleet: Fleet, results: dict[str, Any]) -> dict[str, int]:
+    """Five hosts: two at paris (one dirty), one at berlin (dirty), two without a site (one
+    dirty); tags: pci on a, b and e; kiosk on c."""
+    layout = {
+        "a": ("paris", ["pci", "db"], "dirty"),
+        "b": ("paris", ["pci"], "clean"),
+        "c": ("berlin", ["kiosk"], "dirty"),
+        "d": (None, None, "clean"),
+        "e": (None, ["pci"], "dirty"),
+    }
+    ids = {}
+    for name, (site, tags, result) in layout.items():
+        extra: dict[str, Any] = {}
+        if site is not None:
+            extra["site"] = site
+        if tags is not None:
+            extra["tags"] = tags
+        host_id, token = enrolled(fleet, f"host-{name}", **extra)
+        assert fleet.report(token, at(results[result], T1)).status_code == 201
+        ids[name] = host_id
+    return ids
+
+
+# ---------------------------------------------------------------- enrolment and validation
+
+
+def test_enrolment_sets_site_and_tags_and_host_json_shows_them(fleet: Fleet) -> None:
+    host_id, _ = enrolled(fleet, "m-1", site="  Paris DC1 ", tags=["pci", "db", "pci", " web "])
+    host = fleet.get(f"/api/v1/hosts/{host_id}")
+    assert host["site"] == "Paris DC1" and host["tags"] == ["db", "pci", "web"]
+    assert labels_in_db(fleet.db_url, host_id) == ("Paris DC1", ["db", "pci", "web"])
+    listed = fleet.get("/api/v1/hosts")["items"][0]
+    assert listed["site"] == "Paris DC1" and listed["tags"] == ["db", "pci", "web"]
+
+    # Enrolling again without them leaves them; with them, they replace what was there.
+    assert enrolled(fleet, "m-1")[0] == host_id
+    assert labels_in_db(fleet.db_url, host_id) == ("Paris DC1", ["db", "pci", "web"])
+    assert enrolled(fleet, "m-1", site="Lyon", tags=["kiosk"])[0] == host_id
+    assert labels_in_db(fleet.db_url, host_id) == ("Lyon", ["kiosk"])
+    assert enrolled(fleet, "m-1", tags=[])[0] == host_id
+    assert labels_in_db(fleet.db_url, host_id) == ("Lyon", [])
+
+    # A host enrolled without any has none.
+    other, _ = enrolled(fleet, "m-2")
+    assert labels_in_db(fleet.db_url, other) == ("", [])
+    assert fleet.get(f"/api/v1/hosts/{other}")["tags"] == []
+
+
+BAD_LABELS: list[dict[str, Any]] = [
+    {"site": "x" * 101},
+    {"site": "line\nbreak"},
+    {"site": "bell\u0007"},
+    {"site": "del\u007f"},
+    {"site": "c1\u0085c1"},
+    {"site": "sep\u2028sep"},
+    {"site": NO_SITE},
+    {"site": 12},
+    {"tags": "pci"},
+    {"tags": ["a,b"]},
+    {"tags": [""]},
+    {"tags": ["   "]},
+    {"tags": ["t" * 65]},
+    {"tags": ["tab\there"]},
+    {"tags": [f"t{i}" for i in range(MAX_TAGS + 1)]},
+    {"tags": [None]},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_LABELS, ids=[str(i) for i in range(len(BAD_LABELS))])
+def test_invalid_site_or_tags_are_refused_with_422(fleet: Fleet, bad: dict[str, Any]) -> None:
+    r = enroll(fleet, "v-1", **bad)
+    assert r.status_code == 422, r.text
+    assert fleet.get("/api/v1/hosts")["total"] == 0  # nothing was created
+
+    host_id, _ = enrolled(fleet, "v-2", site="kept", tags=["kept"])
+    r = fleet.client.patch(f"/api/v1/hosts/{host_id}", json=bad, headers=fleet.as_admin())
+    assert r.status_code == 422, r.text
+    assert labels_in_db(fleet.db_url, host_id) == ("kept", ["kept"])
+
+
+def test_limits_are_inclusive(fleet: Fleet) -> None:
+    tags = [f"t{i:02d}" for i in range(MAX_TAGS)]
+    r = enroll(fleet, "l-1", site="s" * 100, tags=tags)
+    assert r.status_code == 201, r.text
+    host_id = r.json()["host_id"]
+    assert labels_in_db(fleet.db_url, host_id) == ("s" * 100, tags)
+    r = fleet.client.patch(f"/api/v1/hosts/{host_id}", json={"tags": ["x" * 64]}, headers=fleet.as_admin())
+    assert r.status_code == 200 and r.json()["tags"] == ["x" * 64]
+
+
+# ---------------------------------------------------------------- changing them
+
+
+def test_admin_changes_site_and_tags_through_the_api_viewer_cannot(fleet: Fleet) -> None:
+    host_id, _ = enrolled(fleet, "p-1", site="paris", tags=["pci"])
+    admin = fleet.as_admin()
+    r = fleet.client.patch(f"/api/v1/hosts/{host_id}", json={"site": "berlin"}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["site"] == "berlin" and r.json()["tags"] == ["pci"]  # tags untouched
+    r = fleet.client.patch(f"/api/v1/hosts/{host_id}", json={"tags": ["b", "a"]}, headers=admin)
+    assert r.json()["site"] == "berlin" and r.json()["tags"] == ["a", "b"]
+    assert labels_in_db(fleet.db_url, host_id) == ("berlin", ["a", "b"])
+    r = fleet.client.patch(f"/api/v1/hosts/{host_id}", json={"site": "", "tags": []}, headers=admin)
+    assert r.status_code == 200
+    assert labels_in_db(fleet.db_url, host_id) == ("", [])
+
+    viewer = {"Authorization": f"Bearer {fleet.api_token('viewer')}"}
+    r = fleet.client.patch(f"/api/v1/hosts/{host_id}", json={"site": "rome"}, headers=viewer)
+    assert r.status_code == 403
+    r = fleet.client.patch(f"/api/v1/hosts/{host_id}", json={"site": "rome"})
+    assert r.status_code == 401
+    assert labels_in_db(fleet.db_url, host_id) == ("", [])
+    r = fleet.client.patch("/api/v1/hosts/999999", json={"site": "rome"}, headers=admin)
+    assert r.status_code == 404
+    r = fleet.client.patch(f"/api/v1/hosts/{host_id}", json={"site": "rome", "owner": "x"}, headers=admin)
+    assert r.status_code == 422
+
+    engine = make_engine(fleet.db_url)
+    with engine.connect() as conn:
+        actions = conn.execute(
+            text("SELECT action, target FROM audit_log WHERE action = 'host.labels'")
+        ).all()
+    engine.dispose()
+    assert [tuple(a) for a in actions] == [("host.labels", str(host_id))] * 3
+
+
+def test_admin_changes_site_and_tags_from_the_host_page(fleet: Fleet, results: dict[str, Any]) -> None:
+    host_id, token = enrolled(fleet, "f-1", site="paris", tags=["pci"])
+    assert fleet.report(token, at(results["dirty"], T1)).status_code == 201
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    csrf = login(a, "alice")
+    page = a.get(f"/hosts/{host_id}").text
+    assert "labels-form" in page and 'name="site" value="paris"' in page and 'value="pci"' in page
+    assert a.get("/").text.count('data-site="paris">1<') == 1  # the overview, cached
+
+    form = {"site": "Berlin HQ", "tags": "kiosk, pos,,kiosk"}
+    r = a.post(f"/hosts/{host_id}/labels", data=form, follow_redirects=False)
+    assert r.status_code == 403  # no CSRF token
+    r = a.post(f"/hosts/{host_id}/labels", data={**form, "csrf_token": "nope"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert labels_in_db(fleet.db_url, host_id) == ("paris", ["pci"])
+    r = a.post(f"/hosts/{host_id}/labels", data={**form, "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/hosts/{host_id}")
+    assert labels_in_db(fleet.db_url, host_id) == ("Berlin HQ", ["kiosk", "pos"])
+    page = a.get(f"/hosts/{host_id}").text
+    assert re.search(r'id="host-site"><a href="/hosts\?site=Berlin%20HQ">Berlin HQ</a>', page)
+    assert 'href="/hosts?tag=pos"' in page
+    overview = a.get("/").text  # the change shows at once, not after the cache expires
+    assert 'data-site="Berlin HQ">1<' in overview and 'data-site="paris"' not in overview
+
+    for bad in [{"site": "a\u0007"}, {"tags": "x" * 65}, {"tags": ",".join(f"t{i}" for i in range(21))}]:
+        r = a.post(f"/hosts/{host_id}/labels", data={**bad, "csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code in (400, 422), bad
+    assert labels_in_db(fleet.db_url, host_id) == ("Berlin HQ", ["kiosk", "pos"])
+    r = a.post("/hosts/999999/labels", data={**form, "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 404
+
+    create_user(fleet.db_url, "victor", ADMIN_PASSWORD, "viewer")
+    v = browser(fleet)
+    vcsrf = login(v, "victor")
+    assert "labels-form" not in v.get(f"/hosts/{host_id}").text
+    r = v.post(f"/hosts/{host_id}/labels", data={"site": "x", "csrf_token": vcsrf}, follow_redirects=False)
+    assert r.status_code == 403
+    assert labels_in_db(fleet.db_url, host_id) == ("Berlin HQ", ["kiosk", "pos"])
+
+
+# ---------------------------------------------------------------- filters and exports
+
+
+def test_hosts_filter_by_site_and_tag_in_the_api_and_on_the_page(
+    fleet: Fleet, results: dict[str, Any]
+) -> None:
+    ids = estate(fleet, results)
+    assert api_ids(fleet, site="paris") == [ids["a"], ids["b"]]
+    assert api_ids(fleet, site="berlin") == [ids["c"]]
+    assert api_ids(fleet, site=NO_SITE) == [ids["d"], ids["e"]]
+    assert api_ids(fleet, site="nowhere") == []
+    assert api_ids(fleet, tag="pci") == [ids["a"], ids["b"], ids["e"]]
+    assert api_ids(fleet, tag="kiosk") == [ids["c"]]
+    assert api_ids(fleet, tag="PCI") == []
+    assert api_ids(fleet, site="paris", tag="db") == [ids["a"]]
+    assert api_ids(fleet, tag="pci", verdict="covered") == [ids["a"], ids["e"]]
+    assert fleet.get("/api/v1/hosts", site="paris", limit=1)["total"] == 2
+    admin = fleet.as_admin()
+    assert fleet.client.get("/api/v1/hosts", params={"site": "x" * 101}, headers=admin).status_code == 422
+
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    login(a, "alice")
+    assert ids_in(a.get("/hosts", params={"site": "paris"}).text) == [ids["a"], ids["b"]]
+    assert ids_in(a.get("/hosts", params={"site": NO_SITE}).text) == [ids["d"], ids["e"]]
+    assert ids_in(a.get("/hosts", params={"tag": "pci"}).text) == [ids["a"], ids["b"], ids["e"]]
+    assert ids_in(a.get("/hosts", params={"tag": "pci", "site": "paris", "verdict": "covered"}).text) == [
+        ids["a"]
+    ]
+    page = a.get("/hosts").text
+    for choice in ["paris", "berlin", NO_SITE, "pci", "kiosk", "db"]:
+        assert f'<option value="{choice}" >' in page or f'<option value="{choice}">' in page, choice
+    row = page[page.index(f'data-host-id="{ids["a"]}"') :]
+    row = row[: row.index("</tr>")]
+    assert ">paris</a>" in row and 'href="/hosts?tag=db"' in row and 'href="/hosts?tag=pci"' in row
+    selected = a.get("/hosts", params={"site": "berlin"}).text
+    assert '<option value="berlin" selected>' in selected
+    assert "site=berlin" in selected  # the export links keep the filter
+
+
+def test_host_exports_include_site_and_tags(fleet: Fleet, results: dict[str, Any]) -> None:
+    ids = estate(fleet, results)
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    login(a, "alice")
+    rows = {int(r["id"]): r for r in read_csv(a.get("/hosts.csv").text)}
+    assert (rows[ids["a"]]["site"], rows[ids["a"]]["tags"]) == ("paris", "db,pci")
+    assert (rows[ids["d"]]["site"], rows[ids["d"]]["tags"]) == ("", "")
+    assert (rows[ids["c"]]["site"], rows[ids["c"]]["tags"]) == ("berlin", "kiosk")
+    filtered = read_csv(a.get("/hosts.csv", params={"tag": "pci", "site": NO_SITE}).text)
+    assert [int(r["id"]) for r in filtered] == [ids["e"]]
+
+    data = a.get("/hosts.json", params={"site": "paris"}).json()
+    assert data["filters"]["site"] == "paris" and data["count"] == 2
+    assert [(i["site"], i["tags"]) for i in data["items"]] == [("paris", ["db", "pci"]), ("paris", ["pci"])]
+    everything = a.get("/hosts.json").json()
+    assert {i["id"]: i["tags"] for i in everything["items"]} == {
+        ids["a"]: ["db", "pci"],
+        ids["b"]: ["pci"],
+        ids["c"]: ["kiosk"],
+        ids["d"]: [],
+        ids["e"]: ["pci"],
+    }
+
+
+# ---------------------------------------------------------------- summary and overview
+
+
+def test_by_site_numbers_match_the_store(fleet: Fleet, results: dict[str, Any]) -> None:
+    ids = estate(fleet, results)
+    enrolled(fleet, "idle", site="berlin")  # never reported
+    summary = fleet.get("/api/v1/summary")
+    by_site = {s["site"]: (s["hosts"], s["hosts_with_covered"]) for s in summary["by_site"]}
+    assert by_site == {"paris": (2, 1), "berlin": (2, 1), NO_SITE: (2, 1)}
+    assert [s["site"] for s in summary["by_site"]] == [NO_SITE, "berlin", "paris"]  # most hosts, then name
+    assert sum(n for n, _ in by_site.values()) == summary["hosts"] == 6
+
+    # straight from the tables
+    engine = make_engine(fleet.db_url)
+    with engine.connect() as conn:
+        hosts = dict(conn.execute(select(Host.site, func.count()).group_by(Host.site)).all())
+        covered = dict(
+            conn.execute(
+                select(Host.site, func.count(func.distinct(Host.id)))
+                .join(Finding, Finding.host_id == Host.id)
+                .where(Finding.verdict == "covered", Finding.present.is_(True))
+                .group_by(Host.site)
+            ).all()
+        )
+    engine.dispose()
+    assert {s or NO_SITE: (n, covered.get(s, 0)) for s, n in hosts.items()} == by_site
+
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    login(a, "alice")
+    html = a.get("/").text
+    assert "Hosts with covered findings by site" in html
+    for site, (n, with_covered) in by_site.items():
+        assert data_cell(html, "site", site) == n
+        assert data_cell(html, "site-covered", site) == with_covered
+    assert 'href="/hosts?site=%28no%20site%29"' in html
+
+    # a host moving site moves in the breakdown, and it stays consistent with the host list
+    r = fleet.client.patch(f"/api/v1/hosts/{ids['c']}", json={"site": "paris"}, headers=fleet.as_admin())
+    assert r.status_code == 200
+    again = {
+        s["site"]: (s["hosts"], s["hosts_with_covered"]) for s in fleet.get("/api/v1/summary")["by_site"]
+    }
+    assert again == {"paris": (3, 2), "berlin": (1, 0), NO_SITE: (2, 1)}
+    for site, (n, _) in again.items():
+        assert fleet.get("/api/v1/hosts", site=site)["total"] == n
+        assert fleet.get("/api/v1/hosts", site=site, verdict="covered")["total"] == again[site][1]
+
+
+def test_summary_without_hosts_has_an_empty_breakdown(fleet: Fleet) -> None:
+    summary = fleet.get("/api/v1/summary")
+    assert summary["by_site"] == [] and summary["by_os"] == [] and summary["hosts"] == 0
+
+
+# ---------------------------------------------------------------- imports
+
+
+def test_imports_give_the_hosts_they_create_a_site(fleet: Fleet) -> None:
+    admin = fleet.as_admin()
+    known, _ = enrolled(fleet, "KIOSK-01", site="lab")
+    r = fleet.client.post(
+        "/api/v1/imports",
+        files={"file": ("inventory.tsv", TSV.encode())},
+        data={"site": " Warehouse 7 "},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    hosts = {h["hostname"]: h["host_id"] for h in r.json()["hosts"]}
+    assert hosts["KIOSK-01"] == known
+    assert labels_in_db(fleet.db_url, known) == ("lab", [])  # a known host keeps its site
+    assert labels_in_db(fleet.db_url, hosts["KIOSK-02"]) == ("Warehouse 7", [])
+    assert api_ids(fleet, site="Warehouse 7") == [hosts["KIOSK-02"]]
+
+    # without a site, new hosts have none
+    other = TSV.replace("KIOSK-02", "KIOSK-03")
+    r = fleet.client.post("/api/v1/imports", files={"file": ("i2.tsv", other.encode())}, headers=admin)
+    assert r.status_code == 201
+    new = next(h["host_id"] for h in r.json()["hosts"] if h["hostname"] == "KIOSK-03")
+    assert labels_in_db(fleet.db_url, new) == ("", [])
+
+    # an invalid site is refused before anything is stored
+    for bad in [NO_SITE, "x" * 101, "a\u0007b"]:
+        r = fleet.client.post(
+            "/api/v1/imports",
+            files={"file": ("i3.tsv", TSV.replace("KIOSK-02", "KIOSK-04").encode())},
+            data={"site": bad},
+            headers=admin,
+        )
+        assert r.status_code == 422, bad
+    assert "KIOSK-04" not in {h["hostname"] for h in fleet.get("/api/v1/hosts")["items"]}
+
+
+def test_import_form_takes_a_site(fleet: Fleet) -> None:
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    csrf = login(a, "alice")
+    assert 'name="site"' in a.get("/imports").text
+    r = a.post(
+        "/imports",
+        data={"csrf_token": csrf, "site": "Depot"},
+        files={"file": ("inventory.tsv", TSV.encode())},
+    )
+    assert r.status_code == 201, r.text
+    created = re.findall(r'href="/hosts/(\d+)">KIOSK-0\d<', r.text)
+    assert len(created) == 2
+    assert all(labels_in_db(fleet.db_url, int(i))[0] == "Depot" for i in created)
+    r = a.post(
+        "/imports",
+        data={"csrf_token": csrf, "site": NO_SITE},
+        files={"file": ("inventory.tsv", TSV.replace("KIOSK", "TILL").encode())},
+    )
+    assert r.status_code == 422 and 'id="import-error"' in r.text
+    assert ids_in(a.get("/hosts", params={"q": "TILL"}).text) == []
+
+
+# ---------------------------------------------------------------- the agent
+
+
+def test_agent_config_site_and_tags_reach_the_server(fleet: Fleet, tmp_path: Path) -> None:
+    root = build_linux_root(tmp_path / "root")
+    cfg = AgentConfig(
+        server="https://testserver",
+        enroll_secret=ENROLL_SECRET,
+        state_dir=tmp_path / "s",
+        once=True,
+        root=root,
+        site="Hamburg",
+        tags=["pos", "kiosk"],
+    )
+    assert run_agent(cfg, client=fleet.client) == 0
+    state = AgentState.load(tmp_path / "s")
+    assert state.host_id is not None
+    assert labels_in_db(fleet.db_url, state.host_id) == ("Hamburg", ["kiosk", "pos"])
+    # without them the agent sends neither: what an admin set stays
+    r = fleet.client.patch(
+        f"/api/v1/hosts/{state.host_id}", json={"site": "Bremen"}, headers=fleet.as_admin()
+    )
+    assert r.status_code == 200
+    plain_dir = tmp_path / "s2"  # the same machine, enrolling again without --site/--tag
+    AgentState(host_identifier=state.host_identifier).save(plain_dir)
+    plain = AgentConfig(
+        server="https://testserver", enroll_secret=ENROLL_SECRET, state_dir=plain_dir, once=True, root=root
+    )
+    assert run_agent(plain, client=fleet.client) == 0
+    assert AgentState.load(plain_dir).host_id == state.host_id
+    assert labels_in_db(fleet.db_url, state.host_id) == ("Bremen", ["kiosk", "pos"])
+
+
+def test_agent_command_with_site_and_tags_against_a_server_process(
+    sqlite_url: str, server_process: Callable[[str], ServerProcess], tmp_path: Path
+) -> None:
+    server = server_process(sqlite_url)
+    url = server.start()
+    root = build_linux_root(tmp_path / "root")
+    state_dir = tmp_path / "agent-state"
+    code = agent_command(
+        url,
+        ENROLL_SECRET,
+        once=True,
+        state_dir=state_dir,
+        root=root,
+        log_level="warning",
+        site="Oslo",
+        tags=["branch", "pos"],
+    )
+    assert code == 0
+    state = AgentState.load(state_dir)
+    headers = {"Authorization": f"Bearer {create_api_token(sqlite_url, 'sites-test', 'viewer')}"}
+    host = httpx.get(f"{url}/api/v1/hosts/{state.host_id}", headers=headers, timeout=10).json()
+    assert host["site"] == "Oslo" and host["tags"] == ["branch", "pos"]
+    listed = httpx.get(f"{url}/api/v1/hosts", params={"tag": "pos"}, headers=headers, timeout=10).json()
+    assert [h["id"] for h in listed["items"]] == [state.host_id]
+
+    # `banscan agent --site --tag` (the command line) enrols another host with them
+    other_state = tmp_path / "cli-state"
+    AgentState(host_identifier="cli-host").save(other_state)
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "agent",
+            "--server",
+            url,
+            "--enroll-secret",
+            ENROLL_SECRET,
+            "--once",
+            "--state-dir",
+            str(other_state),
+            "--root",
+            str(root),
+            "--site",
+            "Bergen",
+            "--tag",
+            "lab",
+            "--tag",
+            "edge",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    cli_host = AgentState.load(other_state).host_id
+    host = httpx.get(f"{url}/api/v1/hosts/{cli_host}", headers=headers, timeout=10).json()
+    assert host["identifier"] == "cli-host" and host["site"] == "Bergen" and host["tags"] == ["edge", "lab"]
+
+    # a site the server would refuse stops the agent before it contacts the server
+    bad_state = tmp_path / "bad-state"
+    code = agent_command(url, ENROLL_SECRET, once=True, state_dir=bad_state, root=root, tags=["a,b"])
+    assert code == 2 and not (bad_state / "agent.json").exists()
+    assert httpx.get(f"{url}/api/v1/hosts", headers=headers, timeout=10).json()["total"] == 2
+
+
+# ---------------------------------------------------------------- migration
+
+
+def test_migration_gives_existing_hosts_no_site(sqlite_url: str) -> None:
+    upgrade_db(sqlite_url, "0001")
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO hosts (id, identifier, hostname, platform, source, created_at) "
+                    "VALUES (1, 'old', 'old-01', 'linux', 'agent', '2025-01-01 00:00:00')"
+                )
+            )
+        upgrade_db(sqlite_url)
+        with engine.begin() as conn:
+            assert conn.execute(select(Host.site).where(Host.id == 1)).scalar_one() == ""
+            conn.execute(insert(HostTag), [{"host_id": 1, "tag": "a"}])
+            conn.execute(text("DELETE FROM hosts WHERE id = 1"))
+            assert conn.execute(select(func.count()).select_from(HostTag)).scalar_one() == 0  # cascade
+    finally:
+        engine.dispose()
