@@ -179,7 +179,7 @@ async def _ingest(
         tokens = await asyncio.gather(*(_enroll(client, url, n) for n in range(agents)))
     bodies = _templates(results)
     warm = time.monotonic() + 1.0
-    await asyncio.gather(*(_agent(url, t, -n - 1, bodies, warm, []) for n, t in enumerate(tokens)))
+    warmed = await asyncio.gather(*(_agent(url, t, -n - 1, bodies, warm, []) for n, t in enumerate(tokens)))
     lat: list[float] = []
     t0 = time.monotonic()
     cpu0, server0 = time.process_time(), _cpu_seconds(server_pid)
@@ -191,6 +191,7 @@ async def _ingest(
     total = sum(counts)
     return {
         "agents": agents,
+        "acknowledged": sum(warmed) + total,  # every 201, warm-up included
         "seconds": round(elapsed, 2),
         "results": total,
         "results_per_s": round(total / elapsed, 1),
@@ -228,13 +229,20 @@ def bench_ingest(agents: int, seconds: float) -> dict[str, Any]:
                 time.sleep(0.1)
         out = asyncio.run(_ingest(url, agents, seconds, results, proc.pid))
         out["body_bytes"] = len(json.dumps(results["dirty"]))
-        return out
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+    # An acknowledged result is a stored one: count them in the database the server left.
+    import sqlite3
+
+    with sqlite3.connect(tmp / "ingest.db") as conn:
+        out["stored"] = conn.execute("SELECT count(*) FROM reports").fetchone()[0]
+    if out["stored"] != out["acknowledged"]:
+        raise RuntimeError(f"{out['acknowledged']} results acknowledged but {out['stored']} stored")
+    return out
 
 
 # ---------------------------------------------------------------- 100 000 hosts
@@ -415,65 +423,88 @@ def bench_overview(hosts: int, runs: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- report
 
 
-def write_readme(ingest: dict[str, Any] | None, overview: dict[str, Any] | None) -> None:
+def _replace_block(text: str, name: str, body: list[str]) -> str:
+    """Put `body` between the `<!-- generated:name -->` markers (the rest is written by hand)."""
+    start, end = f"<!-- generated:{name} -->", f"<!-- /generated:{name} -->"
+    block = "\n".join([start, *body, end])
+    if start in text and end in text:
+        return text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def write_readme(ingest: list[dict[str, Any]] | None, overview: dict[str, Any] | None) -> None:
     import os
     import platform
 
-    lines = [
-        "# Fleet server benchmark",
-        "",
-        "`python bench/bench_server.py --write-readme` — SQLite, loopback only, bounded in time;",
-        "rate limits off in the benchmark server. Figures from the last run on this machine",
-        f"({os.cpu_count()} cores, Python {platform.python_version()}, {dt.date.today().isoformat()}).",
-        "",
-    ]
+    text = README.read_text(encoding="utf-8") if README.exists() else "# Fleet server benchmark\n"
+    machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, {dt.date.today().isoformat()}"
     if ingest:
-        ok_rate = "met" if ingest["results_per_s"] >= 500 else "NOT met"
-        ok_p99 = "met" if ingest["p99_ms"] <= 100 else "NOT met"
-        lines += [
+        lines = [
             "## Ingest (POST /api/v1/report)",
             "",
-            f"{ingest['agents']} concurrent agents (httpx async), {ingest['seconds']} s, results of "
-            f"~{ingest['body_bytes'] // 1024} KiB (the Linux root fixture; 1 in 5 with Kaspersky),",
-            "one uvicorn process, SQLite in WAL mode with synchronous=FULL; group commit (one writer",
-            "thread commits the queued results together and acknowledges each after its commit).",
+            f"Last run: {machine}. Each agent is a keep-alive HTTP/1.1 connection (asyncio, about",
+            "0.05 ms of CPU per request, on the same cores as the server) posting a ~"
+            f"{ingest[0]['body_bytes'] // 1024} KiB result",
+            "(the Linux root fixture, 1 in 5 with Kaspersky) with a fresh `generated_at` each time, for",
+            f"{ingest[0]['seconds']} s after a 1 s warm-up. One uvicorn process (uvloop, httptools, access log",
+            "off, rate limits off), SQLite in WAL mode with synchronous=FULL, group commit. After each",
+            "run the reports in the database are counted: every acknowledged result was stored.",
             "",
-            "| measure | value | target |",
-            "| --- | --- | --- |",
-            f"| results/s | {ingest['results_per_s']} | >= 500 ({ok_rate}) |",
-            f"| p50 latency | {ingest['p50_ms']} ms | |",
-            f"| p99 latency | {ingest['p99_ms']} ms | <= 100 ms ({ok_p99}) |",
-            f"| results stored | {ingest['results']} | |",
-            "",
+            "| agents | results/s | p50 | p90 | p99 | max | server CPU per result | stored |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-    if overview:
-        ok = "met" if overview["overview_ms"]["median"] <= 200 else "NOT met"
+        for r in ingest:
+            lines.append(
+                f"| {r['agents']} | {r['results_per_s']} | {r['p50_ms']} ms | {r['p90_ms']} ms | "
+                f"{r['p99_ms']} ms | {r['max_ms']} ms | {r['server_cpu_ms_per_result']} ms | {r['stored']} |"
+            )
+        target = next((r for r in ingest if r["agents"] == 32), ingest[0])
+        ok_rate = "met" if target["results_per_s"] >= 500 else "NOT met"
+        ok_p99 = "met" if target["p99_ms"] <= 100 else "NOT met"
         lines += [
+            "",
+            f"Targets, at {target['agents']} agents: >= 500 results/s ({ok_rate}: {target['results_per_s']}), "
+            f"p99 <= 100 ms ({ok_p99}: {target['p99_ms']} ms).",
+            "Agents wait for each answer before posting again, so beyond what keeps the server busy more",
+            "agents mostly queue: latency grows with their number; throughput grows only through larger",
+            "batches per commit. Runs on this shared two-core machine vary by about a quarter.",
+        ]
+        text = _replace_block(text, "ingest", lines)
+    if overview:
+        uncached = overview["overview_uncached_ms"]["median"]
+        ok = "met" if uncached <= 200 else "NOT met"
+        row = "| {} | {} ms | {} ms | {} |"
+        lines = [
             "## Dashboard with 100 000 hosts",
             "",
-            f"{overview['hosts']} hosts, {overview['findings']} findings, {overview['transitions']} transitions, "
+            f"Last run: {machine}. {overview['hosts']} hosts, {overview['findings']} findings, "
+            f"{overview['transitions']} transitions,",
             f"one report per host, seeded in bulk in {overview['seed_s']} s; pages rendered in-process",
             "(TestClient, admin API token), aggregates computed in SQL and reused while no report,",
             "transition or host is added (for at most `overview_cache_seconds`, 5 s by default).",
             "",
             "| page | median | max | target |",
             "| --- | --- | --- | --- |",
-            f"| GET / (overview) | {overview['overview_ms']['median']} ms | {overview['overview_ms']['max']} ms | <= 200 ms ({ok}) |",
-            f"| GET / (overview, cache off: every view recomputed) | {overview['overview_uncached_ms']['median']} ms | "
-            f"{overview['overview_uncached_ms']['max']} ms | |",
-            f"| GET /?role=federal-contractor | {overview['overview_federal_contractor_ms']['median']} ms | "
-            f"{overview['overview_federal_contractor_ms']['max']} ms | |",
-            f"| GET /hosts?verdict=covered | {overview['hosts_page_ms']['median']} ms | {overview['hosts_page_ms']['max']} ms | |",
-            f"| GET /api/v1/summary (for comparison) | {overview['summary_api_ms']['median']} ms | "
-            f"{overview['summary_api_ms']['max']} ms | |",
-            "",
+            row.format(
+                "GET / (overview, cache off: every view recomputed)",
+                uncached,
+                overview["overview_uncached_ms"]["max"],
+                f"<= 200 ms ({ok})",
+            ),
+            row.format("GET / (overview, cached)", *overview["overview_ms"].values(), ""),
+            row.format(
+                "GET /?role=federal-contractor", *overview["overview_federal_contractor_ms"].values(), ""
+            ),
+            row.format("GET /hosts?verdict=covered", *overview["hosts_page_ms"].values(), ""),
+            row.format("GET /api/v1/summary", *overview["summary_api_ms"].values(), ""),
         ]
-    README.write_text("\n".join(lines), encoding="utf-8")
+        text = _replace_block(text, "overview", lines)
+    README.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--agents", type=int, default=32)
+    p.add_argument("--agents", default="32", help="concurrent agents; several runs: 8,32,128")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--hosts", type=int, default=100_000)
     p.add_argument("--runs", type=int, default=7)
@@ -487,8 +518,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ingest = overview = None
     if not ns.skip_ingest:
-        ingest = bench_ingest(ns.agents, min(ns.seconds, 60.0))
-        print("ingest:", json.dumps(ingest))
+        ingest = []
+        for n in (int(x) for x in str(ns.agents).split(",")):
+            ingest.append(bench_ingest(n, min(ns.seconds, 60.0)))
+            print("ingest:", json.dumps(ingest[-1]))
     if not ns.skip_overview:
         overview = bench_overview(ns.hosts, ns.runs)
         print("overview:", json.dumps(overview))

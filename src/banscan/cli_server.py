@@ -83,6 +83,17 @@ def agent(
         list[str] | None,
         typer.Option("--tag", help="A tag of this host, sent when enrolling (repeat for several)."),
     ] = None,
+    host_identifier: Annotated[
+        str | None,
+        typer.Option(
+            "--host-identifier",
+            help="Who this host is to the server (default: the machine-id, of --root when given).",
+        ),
+    ] = None,
+    hostname: Annotated[
+        str | None,
+        typer.Option("--hostname", help="Name shown in the dashboard (default: this machine's, or --root's)."),
+    ] = None,
 ) -> None:
     """Enrol with a banscan server once, then post scan results on a schedule (or --once)."""
     from banscan.server.cli import agent_command
@@ -99,6 +110,8 @@ def agent(
             ca_bundle=ca_bundle,
             site=site,
             tags=tag,
+            host_identifier=host_identifier,
+            hostname=hostname,
         )
     )
 

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
-from banscan.server.agent import STATE_FILE, AgentState
+from banscan.server.agent import STATE_FILE, Agent, AgentConfig, AgentState, machine_identifier, root_hostname
 from banscan.server.auth import AgentTokenCache, create_user, hash_secret, verify_password
 from banscan.server.cli import token_add_command, user_add_command
 from banscan.server.limits import BodySizeLimit, RateLimit, TokenBuckets
@@ -177,3 +178,30 @@ def test_agent_token_cache_expires_forgets_and_stays_bounded(monkeypatch: pytest
     off = AgentTokenCache(ttl=0)
     off.put("a", 1, 10)
     assert off.get("a") is None
+
+
+def test_a_mounted_root_is_its_own_host(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    assert machine_identifier(root) is None and root_hostname(root) == ""
+    (root / "var/lib/dbus").mkdir(parents=True)
+    (root / "var/lib/dbus/machine-id").write_text("d" * 32 + "\n")
+    assert machine_identifier(root) == "d" * 32
+    (root / "etc/machine-id").write_text("e" * 32 + "\n")
+    (root / "etc/hostname").write_text("db-07\n# comment\n")
+    assert machine_identifier(root) == "e" * 32 and root_hostname(root) == "db-07"
+    # a link in an image points into the machine it came from, not into this one: ignored
+    (root / "etc/machine-id").unlink()
+    (root / "etc/machine-id").symlink_to("/etc/machine-id")
+    assert machine_identifier(root) == "d" * 32
+    (root / "etc/hostname").write_bytes(b"\xff\xfe binary")
+    assert root_hostname(root) == ""
+
+
+def test_agent_reenrols_when_told_a_different_host_identifier(tmp_path: Path) -> None:
+    AgentState(server="https://fleet.example", host_identifier="old", host_id=3, token="bsa_x").save(tmp_path)
+    cfg = AgentConfig(server="https://fleet.example", enroll_secret=None, state_dir=tmp_path)
+    assert Agent(cfg, client=httpx.Client()).state.token == "bsa_x"  # same server, no override
+    cfg.host_identifier = "new-id"
+    agent = Agent(cfg, client=httpx.Client())
+    assert agent.state.token is None and agent.state.host_id is None and agent.state.host_identifier == ""

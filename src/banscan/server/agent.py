@@ -52,19 +52,38 @@ def default_state_dir() -> Path:
     return Path(base) / "banscan"
 
 
+def root_hostname(root: Path) -> str:
+    """The host name a mounted Linux root gives itself (/etc/hostname), or ''."""
+    return _small_text(root / "etc" / "hostname")[:255]
+
+
 def os_name() -> str:
     return {"linux": "linux", "win32": "windows", "darwin": "macos"}.get(sys.platform, sys.platform)
 
 
-def machine_identifier() -> str | None:
-    """A stable per-machine id: systemd/dbus machine-id, Windows MachineGuid, macOS platform UUID."""
-    for p in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
-        try:
-            text = Path(p).read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            continue
+def _small_text(path: Path, limit: int = 256) -> str:
+    """The first line of a small regular file ('' if missing, a link, or not text): a mounted
+    root's /etc files may be links that only make sense on the machine it came from."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return ""
+        with path.open("rb") as fh:
+            data = fh.read(limit)
+        return data.decode("utf-8").strip().splitlines()[0].strip() if data.strip() else ""
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def machine_identifier(root: Path | None = None) -> str | None:
+    """A stable per-machine id: systemd/dbus machine-id, Windows MachineGuid, macOS platform UUID.
+
+    With `root` (a mounted system), that system's machine-id, so each scanned image is its own host."""
+    for p in ("etc/machine-id", "var/lib/dbus/machine-id"):
+        text = _small_text((root or Path("/")) / p)
         if text:
             return text
+    if root is not None:
+        return None
     if sys.platform == "win32":  # pragma: no cover - Windows only
         try:
             import winreg
@@ -146,6 +165,8 @@ class AgentConfig:
     backoff_base: float = 1.0
     backoff_max: float = 300.0
     hostname: str = field(default_factory=socket.gethostname)
+    # Who this host is to the server; empty: the machine-id (of `root` when set), else a new UUID.
+    host_identifier: str = ""
     # Sent when enrolling (the server sets them on the host); empty: not sent, left as they are.
     site: str = ""
     tags: list[str] = field(default_factory=list)
@@ -184,6 +205,11 @@ class Agent:
             log.info("server changed from %s to %s: enrolling again", self.state.server, cfg.base_url)
             self.state.token = None
             self.state.host_id = None
+        if cfg.host_identifier and self.state.host_identifier not in ("", cfg.host_identifier):
+            log.info("host identifier changed to %s: enrolling again", cfg.host_identifier)
+            self.state.token = None
+            self.state.host_id = None
+            self.state.host_identifier = ""
 
     # -- HTTP with retries
 
@@ -224,7 +250,9 @@ class Agent:
         if not self.cfg.enroll_secret:
             raise AgentError("not enrolled and no enrolment secret given", EXIT_REFUSED)
         if not self.state.host_identifier:
-            self.state.host_identifier = machine_identifier() or str(uuid.uuid4())
+            self.state.host_identifier = (
+                self.cfg.host_identifier or machine_identifier(self.cfg.root) or str(uuid.uuid4())
+            )
         body: dict[str, Any] = {
             "enroll_secret": self.cfg.enroll_secret,
             "host_identifier": self.state.host_identifier,

@@ -8,6 +8,7 @@ import argparse
 import getpass
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -96,11 +97,13 @@ def agent_command(
     log_level: str = "info",
     site: str | None = None,
     tags: list[str] | None = None,
+    host_identifier: str | None = None,
+    hostname: str | None = None,
 ) -> int:
     """Enrol (once), scan, post; repeat every `interval` seconds unless `once`. Returns an exit
     status: 0 posted, 1 failed, 2 enrolment refused or not possible (also for a `site` or `tags`
     the server would refuse). The site and tags are sent when the agent enrols."""
-    from banscan.server.agent import AgentConfig, default_state_dir, run_agent
+    from banscan.server.agent import AgentConfig, default_state_dir, root_hostname, run_agent
     from banscan.store.sites import clean_site, clean_tags
 
     logging.basicConfig(
@@ -124,6 +127,8 @@ def agent_command(
         catalog_path=catalog,
         site=site,
         tags=tags,
+        host_identifier=(host_identifier or "").strip()[:255],
+        hostname=(hostname or (root_hostname(Path(root)) if root else "") or socket.gethostname())[:255],
     )
     return run_agent(cfg)
 
@@ -192,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--root")
     a.add_argument("--site")
     a.add_argument("--tag", action="append", dest="tags")
+    a.add_argument("--host-identifier")
+    a.add_argument("--hostname")
     u = sub.add_parser("user-add")
     u.add_argument("--db", default=DEFAULT_URL)
     u.add_argument("username")
@@ -222,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             root=ns.root,
             site=ns.site,
             tags=ns.tags,
+            host_identifier=ns.host_identifier,
+            hostname=ns.hostname,
         )
     if ns.cmd == "user-add":
         return user_add_command(ns.db, ns.username, ns.role)
