@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from banscan.server import web
+from banscan.server import api, web
 from banscan.store import ingest, queries
 from banscan.store.apply import HostGone, Incoming, Stored, store_batch, store_results
 from banscan.store.db import Database
@@ -383,3 +383,35 @@ def test_a_batch_leaves_the_store_as_storing_one_at_a_time_would(
     assert outcomes[0] == outcomes[1]
     for table in stores[0]:
         assert stores[0][table] == stores[1][table], table
+
+
+def test_an_import_is_stored_in_batches_and_finds_known_hosts(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api, "IMPORT_BATCH", 2)
+    known_id, _ = fleet.enroll("machine-id-77", "KIOSK-03")  # known by its hostname
+    twin_a, _ = fleet.enroll("twin-a", "KIOSK-04")  # two hosts share this name: neither is it
+    twin_b, _ = fleet.enroll("twin-b", "KIOSK-04")
+    rows = ["Computer\tApp\tVendor\tVer\tSeen"]
+    for i in range(1, 6):
+        rows.append(f"KIOSK-0{i}\tVLC media player\tVideoLAN\t3.0.21\t2024-12-30")
+    rows.append("KIOSK-02\tKaspersky Security Center Network Agent\tAO Kaspersky Lab\t14.2\t2024-12-30")
+    tsv = ("\n".join(rows) + "\n").encode()
+    admin = fleet.as_admin()
+    r = fleet.client.post(
+        "/api/v1/imports", files={"file": ("inv.tsv", tsv)}, data={"site": "Depot"}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    got = {h["hostname"]: h for h in r.json()["hosts"]}
+    assert list(got) == [f"KIOSK-0{i}" for i in range(1, 6)]
+    assert got["KIOSK-03"]["host_id"] == known_id
+    assert got["KIOSK-04"]["host_id"] not in (twin_a, twin_b)
+    assert got["KIOSK-02"]["findings"] == 1 and not any(h["duplicate"] for h in got.values())
+    hosts = {h["id"]: h for h in fleet.get("/api/v1/hosts", limit=100)["items"]}
+    assert len(hosts) == 7
+    assert hosts[known_id]["site"] == "" and hosts[got["KIOSK-01"]["host_id"]]["site"] == "Depot"
+    again = fleet.client.post("/api/v1/imports", files={"file": ("inv.tsv", tsv)}, headers=admin)
+    assert again.status_code == 201
+    assert [h["host_id"] for h in again.json()["hosts"]] == [h["host_id"] for h in got.values()]
+    assert all(h["applied"] for h in again.json()["hosts"])  # a newer scan of the same file
+    assert fleet.get("/api/v1/hosts")["total"] == 7

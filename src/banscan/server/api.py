@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -17,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -49,7 +50,7 @@ from banscan.server.auth import (
 )
 from banscan.server.limits import PageParams
 from banscan.store import queries, sites
-from banscan.store.apply import HostGone, Incoming, store_batch, store_one
+from banscan.store.apply import HostGone, Incoming, store_batch
 from banscan.store.ingest import ReportRejected, parse_result, set_transition
 from banscan.store.models import VERDICTS, AgentToken, Host, Report, WebSession, utcnow
 
@@ -481,10 +482,8 @@ async def post_import(
             "no inventory records were read from this file"
         ]
         raise HTTPException(422, {"reason": "nothing could be read from the upload", "errors": errors[:20]})
-    if site:
-        await run_in_threadpool(_create_import_hosts, request, result, site)
     hosts = await run_in_threadpool(
-        _ingest_import, request, result, principal.name, file.filename or name, digest.hexdigest()
+        _ingest_import, request, result, principal.name, file.filename or name, digest.hexdigest(), site
     )
     return SafeJSONResponse({"hosts": hosts, "targets": targets}, status_code=201)
 
@@ -504,69 +503,73 @@ def _scan_upload(request: Request, path: FilePath, fmt: str | None, host: str | 
     return run_scan(st.catalog, opts, inputs=[str(path)])
 
 
-def _host_result(result: ScanResult, name: str) -> ScanResult:
-    return ScanResult(
-        banscan_version=result.banscan_version,
-        catalog_version=result.catalog_version,
-        as_of=result.as_of,
-        role=result.role,
-        targets=result.targets,
-        findings=[f for f in result.findings if f.host == name],
-        hosts=[name],
-        generated_at=result.generated_at,
-    )
+IMPORT_BATCH = 500  # hosts stored per transaction by a bulk import
 
 
 def _ingest_import(
-    request: Request, result: ScanResult, actor: str, filename: str, sha256: str
+    request: Request, result: ScanResult, actor: str, filename: str, sha256: str, site: str = ""
 ) -> list[dict[str, Any]]:
+    """One result per host the import names, stored a few hundred hosts per transaction."""
     st = state_of(request)
+    findings: dict[str, list[Any]] = {}
+    for f in result.findings:
+        findings.setdefault(f.host, []).append(f)
+    names = [
+        n
+        for n in dict.fromkeys([*result.hosts, *findings])
+        if n and len(n) <= 255 and "\x00" not in n
+    ]
     out: list[dict[str, Any]] = []
-    names = list(dict.fromkeys([*result.hosts, *(f.host for f in result.findings)]))
-    for name in names:
-        if not name or len(name) > 255 or "\x00" in name:
-            continue
-        per_host = _host_result(result, name).to_json()
-        for t in per_host["targets"]:
-            t["target"] = filename
-            t["errors"] = []
-        text, data, key = parse_result(json.dumps(per_host, ensure_ascii=False).encode("utf-8"))
+    for start in range(0, len(names), IMPORT_BATCH):
+        chunk = names[start : start + IMPORT_BATCH]
+        parsed = []
+        for name in chunk:
+            per_host = dataclasses.replace(result, findings=findings.get(name, []), hosts=[name]).to_json()
+            for t in per_host["targets"]:
+                t["target"] = filename
+                t["errors"] = []
+            parsed.append(parse_result(json.dumps(per_host, ensure_ascii=False).encode("utf-8")))
         with st.db.write_session() as db:
-            host_id = _import_host(db, name)
-            stored = store_one(db, Incoming(host_id, text, data, key, source="import"))
+            ids = _import_hosts(db, chunk, site)
+            items = [Incoming(ids[n], *p, source="import") for n, p in zip(chunk, parsed, strict=True)]
+            stored = store_batch(db, items)
             db.commit()
-        out.append({"host_id": host_id, "hostname": name, **stored.to_json()})
+        for name, outcome in zip(chunk, stored, strict=True):
+            if isinstance(outcome, Exception):
+                raise outcome
+            out.append({"host_id": ids[name], "hostname": name, **outcome.to_json()})
     with st.db.writing() as db:
         audit(db, actor, "import", filename, client_addr(request), sha256=sha256, hosts=len(out))
     return out
 
 
-def _create_import_hosts(request: Request, result: ScanResult, site: str) -> None:
-    """Create at `site` the hosts an import names that are not known yet, before it is
-    ingested (which then finds them); hosts already known keep their site."""
-    names = dict.fromkeys([*result.hosts, *(f.host for f in result.findings)])
-    with state_of(request).db.write_session() as db:
-        for name in names:
-            if name and len(name) <= 255 and "\x00" not in name:
-                _import_host(db, name, site=site)
-
-
-def _import_host(db: Session, name: str, site: str = "") -> int:
-    """The host an inventory row names: by identifier, else by a unique hostname, else a new one
-    (at `site`)."""
-    host = db.scalar(select(Host).where(Host.identifier == name))
-    if host is None:
-        matches = list(db.scalars(select(Host).where(Host.hostname == name).limit(2)))
-        host = matches[0] if len(matches) == 1 else None
-    if host is None:
+def _import_hosts(db: Session, names: list[str], site: str) -> dict[str, int]:
+    """The hosts inventory rows name: by identifier, else by a unique hostname, else new ones
+    (at `site`; hosts already known keep theirs)."""
+    for attempt in range(2):
+        known = db.execute(select(Host.identifier, Host.id).where(Host.identifier.in_(names)))
+        ids: dict[str, int] = {identifier: host_id for identifier, host_id in known}
+        rest = [n for n in names if n not in ids]
+        by_name: dict[str, list[int]] = {}
+        if rest:
+            for hostname, host_id in db.execute(select(Host.hostname, Host.id).where(Host.hostname.in_(rest))):
+                by_name.setdefault(hostname, []).append(host_id)
+        for n in rest:
+            if len(by_name.get(n, ())) == 1:
+                ids[n] = by_name[n][0]
+        new = [n for n in names if n not in ids]
+        if not new:
+            return ids
+        rows = [{"identifier": n, "hostname": n, "platform": "", "site": site, "source": "import"} for n in new]
         try:
-            host = Host(identifier=name, hostname=name, platform="", site=site, source="import")
-            db.add(host)
-            db.commit()
-        except IntegrityError:  # created meanwhile by another request
-            db.rollback()
-            return db.scalars(select(Host.id).where(Host.identifier == name)).one()
-    return host.id
+            with db.begin_nested():
+                created = db.execute(insert(Host).returning(Host.id, sort_by_parameter_order=True), rows)
+                ids.update(zip(new, created.scalars(), strict=True))
+            return ids
+        except IntegrityError:  # some were created meanwhile by another request: look again
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 # ---------------------------------------------------------------- who am I, login, logout

@@ -207,14 +207,6 @@ def store_batch(session: Session, items: Sequence[Incoming]) -> list[Stored | Ex
         return [Stored(row.id, it.host_id, duplicate=True, applied=row.applied, findings=row.findings_count)]
 
 
-def store_one(session: Session, item: Incoming) -> Stored:
-    """Store one result; raise `HostGone` if its host was deleted."""
-    out = store_batch(session, [item])[0]
-    if isinstance(out, Exception):
-        raise out
-    return out
-
-
 def _resolve(
     items: Sequence[Incoming], outcomes: list[Stored | Exception | None], first_of: dict[tuple[int, str], int]
 ) -> list[Stored | Exception]:
