@@ -92,10 +92,22 @@ def agent(
     ] = None,
     hostname: Annotated[
         str | None,
-        typer.Option("--hostname", help="Name shown in the dashboard (default: this machine's, or --root's)."),
+        typer.Option(
+            "--hostname", help="Name shown in the dashboard (default: this machine's, or --root's)."
+        ),
     ] = None,
+    checkin_interval: Annotated[
+        float,
+        typer.Option(
+            "--checkin-interval",
+            help="Seconds between check-ins, when the server can ask for a scan now (0: never).",
+        ),
+    ] = 60.0,
 ) -> None:
-    """Enrol with a banscan server once, then post scan results on a schedule (or --once)."""
+    """Enrol with a banscan server once, then post scan results on a schedule (or --once).
+
+    Between scans it checks in, and scans at once when an admin asked for it on the dashboard;
+    SIGUSR1 makes it scan now too."""
     from banscan.server.cli import agent_command
 
     raise typer.Exit(
@@ -112,6 +124,7 @@ def agent(
             tags=tag,
             host_identifier=host_identifier,
             hostname=hostname,
+            checkin_interval=checkin_interval,
         )
     )
 

@@ -11,7 +11,7 @@ table test says so), so that "nothing changed" means something. One fleet per ba
 The expectations, per caller:
 - no valid credentials (none, garbage, unknown, expired or revoked token, Basic auth,
   expired session): 401, or for an HTML page a 303 to /login;
-- an agent token: refused everywhere but the agent's own route (posting a report);
+- an agent token: refused everywhere but the agent's own routes (posting a report, checking in);
 - a viewer (API token, or browser session with its CSRF token): reads, but every write
   outside ANY_USER_WRITES is a 403 that leaves the database as it was;
 - an admin (API token or browser session): reaches every route but the agent's;
@@ -127,6 +127,7 @@ PUBLIC: dict[tuple[str, str], str] = {
 }
 AGENT_ONLY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/report"): "an agent posts its own host's results with its agent token",
+    ("GET", "/api/v1/agent/checkin"): "an agent asks whether a scan of its own host was requested",
 }
 ANY_USER_WRITES: dict[tuple[str, str], str] = {
     ("POST", "/logout"): "every signed-in user may end their own session",
@@ -347,6 +348,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "data": {"product": w.params["product"], "state": "replacement-installed", "note": "matrix"}
     },
     ("POST", "/imports"): lambda w, c: _inventory(w),
+    ("POST", "/api/v1/hosts/{host_id}/scan"): lambda w, c: {},
+    ("POST", "/hosts/{host_id}/scan"): lambda w, c: {"data": {}},
     ("POST", "/hosts/{host_id}/labels"): lambda w, c: {
         "data": {"site": f"matrix-site-{w.unique()}", "tags": "matrix, kiosk"}
     },

@@ -15,10 +15,12 @@ import json
 import logging
 import os
 import random
+import signal
 import socket
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -167,6 +169,8 @@ class AgentConfig:
     hostname: str = field(default_factory=socket.gethostname)
     # Who this host is to the server; empty: the machine-id (of `root` when set), else a new UUID.
     host_identifier: str = ""
+    # Between scans, ask the server this often whether someone wants a scan now (0: never).
+    checkin_interval: float = 60.0
     # Sent when enrolling (the server sets them on the host); empty: not sent, left as they are.
     site: str = ""
     tags: list[str] = field(default_factory=list)
@@ -200,6 +204,8 @@ class Agent:
             timeout=cfg.timeout, verify=cfg.verify, headers={"User-Agent": f"banscan-agent/{__version__}"}
         )
         self.stop = stop or threading.Event()
+        self.scan_now = threading.Event()  # set by `request_scan` (SIGUSR1 from the command line)
+        self.checkins = cfg.checkin_interval > 0
         self.state = AgentState.load(cfg.state_dir)
         if self.state.server and self.state.server != cfg.base_url:
             log.info("server changed from %s to %s: enrolling again", self.state.server, cfg.base_url)
@@ -324,6 +330,63 @@ class Agent:
         )
         return result
 
+    def request_scan(self) -> None:
+        """Scan now instead of at the next scheduled time (safe from a signal handler)."""
+        self.scan_now.set()
+
+    def checkin(self) -> bool:
+        """Whether the server wants a scan now. Failures only log: the schedule still runs."""
+        if not self.state.token or not self.checkins:
+            return False
+        try:
+            resp = self.client.get(
+                self.cfg.base_url + "/api/v1/agent/checkin",
+                headers={"Authorization": f"Bearer {self.state.token}"},
+                timeout=min(self.cfg.timeout, 30.0),
+            )
+        except httpx.TransportError as exc:
+            log.debug("check-in failed: %s", exc)
+            return False
+        if resp.status_code == 404:
+            log.info("the server has no check-in: scanning on schedule only")
+            self.checkins = False
+            return False
+        if resp.status_code == 401:
+            self.state.token = None  # the next scan enrols again
+            return True
+        if resp.status_code != 200:
+            log.debug("check-in answered HTTP %s", resp.status_code)
+            return False
+        try:
+            wanted = bool(resp.json().get("scan_requested"))
+        except (ValueError, AttributeError):
+            return False
+        if wanted:
+            log.info("the server asked for a scan now")
+        return wanted
+
+    def _until_next_scan(self, delay: float) -> bool:
+        """Wait up to `delay` seconds, checking in on the way; True if asked to stop."""
+        deadline = time.monotonic() + delay
+        next_checkin = time.monotonic() + self.cfg.checkin_interval
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            step = min(1.0, deadline - now)  # short steps: a SIGUSR1 is noticed within a second
+            if self.checkins:
+                step = min(step, max(0.0, next_checkin - now))
+            if self.stop.wait(step):
+                return True
+            if self.scan_now.is_set():
+                self.scan_now.clear()
+                log.info("scan requested on this machine")
+                return False
+            if self.checkins and time.monotonic() >= next_checkin:
+                next_checkin = time.monotonic() + self.cfg.checkin_interval
+                if self.checkin():
+                    return False
+
     def run(self) -> int:
         while True:
             try:
@@ -338,7 +401,7 @@ class Agent:
                 return code
             delay = self.cfg.interval * random.uniform(0.9, 1.1)
             log.info("next scan in %.0f s", delay)
-            if self._wait(delay):
+            if self._until_next_scan(delay):
                 return code
 
 
@@ -352,10 +415,17 @@ def _detail(resp: httpx.Response) -> str:
     return str(data)[:500]
 
 
-def run_agent(cfg: AgentConfig, **kwargs: Any) -> int:
+def run_agent(cfg: AgentConfig, *, handle_signals: bool = False, **kwargs: Any) -> int:
+    """Run an agent; with `handle_signals` (the command line), SIGUSR1 asks it to scan now."""
     agent = Agent(cfg, **kwargs)
+    previous: Any = None
+    usr1 = getattr(signal, "SIGUSR1", None)
+    if handle_signals and usr1 is not None and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(usr1, lambda _sig, _frame: agent.request_scan())
     try:
         return agent.run()
     finally:
+        if previous is not None and usr1 is not None:
+            signal.signal(usr1, previous)
         if agent.owns_client:
             agent.client.close()

@@ -51,7 +51,7 @@ from banscan.server.auth import (
 from banscan.server.limits import PageParams
 from banscan.store import queries, sites
 from banscan.store.apply import HostGone, Incoming, store_batch
-from banscan.store.ingest import ReportRejected, parse_result, set_transition
+from banscan.store.ingest import ReportRejected, parse_result, request_scan, set_transition
 from banscan.store.models import VERDICTS, AgentToken, Host, Report, WebSession, utcnow
 
 log = logging.getLogger("banscan.server")
@@ -415,6 +415,35 @@ def patch_host(
     )
 
 
+@router.post("/hosts/{host_id}/scan", status_code=202, tags=["admin"])
+def post_scan_request(host_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> dict[str, Any]:
+    """Ask the host's agent to scan now (admin). The agent learns of it when it next checks in
+    (every minute by default) and the request stays pending until a newer result arrives."""
+    host = request_scan(db, host_id, principal.name)
+    if host is None:
+        raise HTTPException(404, "host not found")
+    audit(db, principal.name, "host.scan_requested", str(host_id), client_addr(request))
+    db.commit()
+    return {
+        "host_id": host_id,
+        "scan_requested_at": host.scan_requested_at.isoformat() if host.scan_requested_at else None,
+        "scan_requested_by": host.scan_requested_by,
+    }
+
+
+class CheckinResponse(BaseModel):
+    host_id: int
+    scan_requested: bool = Field(description="Someone asked for a scan that no result has answered yet.")
+    scan_requested_at: dt.datetime | None = None
+
+
+@router.get("/agent/checkin", response_model=CheckinResponse, tags=["agent"])
+def agent_checkin(agent: AgentDep, db: ReadDB) -> CheckinResponse:
+    """What the server wants from the agent between scheduled scans (read-only, cheap)."""
+    when = db.scalar(select(Host.scan_requested_at).where(Host.id == agent.host_id))
+    return CheckinResponse(host_id=agent.host_id, scan_requested=when is not None, scan_requested_at=when)
+
+
 class TokenRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     role: Literal["admin", "viewer"] = "viewer"
@@ -514,11 +543,7 @@ def _ingest_import(
     findings: dict[str, list[Any]] = {}
     for f in result.findings:
         findings.setdefault(f.host, []).append(f)
-    names = [
-        n
-        for n in dict.fromkeys([*result.hosts, *findings])
-        if n and len(n) <= 255 and "\x00" not in n
-    ]
+    names = [n for n in dict.fromkeys([*result.hosts, *findings]) if n and len(n) <= 255 and "\x00" not in n]
     out: list[dict[str, Any]] = []
     for start in range(0, len(names), IMPORT_BATCH):
         chunk = names[start : start + IMPORT_BATCH]
@@ -552,7 +577,9 @@ def _import_hosts(db: Session, names: list[str], site: str) -> dict[str, int]:
         rest = [n for n in names if n not in ids]
         by_name: dict[str, list[int]] = {}
         if rest:
-            for hostname, host_id in db.execute(select(Host.hostname, Host.id).where(Host.hostname.in_(rest))):
+            for hostname, host_id in db.execute(
+                select(Host.hostname, Host.id).where(Host.hostname.in_(rest))
+            ):
                 by_name.setdefault(hostname, []).append(host_id)
         for n in rest:
             if len(by_name.get(n, ())) == 1:
@@ -560,7 +587,9 @@ def _import_hosts(db: Session, names: list[str], site: str) -> dict[str, int]:
         new = [n for n in names if n not in ids]
         if not new:
             return ids
-        rows = [{"identifier": n, "hostname": n, "platform": "", "site": site, "source": "import"} for n in new]
+        rows = [
+            {"identifier": n, "hostname": n, "platform": "", "site": site, "source": "import"} for n in new
+        ]
         try:
             with db.begin_nested():
                 created = db.execute(insert(Host).returning(Host.id, sort_by_parameter_order=True), rows)

@@ -99,6 +99,7 @@ def agent_command(
     tags: list[str] | None = None,
     host_identifier: str | None = None,
     hostname: str | None = None,
+    checkin_interval: float = 60.0,
 ) -> int:
     """Enrol (once), scan, post; repeat every `interval` seconds unless `once`. Returns an exit
     status: 0 posted, 1 failed, 2 enrolment refused or not possible (also for a `site` or `tags`
@@ -129,8 +130,9 @@ def agent_command(
         tags=tags,
         host_identifier=(host_identifier or "").strip()[:255],
         hostname=(hostname or (root_hostname(Path(root)) if root else "") or socket.gethostname())[:255],
+        checkin_interval=max(0.0, checkin_interval),
     )
-    return run_agent(cfg)
+    return run_agent(cfg, handle_signals=True)
 
 
 def _prompt_password(password: str | None) -> str:
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--tag", action="append", dest="tags")
     a.add_argument("--host-identifier")
     a.add_argument("--hostname")
+    a.add_argument("--checkin-interval", type=float, default=60.0)
     u = sub.add_parser("user-add")
     u.add_argument("--db", default=DEFAULT_URL)
     u.add_argument("username")
@@ -231,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             tags=ns.tags,
             host_identifier=ns.host_identifier,
             hostname=ns.hostname,
+            checkin_interval=ns.checkin_interval,
         )
     if ns.cmd == "user-add":
         return user_add_command(ns.db, ns.username, ns.role)

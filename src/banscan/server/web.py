@@ -48,7 +48,7 @@ from banscan.server.auth import (
 )
 from banscan.server.explainer import build_explainer, category_label, product_json, safe_url
 from banscan.store import queries, sites
-from banscan.store.ingest import MANUAL_STATES, set_transition
+from banscan.store.ingest import MANUAL_STATES, request_scan, set_transition
 from banscan.store.models import (
     STATES,
     VERDICTS,
@@ -1024,6 +1024,16 @@ def host_labels(
     db.commit()
     state_of(request).overview_cache.clear()  # the counts by site changed
     return RedirectResponse(f"/hosts/{host_id}?labelled=1", status_code=303)
+
+
+@router.post("/hosts/{host_id}/scan")
+def host_scan_request(request: Request, principal: AdminDep, db: WriteDB, host_id: int) -> Response:
+    """Ask the host's agent to scan now, from its page (admin)."""
+    if not 1 <= host_id <= MAX_ID or request_scan(db, host_id, principal.name) is None:
+        raise HTTPException(404, "host not found")
+    audit(db, principal.name, "host.scan_requested", str(host_id), client_addr(request))
+    db.commit()
+    return RedirectResponse(f"/hosts/{host_id}?scan_requested=1", status_code=303)
 
 
 def _next_state(state: str | None) -> str:

@@ -51,7 +51,7 @@ _H, _R, _F, _T, _E, _A = (
 # What the rules read of a finding (its evidence is only ever written, never read back).
 _FINDING_STATE = ("present", "first_seen")
 _TRANSITION_FIELDS = ("state", "flag", "updated_at", "updated_by")
-_HOST_FIELDS = ("last_generated_at", "last_report_id", "platform", "last_seen_at")
+_HOST_FIELDS = ("last_generated_at", "last_report_id", "platform", "last_seen_at", "scan_requested_at")
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class _HostRow:
     last_generated_at: dt.datetime | None
     last_report_id: int | None
     platform: str
+    scan_requested_at: dt.datetime | None
     last_seen_at: dt.datetime | None = None
 
 
@@ -182,6 +183,8 @@ def store_results(
         else:
             _backfill(batch, host.id, merged, when)
         host.last_seen_at = now
+        if it.source == "agent" and host.scan_requested_at is not None and when >= host.scan_requested_at:
+            host.scan_requested_at = None  # the scan someone asked for has come in
         outcomes[i] = Stored(rid, it.host_id, duplicate=False, applied=applied, findings=len(merged))
 
     _write(conn, batch, busy, {it.token_id for it in items if it.token_id is not None}, now)
@@ -226,13 +229,14 @@ def _resolve(
 
 def _read_hosts(conn: Connection, host_ids: list[int]) -> dict[int, _HostRow]:
     q = (
-        select(_H.c.id, _H.c.last_generated_at, _H.c.last_report_id, _H.c.platform)
+        select(_H.c.id, _H.c.last_generated_at, _H.c.last_report_id, _H.c.platform, _H.c.scan_requested_at)
         .where(_H.c.id.in_(host_ids))
         .order_by(_H.c.id)  # one lock order for every writer
         .with_for_update()
     )
     return {
-        r.id: _HostRow(r.id, r.last_generated_at, r.last_report_id, r.platform or "") for r in conn.execute(q)
+        r.id: _HostRow(r.id, r.last_generated_at, r.last_report_id, r.platform or "", r.scan_requested_at)
+        for r in conn.execute(q)
     }
 
 

@@ -22,7 +22,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from banscan.store.models import Transition, TransitionEvent, utcnow
+from banscan.store.models import Host, Transition, TransitionEvent, utcnow
 
 FLAG_GONE = "gone-without-removal-record"
 FLAG_SEEN_AFTER_REMOVAL = "seen-after-removal"
@@ -106,8 +106,6 @@ class _QuickCheck:
 @functools.cache
 def _quick_check() -> _QuickCheck:
     return _QuickCheck(result_validator())
-
-
 
 
 def json_path(parts: Any) -> str:
@@ -298,3 +296,15 @@ def set_transition(
     t.state, t.flag, t.updated_at, t.updated_by = state, None, now, actor
     session.flush()
     return t
+
+
+def request_scan(session: Session, host_id: int, actor: str) -> Host | None:
+    """Ask the host's agent for a scan now; its next check-in says so, and the first result it
+    generates after this moment clears the request (`banscan.store.apply`)."""
+    host = session.get(Host, host_id, with_for_update=True)
+    if host is None:
+        return None
+    host.scan_requested_at = utcnow()
+    host.scan_requested_by = actor[:255]
+    session.flush()
+    return host

@@ -78,6 +78,9 @@ class Host(Base):
     platform: Mapped[str] = mapped_column(String(64), default="", index=True)
     # Where the host is (a site, office or data centre); '' when not set. Tags: `HostTag`.
     site: Mapped[str] = mapped_column(String(100), default="", server_default="", index=True)
+    # Someone asked this host's agent for a scan now; cleared by the first result generated after.
+    scan_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    scan_requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="agent")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

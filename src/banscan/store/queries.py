@@ -105,6 +105,8 @@ def host_json(h: Host, counts: dict[str, int] | None = None, tags: list[str] | N
         "last_seen_at": _iso(h.last_seen_at),
         "last_generated_at": _iso(h.last_generated_at),
         "last_report_id": h.last_report_id,
+        "scan_requested_at": _iso(h.scan_requested_at),
+        "scan_requested_by": h.scan_requested_by,
         "findings": {v: counts.get(v, 0) for v in VERDICTS},
         "worst_verdict": worst,
     }
