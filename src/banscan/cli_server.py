@@ -38,6 +38,9 @@ def serve(
     ssl_certfile: Annotated[str | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM).")] = None,
     ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile", help="TLS key (PEM).")] = None,
     catalog: Annotated[str | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error (also uvicorn's access log).")
+    ] = "info",
 ) -> None:
     """Run the fleet server: agent enrolment and reports, bulk imports, the JSON API (migrates the database first)."""
     from banscan.server.cli import serve_command, user_add_command
@@ -55,6 +58,7 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         catalog=catalog,
+        log_level=log_level,
     )
 
 

@@ -248,9 +248,13 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, db_url: str, workdir: Path) -> None:
+    """A server process on a free loopback port; `command` starts its `serve` (by default the
+    module's own entry point; the installed `banscan` script works the same)."""
+
+    def __init__(self, db_url: str, workdir: Path, command: list[str] | None = None) -> None:
         self.db_url = db_url
         self.workdir = workdir
+        self.command = command or [sys.executable, "-m", "banscan.server.cli"]
         self.secret_file = workdir / "enroll-secret"
         self.secret_file.write_text(ENROLL_SECRET)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -260,7 +264,7 @@ class ServerProcess:
         for _ in range(3):
             port = free_port()
             log = (self.workdir / f"server-{port}.log").open("wb")
-            cmd = [sys.executable, "-m", "banscan.server.cli", "serve", "--db", self.db_url]
+            cmd = [*self.command, "serve", "--db", self.db_url]
             cmd += ["--host", "127.0.0.1", "--port", str(port), "--enroll-secret-file", str(self.secret_file)]
             cmd += ["--insecure-cookies", "--log-level", "warning"]
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from linux_root import build_linux_root
 
-from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, free_port
+from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess
 
 BANSCAN = Path(sys.executable).with_name("banscan")
 pytestmark = pytest.mark.skipif(not BANSCAN.exists(), reason=f"{BANSCAN} is not installed (pip install -e .)")
@@ -32,8 +31,6 @@ def _root(path: Path, machine_id: str, hostname: str, *, kaspersky: bool) -> Pat
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[str]:
-    secret = tmp_path / "enroll-secret"
-    secret.write_text(ENROLL_SECRET)
     env = {**os.environ, "BANSCAN_PASSWORD": ADMIN_PASSWORD}
     made = subprocess.run(
         [str(BANSCAN), "user", "add", "alice", "--role", "admin", "--db", db_url],
@@ -43,31 +40,11 @@ def server(db_url: str, tmp_path: Path) -> Iterator[str]:
         timeout=120,
     )
     assert made.returncode == 0, made.stderr
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    cmd = [str(BANSCAN), "serve", "--db", db_url, "--port", str(port), "--insecure-cookies"]
-    proc = subprocess.Popen(
-        [*cmd, "--enroll-secret-file", str(secret)], stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc = ServerProcess(db_url, tmp_path, command=[str(BANSCAN)])
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "banscan serve did not answer"
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
+        yield proc.start(timeout=60)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        proc.stop()
 
 
 def test_serve_and_two_agents_show_up_in_the_dashboard(server: str, tmp_path: Path) -> None:

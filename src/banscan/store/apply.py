@@ -277,31 +277,24 @@ def _event(
     batch: _Batch,
     t: _Row,
     *,
-    to_state: str,
-    note: str,
-    report_id: int,
-    at: dt.datetime,
-    flag: str | None = None,
     from_state: str | None,
+    to_state: str,
+    flag: str | None,
+    note: str,
+    rid: int,
+    now: dt.datetime,
 ) -> None:
-    batch.events.append(
-        (
-            t,
-            {
-                "actor": SYSTEM,
-                "from_state": from_state,
-                "to_state": to_state,
-                "flag": flag,
-                "note": note,
-                "report_id": report_id,
-                "at": at,
-            },
-        )
-    )
+    event = {"actor": SYSTEM, "from_state": from_state, "to_state": to_state, "flag": flag}
+    batch.events.append((t, {**event, "note": note, "report_id": rid, "at": now}))
 
 
-def _move(t: _Row, now: dt.datetime, **values: Any) -> None:
-    t.set(**values, updated_at=now, updated_by=SYSTEM)
+def _step(
+    batch: _Batch, t: _Row, *, to_state: str, flag: str | None, note: str, rid: int, now: dt.datetime
+) -> None:
+    """Record a move of a transition by a scan, in its history and on the row."""
+    from_state = t.values["state"]
+    _event(batch, t, from_state=from_state, to_state=to_state, flag=flag, note=note, rid=rid, now=now)
+    t.set(state=to_state, flag=flag, updated_at=now, updated_by=SYSTEM)
 
 
 def _apply(
@@ -335,43 +328,17 @@ def _apply(
         )
         t = trans.get(product)
         if t is None:
-            t = trans[product] = _Row(
-                None, {"state": "found", "flag": None, "updated_at": now, "updated_by": SYSTEM}
-            )
-            _event(
-                batch,
-                t,
-                from_state=None,
-                to_state="found",
-                note=f"first seen in report {rid}",
-                report_id=rid,
-                at=now,
-            )
+            new = {"state": "found", "flag": None, "updated_at": now, "updated_by": SYSTEM}
+            t = trans[product] = _Row(None, new)
+            note = f"first seen in report {rid}"
+            _event(batch, t, from_state=None, to_state="found", flag=None, note=note, rid=rid, now=now)
             continue
         state, flag = t.values["state"], t.values["flag"]
         if state == "verified" or (state == "removed" and when >= _second(t.values["updated_at"])):
-            _event(
-                batch,
-                t,
-                from_state=state,
-                to_state="found",
-                flag=FLAG_SEEN_AFTER_REMOVAL,
-                note=f"seen again in report {rid} after being recorded {state}",
-                report_id=rid,
-                at=now,
-            )
-            _move(t, now, state="found", flag=FLAG_SEEN_AFTER_REMOVAL)
+            note = f"seen again in report {rid} after being recorded {state}"
+            _step(batch, t, to_state="found", flag=FLAG_SEEN_AFTER_REMOVAL, note=note, rid=rid, now=now)
         elif flag == FLAG_GONE:
-            _event(
-                batch,
-                t,
-                from_state=state,
-                to_state=state,
-                note=f"seen again in report {rid}",
-                report_id=rid,
-                at=now,
-            )
-            _move(t, now, flag=None)
+            _step(batch, t, to_state=state, flag=None, note=f"seen again in report {rid}", rid=rid, now=now)
     if not read_anything(data):
         return  # an unreadable scan verifies nothing and clears nothing
     for product, row in rows.items():
@@ -385,28 +352,11 @@ def _apply(
             continue
         state, flag = t.values["state"], t.values["flag"]
         if state == "removed" and when >= _second(t.values["updated_at"]):
-            _event(
-                batch,
-                t,
-                from_state="removed",
-                to_state="verified",
-                note=f"not seen by the clean re-scan in report {rid}",
-                report_id=rid,
-                at=now,
-            )
-            _move(t, now, state="verified", flag=None)
+            note = f"not seen by the clean re-scan in report {rid}"
+            _step(batch, t, to_state="verified", flag=None, note=note, rid=rid, now=now)
         elif state in ("found", "replacement-installed") and was_present and flag != FLAG_GONE:
-            _event(
-                batch,
-                t,
-                from_state=state,
-                to_state=state,
-                flag=FLAG_GONE,
-                note=f"not seen in report {rid}, but no removal was recorded",
-                report_id=rid,
-                at=now,
-            )
-            _move(t, now, flag=FLAG_GONE)
+            note = f"not seen in report {rid}, but no removal was recorded"
+            _step(batch, t, to_state=state, flag=FLAG_GONE, note=note, rid=rid, now=now)
 
 
 def _backfill(batch: _Batch, host_id: int, merged: dict[str, dict[str, Any]], when: dt.datetime) -> None:
