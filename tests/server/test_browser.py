@@ -1,6 +1,8 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright against a server
-process on 127.0.0.1 (SQLite). Log in, find the dirty host, record its removal step by step,
-see a clean scan verify it, download the CSV, read the public explainer; and check that no
+process on 127.0.0.1 (SQLite). Log in, find the dirty host, give it a site and tags, follow
+the site to the filtered hosts list and the overview's breakdown by site, record its removal
+step by step, ask its agent for a scan and see the agent's clean result verify the removal
+and answer the request, download the CSV, read the public explainer; and check that no
 request left the loopback address. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +25,7 @@ from banscan.server.cli import user_add_command
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at, body
 
 CHROMIUM = "/usr/bin/chromium"
+SITE = "Rīga DC 2"  # a space and a non-ASCII letter: the site links must encode them
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ARGS = [
     "--no-sandbox",
@@ -122,6 +126,43 @@ def test_dashboard_in_chromium(
             assert page.inner_text("#hostname") == "srv-app-01"
             section = page.locator("section#p-kesl")
             assert section.locator("[data-state]").inner_text() == "found"
+            assert page.inner_text("#host-site") == "(no site)"
+
+            # Site and tags, through the form folded under "Change site and tags"
+            page.click("details.labels > summary")
+            labels = page.locator("form.labels-form")
+            labels.locator("input[name=site]").fill(SITE)
+            labels.locator("input[name=tags]").fill(" prod, linux ,prod")
+            labels.locator("button[type=submit]").click()
+            page.wait_for_url(re.compile(r"/hosts/\d+\?labelled=1$"))
+            host_url = page.url.split("?")[0]
+            assert page.inner_text("#host-site a") == SITE
+            assert page.locator("#host-tags a.tag").all_inner_texts() == ["linux", "prod"]
+            assert labels.locator("input[name=tags]").input_value() == "linux, prod"
+            page.screenshot(path=str(ARTIFACTS / "host-labels.png"), full_page=True)
+
+            # The site link: the hosts at that site, so this host and not the other one
+            page.click("#host-site a")
+            page.wait_for_url(re.compile(r"/hosts\?site="))
+            assert page.locator("#hosts a.host-link").all_inner_texts() == ["srv-app-01"]
+            assert page.locator("#hosts td.site").all_inner_texts() == [SITE]
+            assert page.locator("select[name=site]").input_value() == SITE
+            page.screenshot(path=str(ARTIFACTS / "hosts-site.png"), full_page=True)
+
+            # The overview counts hosts by site; its site link leads back to the same list
+            page.click("nav a[href='/']")
+            page.wait_for_url(url + "/")
+            by_site = page.locator("#by-site")
+            assert by_site.locator(f'[data-site="{SITE}"]').inner_text() == "1"
+            assert by_site.locator(f'[data-site-covered="{SITE}"]').inner_text() == "1"
+            assert by_site.locator('[data-site="(no site)"]').inner_text() == "1"
+            assert by_site.locator('[data-site-covered="(no site)"]').inner_text() == "0"
+            page.screenshot(path=str(ARTIFACTS / "overview-sites.png"), full_page=True)
+            by_site.get_by_role("link", name=SITE, exact=True).click()
+            page.wait_for_url(re.compile(r"/hosts\?site="))
+            page.click("#hosts a.host-link")
+            page.wait_for_url(host_url)
+            section = page.locator("section#p-kesl")
 
             # found → replacement-installed → removed, with notes
             for state, note in [
@@ -137,12 +178,23 @@ def test_dashboard_in_chromium(
                 assert note in section.locator("ol.history").inner_text()
             page.screenshot(path=str(ARTIFACTS / "host-removed.png"), full_page=True)
 
-            # A clean scan of the same host, after the removal was recorded, verifies it
+            # Ask the agent to scan now: the request stays pending until its next result
+            assert page.inner_text("#scan-request > span.muted") == "none pending"
+            page.click("#request-scan")
+            page.wait_for_url(re.compile(r"/hosts/\d+\?scan_requested=1$"))
+            assert page.inner_text("#scan-request strong") == "pending"
+            assert "asked by alice" in page.inner_text("#scan-request")
+            page.screenshot(path=str(ARTIFACTS / "host-scan-requested.png"), full_page=True)
+
+            # The agent's clean scan, generated after the removal and the request, verifies the
+            # removal and answers the request
             now = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=2)
             _post(url, dirty_token, at(results["clean"], now.isoformat()))
             page.reload()
             section = page.locator("section#p-kesl")
             assert section.locator("[data-state]").inner_text() == "verified"
+            assert page.inner_text("#scan-request > span.muted") == "none pending"
+            assert page.locator("#scan-request strong").count() == 0
             page.screenshot(path=str(ARTIFACTS / "host-verified.png"), full_page=True)
 
             # The hosts CSV, downloaded through the page's export link
@@ -156,6 +208,7 @@ def test_dashboard_in_chromium(
             assert sorted(r["hostname"] for r in rows) == ["srv-app-01", "srv-db-02"]
             app = next(r for r in rows if r["hostname"] == "srv-app-01")
             assert app["verified"] == "1" and app["covered"] == "0"
+            assert app["site"] == SITE and app["tags"] == "linux,prod"
 
             # The board and the explainer, the latter without logging in
             page.goto(url + "/transitions")

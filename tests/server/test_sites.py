@@ -1,9 +1,10 @@
 """Sites and tags of hosts, on SQLite and PostgreSQL: set at enrolment (API and agent), by bulk
 imports and by admins; validated; used by the host filters, the exports, the host JSON and the
-estate summary's breakdown by site."""
+estate summary's breakdowns by site and by tag."""
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 from typer.testing import CliRunner
 
 from banscan.cli import app as cli_app
@@ -21,7 +22,7 @@ from banscan.server.cli import agent_command
 from banscan.store.db import make_engine
 from banscan.store.migrate import upgrade_db
 from banscan.store.models import Finding, Host, HostTag
-from banscan.store.sites import MAX_TAGS, NO_SITE
+from banscan.store.sites import MAX_TAGS, NO_SITE, SUMMARY_TAGS
 from linux_root import build_linux_root
 
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, Fleet, ServerProcess, at, make_admin
@@ -349,6 +350,200 @@ def test_by_site_numbers_match_the_store(fleet: Fleet, results: dict[str, Any]) 
 def test_summary_without_hosts_has_an_empty_breakdown(fleet: Fleet) -> None:
     summary = fleet.get("/api/v1/summary")
     assert summary["by_site"] == [] and summary["by_os"] == [] and summary["hosts"] == 0
+    assert summary["by_tag"] == [] and summary["tags_total"] == 0
+
+
+def by_tag_of(summary: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    return {t["tag"]: (t["hosts"], t["hosts_with_covered"]) for t in summary["by_tag"]}
+
+
+def tag_table(html: str) -> str:
+    start = html.index('<table class="compact" id="by-tag">')
+    return html[start : html.index("</table>", start)]
+
+
+def test_by_tag_numbers_match_the_store(fleet: Fleet, results: dict[str, Any]) -> None:
+    ids = estate(fleet, results)
+    # a tag whose hosts are all clean: one never reported, one with a clean result
+    spare, token = enrolled(fleet, "host-f", tags=["spare", "pci"])
+    assert fleet.report(token, at(results["clean"], T1)).status_code == 201
+    idle, _ = enrolled(fleet, "idle", tags=["spare"])
+
+    summary = fleet.get("/api/v1/summary")
+    by_tag = by_tag_of(summary)
+    assert by_tag == {"pci": (4, 2), "spare": (2, 0), "db": (1, 1), "kiosk": (1, 1)}
+    assert [t["tag"] for t in summary["by_tag"]] == ["pci", "spare", "db", "kiosk"]  # most hosts, then name
+    assert summary["tags_total"] == 4
+    # host-d has no tag and is under none; host-a (pci and db) is under both
+    assert sum(n for n, _ in by_tag.values()) == 8 > summary["hosts"] - 1 == 6
+
+    # straight from the tables
+    engine = make_engine(fleet.db_url)
+    with engine.connect() as conn:
+        hosts = dict(conn.execute(select(HostTag.tag, func.count()).group_by(HostTag.tag)).all())
+        covered = dict(
+            conn.execute(
+                select(HostTag.tag, func.count(func.distinct(HostTag.host_id)))
+                .join(Finding, Finding.host_id == HostTag.host_id)
+                .where(Finding.verdict == "covered", Finding.present.is_(True))
+                .group_by(HostTag.tag)
+            ).all()
+        )
+    engine.dispose()
+    assert {t: (n, covered.get(t, 0)) for t, n in hosts.items()} == by_tag
+    # and from the host list the page links to
+    for tag, (n, with_covered) in by_tag.items():
+        assert fleet.get("/api/v1/hosts", tag=tag)["total"] == n
+        assert fleet.get("/api/v1/hosts", tag=tag, verdict="covered")["total"] == with_covered
+
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    login(a, "alice")
+    html = a.get("/").text
+    assert "Hosts with covered findings by tag" in html
+    table = tag_table(html)
+    for tag, (n, with_covered) in by_tag.items():
+        assert data_cell(table, "tag", tag) == n
+        assert data_cell(table, "tag-covered", tag) == with_covered
+        assert f'<a href="/hosts?tag={tag}">{tag}</a>' in table
+        assert f'href="/hosts?tag={tag}&amp;verdict=covered"' in html  # the chart's bar label
+    assert re.findall(r'data-tag="([^"]+)"', table) == ["pci", "spare", "db", "kiosk"]
+    assert "counts under each" in html and "without tags are not listed" in html
+    assert 'id="by-tag-more"' not in html
+    assert ids_in(a.get("/hosts", params={"tag": "spare"}).text) == [spare, idle]
+
+    # changing a host's tags shows at once (the cached overview is dropped)
+    r = fleet.client.patch(f"/api/v1/hosts/{ids['c']}", json={"tags": ["pci"]}, headers=fleet.as_admin())
+    assert r.status_code == 200
+    again = by_tag_of(fleet.get("/api/v1/summary"))
+    assert again == {"pci": (5, 3), "spare": (2, 0), "db": (1, 1)}
+    table = tag_table(a.get("/").text)
+    assert data_cell(table, "tag", "pci") == 5 and data_cell(table, "tag-covered", "pci") == 3
+    assert 'data-tag="kiosk"' not in table
+
+
+def test_by_tag_without_tags_lists_none(fleet: Fleet, results: dict[str, Any]) -> None:
+    _, token = enrolled(fleet, "plain", site="paris")
+    assert fleet.report(token, at(results["dirty"], T1)).status_code == 201
+    summary = fleet.get("/api/v1/summary")
+    assert summary["by_tag"] == [] and summary["tags_total"] == 0 and summary["hosts_with_covered"] == 1
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    login(a, "alice")
+    table = tag_table(a.get("/").text)
+    assert "No host has a tag yet." in table and "data-tag=" not in table
+
+
+def test_by_tag_lists_the_most_common_tags_and_says_how_many_more(
+    fleet: Fleet, results: dict[str, Any]
+) -> None:
+    # 25 tags: t10-t14 on three hosts, t05-t09 and t15-t19 on two, B0-B4 and a0-a4 on one
+    # each; the last five places go to B0-B4 (ties by name: upper case sorts first)
+    ones_in, ones_out = [f"B{i}" for i in range(5)], [f"a{i}" for i in range(5)]
+    layout = {
+        "cap-1": ([f"t{i:02d}" for i in range(5, 20)] + ones_in, "dirty"),
+        "cap-2": ([f"t{i:02d}" for i in range(5, 20)] + ones_out, "clean"),
+        "cap-3": ([f"t{i:02d}" for i in range(10, 15)], "clean"),
+    }
+    ids = {}
+    for name, (tags, result) in layout.items():
+        assert len(tags) <= MAX_TAGS
+        ids[name], token = enrolled(fleet, name, tags=tags)
+        assert fleet.report(token, at(results[result], T1)).status_code == 201
+    listed = (
+        [f"t{i:02d}" for i in range(10, 15)]
+        + [f"t{i:02d}" for i in [*range(5, 10), *range(15, 20)]]
+        + ones_in
+    )
+    assert len(listed) == SUMMARY_TAGS == 20
+
+    summary = fleet.get("/api/v1/summary")
+    assert [t["tag"] for t in summary["by_tag"]] == listed
+    assert summary["tags_total"] == 25
+    by_tag = by_tag_of(summary)
+    assert by_tag["t10"] == (3, 1) and by_tag["t05"] == (2, 1) and by_tag["B0"] == (1, 1)
+    assert not set(ones_out) & set(by_tag)
+
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    login(a, "alice")
+    html = a.get("/").text
+    table = tag_table(html)
+    assert re.findall(r'data-tag="([^"]+)"', table) == listed
+    assert table.count("<tr>") == 1 + SUMMARY_TAGS  # the heading and the listed tags
+    assert 'id="by-tag-more-count">5</span> more tags are not (' in html
+    for tag in ones_out:
+        assert f"tag={tag}" not in html
+    assert "counts under each" in html
+
+    # one tag beyond the list: the note says so in the singular
+    tags = layout["cap-2"][0][:-4]  # without a1-a4
+    r = fleet.client.patch(f"/api/v1/hosts/{ids['cap-2']}", json={"tags": tags}, headers=fleet.as_admin())
+    assert r.status_code == 200
+    summary = fleet.get("/api/v1/summary")
+    assert [t["tag"] for t in summary["by_tag"]] == listed and summary["tags_total"] == 21
+    html = a.get("/").text
+    assert 'id="by-tag-more-count">1</span> more tag is not (' in html
+
+
+def test_by_tag_escapes_the_tag_and_its_links_lead_to_its_hosts(
+    fleet: Fleet, results: dict[str, Any]
+) -> None:
+    odd = 'a<b>&"c" #1+/?'
+    host_id, token = enrolled(fleet, "odd", tags=[odd, "plain"])
+    assert fleet.report(token, at(results["dirty"], T1)).status_code == 201
+    enrolled(fleet, "other", tags=["plain"])
+    assert by_tag_of(fleet.get("/api/v1/summary")) == {"plain": (2, 1), odd: (1, 1)}
+
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    login(a, "alice")
+    html = a.get("/").text
+    assert odd not in html and "<b>" not in html
+    escaped = "a&lt;b&gt;&amp;&#34;c&#34; #1+/?"
+    table = tag_table(html)
+    assert data_cell(table, "tag", escaped) == 1 and data_cell(table, "tag-covered", escaped) == 1
+    assert f">{escaped}</a>" in table
+    assert f"<title>{escaped}: 1</title>" in html  # the chart's bar
+
+    # the table's link and the chart's link list exactly that host
+    link = re.search(r'<a href="([^"]+)">' + re.escape(escaped) + "</a>", table)
+    assert link and link.group(1) == "/hosts?tag=a%3Cb%3E%26%22c%22%20%231%2B/%3F"
+    chart = re.search(r'<a href="(/hosts\?tag=a[^"]*)"><text', html)
+    assert chart
+    for href in (link.group(1), htmllib.unescape(chart.group(1))):
+        assert ids_in(a.get(href).text) == [host_id], href
+    assert "verdict=covered" in chart.group(1)
+
+
+def test_by_tag_is_counted_from_the_tag_index(sqlite_url: str, results: dict[str, Any]) -> None:
+    fleet = Fleet(sqlite_url)
+    try:
+        for i in range(3):
+            _, token = enrolled(fleet, f"ix-{i}", tags=["pci", f"t{i}"])
+            assert fleet.report(token, at(results["dirty" if i else "clean"], T1)).status_code == 201
+        engine = fleet.app.state.banscan.db.engine
+        seen: list[tuple[str, Any]] = []
+
+        def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+            if "host_tags" in statement and "GROUP BY" in statement:
+                seen.append((statement, params))
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert by_tag_of(fleet.get("/api/v1/summary"))["pci"] == (3, 2)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert len(seen) == 2  # the hosts per tag, then the covered ones among the listed tags
+        with engine.connect() as conn:
+            for statement, params in seen:
+                plan = " | ".join(
+                    row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+                )
+                assert "host_tags USING COVERING INDEX ix_host_tags_tag_host" in plan, plan
+                assert "TEMP B-TREE" not in plan, plan  # grouped in the index's order
+    finally:
+        fleet.close()
 
 
 # ---------------------------------------------------------------- imports

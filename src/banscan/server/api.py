@@ -336,7 +336,12 @@ def summary(
     role: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
     """Estate summary; obligations are evaluated as of `as_of` (default today) for `role`
-    (default: the server's), counting deadlines from each finding's first sighting."""
+    (default: the server's), counting deadlines from each finding's first sighting.
+
+    `by_site` lists every site; `by_tag` lists the 20 tags with the most hosts (then by name),
+    as the overview does, each with its hosts and those with a present covered finding, and
+    `tags_total` the number of tags in all. Hosts without tags are in no entry of `by_tag`, and
+    a host with several tags counts under each. `GET /api/v1/hosts?tag=` lists the hosts of any tag."""
     st = state_of(request)
     return queries.summary(
         db, st.catalog, role=role or st.settings.role, as_of=as_of, jurisdiction=st.settings.jurisdiction
@@ -409,7 +414,7 @@ def patch_host(
     changed = body.model_dump(exclude_none=True)
     audit(db, principal.name, "host.labels", str(host_id), client_addr(request), **changed)
     db.commit()
-    state_of(request).overview_cache.clear()  # the counts by site changed
+    state_of(request).overview_cache.clear()  # the counts by site and by tag changed
     return queries.host_json(
         host, queries.verdict_counts(db, [host_id])[host_id], sites.tags_of(db, [host_id])[host_id]
     )

@@ -901,6 +901,12 @@ def overview_page(
         title="Hosts with covered findings by site",
         links=[f"/hosts?{urlencode({'site': o['site'], 'verdict': 'covered'})}" for o in site_rows],
     )
+    tag_rows = data["by_tag"][:12]
+    tag_chart = charts.bar_chart(
+        [(o["tag"], o["hosts_with_covered"]) for o in tag_rows],
+        title="Hosts with covered findings by tag",
+        links=[f"/hosts?{urlencode({'tag': o['tag'], 'verdict': 'covered'})}" for o in tag_rows],
+    )
     trend_chart = charts.line_chart(
         [(dt.date.fromisoformat(p["date"]), p["hosts_with_covered"]) for p in data["trend"]],
         title="Hosts with covered findings over time",
@@ -917,6 +923,7 @@ def overview_page(
         product_chart=product_chart,
         os_chart=os_chart,
         site_chart=site_chart,
+        tag_chart=tag_chart,
         trend_chart=trend_chart,
     )
 
@@ -1022,7 +1029,7 @@ def host_labels(
         tags=clean_tags,
     )
     db.commit()
-    state_of(request).overview_cache.clear()  # the counts by site changed
+    state_of(request).overview_cache.clear()  # the counts by site and by tag changed
     return RedirectResponse(f"/hosts/{host_id}?labelled=1", status_code=303)
 
 

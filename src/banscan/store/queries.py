@@ -16,7 +16,15 @@ from banscan.models import Confidence, Verdict
 from banscan.models import Finding as ResultFinding
 from banscan.policy.engine import obligations_for
 from banscan.store.models import VERDICTS, Finding, Host, Report, Transition, TransitionEvent
-from banscan.store.sites import site_condition, site_label, tag_condition, tags_of
+from banscan.store.sites import (
+    SUMMARY_TAGS,
+    site_condition,
+    site_label,
+    tag_condition,
+    tag_host_counts,
+    tag_host_counts_among,
+    tags_of,
+)
 
 _SEVERITY = ("covered", "remnant", "review", "accepted", "informational")
 
@@ -487,7 +495,13 @@ def summary(
     read): the findings are grouped once by (product, verdict, category, day first seen) for
     the counts by verdict and by product and for the deadlines; hosts are counted per OS and
     per site from their indexes; hosts with a present covered finding are counted per (OS,
-    site) in one join."""
+    site) in one join.
+
+    `by_tag` is the same breakdown by tag, for hosts with tags only: a host counts under each of
+    its tags, so the entries can add up to more than the hosts. It lists the `SUMMARY_TAGS` tags
+    with the most hosts (then by name); `tags_total` says how many tags there are in all. The
+    hosts per tag are counted in one pass over ix_host_tags_tag_host, the covered ones in a
+    range of it per listed tag (`tag_host_counts`, `tag_host_counts_among`)."""
     as_of = as_of or dt.datetime.now(dt.UTC).date()
     present = Finding.present.is_(True)
     hosts = session.scalar(select(func.count()).select_from(Host)) or 0
@@ -552,6 +566,16 @@ def summary(
             "hosts_with_covered"
         ] += n
 
+    by_tag: dict[str, dict[str, Any]] = {
+        tag: {"tag": tag, "hosts": n, "hosts_with_covered": 0}
+        for tag, n in session.execute(tag_host_counts())
+    }
+    top_tags = sorted(by_tag.values(), key=lambda e: (-e["hosts"], e["tag"]))[:SUMMARY_TAGS]
+    if top_tags:
+        # Only tags counted above are asked for, so each is in `by_tag` (unlike the sites).
+        for tag, n in session.execute(tag_host_counts_among([e["tag"] for e in top_tags], covered)):
+            by_tag[tag]["hosts_with_covered"] += n
+
     states: dict[str, int] = {}
     flags: dict[str, int] = {}
     for state, flag, n in session.execute(
@@ -583,6 +607,8 @@ def summary(
         "by_product": sorted(by_product.values(), key=lambda e: (-e["hosts"], e["product"])),
         "by_os": sorted(by_os.values(), key=lambda e: (-e["hosts"], e["os"])),
         "by_site": sorted(by_site.values(), key=lambda e: (-e["hosts"], e["site"])),
+        "by_tag": top_tags,
+        "tags_total": len(by_tag),
         "transitions": {"by_state": states, "flagged": flags},
         "obligations": {"by_status": statuses},
         "overdue": {

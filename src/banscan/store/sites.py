@@ -5,7 +5,8 @@ A host has at most one site (`hosts.site`, '' when not set) and up to `MAX_TAGS`
 characters, line separators and unpaired surrogates are refused, and a tag may not contain a
 comma (the dashboard's form and the CSV export separate tags with commas). Tags are kept
 sorted and without duplicates. `NO_SITE` names the hosts without a site in the summary and in
-the `site=` filter, so it cannot be a site itself.
+the `site=` filter, so it cannot be a site itself. The summary lists the `SUMMARY_TAGS` tags
+with the most hosts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, delete, insert, select
+from sqlalchemy import ColumnElement, Select, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from banscan.store.models import Host, HostTag
@@ -22,6 +23,7 @@ MAX_SITE = 100
 MAX_TAG = 64
 MAX_TAGS = 20
 NO_SITE = "(no site)"
+SUMMARY_TAGS = 20
 _REFUSED = {"Cc", "Cs", "Zl", "Zp"}
 
 
@@ -112,6 +114,24 @@ def site_condition(site: str) -> ColumnElement[bool]:
 def tag_condition(tag: str) -> ColumnElement[bool]:
     """Hosts with this tag (an uncorrelated IN, evaluated once with ix_host_tags_tag_host)."""
     return Host.id.in_(select(HostTag.host_id).where(HostTag.tag == tag))
+
+
+def tag_host_counts() -> Select[str, int]:
+    """Hosts per tag: one pass over ix_host_tags_tag_host, whose entries come in tag order
+    (PostgreSQL's planner may read the two-column table itself instead, which costs the same)."""
+    return select(HostTag.tag, func.count()).group_by(HostTag.tag)
+
+
+def tag_host_counts_among(tags: list[str], hosts: Select[int]) -> Select[str, int]:
+    """Hosts per tag, for these tags only and counting only the hosts `hosts` selects (ids): a
+    range of ix_host_tags_tag_host per tag, each host id probed in the subquery's result, which
+    is built once. (In the WHERE clause the IN would lead SQLite to look up every (tag, host)
+    pair instead: five times slower with 100 000 hosts.)"""
+    return (
+        select(HostTag.tag, func.count(case((HostTag.host_id.in_(hosts), 1))))
+        .where(HostTag.tag.in_(tags))
+        .group_by(HostTag.tag)
+    )
 
 
 def site_label(site: str) -> str:
