@@ -868,6 +868,17 @@ def _page(request: Request, principal: Principal, template: str, /, **context: A
     return render(request, template, principal=principal, **context)
 
 
+def _covered_by(rows: list[dict[str, Any]], key: str, label: str) -> str:
+    """A bar chart of hosts with covered findings per `key` (the first 12), each bar a link to
+    those hosts."""
+    top = rows[:12]
+    return charts.bar_chart(
+        [(r[key], r["hosts_with_covered"]) for r in top],
+        title=f"Hosts with covered findings by {label}",
+        links=[f"/hosts?{urlencode({key: r[key], 'verdict': 'covered'})}" for r in top],
+    )
+
+
 @router.get("/")
 def overview_page(
     request: Request,
@@ -889,24 +900,9 @@ def overview_page(
         title="Hosts by product",
         links=[f"/products/{p['product']}" for p in top],
     )
-    os_rows = data["by_os"][:12]
-    os_chart = charts.bar_chart(
-        [(o["os"], o["hosts_with_covered"]) for o in os_rows],
-        title="Hosts with covered findings by OS",
-        links=[f"/hosts?{urlencode({'os': o['os'], 'verdict': 'covered'})}" for o in os_rows],
-    )
-    site_rows = data["by_site"][:12]
-    site_chart = charts.bar_chart(
-        [(o["site"], o["hosts_with_covered"]) for o in site_rows],
-        title="Hosts with covered findings by site",
-        links=[f"/hosts?{urlencode({'site': o['site'], 'verdict': 'covered'})}" for o in site_rows],
-    )
-    tag_rows = data["by_tag"][:12]
-    tag_chart = charts.bar_chart(
-        [(o["tag"], o["hosts_with_covered"]) for o in tag_rows],
-        title="Hosts with covered findings by tag",
-        links=[f"/hosts?{urlencode({'tag': o['tag'], 'verdict': 'covered'})}" for o in tag_rows],
-    )
+    os_chart = _covered_by(data["by_os"], "os", "OS")
+    site_chart = _covered_by(data["by_site"], "site", "site")
+    tag_chart = _covered_by(data["by_tag"], "tag", "tag")
     trend_chart = charts.line_chart(
         [(dt.date.fromisoformat(p["date"]), p["hosts_with_covered"]) for p in data["trend"]],
         title="Hosts with covered findings over time",
