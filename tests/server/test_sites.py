@@ -723,3 +723,25 @@ def test_migration_gives_existing_hosts_no_site(sqlite_url: str) -> None:
             assert conn.execute(select(func.count()).select_from(HostTag)).scalar_one() == 0  # cascade
     finally:
         engine.dispose()
+
+
+def test_the_tag_filter_suggests_the_most_used_tags_and_takes_any(
+    fleet: Fleet, results: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from banscan.store import sites
+
+    monkeypatch.setattr(sites, "TAG_CHOICES", 2)
+    ids = {}
+    for name, tags in {"s-1": ["pci", "db", "rare"], "s-2": ["pci", "db"], "s-3": ["pci"]}.items():
+        ids[name], token = enrolled(fleet, name, tags=tags)
+        assert fleet.report(token, at(results["clean"], T1)).status_code == 201
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    login(a, "alice")
+    page = a.get("/hosts").text
+    offered = re.findall(
+        r'<option value="([^"]*)">', page[page.index('id="tag-choices"') :].split("</datalist>")[0]
+    )
+    assert offered == ["db", "pci"]  # the two most used, by name
+    assert ids_in(a.get("/hosts", params={"tag": "rare"}).text) == [ids["s-1"]]  # typed, not offered
+    assert 'name="tag" list="tag-choices" value="rare"' in a.get("/hosts", params={"tag": "rare"}).text

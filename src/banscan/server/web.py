@@ -634,7 +634,7 @@ def _filter_choices(session: Session) -> dict[str, Any]:
         "products": products,
         "platforms": platforms,
         "sites": sites.known_sites(session),
-        "tags": sites.known_tags(session),
+        "tags": sites.known_tags(session, limit=sites.TAG_CHOICES),
     }
 
 

@@ -143,5 +143,13 @@ def known_sites(session: Session) -> list[str]:
     return [site_label(s) for s in session.scalars(select(Host.site).distinct().order_by(Host.site))]
 
 
-def known_tags(session: Session) -> list[str]:
-    return list(session.scalars(select(HostTag.tag).distinct().order_by(HostTag.tag)))
+TAG_CHOICES = 500  # tags offered as suggestions in the host list's filter (any can be typed)
+
+
+def known_tags(session: Session, limit: int | None = None) -> list[str]:
+    """Tags in use, sorted; with `limit`, the most used ones (a fleet may have thousands)."""
+    if limit is None:
+        return list(session.scalars(select(HostTag.tag).distinct().order_by(HostTag.tag)))
+    n = func.count().label("n")
+    top = select(HostTag.tag, n).group_by(HostTag.tag).order_by(n.desc(), HostTag.tag).limit(limit)
+    return sorted(session.scalars(select(top.subquery().c.tag)))
