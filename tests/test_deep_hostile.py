@@ -12,9 +12,11 @@ import pytest
 
 import deep_fixtures as fx
 from banscan.catalog.loader import load_catalog
+from banscan.catalog.schema import Catalog
 from banscan.collect.base import ErrorSink
 from banscan.deep import Limits, deep_records
 from banscan.deep.filetype import FileType, sniff
+from banscan.models import InventoryRecord
 from test_deep_scan import time_limit
 
 ELF_HEAD = b"\x7fELF\x02\x01\x01" + b"\x00" * 57
@@ -25,7 +27,7 @@ def catalog():  # type: ignore[no-untyped-def]
     return load_catalog()
 
 
-def run(paths: list[Path], catalog, limits: Limits | None = None) -> tuple[list[object], list[str]]:  # type: ignore[no-untyped-def]
+def run(paths: list[Path], catalog: Catalog, limits: Limits | None = None) -> tuple[list[InventoryRecord], list[str]]:
     sink = ErrorSink(echo=False)
     with time_limit(20):
         recs = list(deep_records([str(p) for p in paths], sink, catalog=catalog, limits=limits))

@@ -181,11 +181,12 @@ class Fleet:
 
     def report(self, token: str, content: bytes | dict[str, Any], **headers: str) -> httpx.Response:
         data = content if isinstance(content, bytes) else body(content)
-        return self.client.post(
+        r: httpx.Response = self.client.post(
             "/api/v1/report",
             content=data,
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers},
         )
+        return r
 
     def api_token(self, role: str = "admin") -> str:
         return create_api_token(self.db_url, f"test-{role}-{secrets.token_hex(3)}", role)
@@ -202,11 +203,12 @@ class Fleet:
 
     def login(self, username: str, password: str) -> httpx.Response:
         csrf = self.client.get("/api/v1/csrf").json()["csrf_token"]
-        return self.client.post(
+        r: httpx.Response = self.client.post(
             "/login",
             data={"username": username, "password": password, "csrf_token": csrf},
             headers={"Accept": "application/json"},
         )
+        return r
 
     def close(self) -> None:
         self.client.close()

@@ -112,7 +112,7 @@ def test_batch_isolates_a_failing_job_and_dedupes_within_a_batch(
         s.flush()
 
     same = at(results["dirty"], T1)
-    futures = [
+    futures: list[Future[Any]] = [
         _submit(writer, 1, same),
         writer.submit(boom),
         _submit(writer, 1, copy.deepcopy(same)),

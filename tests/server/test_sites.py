@@ -38,7 +38,8 @@ TSV = (
 
 def enroll(fleet: Fleet, identifier: str, **extra: Any) -> httpx.Response:
     body = {"enroll_secret": ENROLL_SECRET, "host_identifier": identifier, "hostname": identifier}
-    return fleet.client.post("/api/v1/enroll", json={**body, "platform": "linux", **extra})
+    r: httpx.Response = fleet.client.post("/api/v1/enroll", json={**body, "platform": "linux", **extra})
+    return r
 
 
 def enrolled(fleet: Fleet, identifier: str, **extra: Any) -> tuple[int, str]:

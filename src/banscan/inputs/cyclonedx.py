@@ -36,7 +36,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReferenceForbidden
 
 from banscan.collect.base import ErrorSink
-from banscan.inputs.base import parse_json_object, read_capped
+from banscan.inputs.base import InputReader, parse_json_object, read_capped
 from banscan.models import InventoryRecord, RecordKind, Source
 
 COLLECTOR = "cyclonedx"
@@ -498,4 +498,4 @@ class CycloneDxXmlReader:
         yield from xml_records(root, filename, errors, default_host)
 
 
-READERS = [CycloneDxJsonReader(), CycloneDxXmlReader()]
+READERS: list[InputReader] = [CycloneDxJsonReader(), CycloneDxXmlReader()]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
 from banscan.collect.base import ErrorSink
-from banscan.inputs.base import parse_json_object, read_capped
+from banscan.inputs.base import InputReader, parse_json_object, read_capped
 from banscan.models import InventoryRecord, RecordKind, Source
 
 COLLECTOR = "spdx"
@@ -371,4 +371,4 @@ class SpdxTagValueReader:
         yield from _records(doc, filename, errors, default_host)
 
 
-READERS = [SpdxJsonReader(), SpdxTagValueReader()]
+READERS: list[InputReader] = [SpdxJsonReader(), SpdxTagValueReader()]
