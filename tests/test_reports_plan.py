@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
+from typer.testing import CliRunner
 
-from banscan.reports import ReportInputError
+from banscan.reports import ReportInputError, build_context
+from banscan.reports.html import render_plan
+from banscan.reports.load import parse_result
 from banscan.reports.plan import (
     CSV_COLUMNS,
     PlanConfig,
@@ -20,7 +29,16 @@ from banscan.reports.plan import (
     render_markdown,
 )
 from linux_root import HOSTNAME as LINUX_HOST
-from test_reports_data import KES_GUID, MAC_HOST, NAGENT_GUID, WIN_HOST, both_context, late_context
+from test_reports_data import (
+    KES_GUID,
+    MAC_HOST,
+    NAGENT_GUID,
+    WIN_HOST,
+    both_context,
+    catalog,
+    estate_files,
+    late_context,
+)
 
 
 def _steps(plans, host, product):  # type: ignore[no-untyped-def]
@@ -112,3 +130,135 @@ def test_json_and_markdown() -> None:
     md = render_markdown(plans, ctx)
     assert f"## {LINUX_HOST} (linux)" in md and "apt-get purge -y kesl-gui kesl" in md
     assert "Kaspersky Endpoint Security for Windows" in md
+
+
+# --- the HTML plan ------------------------------------------------------------------------------
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def _offline(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    """Nothing the page would fetch or run: links stay inside it, no scripts, styles or fonts from elsewhere."""
+    assert html.startswith("<!DOCTYPE html>")
+    parser = _Tags()
+    parser.feed(html)
+    names = {t for t, _ in parser.tags}
+    assert not names & {"script", "link", "iframe", "img", "object", "embed", "base", "form"}
+    for _, attrs in parser.tags:
+        for key in ("src", "href", "action", "srcset"):
+            value = attrs.get(key)
+            assert value is None or value.startswith(("#", "data:")), (key, value)
+        assert not any(k.startswith("on") for k in attrs)
+    style = html[html.index("<style>") : html.index("</style>")]
+    assert "@import" not in style and "url(" not in style and "http" not in style
+    return parser.tags
+
+
+def test_html_plan_has_the_markdown_plans_content_in_order() -> None:
+    ctx = late_context()
+    plans = build_plan(ctx)
+    html = render_plan(plans, ctx)
+    md = render_markdown(plans, ctx)
+    _offline(html)
+    assert "<title>Transition plan</title>" in html and f"As of <strong>{ctx.as_of}</strong>" in html
+    assert str(escape(ctx.merged.results[0].path)) in html
+    hosts = [h.host for h in plans]
+    assert [m for m in re.findall(r"<h2>(.*?) <span", html)] == [str(escape(h)) for h in hosts]
+    at = 0
+    for hp in plans:
+        at = html.index(f"<h2>{escape(hp.host)} <span", at)
+        for pp in hp.products:
+            at = html.index(f"<h3>{escape(pp.product_name)}", at)
+            assert pp.product_name in md  # the same products as the Markdown plan
+            if pp.replacement:
+                assert f"Replacement: {escape(pp.replacement)}" in html[at:]
+            for step in pp.steps:
+                item = (
+                    f'<li value="{step.step}"><span class="phase">{step.phase}</span> — {escape(step.action)}'
+                )
+                at = html.index(item, at)
+                if step.command:
+                    at = html.index(f'<pre class="cmd"><code>{escape(step.command)}</code></pre>', at)
+    kesl = _steps(plans, LINUX_HOST, "kesl")
+    phases = [s.phase for s in kesl.steps]
+    assert phases[0] == "replace" and phases[-1] == "verify"  # replacement first, verify last
+    assert "apt-get purge -y kesl-gui kesl" in html and "msiexec /x " + KES_GUID in html
+    assert 'class="verdict v-accepted">accepted<' in html  # the Windows exception
+    assert "exception expires" in html and "2025-03-31" in html
+
+
+def test_html_plan_escapes_hostile_host_and_product_names(tmp_path: Path) -> None:
+    doc = json.loads(estate_files()[1].read_text(encoding="utf-8"))
+    evil_host = 'ws-01"><script>alert(1)</script>'
+    evil = copy.deepcopy(next(f for f in doc["findings"] if f["product"] == "kesl"))
+    evil["host"] = evil_host
+    evil["product_name"] = "Kaspersky <img src=x onerror=alert(2)> & 'Co'"
+    evil["version"] = "</h3><iframe src=//evil.example>"
+    for e in evil["evidence"]:
+        if e["source"] == "dpkg":
+            e["value"] = "kesl</code></pre><a href=https://evil.example>x</a>"
+    doc["findings"].append(evil)
+    doc["hosts"] = [*doc.get("hosts", []), evil_host]
+    ctx = build_context([parse_result(doc, "hostile.json")], catalog())
+    plans = build_plan(ctx)
+    assert any(h.host == evil_host for h in plans)
+    html = render_plan(plans, ctx)
+    tags = _offline(html)
+    assert [a["href"] for t, a in tags if t == "a"] == [f"#host-{n}" for n in range(1, len(plans) + 1)]
+    assert "<img" not in html and "evil.example>" not in html and "<a href=https" not in html
+    assert "ws-01&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Kaspersky &lt;img src=x onerror=alert(2)&gt; &amp; &#39;Co&#39;" in html
+    assert "&lt;/h3&gt;&lt;iframe src=//evil.example&gt;" in html
+    assert "kesl&lt;/code&gt;&lt;/pre&gt;&lt;a href=https://evil.example&gt;x&lt;/a&gt;" in html
+
+
+def test_html_plan_with_nothing_to_plan() -> None:
+    doc = {
+        "schema": "banscan/result/v1",
+        "banscan_version": "0.1.0",
+        "catalog_version": "2026.11.1",
+        "as_of": "2024-11-08",
+        "role": "user",
+        "generated_at": "2024-11-08T10:00:00+00:00",
+        "targets": [{"target": "/mnt/clean", "format": "root:linux", "records": 40, "errors": []}],
+        "findings": [],
+        "summary": {"hosts": 1, "hosts_with_findings": 0, "findings": 0, "by_verdict": {}},
+    }
+    ctx = build_context([parse_result(doc, "clean.json")], catalog())
+    html = render_plan(build_plan(ctx), ctx)
+    assert "No banned software found — nothing to plan." in html and "<h2>" not in html
+
+
+def test_plan_command_writes_html_and_pdf(tmp_path: Path) -> None:
+    import typer
+
+    from banscan.cli_reports import plan_command, report_command
+
+    app = typer.Typer()
+    app.command("plan")(plan_command)
+    app.command("report")(report_command)
+    late = estate_files()[1]
+    out = tmp_path / "plan.html"
+    res = CliRunner().invoke(app, ["plan", str(late), "--format", "html", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text(encoding="utf-8")
+    _offline(html)
+    assert f"<h2>{LINUX_HOST} <span" in html and "apt-get purge -y kesl-gui kesl" in html
+    pytest.importorskip("weasyprint", reason="weasyprint is not installed")
+    pdf = tmp_path / "plan.pdf"
+    res = CliRunner().invoke(app, ["plan", str(late), "--format", "pdf", "-o", str(pdf)])
+    assert res.exit_code == 0, res.output
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        pytest.skip("pdftotext is not installed (Debian: apt-get install poppler-utils)")
+    text = subprocess.run([tool, "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    assert LINUX_HOST in text and WIN_HOST in text and "Transition plan" in text
+    assert "msiexec /x" in text and "Антивирус Касперского" in text

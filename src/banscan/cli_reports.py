@@ -36,6 +36,8 @@ class ReportDocument(str, Enum):
 
 class PlanFormat(str, Enum):
     md = "md"
+    html = "html"
+    pdf = "pdf"
     csv = "csv"
     json = "json"
 
@@ -138,6 +140,14 @@ def report_command(
         Path | None,
         typer.Option("--config", help="YAML with approved_alternatives (used in mitigation text)."),
     ] = None,
+    transitions: Annotated[
+        Path | None,
+        typer.Option(
+            "--transitions",
+            help="The fleet dashboard's transitions export (CSV or JSON): the BOD status and the FAR "
+            "mitigation use the recorded states (replacement installed, removed, verified).",
+        ),
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
     as_of: AsOfOpt = None,
     catalog: CatalogOpt = None,
@@ -150,6 +160,7 @@ def report_command(
     from banscan.reports.far import build_far, load_far_context
     from banscan.reports.far import render_json as far_json
     from banscan.reports.plan import load_plan_config
+    from banscan.reports.transitions import load_transitions
 
     if fmt is ReportFormat.json and document is ReportDocument.audit:
         raise _fail(
@@ -159,6 +170,11 @@ def report_command(
         raise _fail("--document far needs --far-context FILE (contract number, order numbers, contractor)")
     if fmt is ReportFormat.pdf and output is None and sys.stdout.isatty():
         raise _fail("--format pdf writes binary data: give --output FILE")
+    if transitions is not None and document is ReportDocument.audit and not (bod or far_context):
+        raise _fail(
+            "--transitions is used by the BOD 17-01 status and the FAR 52.204-23 mitigation: "
+            "add --document bod, --document far, --bod or --far-context"
+        )
     default_title = {
         ReportDocument.audit: None,
         ReportDocument.far: "FAR 52.204-23 report",
@@ -167,10 +183,11 @@ def report_command(
     ctx = _context(results, catalog, as_of, allow_partial, sites, title or default_title)
     try:
         plan_cfg = load_plan_config(config) if config else None
-        far = build_far(ctx, load_far_context(far_context), plan_cfg) if far_context else None
+        record = load_transitions(transitions) if transitions else None
+        far = build_far(ctx, load_far_context(far_context), plan_cfg, record) if far_context else None
     except ReportInputError as exc:
         raise _fail(str(exc)) from None
-    bod_doc = build_bod(ctx, plan_cfg) if (bod or document is ReportDocument.bod) else None
+    bod_doc = build_bod(ctx, plan_cfg, record) if (bod or document is ReportDocument.bod) else None
 
     if fmt is ReportFormat.json:
         if document is ReportDocument.far:
@@ -218,7 +235,8 @@ def report_command(
 def plan_command(
     results: ResultsArg,
     fmt: Annotated[
-        PlanFormat, typer.Option("--format", "-f", help="md, csv (one row per step) or json.")
+        PlanFormat,
+        typer.Option("--format", "-f", help="md, html, pdf, csv (one row per step) or json."),
     ] = PlanFormat.md,
     output: OutputOpt = None,
     config: Annotated[
@@ -234,6 +252,8 @@ def plan_command(
     from banscan.reports import ReportInputError
     from banscan.reports.plan import build_plan, load_plan_config, render_csv, render_json, render_markdown
 
+    if fmt is PlanFormat.pdf and output is None and sys.stdout.isatty():
+        raise _fail("--format pdf writes binary data: give --output FILE")
     ctx = _context(results, catalog, as_of, allow_partial, sites)
     try:
         cfg = load_plan_config(config) if config else None
@@ -244,5 +264,18 @@ def plan_command(
         _write(render_csv(plans), output)
     elif fmt is PlanFormat.json:
         _write(render_json(plans, ctx), output)
+    elif fmt in (PlanFormat.html, PlanFormat.pdf):
+        from banscan.reports.html import render_plan
+
+        html = render_plan(plans, ctx)
+        if fmt is PlanFormat.html:
+            _write(html, output)
+            return
+        from banscan.reports.pdf import PdfError, html_to_pdf
+
+        try:
+            _write(html_to_pdf(html), output)
+        except PdfError as exc:
+            raise _fail(str(exc)) from None
     else:
         _write(render_markdown(plans, ctx), output)

@@ -10,10 +10,17 @@ and how far each host has got — judged from the scans themselves:
 - `remnants only`  only leftovers (remnant verdicts) remain
 - `accepted`       only findings under an approved exception remain
 - `verified clean` an earlier scan found something; the newest scan of the host found nothing
+
+With the fleet server's transitions export (`--transitions FILE`, see `transitions`) the status
+is given per host and product and uses the recorded states as well: `replacement installed`
+and `removed, awaiting verification` (with who and when), `verified` only when the record says
+so and the scans agree, `conflict` when they do not, and rows resting on the record alone for
+hosts the results do not cover.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -21,6 +28,7 @@ from banscan.models import Verdict
 from banscan.report.csv import describe_evidence
 from banscan.reports import ReportContext
 from banscan.reports.plan import PlanConfig, build_plan
+from banscan.reports.transitions import SOURCE_RECORD, TransitionExport, assess
 
 BOD_SCHEMA = "banscan/bod-17-01/v1"
 BOD_ID = "dhs-bod-17-01"
@@ -55,6 +63,53 @@ class HostStatus:
     earlier_findings: int
     last_scanned: str
     detail: str
+    # Per product, with a transitions export: the product, the newest scan's verdict, on what the
+    # status rests (scans | scans and fleet record | fleet record only), the recorded state.
+    product: str = ""
+    product_name: str = ""
+    scan: str = ""
+    source: str = "scans"
+    recorded_state: str = ""
+    recorded_by: str = ""
+    recorded_at: str = ""
+    flag: str = ""
+    conflict: bool = False
+
+    @property
+    def recorded(self) -> str:
+        """The fleet record in a few words: state · by · when · flag."""
+        if not self.recorded_state:
+            return ""
+        when = self.recorded_at[:16].replace("T", " ") + " UTC" if self.recorded_at else ""
+        by = "fleet server (scan)" if self.recorded_by == "system" else self.recorded_by
+        return " · ".join(x for x in (self.recorded_state, by, when, self.flag) if x)
+
+
+@dataclass
+class RecordSummary:
+    """The transitions export the status section used."""
+
+    file: str
+    format: str
+    records: int
+    rows_from_record_only: int
+    conflicts: int
+
+    @property
+    def intro(self) -> str:
+        text = (
+            "Status per host and product from the scans and the fleet server's recorded states "
+            f"({self.file}, {self.format.upper()} export, {self.records} record(s)). Verified only where "
+            "the record says verified and the newest scan given for the host agrees."
+        )
+        if self.rows_from_record_only:
+            text += (
+                f" {self.rows_from_record_only} row(s) rest on the fleet record alone "
+                "(hosts the scan results do not cover)."
+            )
+        if self.conflicts:
+            text += f" {self.conflicts} row(s) where the record and the scans disagree; the detail says how."
+        return text
 
 
 @dataclass
@@ -66,6 +121,8 @@ class BodDocument:
     inventory: list[InventoryItem] = field(default_factory=list)
     plan: list[PlanItem] = field(default_factory=list)
     status: list[HostStatus] = field(default_factory=list)
+    status_by_product: bool = False
+    transitions: RecordSummary | None = None
 
 
 def _status(ctx: ReportContext) -> list[HostStatus]:
@@ -99,7 +156,42 @@ def _status(ctx: ReportContext) -> list[HostStatus]:
     return out
 
 
-def build_bod(ctx: ReportContext, plan_config: PlanConfig | None = None) -> BodDocument:
+def _status_with_record(ctx: ReportContext, export: TransitionExport) -> list[HostStatus]:
+    """Per host and product from scans and record; hosts with nothing to track keep one row."""
+    rows = assess(ctx, export)
+    by_host: dict[str, list[HostStatus]] = {}
+    for a in rows:
+        rec = a.record
+        by_host.setdefault(a.host.lower(), []).append(
+            HostStatus(
+                host=a.host,
+                status=a.status,
+                open_findings=1 if a.scan not in ("not found", "not in results") else 0,
+                earlier_findings=1 if a.earlier else 0,
+                last_scanned=a.last_scanned,
+                detail=a.detail,
+                product=a.product,
+                product_name=a.product_name,
+                scan=a.scan,
+                source=a.source,
+                recorded_state=rec.state if rec else "",
+                recorded_by=rec.updated_by if rec else "",
+                recorded_at=rec.updated_at.astimezone(dt.UTC).isoformat() if rec else "",
+                flag=rec.flag if rec else "",
+                conflict=a.conflict,
+            )
+        )
+    out: list[HostStatus] = []
+    for hs in _status(ctx):
+        out.extend(by_host.pop(hs.host.lower(), []) or [hs])
+    for extra in by_host.values():
+        out.extend(extra)
+    return out
+
+
+def build_bod(
+    ctx: ReportContext, plan_config: PlanConfig | None = None, transitions: TransitionExport | None = None
+) -> BodDocument:
     reg = next((r for r in ctx.catalog.regulations if r.id == BOD_ID), None)
     requirements = (
         [
@@ -148,7 +240,18 @@ def build_bod(ctx: ReportContext, plan_config: PlanConfig | None = None) -> BodD
                     steps=len(pp.steps),
                 )
             )
-    doc.status = _status(ctx)
+    if transitions is None:
+        doc.status = _status(ctx)
+        return doc
+    doc.status = _status_with_record(ctx, transitions)
+    doc.status_by_product = True
+    doc.transitions = RecordSummary(
+        file=transitions.path,
+        format=transitions.format,
+        records=len(transitions.records),
+        rows_from_record_only=sum(1 for s in doc.status if s.source == SOURCE_RECORD),
+        conflicts=sum(1 for s in doc.status if s.conflict),
+    )
     return doc
 
 
@@ -189,13 +292,25 @@ def render_markdown(doc: BodDocument) -> str:
         out += ["", "Step-by-step commands per host: `banscan plan`."]
     else:
         out.append("Nothing to remove.")
-    out += [
-        "",
-        "### 3. Implementation status",
-        "",
-        "| Host | Status | Open findings | Last scanned | Detail |",
-    ]
-    out.append("|---|---|---|---|---|")
+    out += ["", "### 3. Implementation status", ""]
+    if doc.transitions is not None:
+        out += [e(doc.transitions.intro), ""]
+    if doc.status_by_product:
+        out += [
+            "| Host | Product | Status | Newest scan | Fleet record | Detail |",
+            "|---|---|---|---|---|---|",
+        ]
+        for s in doc.status:
+            status = f"**{s.status}**" if s.conflict else s.status
+            status += " (fleet record only)" if s.source == SOURCE_RECORD else ""
+            scan = f"{s.scan} ({s.last_scanned})" if s.last_scanned and s.scan else s.scan
+            out.append(
+                f"| {e(s.host)} | {e(s.product_name or '—')} | {status} | {e(scan or '—')} | "
+                f"{e(s.recorded or '—')} | {e(s.detail)} |"
+            )
+        out.append("")
+        return "\n".join(out)
+    out += ["| Host | Status | Open findings | Last scanned | Detail |", "|---|---|---|---|---|"]
     out += [
         f"| {e(s.host)} | {s.status} | {s.open_findings} | {s.last_scanned} | {e(s.detail)} |"
         for s in doc.status

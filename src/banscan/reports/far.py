@@ -11,6 +11,10 @@ Contract data comes from a small YAML context file (`--far-context`); items come
 findings. The 10-day deadline counts from the initial report's submission when the context
 gives `initial_report_submitted`; otherwise from the date of identification (the earliest the
 report could be due) — the document says which.
+
+With the fleet server's transitions export (`--transitions FILE`), each item's mitigation
+cites what was recorded as done (replacement installed, removed, verified: by whom and when)
+before the recommended steps; a record the scans contradict is cited as such.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from banscan.policy.calendar import add_business_days
 from banscan.reports import FindingView, ReportContext, load_yaml_config
 from banscan.reports.load import parse_date
 from banscan.reports.plan import PlanConfig, build_plan
+from banscan.reports.transitions import Assessment, TransitionExport, assess
 
 FAR_SCHEMA = "banscan/far-52-204-23/v1"
 CLAUSE = "FAR 52.204-23(c)"
@@ -181,9 +186,35 @@ def _in_scope(host: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(host.lower(), p.lower()) for p in patterns)
 
 
-def build_far(ctx: ReportContext, context: FarContext, plan_config: PlanConfig | None = None) -> FarDocument:
+def _undertaken(a: Assessment | None) -> str:
+    """What the fleet record shows was done about one item, for its mitigation field."""
+    if a is None or a.record is None:
+        return ""
+    if a.conflict:
+        return a.detail
+    return a.mitigation
+
+
+def _next_phases(a: Assessment | None) -> tuple[str, ...]:
+    """The plan phases still to recommend, given what the fleet record shows was done."""
+    if a is None or a.record is None or a.conflict:
+        return ("replace", "remove")
+    if a.record.state == "replacement-installed":
+        return ("remove",)
+    if a.record.state == "removed":
+        return ("verify",)
+    return ("replace", "remove")
+
+
+def build_far(
+    ctx: ReportContext,
+    context: FarContext,
+    plan_config: PlanConfig | None = None,
+    transitions: TransitionExport | None = None,
+) -> FarDocument:
     """Fill the 3- and 10-business-day reports, one per contract, from the findings."""
     plans = {(pp.host, pp.product): pp for hp in build_plan(ctx, plan_config) for pp in hp.products}
+    recorded = {(a.host, a.product): a for a in assess(ctx, transitions)} if transitions else {}
     missing: list[str] = []
     if not context.reporter.name:
         missing.append("reporter.name")
@@ -206,12 +237,15 @@ def build_far(ctx: ReportContext, context: FarContext, plan_config: PlanConfig |
                 context.date_identified.isoformat() if context.date_identified else fv.first_identified
             )
             pp = plans.get((f.host, f.product))
+            done_row = recorded.get((f.host, f.product))
             rec = ""
             if pp:
-                first = [s.action for s in pp.steps if s.phase in ("replace", "remove")][:2]
+                first = [s.action for s in pp.steps if s.phase in _next_phases(done_row)][:2]
                 rec = "Recommended: " + " Then: ".join(first) if first else ""
                 if pp.replacement:
                     rec += f" Replacement: {pp.replacement}."
+            done = _undertaken(done_row)
+            rec = f"{done} {rec}".strip() if done else rec
             if f.verdict in _REPORTABLE:
                 items.append(_item(fv, identified, rec))
             elif f.verdict in _PENDING:

@@ -10,6 +10,7 @@ from banscan import __version__
 from banscan.reports import VERDICT_ORDER, ReportContext
 from banscan.reports.bod import BodDocument
 from banscan.reports.far import FarDocument
+from banscan.reports.plan import HostPlan
 
 VERDICT_MEANING = {
     "covered": "Banned software, identified by definitive or several strong identifiers.",
@@ -59,3 +60,16 @@ def render_document(
 ) -> str:
     """A FAR 52.204-23 or BOD 17-01 document on its own."""
     return environment().get_template("document.html.j2").render(**_common(ctx), far=far, bod=bod)
+
+
+def render_plan(plans: list[HostPlan], ctx: ReportContext) -> str:
+    """The transition plan as one printable page, with the Markdown plan's content per host."""
+    return (
+        environment()
+        .get_template("plan.html.j2")
+        .render(
+            **{**_common(ctx), "title": "Transition plan"},
+            plans=plans,
+            inputs=[r.path for r in ctx.merged.results],
+        )
+    )
