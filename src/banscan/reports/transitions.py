@@ -28,34 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from banscan.models import Verdict
+from banscan.removal import EXPORT_COLUMNS, FLAG_GONE, FLAG_SEEN_AFTER_REMOVAL, STATES, SYSTEM
 from banscan.reports import FindingView, HostView, ReportContext, ReportInputError
 from banscan.reports.load import parse_date
 
-# The columns of the dashboard's /transitions.csv, in order (the server's TRANSITION_CSV).
-EXPORT_COLUMNS = (
-    "host_id",
-    "hostname",
-    "product",
-    "product_name",
-    "verdict",
-    "present",
-    "first_seen",
-    "state",
-    "flag",
-    "overdue",
-    "updated_at",
-    "updated_by",
-)
 # What the assessment needs; the other columns are read when present.
 REQUIRED_COLUMNS = ("hostname", "product", "state", "updated_at", "updated_by")
-STATES = ("found", "replacement-installed", "removed", "verified")
-FLAG_GONE = "gone-without-removal-record"
-FLAG_SEEN_AFTER_REMOVAL = "seen-after-removal"
 FLAG_TEXT = {
     FLAG_GONE: "a scan no longer found it, but no removal was recorded",
     FLAG_SEEN_AFTER_REMOVAL: "a scan found it again after it was recorded removed or verified",
 }
-SYSTEM = "system"
 # Status words of the implementation-status section.
 STATE_STATUS = {
     "found": "found",

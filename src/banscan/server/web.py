@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from banscan.catalog.schema import ROLES as CATALOG_ROLES
 from banscan.catalog.schema import Catalog
+from banscan.removal import EXPORT_COLUMNS, MANUAL_STATES, STATES
 from banscan.server import charts
 from banscan.server.auth import (
     AdminDep,
@@ -48,9 +49,8 @@ from banscan.server.auth import (
 )
 from banscan.server.explainer import build_explainer, category_label, product_json, safe_url
 from banscan.store import queries, sites
-from banscan.store.ingest import MANUAL_STATES, request_scan, set_transition
+from banscan.store.ingest import request_scan, set_transition
 from banscan.store.models import (
-    STATES,
     VERDICTS,
     AgentToken,
     Finding,
@@ -714,20 +714,7 @@ def _transition_item(t: Transition, hostname: str, fnd: Finding | None, dl: Dead
     }
 
 
-TRANSITION_CSV = [
-    "host_id",
-    "hostname",
-    "product",
-    "product_name",
-    "verdict",
-    "present",
-    "first_seen",
-    "state",
-    "flag",
-    "overdue",
-    "updated_at",
-    "updated_by",
-]
+TRANSITION_CSV = list(EXPORT_COLUMNS)
 
 
 def _exception_of(body: dict[str, Any] | None, product: str) -> dict[str, Any]:

@@ -34,15 +34,8 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from banscan.store.ingest import (
-    FLAG_GONE,
-    FLAG_SEEN_AFTER_REMOVAL,
-    SYSTEM,
-    generated_at,
-    merge_findings,
-    platform_of,
-    read_anything,
-)
+from banscan.removal import FLAG_GONE, FLAG_SEEN_AFTER_REMOVAL, SYSTEM
+from banscan.store.ingest import generated_at, merge_findings, platform_of, read_anything
 from banscan.store.models import AgentToken, Finding, Host, Report, Transition, TransitionEvent, utcnow
 
 _H, _R, _F, _T, _E, _A = (

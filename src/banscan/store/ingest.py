@@ -22,12 +22,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from banscan.removal import MANUAL_STATES
 from banscan.store.models import Host, Transition, TransitionEvent, utcnow
-
-FLAG_GONE = "gone-without-removal-record"
-FLAG_SEEN_AFTER_REMOVAL = "seen-after-removal"
-MANUAL_STATES = ("found", "replacement-installed", "removed")
-SYSTEM = "system"
 
 # Most severe first: a product reported twice in one result keeps its worst verdict.
 _VERDICT_ORDER = {"covered": 0, "remnant": 1, "review": 2, "accepted": 3, "informational": 4}

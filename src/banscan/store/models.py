@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from banscan.removal import STATES
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -37,7 +39,6 @@ NAMING = {
 }
 
 ROLES = ("admin", "viewer")
-STATES = ("found", "replacement-installed", "removed", "verified")
 VERDICTS = ("covered", "review", "remnant", "informational", "accepted")
 
 
@@ -193,7 +194,7 @@ class Transition(Base):
     __tablename__ = "transitions"
     __table_args__ = (
         UniqueConstraint("host_id", "product", name="uq_transitions_host_product"),
-        CheckConstraint("state IN ('found', 'replacement-installed', 'removed', 'verified')", name="state"),
+        CheckConstraint("state IN ({})".format(", ".join(f"'{s}'" for s in STATES)), name="state"),
         # Covers the summary's count per (state, flag) as well as lookups by state.
         Index("ix_transitions_state_flag", "state", "flag"),
     )
