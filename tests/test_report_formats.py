@@ -233,17 +233,14 @@ _URI_CHARS = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*$")
 
 def _format_checker() -> jsonschema.FormatChecker:
     """Draft 7 formats, with uri / uri-reference / date-time checked even without optional packages."""
-    checker = copy.deepcopy(jsonschema.Draft7Validator.FORMAT_CHECKER)
+    checker: jsonschema.FormatChecker = copy.deepcopy(jsonschema.Draft7Validator.FORMAT_CHECKER)
 
-    @checker.checks("uri-reference")
     def _uri_reference(value: object) -> bool:
         return not isinstance(value, str) or bool(_URI_CHARS.match(value))
 
-    @checker.checks("uri")
     def _uri(value: object) -> bool:
         return not isinstance(value, str) or (_uri_reference(value) and bool(urlsplit(value).scheme))
 
-    @checker.checks("date-time")
     def _date_time(value: object) -> bool:
         if not isinstance(value, str):
             return True
@@ -252,6 +249,9 @@ def _format_checker() -> jsonschema.FormatChecker:
         except ValueError:
             return False
 
+    checker.checks("uri-reference")(_uri_reference)
+    checker.checks("uri")(_uri)
+    checker.checks("date-time")(_date_time)
     return checker
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from banscan.cli_reports import plan_command, report_command
 from banscan.reports.markdown import render_markdown
@@ -20,7 +20,7 @@ app.command("plan")(plan_command)
 runner = CliRunner()
 
 
-def _run(*args: str):  # type: ignore[no-untyped-def]
+def _run(*args: str | Path) -> Result:
     return runner.invoke(app, [str(a) for a in args])
 
 

@@ -197,7 +197,8 @@ def _write(tmp_path: Path, name: str, data: Any) -> Path:
 
 
 def _late_doc() -> dict[str, Any]:
-    return json.loads(estate_files()[1].read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(estate_files()[1].read_text(encoding="utf-8"))
+    return doc
 
 
 def test_estate_is_realistic() -> None:

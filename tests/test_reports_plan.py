@@ -21,7 +21,9 @@ from banscan.reports.html import render_plan
 from banscan.reports.load import parse_result
 from banscan.reports.plan import (
     CSV_COLUMNS,
+    HostPlan,
     PlanConfig,
+    ProductPlan,
     build_plan,
     load_plan_config,
     render_csv,
@@ -41,7 +43,7 @@ from test_reports_data import (
 )
 
 
-def _steps(plans, host, product):  # type: ignore[no-untyped-def]
+def _steps(plans: list[HostPlan], host: str, product: str) -> ProductPlan:
     hp = next(h for h in plans if h.host == host)
     return next(p for p in hp.products if p.product == product)
 
