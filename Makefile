@@ -29,7 +29,7 @@ test: $(VENV)/.installed system-deps
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src
+	$(VENV)/bin/ruff format --check src tests bench
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy

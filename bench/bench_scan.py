@@ -59,8 +59,15 @@ def main() -> None:
     if shutil.which("hyperfine"):
         exe = Path(sys.executable).with_name("banscan")
         subprocess.run(
-            ["hyperfine", "--warmup", "2", "--runs", str(args.repeats), "-i",
-             f"{exe} scan --format json --quiet --output /dev/null"],
+            [
+                "hyperfine",
+                "--warmup",
+                "2",
+                "--runs",
+                str(args.repeats),
+                "-i",
+                f"{exe} scan --format json --quiet --output /dev/null",
+            ],
             check=False,
         )
 

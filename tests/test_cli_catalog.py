@@ -46,8 +46,10 @@ def test_validate_shipped_and_broken_catalogs(tmp_path: Path) -> None:
     broken = tmp_path / "cat"
     shutil.copytree(default_catalog_dir(), broken)
     ents = broken / "entities.yaml"
-    ents.write_text(ents.read_text(encoding="utf-8").replace("  sources: [fr-2024-13695]\n", "  sources: []\n", 1),
-                    encoding="utf-8")
+    ents.write_text(
+        ents.read_text(encoding="utf-8").replace("  sources: [fr-2024-13695]\n", "  sources: []\n", 1),
+        encoding="utf-8",
+    )
     res = runner.invoke(app, ["catalog", "validate", str(broken)])
     assert res.exit_code == 2
     assert "entities.yaml" in res.output and "kaspersky-group" in res.output

@@ -37,13 +37,19 @@ def test_reg_export_utf16_file_named_after_host(tmp_path: Path) -> None:
     code, out = scan(str(f))
     assert code == 1
     assert out["targets"] == [{"target": str(f), "format": "reg", "records": 2, "errors": []}]
-    assert [(x["host"], x["product"], x["verdict"]) for x in out["findings"]] == [("WKS-042", "kes-windows", "covered")]
+    assert [(x["host"], x["product"], x["verdict"]) for x in out["findings"]] == [
+        ("WKS-042", "kes-windows", "covered")
+    ]
     assert out["findings"][0]["evidence"][0]["location"].startswith(f"{f}:")
 
 
 def test_generic_csv_with_column_map_and_gzip(tmp_path: Path) -> None:
     f = tmp_path / "export.csv.gz"
-    f.write_bytes(gzip.compress(b"Computer;App;Vendor\nPC-1;Kaspersky Small Office Security;AO Kaspersky Lab\nPC-2;Notepad++;Don Ho\n"))
+    f.write_bytes(
+        gzip.compress(
+            b"Computer;App;Vendor\nPC-1;Kaspersky Small Office Security;AO Kaspersky Lab\nPC-2;Notepad++;Don Ho\n"
+        )
+    )
     code, out = scan(str(f), "--columns", "host=Computer,name=App,publisher=Vendor")
     assert code == 1
     assert {x["host"] for x in out["findings"]} == {"PC-1"}
@@ -80,7 +86,9 @@ def test_hosts_csv_lists_affected_hosts_most_urgent_first() -> None:
     import csv
     import io
 
-    res = runner.invoke(app, ["scan", str(DATA / "osquery"), "--format", "hosts-csv", "--quiet", "--as-of", "2025-01-15"])
+    res = runner.invoke(
+        app, ["scan", str(DATA / "osquery"), "--format", "hosts-csv", "--quiet", "--as-of", "2025-01-15"]
+    )
     assert res.exit_code == 1
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert rows[0]["host"] == "WS-FIN-01" and int(rows[0]["covered"]) >= 2

@@ -237,7 +237,10 @@ class TestOfflineHives:
         )
         # the real hive's own services are there too, typed by their Type value
         # the executable is the ImagePath without quotes and arguments
-        assert by_name["AVP21.3"].path == "C:\\Program Files (x86)\\Kaspersky Lab\\Kaspersky Anti-Virus 21.3\\avp.exe"
+        assert (
+            by_name["AVP21.3"].path
+            == "C:\\Program Files (x86)\\Kaspersky Lab\\Kaspersky Anti-Virus 21.3\\avp.exe"
+        )
         assert by_name["ACPI"].kind is RecordKind.DRIVER
         assert by_name["BITS"].kind is RecordKind.SERVICE
         assert len(records) > 300

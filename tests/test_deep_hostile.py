@@ -27,7 +27,9 @@ def catalog():  # type: ignore[no-untyped-def]
     return load_catalog()
 
 
-def run(paths: list[Path], catalog: Catalog, limits: Limits | None = None) -> tuple[list[InventoryRecord], list[str]]:
+def run(
+    paths: list[Path], catalog: Catalog, limits: Limits | None = None
+) -> tuple[list[InventoryRecord], list[str]]:
     sink = ErrorSink(echo=False)
     with time_limit(20):
         recs = list(deep_records([str(p) for p in paths], sink, catalog=catalog, limits=limits))

@@ -276,14 +276,18 @@ def test_cli_deep_paths(tmp_path: Path) -> None:
 
     runner = CliRunner()
     decoys = fx.decoy_folder(tmp_path / "news")
-    res = runner.invoke(app, ["scan", "--deep", str(decoys), "--format", "json", "--quiet", "--host", "fs-01"])
+    res = runner.invoke(
+        app, ["scan", "--deep", str(decoys), "--format", "json", "--quiet", "--host", "fs-01"]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["findings"] == []
     outer = tmp_path / "drop" / "bundle.zip"
     outer.parent.mkdir()
     with zipfile.ZipFile(outer, "w") as z:
         z.writestr("inner/who-calls.apk", fx.build_apk("com.kaspersky.who_calls"))
-    res = runner.invoke(app, ["scan", "--deep", str(outer.parent), "--format", "json", "--quiet", "--host", "fs-01"])
+    res = runner.invoke(
+        app, ["scan", "--deep", str(outer.parent), "--format", "json", "--quiet", "--host", "fs-01"]
+    )
     assert res.exit_code == 1, res.output
     out = json.loads(res.stdout)
     assert out["targets"][0]["format"] == "deep"

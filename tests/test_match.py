@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -22,11 +23,8 @@ def cat() -> Catalog:
     return load_catalog(MINI)
 
 
-def rec(kind: RecordKind, name: str, host: str = "h1", **kw: object) -> InventoryRecord:
-    extra = kw.pop("extra", ())
-    return InventoryRecord(
-        host=host, source=Source("test", f"fixture:{name}"), kind=kind, name=name, extra=extra, **kw  # type: ignore[arg-type]
-    )
+def rec(kind: RecordKind, name: str, host: str = "h1", **kw: Any) -> InventoryRecord:
+    return InventoryRecord(host=host, source=Source("test", f"fixture:{name}"), kind=kind, name=name, **kw)
 
 
 def run(cat: Catalog, *records: InventoryRecord) -> list[Finding]:
@@ -42,7 +40,10 @@ def only(findings: list[Finding]) -> Finding:
 
 # -- normalisation ---------------------------------------------------------------------------
 def test_norm_name_strips_versions_marks_case_and_transliterates() -> None:
-    assert norm_name("AcmeAV® Endpoint Security 11.2 for Windows (x64)") == "acmeav endpoint security for windows"
+    assert (
+        norm_name("AcmeAV® Endpoint Security 11.2 for Windows (x64)")
+        == "acmeav endpoint security for windows"
+    )
     assert norm_name("Антивирус  Акме 2019") == "antivirus akme"
     assert norm_org("АО «Лаборатория Акме»") == norm_org("Лаборатория Акме")
     assert norm_org("Acme AV Lab JSC") == norm_org("AO Acme AV Lab")
@@ -111,7 +112,9 @@ def test_exact_match_is_case_sensitive_where_declared(cat: Catalog) -> None:
 
 
 def test_unlisted_product_of_covered_publisher_is_a_finding(cat: Catalog) -> None:
-    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Cloud Shield 2030", publisher="AO Acme AV Lab", version="1.2")))
+    f = only(
+        run(cat, rec(RecordKind.APP, "AcmeAV Cloud Shield 2030", publisher="AO Acme AV Lab", version="1.2"))
+    )
     assert f.product == "acme-av-unlisted" and f.product_name == "AcmeAV Cloud Shield 2030"
     assert f.verdict == Verdict.COVERED  # publisher + brand name: two independent strong items
     f = only(run(cat, rec(RecordKind.APP, "Totally New Tool", publisher="Acme AV Lab ZAO")))
@@ -120,13 +123,18 @@ def test_unlisted_product_of_covered_publisher_is_a_finding(cat: Catalog) -> Non
 
 def test_signer_subject_names_entity(cat: Catalog) -> None:
     f = only(
-        run(cat, rec(RecordKind.FILE, "setup.exe", signer="CN=AO Acme AV Lab, O=AO Acme AV Lab, L=Moscow, C=RU"))
+        run(
+            cat,
+            rec(RecordKind.FILE, "setup.exe", signer="CN=AO Acme AV Lab, O=AO Acme AV Lab, L=Moscow, C=RU"),
+        )
     )
     assert f.product == "acme-av-unlisted" and f.evidence[0].kind == "signer"
 
 
 def test_document_or_folder_mentioning_brand_is_not_a_finding(cat: Catalog) -> None:
-    assert run(cat, rec(RecordKind.PATH, "acmeav-review.pdf", path="/home/u/Documents/acmeav-review.pdf")) == []
+    assert (
+        run(cat, rec(RecordKind.PATH, "acmeav-review.pdf", path="/home/u/Documents/acmeav-review.pdf")) == []
+    )
     assert run(cat, rec(RecordKind.PROCESS, "python3", path="/usr/bin/python3")) == []
 
 
@@ -166,11 +174,16 @@ def test_evidence_is_aggregated_per_host_and_product(cat: Catalog) -> None:
         rec(RecordKind.DRIVER, "klacme", host="a"),
         rec(RecordKind.APP, "AcmeAV Endpoint Security for Windows", host="b"),
     )
-    assert [(f.host, f.product, len(f.evidence)) for f in fs] == [("a", "acme-endpoint", 2), ("b", "acme-endpoint", 1)]
+    assert [(f.host, f.product, len(f.evidence)) for f in fs] == [
+        ("a", "acme-endpoint", 2),
+        ("b", "acme-endpoint", 1),
+    ]
 
 
 def test_bundle_team_and_extension_ids(cat: Catalog) -> None:
     f = only(run(cat, rec(RecordKind.APP, "Something", bundle_id="com.acmeav.mac", team_id="2Y8ACME")))
     assert f.product == "acme-mac" and f.verdict == Verdict.COVERED
-    f = only(run(cat, rec(RecordKind.EXTENSION, "Protection", extension_id="abcdefghijklmnopabcdefghijklmnop")))
+    f = only(
+        run(cat, rec(RecordKind.EXTENSION, "Protection", extension_id="abcdefghijklmnopabcdefghijklmnop"))
+    )
     assert f.product == "acme-mac" and f.verdict == Verdict.REVIEW

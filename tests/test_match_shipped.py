@@ -37,7 +37,11 @@ def test_weak_signals_alone_are_review_at_most(record: InventoryRecord) -> None:
 @pytest.mark.parametrize(
     "record",
     [
-        rec(RecordKind.FILE, "Kaspersky vs Defender review.pdf", path="/home/ann/Documents/Kaspersky vs Defender review.pdf"),
+        rec(
+            RecordKind.FILE,
+            "Kaspersky vs Defender review.pdf",
+            path="/home/ann/Documents/Kaspersky vs Defender review.pdf",
+        ),
         rec(RecordKind.PATH, "kaspersky-notes", path="/home/ann/kaspersky-notes"),
         rec(RecordKind.APP, "Microsoft Defender Antivirus", publisher="Microsoft Corporation"),
         rec(RecordKind.APP, "ESET Endpoint Antivirus", publisher="ESET, spol. s r.o."),
@@ -51,7 +55,9 @@ def test_unrelated_things_are_not_findings(record: InventoryRecord) -> None:
 
 
 def test_new_product_of_kaspersky_is_found_by_publisher_and_brand() -> None:
-    (f,) = run(rec(RecordKind.APP, "Kaspersky Quantum Shield 2031", publisher="AO Kaspersky Lab", version="31.0"))
+    (f,) = run(
+        rec(RecordKind.APP, "Kaspersky Quantum Shield 2031", publisher="AO Kaspersky Lab", version="31.0")
+    )
     assert f.product == "kaspersky-lab-unlisted" and f.product_name == "Kaspersky Quantum Shield 2031"
     assert f.verdict == Verdict.COVERED
 

@@ -23,11 +23,23 @@ def cat() -> Catalog:
     return load_catalog(MINI)
 
 
-def finding(product: str = "acme-endpoint", verdict: Verdict = Verdict.COVERED, category: str = "endpoint-protection",
-            host: str = "h1") -> Finding:
+def finding(
+    product: str = "acme-endpoint",
+    verdict: Verdict = Verdict.COVERED,
+    category: str = "endpoint-protection",
+    host: str = "h1",
+) -> Finding:
     ev = Evidence("test", "display_name", "x", "loc", Confidence.DEFINITIVE)
-    return Finding(host=host, product=product, product_name=product, vendor="Acme AV Lab", verdict=verdict,
-                   confidence=Confidence.DEFINITIVE, evidence=[ev], category=category)
+    return Finding(
+        host=host,
+        product=product,
+        product_name=product,
+        vendor="Acme AV Lab",
+        verdict=verdict,
+        confidence=Confidence.DEFINITIVE,
+        evidence=[ev],
+        category=category,
+    )
 
 
 def by_id(obls: list) -> dict[str, tuple[str, str | None]]:  # type: ignore[type-arg]
@@ -72,7 +84,9 @@ def test_federal_contractor_reporting_deadline_from_identification(cat: Catalog)
 
 
 def test_carve_out_category_is_exempt(cat: Catalog) -> None:
-    obls = obligations_for(cat, finding("acme-ti", Verdict.REVIEW, "threat-intelligence"), "seller", D("2025-01-01"))
+    obls = obligations_for(
+        cat, finding("acme-ti", Verdict.REVIEW, "threat-intelligence"), "seller", D("2025-01-01")
+    )
     assert [o.status for o in obls] == ["exempt"]
     assert obls[0].exemptions == ("Threat intelligence",)
 
@@ -83,7 +97,9 @@ def test_informational_and_unrelated_vendor_have_no_obligations(cat: Catalog) ->
 
 
 def test_unlisted_products_of_covered_entity_are_covered_by_rules(cat: Catalog) -> None:
-    got = by_id(obligations_for(cat, finding("acme-av-unlisted", category="unlisted"), "user", D("2025-01-01")))
+    got = by_id(
+        obligations_for(cat, finding("acme-av-unlisted", category="unlisted"), "user", D("2025-01-01"))
+    )
     assert got == {"Replace it.": ("required", None)}
 
 
@@ -114,8 +130,13 @@ def test_exceptions_accept_until_expiry(tmp_path: Path) -> None:
     fs = [finding(host="LAB-7"), finding(host="office-1")]
     apply_exceptions(fs, entries, D("2025-01-01"))
     assert [x.verdict for x in fs] == [Verdict.ACCEPTED, Verdict.COVERED]
-    assert fs[0].exception == {"reason": "isolated malware lab", "approver": "ciso@example.org",
-                               "expires": "2025-06-30", "original_verdict": "covered", "ticket": "SEC-42"}
+    assert fs[0].exception == {
+        "reason": "isolated malware lab",
+        "approver": "ciso@example.org",
+        "expires": "2025-06-30",
+        "original_verdict": "covered",
+        "ticket": "SEC-42",
+    }
     expired = [finding(host="lab-7")]
     apply_exceptions(expired, entries, D("2025-07-01"))
     assert expired[0].verdict == Verdict.COVERED and expired[0].exception is None
@@ -123,7 +144,9 @@ def test_exceptions_accept_until_expiry(tmp_path: Path) -> None:
 
 def test_bad_exceptions_file_names_file_and_field(tmp_path: Path) -> None:
     f = tmp_path / "exc.yaml"
-    f.write_text("exceptions:\n  - host: a\n    product: b\n    reason: r\n    expires: 2025-01-01\n", encoding="utf-8")
+    f.write_text(
+        "exceptions:\n  - host: a\n    product: b\n    reason: r\n    expires: 2025-01-01\n", encoding="utf-8"
+    )
     with pytest.raises(ExceptionsError, match=r"exc\.yaml: exceptions\.0\.approver: Field required"):
         load_exceptions(f)
     f.write_text("exceptions: [\n", encoding="utf-8")

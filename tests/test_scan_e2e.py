@@ -35,7 +35,9 @@ def verdicts(result: dict[str, Any]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def result_schema() -> dict[str, Any]:
-    text = (resources.files("banscan.report") / "schemas" / "result-v1.schema.json").read_text(encoding="utf-8")
+    text = (resources.files("banscan.report") / "schemas" / "result-v1.schema.json").read_text(
+        encoding="utf-8"
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -94,7 +96,9 @@ def test_macos_root_findings(mac_root: Path, result_schema: dict[str, Any]) -> N
     # The Cyrillic-named copy of the app is evidence for the same product.
     assert "Антивирус Касперского" in {e["value"] for e in av["evidence"]}
     ext = next(f for f in out["findings"] if f["product"] == "kaspersky-protection-extension")
-    assert ("extension_id", "amkpcclbbgegoafihnpgomddadjhcadd") in {(e["kind"], e["value"]) for e in ext["evidence"]}
+    assert ("extension_id", "amkpcclbbgegoafihnpgomddadjhcadd") in {
+        (e["kind"], e["value"]) for e in ext["evidence"]
+    }
 
 
 @pytest.mark.needs_shared
@@ -124,7 +128,9 @@ def test_clean_roots_exit_zero(builder: str, tmp_path: Path, request: pytest.Fix
     else:
         from windows_root import build_windows_root
 
-        root = build_windows_root(tmp_path / "root", request.getfixturevalue("shared_fixtures"), kaspersky=False)
+        root = build_windows_root(
+            tmp_path / "root", request.getfixturevalue("shared_fixtures"), kaspersky=False
+        )
     code, out = scan_json("--root", str(root))
     assert code == 0
     assert out["findings"] == []
@@ -146,7 +152,9 @@ def test_bis_timeline_for_sellers(linux_root: Path, as_of: str, seller_statuses:
     bis = [o for o in kesl["obligations"] if o["regulation"] == "bis-icts-2024-kaspersky"]
     got = {
         "no-new-agreements": next(o["status"] for o in bis if o["since"] == "2024-07-20"),
-        "no-resale": next(o["status"] for o in bis if o["since"] == "2024-09-29" and o["action"].startswith("No resale")),
+        "no-resale": next(
+            o["status"] for o in bis if o["since"] == "2024-09-29" and o["action"].startswith("No resale")
+        ),
     }
     assert got == seller_statuses
     assert (kesl["definitions_age_days"] is None) == (as_of < "2024-09-30")
