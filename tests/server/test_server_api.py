@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from sqlalchemy import func, select, text
 
 from banscan.server.app import ServerSettings
@@ -496,6 +497,33 @@ def test_openapi_and_docs(fleet: Fleet) -> None:
         assert path in spec["paths"], path
     assert fleet.client.get("/docs").status_code == 200
     assert fleet.client.get("/healthz").json()["status"] == "ok"
+
+
+def test_openapi_refs_resolve_and_the_report_body_schema_is_the_result_schema(
+    fleet: Fleet, results: dict[str, Any]
+) -> None:
+    spec = fleet.client.get("/openapi.json").json()
+
+    def refs(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                yield node["$ref"]
+            for v in node.values():
+                yield from refs(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from refs(v)
+
+    for ref in set(refs(spec)):
+        assert ref.startswith("#/"), ref  # nothing a client would have to fetch
+        target: Any = spec
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        assert isinstance(target, dict), ref
+    body = spec["paths"]["/api/v1/report"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator(body)
+    assert validator.is_valid(results["dirty"]) and validator.is_valid(results["clean"])
+    assert not validator.is_valid({**results["dirty"], "findings": "none"})
 
 
 def test_migrations_match_the_models(db_url: str) -> None:

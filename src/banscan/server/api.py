@@ -51,7 +51,7 @@ from banscan.server.auth import (
 from banscan.server.limits import PageParams
 from banscan.store import queries, sites
 from banscan.store.apply import HostGone, Incoming, store_batch
-from banscan.store.ingest import ReportRejected, parse_result, request_scan, set_transition
+from banscan.store.ingest import ReportRejected, parse_result, request_scan, result_schema, set_transition
 from banscan.store.models import VERDICTS, AgentToken, Host, Report, WebSession, utcnow
 
 log = logging.getLogger("banscan.server")
@@ -229,8 +229,11 @@ class ReportResponse(BaseModel):
     openapi_extra={
         "requestBody": {
             "required": True,
+            # OpenAPI 3.1 schemas are JSON Schema 2020-12: the shipped schema goes in as it is
             "content": {
-                "application/json": {"schema": {"$ref": "https://banscan.dev/schemas/result-v1.schema.json"}}
+                "application/json": {
+                    "schema": {k: v for k, v in result_schema().items() if k not in ("$schema", "$id")}
+                }
             },
         }
     },

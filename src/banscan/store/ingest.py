@@ -44,12 +44,18 @@ class ReportRejected(ValueError):
         return {"detail": self.reason, "errors": self.errors}
 
 
-@functools.cache
-def result_validator() -> Draft202012Validator:
+def result_schema() -> dict[str, Any]:
+    """The banscan/result/v1 JSON Schema (2020-12) shipped with the package (a fresh copy)."""
     text = (resources.files("banscan.report") / "schemas" / "result-v1.schema.json").read_text(
         encoding="utf-8"
     )
-    schema = json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def result_validator() -> Draft202012Validator:
+    schema = result_schema()
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
