@@ -1,9 +1,10 @@
 """BOD 17-01 implementation status (and FAR mitigation) from the fleet server's recorded states.
 
 The transitions exports are made by the real dashboard: an estate is enrolled in a fleet
-server (SQLite), its scans reported, an admin moves removals through the web form and a clean
-re-scan verifies one; `/transitions.csv` and `/transitions.json` are then downloaded as an
-auditor would. The report is given those files next to scan results that agree with the
+server (SQLite), its scans reported, admins move removals through the web form and a clean
+re-scan verifies one; `/transitions.csv` and `/transitions.json` (latest state) and
+`/transitions/history.csv` and `/transitions/history.json` (every step) are then downloaded as
+an auditor would. The report is given those files next to scan results that agree with the
 record, predate it, or contradict it.
 """
 
@@ -16,6 +17,7 @@ import io
 import json
 import re
 import shutil
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +28,20 @@ import typer
 from typer.testing import CliRunner
 
 from banscan.cli_reports import plan_command, report_command
-from banscan.removal import EXPORT_COLUMNS
+from banscan.removal import EXPORT_COLUMNS, HISTORY_COLUMNS
 from banscan.reports import ReportInputError, build_context
 from banscan.reports.bod import build_bod
 from banscan.reports.far import build_far, load_far_context
 from banscan.reports.html import render_document
 from banscan.reports.load import load_results
-from banscan.reports.transitions import TransitionExport, load_transitions
+from banscan.reports.transitions import TransitionExport, load_transition_files, load_transitions
 from linux_root import HOSTNAME as LINUX_HOST
 from server.conftest import ADMIN_PASSWORD, Fleet, make_admin
 from test_reports_data import MAC_HOST, WIN_HOST, catalog, estate_files, far_context_file
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 OTHER_HOST = "srv-file-09"  # enrolled in the fleet server, absent from the scan results
 
@@ -47,6 +53,9 @@ OTHER_HOST = "srv-file-09"  # enrolled in the fleet server, absent from the scan
 class Board:
     csv: Path
     json: Path
+    history_csv: Path
+    history_json: Path
+    mac_rescan_report: int  # the report id of that re-scan
     mac_rescan: Path  # the clean re-scan the server verified kes-mac from
     mac_later: Path  # a scan after that verification that still finds kes-mac
     linux_later: Path  # a scan after the Network Agent's removal was recorded that still finds it
@@ -96,38 +105,48 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
                 part = _slice(doc, source, rename=host)
                 assert fleet.report(tokens[host], part).status_code == 201
 
-        make_admin(fleet.db_url, "alice")
-        login = fleet.client.get("/login")
-        r = fleet.client.post(
-            "/login",
-            data={
-                "username": "alice",
-                "password": ADMIN_PASSWORD,
-                "csrf_token": _csrf(login.text),
-                "next": "/",
-            },
-            follow_redirects=False,
-        )
-        assert r.status_code == 303, r.text
-        token = _csrf(fleet.client.get("/").text)
-        for host, product, state in [
-            (LINUX_HOST, "kesl", "replacement-installed"),
-            (LINUX_HOST, "ksc-network-agent", "removed"),
-            (MAC_HOST, "kes-mac", "removed"),
-            (OTHER_HOST, "kesl", "removed"),
-        ]:
-            r = fleet.client.post(
-                f"/hosts/{ids[host]}/transition",
-                data={"product": product, "state": state, "note": "", "csrf_token": token},
+        sessions = {}
+        for user in ("alice", "bob"):
+            make_admin(fleet.db_url, user)
+            client = fleet.client if user == "alice" else TestClient(fleet.app, base_url="https://testserver")
+            login = client.get("/login")
+            r = client.post(
+                "/login",
+                data={
+                    "username": user,
+                    "password": ADMIN_PASSWORD,
+                    "csrf_token": _csrf(login.text),
+                    "next": "/",
+                },
                 follow_redirects=False,
             )
             assert r.status_code == 303, r.text
+            sessions[user] = (client, _csrf(client.get("/").text))
+        for user, host, product, state, note in [
+            ("alice", LINUX_HOST, "kesl", "replacement-installed", ""),
+            ("alice", LINUX_HOST, "ksc-network-agent", "removed", ""),
+            ("bob", MAC_HOST, "kes-mac", "replacement-installed", "Defender for Endpoint enrolled"),
+            ("alice", MAC_HOST, "kes-mac", "removed", ""),
+            ("alice", OTHER_HOST, "kesl", "removed", ""),
+        ]:
+            client, token = sessions[user]
+            r = client.post(
+                f"/hosts/{ids[host]}/transition",
+                data={"product": product, "state": state, "note": note, "csrf_token": token},
+                follow_redirects=False,
+            )
+            assert r.status_code == 303, r.text
+        sessions["bob"][0].close()
         mac_rescan = _later(_slice(late, MAC_HOST, drop=("kes-mac",)), 1)
-        assert fleet.report(tokens[MAC_HOST], mac_rescan).status_code == 201
+        r = fleet.report(tokens[MAC_HOST], mac_rescan)
+        assert r.status_code == 201
 
         out = Board(
             csv=d / "transitions.csv",
             json=d / "transitions.json",
+            history_csv=d / "transitions-history.csv",
+            history_json=d / "transitions-history.json",
+            mac_rescan_report=r.json()["report_id"],
             mac_rescan=d / "mac-rescan.json",
             mac_later=d / "mac-later.json",
             linux_later=d / "linux-later.json",
@@ -139,6 +158,13 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
         export = fleet.client.get("/transitions.json")
         assert export.status_code == 200
         out.json.write_bytes(export.content)
+        for path, target in [
+            ("/transitions/history.csv", out.history_csv),
+            ("/transitions/history.json", out.history_json),
+        ]:
+            export = fleet.client.get(path)
+            assert export.status_code == 200, path
+            target.write_bytes(export.content)
         out.mac_rescan.write_text(json.dumps(mac_rescan), encoding="utf-8")
         # scans the server never received: the record and these disagree
         out.mac_later.write_text(json.dumps(_later(_slice(late, MAC_HOST), 2)), encoding="utf-8")
@@ -515,3 +541,247 @@ def test_record_values_are_escaped_in_the_html_document(tmp_path: Path) -> None:
     assert "<script>alert(2)" not in html and "<img src=x" not in html and "<b>lab" not in html
     assert "&lt;b&gt;lab&lt;/b&gt;-09" in html and "KESL &lt;img src=x onerror=alert(1)&gt;" in html
     assert "removed · &lt;script&gt;alert(2)&lt;/script&gt; · 2025-01-07 09:00 UTC" in html
+
+
+# ---------------------------------------------------------------- the history export
+
+
+def _history_lines(board: Board) -> list[str]:
+    return board.history_csv.read_text(encoding="utf-8").splitlines()
+
+
+def test_history_export_reads_alike_as_csv_and_json_whatever_it_is_called(
+    board: Board, tmp_path: Path
+) -> None:
+    from banscan.server.web import HISTORY_CSV
+
+    assert list(HISTORY_COLUMNS) == HISTORY_CSV
+    assert next(csv.reader(io.StringIO(board.history_csv.read_text(encoding="utf-8")))) == HISTORY_CSV
+
+    def key(e: TransitionExport) -> list[tuple[Any, ...]]:
+        return sorted(
+            (
+                r.host_id,
+                r.hostname,
+                r.product,
+                r.state,
+                r.flag,
+                r.updated_by,
+                r.updated_at,
+                *((s.actor, s.from_state, s.to_state, s.flag, s.note, s.report_id, s.at) for s in r.steps),
+            )
+            for r in e.records
+        )
+
+    swapped = tmp_path / "history.json"
+    shutil.copy(board.history_csv, swapped)
+    from_csv, from_json, from_swapped = (
+        load_transitions(p) for p in (board.history_csv, board.history_json, swapped)
+    )
+    assert (from_csv.kind, from_json.kind, from_swapped.format) == ("history", "history", "csv")
+    assert key(from_csv) == key(from_json) == key(from_swapped)
+    assert from_csv.steps == len(_history_lines(board)) - 1 == 22
+    # one record per item, standing where its latest step left it: the latest-state export's states
+    latest = {
+        (r.host_id, r.product): (r.state, r.flag, r.updated_by) for r in load_transitions(board.csv).records
+    }
+    assert {(r.host_id, r.product): (r.state, r.flag, r.updated_by) for r in from_csv.records} == latest
+
+
+def test_history_status_is_the_latest_steps_and_the_detail_cites_every_step(board: Board) -> None:
+    ctx = _ctx(board.mac_rescan)
+    with_history = build_bod(ctx, transitions=load_transitions(board.history_csv))
+    with_latest = build_bod(ctx, transitions=load_transitions(board.csv))
+    assert {k: s.status for k, s in _rows(with_history).items()} == {
+        k: s.status for k, s in _rows(with_latest).items()
+    }
+    kes = _rows(with_history)[(MAC_HOST, "kes-mac")]
+    day = dt.datetime.fromisoformat(kes.recorded_at).date().isoformat()
+    rid = board.mac_rescan_report
+    assert kes.status == "verified" and kes.recorded_state == "verified" and not kes.conflict
+    assert kes.steps[1:] == [
+        f'replacement installed by bob on {day} ("Defender for Endpoint enrolled")',
+        f"removed by alice on {day}",
+        f"verified by a clean re-scan (report {rid}) on {day}",
+    ]
+    assert re.fullmatch(rf"found by a scan \(report \d+\) on {day}", kes.steps[0])
+    assert kes.detail.endswith(f" Recorded steps, in order: {'; '.join(kes.steps)}.")
+    gone = _rows(with_history)[(WIN_HOST, "ksc-network-agent")]
+    assert gone.status == "gone, no removal recorded" and gone.flag == "gone-without-removal-record"
+    assert "; not seen by a scan (report " in gone.detail and "with no removal recorded" in gone.detail
+    assert with_history.transitions is not None
+    intro = with_history.transitions.intro
+    assert "CSV history export, 15 record(s), 22 recorded step(s)" in intro
+    assert "the status is the latest step's" in intro
+    # the latest-state export alone cites only the latest step
+    assert not _rows(with_latest)[(MAC_HOST, "kes-mac")].steps
+    assert "Recorded steps" not in _rows(with_latest)[(MAC_HOST, "kes-mac")].detail
+
+
+def test_far_mitigation_cites_every_recorded_step_in_order(board: Board) -> None:
+    ctx = _ctx()
+    doc = build_far(
+        ctx, load_far_context(far_context_file()), transitions=load_transitions(board.history_json)
+    )
+    items = {(i.host, i.model_or_product.split(" 1")[0].split(" 2")[0]): i for i in doc.reports[0].items}
+    kesl = items[(LINUX_HOST, "Kaspersky Endpoint Security for Linux")].mitigation
+    m = re.match(
+        r"Undertaken, as the fleet server recorded it: found by a scan \(report \d+\) on (\S+); "
+        r"replacement installed by alice on (\S+)\. Recommended: ",
+        kesl,
+    )
+    assert m, kesl
+    assert "Install and enrol" not in kesl and "Remove the dpkg package(s)" in kesl
+    agent = items[(LINUX_HOST, "Kaspersky Security Center Network Agent")].mitigation
+    assert re.match(
+        r"Undertaken, as the fleet server recorded it: found by a scan \(report \d+\) on \S+; "
+        r"removed by alice on \S+\. Awaiting verification by a re-scan\.",
+        agent,
+    ), agent
+    kes = items[(MAC_HOST, "Kaspersky Endpoint Security for Mac")].mitigation
+    assert kes.startswith("Conflict: the fleet record says verified")
+    steps = kes[kes.index("Recorded steps, in order: ") :]
+    assert steps.index("replacement installed by bob") < steps.index("removed by alice")
+    assert steps.index("removed by alice") < steps.index("verified by a clean re-scan (report ")
+    # nothing but a scan's first sighting: nothing undertaken to cite
+    ksc = items[(LINUX_HOST, "Kaspersky Security Center Linux")].mitigation
+    assert ksc.startswith("Recommended: Install and enrol")
+
+
+def test_transitions_given_twice_merges_the_board_and_its_history(board: Board, tmp_path: Path) -> None:
+    early, late = estate_files()
+    res = _run(
+        early,
+        late,
+        "--document",
+        "bod",
+        "--format",
+        "json",
+        "--transitions",
+        board.history_csv,
+        "--transitions",
+        board.json,
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["transitions"]["kind"] == "both" and data["transitions"]["steps"] == 22
+    assert data["transitions"]["description"] == "JSON export and CSV history export"
+    rows = {(s["host"], s["product"]): s for s in data["status"]}
+    # names and verdicts from the board, steps from the history
+    other = rows[(OTHER_HOST, "kesl")]
+    assert other["product_name"] == "Kaspersky Endpoint Security for Linux"
+    assert [s.split(" by ")[0] for s in other["steps"]] == ["found", "removed"]
+    assert {k for k, s in rows.items() if s["source"] == "fleet record only"} == {
+        (OTHER_HOST, p) for p in ("kesl", "ksc-linux", "ksc-network-agent", "kaspersky-generic")
+    }
+
+    # a step later than the board's row: the item stands where that step left it
+    later = _history_lines(board)
+    later.append(
+        f"{board.ids[LINUX_HOST]},{LINUX_HOST},kesl,2099-01-02T10:00:00+00:00,carol,"
+        "replacement-installed,removed,,,"
+    )
+    p = tmp_path / "later-history.csv"
+    p.write_text("\n".join(later) + "\n", encoding="utf-8")
+    merged = load_transition_files([board.csv, p])
+    rec = next(r for r in merged.records if (r.hostname, r.product) == (LINUX_HOST, "kesl"))
+    assert (rec.state, rec.updated_by, rec.verdict) == ("removed", "carol", "covered")
+    assert [s.actor for s in rec.steps] == ["system", "alice", "carol"]
+
+    # two of the same kind are refused, naming both
+    res = _run(late, "--document", "bod", "--transitions", board.csv, "--transitions", board.json)
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert "one latest-state export and one history export" in res.output and str(board.json) in res.output
+
+
+def _h_set(row: str, column: str, value: str) -> str:
+    cells = next(csv.reader([row]))
+    cells[HISTORY_COLUMNS.index(column)] = value
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(cells)
+    return buf.getvalue()
+
+
+def _h_edit(column: str, value: str, at: int = 3) -> Any:
+    def make(src: list[str]) -> tuple[str, int]:
+        return "\n".join([*src[: at - 1], _h_set(src[at - 1], column, value), *src[at:]]), at
+
+    return make
+
+
+def _h_no_to_state(src: list[str]) -> tuple[str, int]:
+    k = HISTORY_COLUMNS.index("to_state")
+    rows = [next(csv.reader([ln])) for ln in src]
+    return "\n".join(",".join(f'"{c}"' for i, c in enumerate(r) if i != k) for r in rows), 1
+
+
+def _h_cut(src: list[str]) -> tuple[str, int]:
+    return "\n".join([*src[:4], src[4][: len(src[4]) // 3]]), 5
+
+
+@pytest.mark.parametrize(
+    ("make", "expect"),
+    [
+        (
+            _h_no_to_state,
+            r"{p}:1: missing column\(s\) to_state; expected the fleet dashboard's transitions history export "
+            r"\(host_id,hostname,product,at,actor,from_state,to_state,flag,note,report_id\)",
+        ),
+        (
+            _h_edit("to_state", "uninstalled"),
+            r"{p}:{n}: unknown to_state 'uninstalled' \(the fleet server records",
+        ),
+        (_h_edit("from_state", "gone"), r"{p}:{n}: unknown from_state 'gone'"),
+        (_h_edit("at", "2025-13-45T25:00"), r"{p}:{n}: at: not an ISO 8601 date-time: '2025-13-45T25:00'"),
+        (_h_edit("actor", ""), r"{p}:{n}: actor is empty"),
+        (
+            _h_edit("report_id", "seventeen", at=2),
+            r"{p}:{n}: report_id: expected a report number, not 'seventeen'",
+        ),
+        (_h_cut, r"{p}:{n}: \d+ field\(s\) where the header has 10 \(truncated or hand-edited file\?\)"),
+    ],
+)
+def test_bad_history_csv_is_one_line_naming_file_and_line(
+    board: Board, tmp_path: Path, make: Any, expect: str
+) -> None:
+    p = tmp_path / "history.csv"
+    content, line = make(_history_lines(board))
+    p.write_text(content, encoding="utf-8")
+    pattern = expect.replace("{p}", re.escape(str(p))).replace("{n}", str(line))
+    with pytest.raises(ReportInputError, match=pattern):
+        load_transitions(p)
+    res = _run(estate_files()[1], "--document", "bod", "--format", "md", "--transitions", p)
+    assert res.exit_code == 2
+    assert res.output.startswith(f"banscan: error: {p}:") and res.output.count("\n") == 1, res.output
+
+
+def test_bad_history_json_is_one_line_naming_file_and_item(board: Board, tmp_path: Path) -> None:
+    data = json.loads(board.history_json.read_text(encoding="utf-8"))
+    items = data["items"]
+    cases: list[tuple[str, Any, str]] = [
+        (
+            "no-to-state.json",
+            {
+                **data,
+                "items": [*items[:2], {k: v for k, v in items[2].items() if k != "to_state"}],
+                "count": 3,
+            },
+            r"{p}: item 3: missing to_state \(the transitions history export has hostname, product, at, actor",
+        ),
+        (
+            "number.json",
+            {**data, "items": [{**items[0], "actor": 7.5}], "count": 1},
+            r"{p}: item 1: actor: expected text, not float",
+        ),
+        ("short.json", {**data, "count": 99}, r"{p}:1: `count` is 99 but 22 item\(s\) follow"),
+    ]
+    for name, content, expect in cases:
+        p = tmp_path / name
+        p.write_text(json.dumps(content), encoding="utf-8")
+        with pytest.raises(ReportInputError, match=expect.replace("{p}", re.escape(str(p)))):
+            load_transitions(p)
+        res = _run(
+            estate_files()[1], "--document", "far", "--far-context", far_context_file(), "--transitions", p
+        )
+        assert res.exit_code == 2, name
+        assert res.output.startswith(f"banscan: error: {p}") and res.output.count("\n") == 1, res.output

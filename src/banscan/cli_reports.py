@@ -141,11 +141,13 @@ def report_command(
         typer.Option("--config", help="YAML with approved_alternatives (used in mitigation text)."),
     ] = None,
     transitions: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--transitions",
             help="The fleet dashboard's transitions export (CSV or JSON): the BOD status and the FAR "
-            "mitigation use the recorded states (replacement installed, removed, verified).",
+            "mitigation use the recorded states (replacement installed, removed, verified). The "
+            "history export (/transitions/history.csv or .json) is read too, and every recorded "
+            "step is cited; give --transitions twice to merge a latest-state export and a history.",
         ),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
@@ -160,7 +162,7 @@ def report_command(
     from banscan.reports.far import build_far, load_far_context
     from banscan.reports.far import render_json as far_json
     from banscan.reports.plan import load_plan_config
-    from banscan.reports.transitions import load_transitions
+    from banscan.reports.transitions import load_transition_files
 
     if fmt is ReportFormat.json and document is ReportDocument.audit:
         raise _fail(
@@ -170,7 +172,7 @@ def report_command(
         raise _fail("--document far needs --far-context FILE (contract number, order numbers, contractor)")
     if fmt is ReportFormat.pdf and output is None and sys.stdout.isatty():
         raise _fail("--format pdf writes binary data: give --output FILE")
-    if transitions is not None and document is ReportDocument.audit and not (bod or far_context):
+    if transitions and document is ReportDocument.audit and not (bod or far_context):
         raise _fail(
             "--transitions is used by the BOD 17-01 status and the FAR 52.204-23 mitigation: "
             "add --document bod, --document far, --bod or --far-context"
@@ -183,7 +185,7 @@ def report_command(
     ctx = _context(results, catalog, as_of, allow_partial, sites, title or default_title)
     try:
         plan_cfg = load_plan_config(config) if config else None
-        record = load_transitions(transitions) if transitions else None
+        record = load_transition_files(transitions) if transitions else None
         far = build_far(ctx, load_far_context(far_context), plan_cfg, record) if far_context else None
     except ReportInputError as exc:
         raise _fail(str(exc)) from None

@@ -29,3 +29,18 @@ EXPORT_COLUMNS = (
     "updated_at",
     "updated_by",
 )
+
+# The columns of the dashboard's transitions history export (/transitions/history.csv): every
+# recorded step of each item, in order (host, product, time).
+HISTORY_COLUMNS = (
+    "host_id",
+    "hostname",
+    "product",
+    "at",
+    "actor",
+    "from_state",
+    "to_state",
+    "flag",
+    "note",
+    "report_id",
+)

@@ -14,8 +14,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import func, select
 
+from banscan.removal import HISTORY_COLUMNS
+from banscan.server import web
 from banscan.store.db import make_engine
-from banscan.store.models import Finding, Host, Transition
+from banscan.store.models import Finding, Host, Transition, TransitionEvent
 
 from .conftest import ADMIN_PASSWORD, Fleet, at, make_admin
 
@@ -31,6 +33,8 @@ EXPORTS = [
     "/hosts.json",
     "/transitions.csv",
     "/transitions.json",
+    "/transitions/history.csv",
+    "/transitions/history.json",
     "/exceptions.csv",
     "/exceptions.json",
 ]
@@ -451,6 +455,87 @@ def test_transitions_board_and_exports(fleet: Fleet, results: dict[str, Any]) ->
     assert all(r["overdue"] == "false" for r in rows)
 
 
+def test_transitions_history_exports_every_step_by_host_product_and_time(
+    fleet: Fleet, results: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = populate(fleet, results, 4)  # ids[0] and ids[3] report the dirty root: 4 products each
+    make_admin(fleet.db_url)
+    a = browser(fleet)
+    token = login(a, "alice")
+    for state, note in [("replacement-installed", '=HYPERLINK("x")'), ("removed", "uninstalled, kesl")]:
+        r = a.post(
+            f"/hosts/{ids[0]}/transition",
+            data={"product": "kesl", "state": state, "note": note, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+    agent = fleet.enroll("id-0", "web-00", "linux")[1]  # enrolling again hands out a fresh token
+    assert fleet.report(agent, at(results["clean"], "2099-01-01T00:00:00+00:00")).status_code == 201
+
+    r = a.get("/transitions/history.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "transitions-history.csv" in r.headers["content-disposition"]
+    header = next(csv.reader(io.StringIO(r.text)))
+    assert header == list(HISTORY_COLUMNS)
+    rows = read_csv(r.text)
+    with make_engine(fleet.db_url).connect() as conn:
+        events = conn.execute(select(func.count()).select_from(TransitionEvent)).scalar_one()
+    assert len(rows) == events == 8 + 2 + 1 + 3  # first sightings, alice's two, the verification, 3 flags
+
+    # ordered by host, then product, then time; each item's steps together
+    keys = [(int(x["host_id"]), x["product"]) for x in rows]
+    assert [k[0] for k in keys] == sorted(k[0] for k in keys)
+    order = list(dict.fromkeys(keys))
+    assert [k for k in keys] == [k for k in order for _ in range(keys.count(k))]
+    for k in order:
+        times = [x["at"] for x in rows if (int(x["host_id"]), x["product"]) == k]
+        assert times == sorted(times), k
+    kesl = [x for x in rows if (int(x["host_id"]), x["product"]) == (ids[0], "kesl")]
+    assert [(x["from_state"], x["to_state"], x["actor"]) for x in kesl] == [
+        ("", "found", "system"),
+        ("found", "replacement-installed", "alice"),
+        ("replacement-installed", "removed", "alice"),
+        ("removed", "verified", "system"),
+    ]
+    assert kesl[0]["report_id"] and kesl[3]["report_id"] and not kesl[1]["report_id"]
+    assert int(kesl[3]["report_id"]) > int(kesl[0]["report_id"])
+    assert kesl[1]["hostname"] == "web-00" and kesl[2]["note"] == "uninstalled, kesl"
+    assert kesl[1]["note"] == '\'=HYPERLINK("x")'  # a formula is not run by a spreadsheet
+    flagged = [x for x in rows if x["flag"]]
+    assert {x["flag"] for x in flagged} == {"gone-without-removal-record"}
+    assert {int(x["host_id"]) for x in flagged} == {ids[0]} and len(flagged) == 3
+
+    # a page of items at a time gives the same rows in the same order
+    monkeypatch.setattr(web, "EXPORT_BATCH", 3)
+    assert read_csv(a.get("/transitions/history.csv").text) == rows
+
+    # the board's filters select items (by where they stand now); each comes with all its steps
+    verified = read_csv(a.get("/transitions/history.csv", params={"state": "verified"}).text)
+    assert verified == kesl
+    by_product = read_csv(a.get("/transitions/history.csv", params={"product": "kesl"}).text)
+    assert {int(x["host_id"]) for x in by_product} == {ids[0], ids[3]}
+    assert len(by_product) == 4 + 1 and {x["product"] for x in by_product} == {"kesl"}
+    gone = read_csv(a.get("/transitions/history.csv", params={"flagged": "1"}).text)
+    assert len({x["product"] for x in gone}) == 3 and len(gone) == 3 * 2
+    assert read_csv(a.get("/transitions/history.csv", params={"overdue": "1"}).text) == []
+
+    data = a.get("/transitions/history.json", params={"product": "kesl"}).json()
+    assert data["filters"] == {"product": "kesl"} and data["count"] == len(data["items"]) == 5
+    assert all(list(i) == list(HISTORY_COLUMNS) for i in data["items"])
+    first = data["items"][[i["host_id"] for i in data["items"]].index(ids[0])]
+    assert (
+        first["from_state"] is None and first["to_state"] == "found" and isinstance(first["report_id"], int)
+    )
+    assert [(i["host_id"], i["to_state"]) for i in data["items"]] == [
+        (int(x["host_id"]), x["to_state"]) for x in by_product
+    ]
+    assert a.get("/transitions/history.csv", params={"state": "gone"}).status_code in (400, 422)
+
+    page = a.get("/transitions", params={"state": "found"}).text
+    assert 'href="/transitions/history.csv?state=found"' in page
+    assert 'href="/transitions/history.json?state=found"' in page
+
+
 def test_exceptions_list_what_scans_reported(fleet: Fleet, results: dict[str, Any]) -> None:
     accepted = copy.deepcopy(results["dirty"])
     for f in accepted["findings"]:
@@ -502,7 +587,9 @@ def test_import_form_uses_the_api_ingestion(fleet: Fleet) -> None:
     assert r.status_code == 422 and 'id="import-error"' in r.text
 
 
-@pytest.mark.parametrize("path", ["/hosts.csv", "/transitions.csv", "/exceptions.csv"])
+@pytest.mark.parametrize(
+    "path", ["/hosts.csv", "/transitions.csv", "/transitions/history.csv", "/exceptions.csv"]
+)
 def test_empty_exports_still_have_a_header(fleet: Fleet, path: str) -> None:
     make_admin(fleet.db_url)
     a = browser(fleet)

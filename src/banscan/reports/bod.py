@@ -15,7 +15,9 @@ With the fleet server's transitions export (`--transitions FILE`, see `transitio
 is given per host and product and uses the recorded states as well: `replacement installed`
 and `removed, awaiting verification` (with who and when), `verified` only when the record says
 so and the scans agree, `conflict` when they do not, and rows resting on the record alone for
-hosts the results do not cover.
+hosts the results do not cover. With the history export (`/transitions/history.csv` or
+`.json`) each row's detail also cites every recorded step in order, and the status is the
+latest step's.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class HostStatus:
     recorded_at: str = ""
     flag: str = ""
     conflict: bool = False
+    steps: list[str] = field(default_factory=list)  # every recorded step, with a history export
 
     @property
     def recorded(self) -> str:
@@ -94,14 +97,21 @@ class RecordSummary:
     records: int
     rows_from_record_only: int
     conflicts: int
+    kind: str = "latest"  # latest | history | both
+    steps: int = 0  # recorded steps, with a history export
+    description: str = ""  # "CSV export", "JSON history export", …
 
     @property
     def intro(self) -> str:
+        what = self.description or f"{self.format.upper()} export"
+        steps = f", {self.steps} recorded step(s)" if self.kind != "latest" else ""
         text = (
             "Status per host and product from the scans and the fleet server's recorded states "
-            f"({self.file}, {self.format.upper()} export, {self.records} record(s)). Verified only where "
+            f"({self.file}, {what}, {self.records} record(s){steps}). Verified only where "
             "the record says verified and the newest scan given for the host agrees."
         )
+        if self.kind != "latest":
+            text += " The detail cites every recorded step in order; the status is the latest step's."
         if self.rows_from_record_only:
             text += (
                 f" {self.rows_from_record_only} row(s) rest on the fleet record alone "
@@ -179,6 +189,7 @@ def _status_with_record(ctx: ReportContext, export: TransitionExport) -> list[Ho
                 recorded_at=rec.updated_at.astimezone(dt.UTC).isoformat() if rec else "",
                 flag=rec.flag if rec else "",
                 conflict=a.conflict,
+                steps=[st.text for st in rec.steps] if rec else [],
             )
         )
     out: list[HostStatus] = []
@@ -251,6 +262,9 @@ def build_bod(
         records=len(transitions.records),
         rows_from_record_only=sum(1 for s in doc.status if s.source == SOURCE_RECORD),
         conflicts=sum(1 for s in doc.status if s.conflict),
+        kind=transitions.kind,
+        steps=transitions.steps,
+        description=transitions.description,
     )
     return doc
 

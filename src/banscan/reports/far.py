@@ -14,7 +14,8 @@ report could be due) — the document says which.
 
 With the fleet server's transitions export (`--transitions FILE`), each item's mitigation
 cites what was recorded as done (replacement installed, removed, verified: by whom and when)
-before the recommended steps; a record the scans contradict is cited as such.
+before the recommended steps; a record the scans contradict is cited as such. With the
+history export, the mitigation cites every recorded step of the item in order.
 """
 
 from __future__ import annotations

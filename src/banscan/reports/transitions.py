@@ -2,9 +2,12 @@
 
 The fleet server tracks each host × product through found → replacement-installed → removed →
 verified, with who moved it and when; its dashboard exports that board as `/transitions.csv`
-and `/transitions.json`. `load_transitions` reads either export (told apart by content, not by
-the file name) and refuses anything else with the file and line at fault. `assess` sets each
-record against the scan results of the report:
+and `/transitions.json` (each item's latest state), and every recorded step of each item as
+`/transitions/history.csv` and `/transitions/history.json`. `load_transitions` reads any of
+them (told apart by content, not by the file name) and refuses anything else with the file and
+line at fault; `load_transition_files` merges a latest-state export with a history export.
+From a history, each item's state is its latest step's, and the report cites every step in
+order. `assess` sets each record against the scan results of the report:
 
 - a recorded state the scans cannot show (replacement installed, removed) is reported as
   recorded, with who and when;
@@ -23,17 +26,30 @@ import csv
 import datetime as dt
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from banscan.models import Verdict
-from banscan.removal import EXPORT_COLUMNS, FLAG_GONE, FLAG_SEEN_AFTER_REMOVAL, STATES, SYSTEM
+from banscan.removal import (
+    EXPORT_COLUMNS,
+    FLAG_GONE,
+    FLAG_SEEN_AFTER_REMOVAL,
+    HISTORY_COLUMNS,
+    STATES,
+    SYSTEM,
+)
 from banscan.reports import FindingView, HostView, ReportContext, ReportInputError
 from banscan.reports.load import parse_date
 
 # What the assessment needs; the other columns are read when present.
 REQUIRED_COLUMNS = ("hostname", "product", "state", "updated_at", "updated_by")
+HISTORY_REQUIRED = ("hostname", "product", "at", "actor", "to_state")
+LATEST, HISTORY = "latest", "history"
+_SHAPES = {
+    LATEST: (REQUIRED_COLUMNS, "transitions export", EXPORT_COLUMNS, "/transitions.json"),
+    HISTORY: (HISTORY_REQUIRED, "transitions history export", HISTORY_COLUMNS, "/transitions/history.json"),
+}
 FLAG_TEXT = {
     FLAG_GONE: "a scan no longer found it, but no removal was recorded",
     FLAG_SEEN_AFTER_REMOVAL: "a scan found it again after it was recorded removed or verified",
@@ -55,6 +71,53 @@ _GUARDED = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
+class TransitionStep:
+    """One recorded move of an item, from the history export."""
+
+    line: int
+    host_id: str
+    hostname: str
+    product: str
+    at: dt.datetime
+    actor: str
+    from_state: str
+    to_state: str
+    flag: str
+    note: str
+    report_id: str
+
+    @property
+    def text(self) -> str:
+        """The step as cited: "removed by alice on 2025-03-04"."""
+        day = f"on {self.at.astimezone(dt.UTC):%Y-%m-%d}"
+        if self.actor == SYSTEM:
+            ref = f" (report {self.report_id})" if self.report_id else ""
+            scan = f"a scan{ref}"
+            if self.to_state == "verified":
+                return f"verified by a clean re-scan{ref} {day}"
+            if not self.from_state:
+                return f"found by {scan} {day}"
+            if self.flag == FLAG_SEEN_AFTER_REMOVAL:
+                return f"found again by {scan} after being recorded {self.from_state} {day}"
+            if self.flag == FLAG_GONE:
+                return f"not seen by {scan}, with no removal recorded, {day}"
+            if self.from_state == self.to_state:
+                return f"seen again by {scan} {day}"
+            return f"{_STEP_WORDS[self.to_state]} by {scan} {day}"
+        note = " ".join(self.note.split())
+        note = f' ("{note[:200]}{"…" if len(note) > 200 else ""}")' if note else ""
+        return f"{_STEP_WORDS[self.to_state]} by {self.actor} {day}{note}"
+
+
+_STEP_WORDS = {
+    "found": "set back to found",
+    "replacement-installed": "replacement installed",
+    "removed": "removed",
+    "verified": "verified",
+}
+
+
+@dataclass
 class TransitionRecord:
     line: int  # CSV line, or the item's position (1-based) in a JSON export
     host_id: str
@@ -69,6 +132,7 @@ class TransitionRecord:
     overdue: bool | None
     updated_at: dt.datetime
     updated_by: str
+    steps: list[TransitionStep] = field(default_factory=list)  # from a history export, in order
 
     @property
     def when(self) -> str:
@@ -83,9 +147,19 @@ class TransitionRecord:
 
 @dataclass
 class TransitionExport:
-    path: str
-    format: str  # csv | json
+    path: str  # the file, or the files joined with ", " when several were merged
+    format: str  # csv | json (several: joined with ", ")
     records: list[TransitionRecord] = field(default_factory=list)
+    kind: str = LATEST  # latest | history | both (merged)
+    steps: int = 0  # recorded steps read from a history export
+
+    @property
+    def description(self) -> str:
+        """What the file(s) are, for the report: "CSV export", "JSON history export", …"""
+        fmts = self.format.upper().split(", ")
+        if self.kind == "both" and len(fmts) == 2:
+            return f"{fmts[0]} export and {fmts[1]} history export"
+        return f"{self.format.upper()} {'history export' if self.kind == HISTORY else 'export'}"
 
 
 def _fail(where: str, message: str) -> ReportInputError:
@@ -122,17 +196,44 @@ def _text(value: Any, where: str, column: str, *, required: bool = False) -> str
     return text
 
 
-def _record(raw: dict[str, Any], line: int, where: str) -> TransitionRecord:
-    state = _text(raw.get("state"), where, "state", required=True)
-    if state not in STATES:
-        raise _fail(where, f"unknown state {state!r} (the fleet server records {', '.join(STATES)})")
-    stamp = _text(raw.get("updated_at"), where, "updated_at", required=True)
+def _stamp(value: Any, where: str, column: str) -> dt.datetime:
+    stamp = _text(value, where, column, required=True)
     try:
-        updated = dt.datetime.fromisoformat(stamp)
+        t = dt.datetime.fromisoformat(stamp)
     except ValueError:
-        raise _fail(where, f"updated_at: not an ISO 8601 date-time: {stamp!r} (truncated file?)") from None
-    if updated.tzinfo is None:
-        updated = updated.replace(tzinfo=dt.UTC)
+        raise _fail(where, f"{column}: not an ISO 8601 date-time: {stamp!r} (truncated file?)") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _state(value: Any, where: str, column: str, *, required: bool = True) -> str:
+    state = _text(value, where, column, required=required)
+    if state and state not in STATES:
+        raise _fail(where, f"unknown {column} {state!r} (the fleet server records {', '.join(STATES)})")
+    return state
+
+
+def _step(raw: dict[str, Any], line: int, where: str) -> TransitionStep:
+    report = _text(raw.get("report_id"), where, "report_id")
+    if report and not report.isdigit():
+        raise _fail(where, f"report_id: expected a report number, not {report!r}")
+    return TransitionStep(
+        line=line,
+        host_id=_text(raw.get("host_id"), where, "host_id"),
+        hostname=_text(raw.get("hostname"), where, "hostname", required=True),
+        product=_text(raw.get("product"), where, "product", required=True),
+        at=_stamp(raw.get("at"), where, "at"),
+        actor=_text(raw.get("actor"), where, "actor", required=True),
+        from_state=_state(raw.get("from_state"), where, "from_state", required=False),
+        to_state=_state(raw.get("to_state"), where, "to_state"),
+        flag=_text(raw.get("flag"), where, "flag"),
+        note=_text(raw.get("note"), where, "note"),
+        report_id=report,
+    )
+
+
+def _record(raw: dict[str, Any], line: int, where: str) -> TransitionRecord:
+    state = _state(raw.get("state"), where, "state")
+    updated = _stamp(raw.get("updated_at"), where, "updated_at")
     product = _text(raw.get("product"), where, "product", required=True)
     return TransitionRecord(
         line=line,
@@ -151,21 +252,28 @@ def _record(raw: dict[str, Any], line: int, where: str) -> TransitionRecord:
     )
 
 
-def _from_csv(text: str, path: str) -> list[TransitionRecord]:
+def _kind_of(columns: Any) -> str:
+    """History or latest state, from the columns (a header, or a JSON item's keys)."""
+    return HISTORY if "to_state" in columns or "actor" in columns else LATEST
+
+
+def _from_csv(text: str, path: str) -> tuple[str, list[tuple[int, dict[str, str]]]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as exc:
         raise _fail(f"{path}:1", f"not a transitions export: {exc or 'no header'}") from None
     columns = [h.strip().lstrip("\ufeff") for h in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    kind = _kind_of(columns)
+    required, what, expected, _ = _SHAPES[kind]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise _fail(
             f"{path}:1",
-            f"missing column(s) {', '.join(missing)}; expected the fleet dashboard's transitions "
-            f"export ({','.join(EXPORT_COLUMNS)})",
+            f"missing column(s) {', '.join(missing)}; expected the fleet dashboard's {what} "
+            f"({','.join(expected)})",
         )
-    out: list[TransitionRecord] = []
+    out: list[tuple[int, dict[str, str]]] = []
     line = 1
     while True:
         try:
@@ -182,11 +290,11 @@ def _from_csv(text: str, path: str) -> list[TransitionRecord]:
                 f"{path}:{line}",
                 f"{len(row)} field(s) where the header has {len(columns)} (truncated or hand-edited file?)",
             )
-        out.append(_record(dict(zip(columns, row, strict=True)), line, f"{path}:{line}"))
-    return out
+        out.append((line, dict(zip(columns, row, strict=True))))
+    return kind, out
 
 
-def _from_json(text: str, path: str) -> list[TransitionRecord]:
+def _from_json(text: str, path: str) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -197,26 +305,68 @@ def _from_json(text: str, path: str) -> list[TransitionRecord]:
         what = "a scan result" if isinstance(data, dict) and "schema" in data else "no `items` list"
         raise _fail(
             f"{path}:1",
-            f"not a transitions export ({what}); expected the fleet dashboard's /transitions.json",
+            f"not a transitions export ({what}); expected the fleet dashboard's /transitions.json "
+            "or /transitions/history.json",
         )
     items: list[Any] = data["items"]
     count = data.get("count")
     if count is not None and count != len(items):
         raise _fail(f"{path}:1", f"`count` is {count!r} but {len(items)} item(s) follow (truncated file?)")
-    out: list[TransitionRecord] = []
+    kind = _kind_of(items[0]) if items and isinstance(items[0], dict) else LATEST
+    required, what, _, _ = _SHAPES[kind]
+    out: list[tuple[int, dict[str, Any]]] = []
     for n, item in enumerate(items, start=1):
         where = f"{path}: item {n}"
         if not isinstance(item, dict):
             raise _fail(where, f"expected an object, not {type(item).__name__}")
-        missing = [c for c in REQUIRED_COLUMNS if c not in item]
+        missing = [c for c in required if c not in item]
         if missing:
-            raise _fail(where, f"missing {', '.join(missing)}")
-        out.append(_record(item, n, where))
+            raise _fail(where, f"missing {', '.join(missing)} (the {what} has {', '.join(required)})")
+        out.append((n, item))
+    return kind, out
+
+
+def _where(path: str, fmt: str, line: int) -> str:
+    return f"{path}:{line}" if fmt == "csv" else f"{path}: item {line}"
+
+
+def _item_key(host_id: str, hostname: str, product: str) -> tuple[str, str]:
+    return (f"#{host_id}" if host_id else hostname.lower(), product)
+
+
+def _from_history(steps: list[TransitionStep]) -> list[TransitionRecord]:
+    """One record per item, standing where its latest step left it."""
+    items: dict[tuple[str, str], list[TransitionStep]] = {}
+    for st in steps:
+        items.setdefault(_item_key(st.host_id, st.hostname, st.product), []).append(st)
+    out: list[TransitionRecord] = []
+    for item in items.values():
+        item.sort(key=lambda x: x.at)  # stable: steps at the same moment keep the file's order
+        last = item[-1]
+        out.append(
+            TransitionRecord(
+                line=item[0].line,
+                host_id=last.host_id,
+                hostname=last.hostname,
+                product=last.product,
+                product_name=last.product,
+                verdict="",  # not in a history; the scans given, where they cover the host, say
+                present=None,
+                first_seen="",
+                state=last.to_state,
+                flag=last.flag,
+                overdue=None,
+                updated_at=last.at,
+                updated_by=last.actor,
+                steps=item,
+            )
+        )
     return out
 
 
 def load_transitions(path: Path) -> TransitionExport:
-    """Read a transitions export (CSV or JSON, by content); problems name the file and line."""
+    """Read a transitions export, latest-state or history (CSV or JSON, by content); problems
+    name the file and line."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -232,10 +382,18 @@ def load_transitions(path: Path) -> TransitionExport:
     if not text.strip():
         raise ReportInputError(f"{path}: empty file; not a transitions export")
     name = str(path)
+    rows: list[tuple[int, dict[str, Any]]]
     if text.lstrip().startswith(("{", "[")):
-        records, fmt = _from_json(text, name), "json"
+        fmt = "json"
+        kind, rows = _from_json(text, name)
     else:
-        records, fmt = _from_csv(text, name), "csv"
+        fmt = "csv"
+        kind, csv_rows = _from_csv(text, name)
+        rows = [(line, dict(row)) for line, row in csv_rows]
+    if kind == HISTORY:
+        steps = [_step(row, line, _where(name, fmt, line)) for line, row in rows]
+        return TransitionExport(name, fmt, _from_history(steps), kind=HISTORY, steps=len(steps))
+    records = [_record(row, line, _where(name, fmt, line)) for line, row in rows]
     seen: dict[tuple[str, str], int] = {}
     for r in records:
         if not r.host_id:
@@ -243,12 +401,64 @@ def load_transitions(path: Path) -> TransitionExport:
         key = (r.host_id, r.product)
         if key in seen:
             raise _fail(
-                f"{name}:{r.line}" if fmt == "csv" else f"{name}: item {r.line}",
+                _where(name, fmt, r.line),
                 f"second record for host id {r.host_id}, product {r.product!r} "
                 f"(first at {'line' if fmt == 'csv' else 'item'} {seen[key]})",
             )
         seen[key] = r.line
     return TransitionExport(path=name, format=fmt, records=records)
+
+
+def merge_exports(latest: TransitionExport, history: TransitionExport) -> TransitionExport:
+    """A latest-state export with a history export: each item keeps its latest-state row (product
+    name, verdict, first sighting) and gains its steps; where the history has a later step than
+    the row, the item stands where that step left it. Items in only one file are kept as read."""
+    steps = {_item_key(h.host_id, h.hostname, h.product): h for h in history.records}
+    by_name = {(h.hostname.lower(), h.product): h for h in history.records}
+    out: list[TransitionRecord] = []
+    used: set[int] = set()
+    for r in latest.records:
+        h = steps.get(_item_key(r.host_id, r.hostname, r.product)) or (
+            by_name.get((r.hostname.lower(), r.product)) if not r.host_id else None
+        )
+        if h is None:
+            out.append(r)
+            continue
+        used.add(id(h))
+        later = h.updated_at > r.updated_at
+        out.append(
+            replace(
+                r,
+                steps=h.steps,
+                state=h.state if later else r.state,
+                flag=h.flag if later else r.flag,
+                updated_at=h.updated_at if later else r.updated_at,
+                updated_by=h.updated_by if later else r.updated_by,
+            )
+        )
+    out.extend(h for h in history.records if id(h) not in used)
+    return TransitionExport(
+        path=f"{latest.path}, {history.path}",
+        format=f"{latest.format}, {history.format}",
+        records=out,
+        kind="both",
+        steps=history.steps,
+    )
+
+
+def load_transition_files(paths: list[Path]) -> TransitionExport:
+    """One export, or a latest-state export and a history export (in either order), merged."""
+    exports = [load_transitions(p) for p in paths]
+    if len(exports) == 1:
+        return exports[0]
+    latest = [e for e in exports if e.kind == LATEST]
+    history = [e for e in exports if e.kind == HISTORY]
+    if len(exports) > 2 or len(latest) != 1 or len(history) != 1:
+        kinds = ", ".join(f"{e.path} ({'history' if e.kind == HISTORY else 'latest state'})" for e in exports)
+        raise ReportInputError(
+            f"--transitions takes one export, or one latest-state export and one history export: {kinds}"
+        )
+    return merge_exports(latest[0], history[0])
 
 
 # --- set against the scans ------------------------------------------------------------------
@@ -331,7 +541,19 @@ def _recorded(rec: TransitionRecord) -> str:
     return f"{STATE_STATUS[rec.state].split(',')[0]} (recorded {rec.by_when})"
 
 
+def _steps_note(rec: TransitionRecord) -> str:
+    if not rec.steps:
+        return ""
+    return f" Recorded steps, in order: {'; '.join(s.text for s in rec.steps)}."
+
+
 def _mitigation(rec: TransitionRecord, status: str) -> str:
+    if rec.steps:
+        acted = any(s.actor != SYSTEM or s.to_state == "verified" for s in rec.steps)
+        if status == CONFLICT or not acted:
+            return ""
+        tail = " Awaiting verification by a re-scan." if rec.state == "removed" else ""
+        return f"Undertaken, as the fleet server recorded it: {'; '.join(s.text for s in rec.steps)}.{tail}"
     if status == CONFLICT or rec.state == "found":
         return ""
     if rec.state == "replacement-installed":
@@ -424,6 +646,16 @@ def _with_record(
     )
 
 
+def _name(ctx: ReportContext, rec: TransitionRecord) -> str:
+    """The product's name: the export's, else (a history gives only the id) the catalog's."""
+    if rec.product_name != rec.product:
+        return rec.product_name
+    try:
+        return ctx.catalog.product(rec.product).name
+    except KeyError:
+        return rec.product
+
+
 def _duplicates_note(recs: list[TransitionRecord]) -> str:
     if len(recs) < 2:
         return ""
@@ -446,10 +678,17 @@ def assess(ctx: ReportContext, export: TransitionExport) -> list[Assessment]:
         if view.finding.verdict is not Verdict.INFORMATIONAL:
             current.setdefault((view.finding.host.lower(), view.finding.product), view)
     ever: dict[tuple[str, str], str] = {}  # non-informational findings in any result → product name
+    informational: set[tuple[str, str]] = set()
     for res in ctx.merged.results:
         for f in res.result.findings:
             if f.verdict is not Verdict.INFORMATIONAL:
                 ever.setdefault((f.host.lower(), f.product), f.product_name)
+            else:
+                informational.add((f.host.lower(), f.product))
+    for key, recs in list(records.items()):
+        # a history does not give the verdict: the scans given tell an informational one
+        if recs[0].verdict == "" and key in informational and key not in ever:
+            del records[key]
 
     out: list[Assessment] = []
     covered_hosts: set[str] = set()
@@ -472,7 +711,7 @@ def assess(ctx: ReportContext, export: TransitionExport) -> list[Assessment]:
             name = (
                 fv.finding.product_name
                 if fv
-                else ever.get((key_host, product)) or (rec.product_name if rec else product)
+                else ever.get((key_host, product)) or (_name(ctx, rec) if rec else product)
             )
             scan = fv.finding.verdict.value if fv else "not found"
             if rec is None:
@@ -504,7 +743,7 @@ def assess(ctx: ReportContext, export: TransitionExport) -> list[Assessment]:
                     SOURCE_BOTH,
                     scan,
                     hv.as_of,
-                    detail + _duplicates_note(recs),
+                    detail + _steps_note(rec) + _duplicates_note(recs),
                     conflict=conflict,
                     record=rec,
                     mitigation=_mitigation(rec, status),
@@ -535,13 +774,14 @@ def assess(ctx: ReportContext, export: TransitionExport) -> list[Assessment]:
             Assessment(
                 host=partial.name if partial else rec.hostname,
                 product=rec.product,
-                product_name=rec.product_name,
+                product_name=_name(ctx, rec),
                 status=STATE_STATUS[rec.state],
                 source=SOURCE_RECORD,
                 scan="not in results",
                 last_scanned="",
                 detail=f"Status from the fleet record alone ({why}): it says {_recorded(rec)}."
                 + _flag_note(rec)
+                + _steps_note(rec)
                 + _duplicates_note(recs),
                 record=rec,
                 mitigation=_mitigation(rec, STATE_STATUS[rec.state]),

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from banscan.catalog.schema import ROLES as CATALOG_ROLES
 from banscan.catalog.schema import Catalog
-from banscan.removal import EXPORT_COLUMNS, MANUAL_STATES, STATES
+from banscan.removal import EXPORT_COLUMNS, HISTORY_COLUMNS, MANUAL_STATES, STATES
 from banscan.server import charts
 from banscan.server.auth import (
     AdminDep,
@@ -715,6 +715,22 @@ def _transition_item(t: Transition, hostname: str, fnd: Finding | None, dl: Dead
 
 
 TRANSITION_CSV = list(EXPORT_COLUMNS)
+HISTORY_CSV = list(HISTORY_COLUMNS)
+
+
+def _history_item(e: TransitionEvent, t: Transition, hostname: str) -> dict[str, Any]:
+    return {
+        "host_id": t.host_id,
+        "hostname": hostname,
+        "product": t.product,
+        "at": queries._iso(e.at),
+        "actor": e.actor,
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "flag": e.flag,
+        "note": e.note,
+        "report_id": e.report_id,
+    }
 
 
 def _exception_of(body: dict[str, Any] | None, product: str) -> dict[str, Any]:
@@ -1164,6 +1180,56 @@ def _iter_transitions(request: Request, f: TransitionFilters) -> Iterator[dict[s
                 yield _transition_item(t, hostname, fnd, dl)
             sent += len(rows)
             last_id = rows[-1][0].id
+
+
+def _iter_history(request: Request, f: TransitionFilters) -> Iterator[dict[str, Any]]:
+    """Every recorded step of the items the board shows with these filters, by host, product
+    and time: a page of items at a time (keyset on host and product), then their steps in one
+    query."""
+    st = state_of(request)
+    with st.db.reading() as db:
+        dl = deadlines(db, st.catalog, st.settings.role, _today(), st.settings.jurisdiction)
+        items = _transition_stmt(f, dl).with_only_columns(
+            Transition.id, Transition.host_id, Transition.product
+        )
+        after: tuple[int, str] | None = None
+        sent = 0
+        while sent < MAX_EXPORT_ROWS:
+            page = items
+            if after is not None:
+                page = page.where(
+                    (Transition.host_id > after[0])
+                    | and_(Transition.host_id == after[0], Transition.product > after[1])
+                )
+            keys = list(db.execute(page.order_by(Transition.host_id, Transition.product).limit(EXPORT_BATCH)))
+            if not keys:
+                return
+            steps = list(
+                db.execute(
+                    select(TransitionEvent, Transition, Host.hostname)
+                    .join(Transition, Transition.id == TransitionEvent.transition_id)
+                    .join(Host, Host.id == Transition.host_id)
+                    .where(TransitionEvent.transition_id.in_([k.id for k in keys]))
+                    .order_by(Transition.host_id, Transition.product, TransitionEvent.at, TransitionEvent.id)
+                )
+            )
+            for e, t, hostname in steps:
+                if sent >= MAX_EXPORT_ROWS:
+                    return
+                yield _history_item(e, t, hostname)
+                sent += 1
+            after = (keys[-1].host_id, keys[-1].product)
+
+
+@router.get("/transitions/history.csv")
+def transitions_history_csv(request: Request, _: UserDep, f: TransitionFiltersDep) -> Response:
+    rows = ([t[k] for k in HISTORY_CSV] for t in _iter_history(request, f))
+    return _csv_response("transitions-history.csv", HISTORY_CSV, rows)
+
+
+@router.get("/transitions/history.json")
+def transitions_history_json(request: Request, _: UserDep, f: TransitionFiltersDep) -> Response:
+    return _json_response("transitions-history.json", f.params(), _iter_history(request, f))
 
 
 @router.get("/transitions.csv")
