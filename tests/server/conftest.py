@@ -250,13 +250,13 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A server process on a free loopback port; `command` starts its `serve` (by default the
-    module's own entry point; the installed `banscan` script works the same)."""
+    """A server process on a free loopback port; `command` starts its `serve` (by default
+    `python -m banscan`; the installed `banscan` script works the same)."""
 
     def __init__(self, db_url: str, workdir: Path, command: list[str] | None = None) -> None:
         self.db_url = db_url
         self.workdir = workdir
-        self.command = command or [sys.executable, "-m", "banscan.server.cli"]
+        self.command = command or [sys.executable, "-m", "banscan"]
         self.secret_file = workdir / "enroll-secret"
         self.secret_file.write_text(ENROLL_SECRET)
         self.proc: subprocess.Popen[bytes] | None = None

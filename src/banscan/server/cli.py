@@ -1,10 +1,8 @@
 """Command functions for `banscan serve`, `banscan agent`, `banscan user add` and
-`banscan token add`. The Typer app registers these; `python -m banscan.server.cli` runs them
-directly (used by the tests to start a real server process)."""
+`banscan token add`, registered by the Typer app (`banscan.cli_server`)."""
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import logging
 import os
@@ -177,69 +175,3 @@ def token_add_command(db: str, name: str, role: str = "viewer") -> int:
         return 2
     print(token)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m banscan.server.cli")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("serve")
-    s.add_argument("--db", default=DEFAULT_URL)
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080)
-    s.add_argument("--enroll-secret-file")
-    s.add_argument("--insecure-cookies", action="store_true")
-    s.add_argument("--max-report-mb", type=int, default=16)
-    s.add_argument("--log-level", default="info")
-    a = sub.add_parser("agent")
-    a.add_argument("--server", required=True)
-    a.add_argument("--enroll-secret-file")
-    a.add_argument("--once", action="store_true")
-    a.add_argument("--interval", type=float, default=3600.0)
-    a.add_argument("--state-dir")
-    a.add_argument("--root")
-    a.add_argument("--site")
-    a.add_argument("--tag", action="append", dest="tags")
-    a.add_argument("--host-identifier")
-    a.add_argument("--hostname")
-    a.add_argument("--checkin-interval", type=float, default=60.0)
-    u = sub.add_parser("user-add")
-    u.add_argument("--db", default=DEFAULT_URL)
-    u.add_argument("username")
-    u.add_argument("--role", default="admin", choices=["admin", "viewer"])
-    t = sub.add_parser("token-add")
-    t.add_argument("--db", default=DEFAULT_URL)
-    t.add_argument("name")
-    t.add_argument("--role", default="viewer", choices=["admin", "viewer"])
-    ns = p.parse_args(argv)
-    if ns.cmd == "serve":
-        serve_command(
-            ns.db,
-            ns.host,
-            ns.port,
-            enroll_secret_file=ns.enroll_secret_file,
-            insecure_cookies=ns.insecure_cookies,
-            max_report_mb=ns.max_report_mb,
-            log_level=ns.log_level,
-        )
-        return 0
-    if ns.cmd == "agent":
-        return agent_command(
-            ns.server,
-            once=ns.once,
-            interval=ns.interval,
-            state_dir=ns.state_dir,
-            enroll_secret_file=ns.enroll_secret_file,
-            root=ns.root,
-            site=ns.site,
-            tags=ns.tags,
-            host_identifier=ns.host_identifier,
-            hostname=ns.hostname,
-            checkin_interval=ns.checkin_interval,
-        )
-    if ns.cmd == "user-add":
-        return user_add_command(ns.db, ns.username, ns.role)
-    return token_add_command(ns.db, ns.name, ns.role)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
