@@ -209,10 +209,11 @@ async def _ingest(
 
 
 @contextlib.contextmanager
-def _database(pg_admin: str | None) -> Iterator[str]:
-    """A fresh database URL: a SQLite file, or a new PostgreSQL database (dropped afterwards)."""
+def _database(pg_admin: str | None, folder: Path) -> Iterator[str]:
+    """A fresh database URL: a SQLite file in `folder`, or a new PostgreSQL database (dropped
+    afterwards)."""
     if not pg_admin:
-        yield f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-server-')) / 'ingest.db'}"
+        yield f"sqlite:///{folder / 'ingest.db'}"
         return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -234,7 +235,7 @@ def _database(pg_admin: str | None) -> Iterator[str]:
 def bench_ingest(agents: int, seconds: float, pg_admin: str | None = None) -> dict[str, Any]:
     results = results_to_post()
     tmp = Path(tempfile.mkdtemp(prefix="bench-server-"))
-    with _database(pg_admin) as db:
+    with _database(pg_admin, tmp) as db:
         port = free_port()
         log = (tmp / "server.log").open("wb")
         proc = subprocess.Popen(
