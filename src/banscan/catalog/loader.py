@@ -1,8 +1,8 @@
 """Load the catalog from the package or from `--catalog PATH`, and validate it.
 
-A catalog is a folder of YAML files (catalog.yaml, sources.yaml, entities.yaml,
-regulations.yaml, alternatives.yaml and products/*.yaml) or one YAML file holding all
-those keys. Errors name the file and the entry that is wrong.
+A catalog is a folder of YAML files (catalog.yaml, sources.yaml and sources/*.yaml,
+entities.yaml, regulations.yaml, alternatives.yaml and products/*.yaml) or one YAML file
+holding all those keys. Errors name the file and the entry that is wrong.
 """
 
 from __future__ import annotations
@@ -65,6 +65,15 @@ def _raw_from_dir(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
         data = _read_yaml(p)
         raw[key] = data or []
         origin[key] = str(p)
+    # Sources may be split by kind into sources/*.yaml (legal texts apart from public code).
+    for p in sorted((folder / "sources").glob("*.yaml")):
+        data = _read_yaml(p) or []
+        if not isinstance(data, list):
+            raise CatalogError(f"{p}: expected a list of sources")
+        start = len(raw["sources"])
+        raw["sources"] = [*raw["sources"], *data]
+        for i in range(start, len(raw["sources"])):
+            origin[f"sources.{i}"] = f"{p} (entry {i - start + 1})"
     products: list[Any] = []
     for p in sorted((folder / "products").glob("*.yaml")):
         data = _read_yaml(p) or []
@@ -90,6 +99,11 @@ def _describe(loc: tuple[Any, ...], raw: dict[str, Any], origin: dict[str, str],
         rest = ".".join(str(x) for x in loc[2:])
         return f"{where} [id {ident}] {rest}".rstrip()
     where = origin.get(top, fallback)
+    if len(loc) > 1 and isinstance(loc[1], int) and f"{top}.{loc[1]}" in origin:
+        item = raw[top][loc[1]]
+        ident = item.get("id") if isinstance(item, dict) else None
+        rest = ".".join(str(x) for x in loc[2:])
+        return f"{origin[f'{top}.{loc[1]}']} [id {ident}] {rest}".rstrip()
     if len(loc) > 1 and isinstance(loc[1], int):
         items = raw.get(top) or []
         item = items[loc[1]] if loc[1] < len(items) else None
