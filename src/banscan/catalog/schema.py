@@ -181,6 +181,14 @@ class Product(_Strict):
     remnant: bool = Field(
         default=False, description="matches mean leftovers of an uninstall (e.g. a trusted root)"
     )
+    shared: bool = Field(
+        default=False,
+        description=(
+            "identifiers common to several of the vendor's products (install roots, shared drivers):"
+            " on a host where a product of the vendor is identified they are evidence for it,"
+            " not a finding of their own"
+        ),
+    )
     note: str | None = None
     sources: list[str] = Field(min_length=1)
 
