@@ -165,7 +165,8 @@ def test_kaspersky_lab_folders_are_weak(catalog: Catalog) -> None:
 
 
 def test_definitive_identifiers_rest_on_strong_sources(catalog: Catalog) -> None:
-    capped = {SourceStrength.PUBLIC_CODE, SourceStrength.UNVERIFIED}
+    """Recorded public code may carry `definitive`; pastes, copies and unrecorded code may not."""
+    capped = {SourceStrength.UNVERIFIED}
     for p in catalog.products:
         for i in p.identifiers:
             if i.confidence == Confidence.DEFINITIVE:
@@ -305,8 +306,10 @@ def test_every_product_has_identifiers(catalog: Catalog) -> None:
 
 def test_public_code_sources_name_their_repository(catalog: Catalog) -> None:
     for s in catalog.sources:
-        if s.strength == SourceStrength.PUBLIC_CODE and s.id != "public-code-unrecorded":
-            assert s.url and s.url.startswith("https://github.com/"), s.id
+        if s.strength == SourceStrength.PUBLIC_CODE:
+            assert s.repository and s.path and s.commit, s.id
+            assert s.url and s.url.startswith(f"https://github.com/{s.repository}/"), s.id
+    assert catalog.source("public-code-unrecorded").strength == SourceStrength.UNVERIFIED
 
 
 def test_alternatives(catalog: Catalog) -> None:

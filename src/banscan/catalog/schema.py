@@ -2,14 +2,20 @@
 
 Detection is data. Every entity, product, identifier and regulation names the public
 sources it rests on; validation refuses an entry without one, and refuses a `definitive`
-identifier whose only sources are weak (public code without a repository, unverified).
+identifier whose only sources are unverified (pastes, forum posts, unknown mirrors, public code
+whose repository, path and commit were not recorded).
+
+Every source names its original publisher. A mirror, copy or paste that was actually read is
+recorded apart as `consulted`, never as the source's `url`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import Enum
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -25,23 +31,159 @@ class SourceStrength(str, Enum):
 
     PRIMARY = "primary"  # Federal Register, statute, regulator's own page
     VENDOR = "vendor"  # the software vendor's own documentation or manifests
-    SECONDARY = "secondary"  # law firms, reputable press, standards bodies' mirrors
-    PUBLIC_CODE = "public-code"  # detection rules, scripts, fixtures in public repositories
-    UNVERIFIED = "unverified"  # a single weak or unrecorded source
+    SECONDARY = "secondary"  # law firms, reputable press (named outlet, title, date)
+    PUBLIC_CODE = "public-code"  # detection rules, scripts, fixtures: recorded repository, path, commit
+    UNVERIFIED = "unverified"  # pastes, forum posts, unknown mirrors, unrecorded public code
 
     @property
     def max_confidence(self) -> Confidence:
-        if self in (SourceStrength.PUBLIC_CODE, SourceStrength.UNVERIFIED):
+        if self is SourceStrength.UNVERIFIED:
             return Confidence.STRONG
         return Confidence.DEFINITIVE
 
 
+SourceTopic = Literal["legal", "technical"]
+
+# Hosts that only copy, mirror, aggregate or paste what others published. A source's `url`
+# may point at one only when its strength is `unverified`; otherwise it belongs in `consulted`.
+MIRROR_HOSTS: tuple[str, ...] = (
+    "pastebin.com",
+    "justia.com",
+    "samsearch.co",
+    "cleat.ai",
+    "audcor.com",
+    "chjunkong.com",
+    "technosolution.org",
+    "vuink.com",
+    "goldseiten-forum.com",
+    "allsportstshirts.net",
+    "manualslib.com",
+    "manualshive.com",
+    "docplayer.net",
+    "docslib.org",
+    "vdocuments.us",
+    "notice-facile.com",
+    "scribd.com",
+    "pawtectors.org",
+    "govregs.com",
+    "checkoutapi.com",
+    "hacklido.com",
+    "clateway.com",
+    "98chat.xyz",
+)
+FEDERAL_REGISTER_HOSTS: tuple[str, ...] = ("federalregister.gov", "govinfo.gov")
+_FR_CITATION = re.compile(r"\d+ FR \d+")
+_COMMIT = r"^[0-9a-f]{40}$"
+
+
+def url_host(url: str | None) -> str:
+    """The lower-case host of a URL ('' if none), without a leading 'www.'."""
+    if not url:
+        return ""
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def on_host(url: str | None, hosts: tuple[str, ...]) -> bool:
+    """True if the URL's host is one of `hosts` or a subdomain of one."""
+    host = url_host(url)
+    return any(host == h or host.endswith("." + h) for h in hosts)
+
+
+def is_mirror(url: str | None) -> bool:
+    return on_host(url, MIRROR_HOSTS)
+
+
+def is_government_host(url: str | None) -> bool:
+    """A government's own domain: .gov, .mil or a US state's state.XX.us."""
+    host = url_host(url)
+    return host.endswith((".gov", ".mil")) or re.search(r"(^|\.)state\.[a-z]{2}\.us$", host) is not None
+
+
 class CatalogSource(_Strict):
+    """A public source, named by its original publisher.
+
+    Legal texts carry their `citation` (e.g. "89 FR 52434 (FR Doc 2024-13532)"); public code its
+    `repository`, `path` and the `commit` that was read; a copy actually read in place of the
+    original (mirror, paste, archive) is `consulted`, never `url`.
+    """
+
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     title: str
+    publisher: str = Field(min_length=1, description="the organisation that published it")
+    topic: SourceTopic = Field(
+        description="legal: rules, their texts and legal commentary or news about them; "
+        "technical: product, identifier and detection sources"
+    )
     url: str | None = None
     strength: SourceStrength
+    citation: str | None = None
+    published: dt.date | None = None
+    repository: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
+    path: str | None = None
+    commit: str | None = Field(default=None, pattern=_COMMIT)
+    consulted: str | None = None
     note: str | None = None
+
+    @property
+    def is_federal_register(self) -> bool:
+        """A Federal Register document: published by the Office of the Federal Register, or cited
+        first by volume and page (e.g. "89 FR 52434 ..."); later rules cited in passing do not count."""
+        return "federal register" in self.publisher.lower() or bool(
+            self.citation and _FR_CITATION.match(self.citation)
+        )
+
+    @model_validator(mode="after")
+    def _names_its_original(self) -> CatalogSource:
+        problems = source_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def source_problems(s: CatalogSource) -> list[str]:
+    """What is wrong with one source on its own (no cross-references)."""
+    out: list[str] = []
+    if not s.publisher.strip():
+        out.append("publisher is blank")
+    for name, value in (("url", s.url), ("consulted", s.consulted)):
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            out.append(f"{name} {value!r} is not an http(s) address")
+    if s.consulted and s.consulted == s.url:
+        out.append("consulted repeats url; record a copy there only when it is not the original")
+    if s.url and is_mirror(s.url) and s.strength != SourceStrength.UNVERIFIED:
+        out.append(
+            f"url is on a mirror or paste host ({url_host(s.url)}); give the original publisher's "
+            "address and record the copy as `consulted`, or make the strength unverified"
+        )
+    if s.strength == SourceStrength.PRIMARY:
+        if not s.url:
+            out.append("a primary source needs a url on its publisher's own domain")
+        elif not is_government_host(s.url):
+            out.append(
+                f"a primary source's url must be on the publisher's own (government) domain, not {url_host(s.url)}"
+            )
+    if s.is_federal_register:
+        if not on_host(s.url, FEDERAL_REGISTER_HOSTS):
+            out.append("a Federal Register document needs a federalregister.gov or govinfo.gov url")
+        if not s.citation:
+            out.append(
+                "a Federal Register document needs its citation (e.g. '89 FR 52434 (FR Doc 2024-13532)')"
+            )
+    if s.citation and s.published is None:
+        out.append("a cited legal text needs its `published` date")
+    if s.strength == SourceStrength.PUBLIC_CODE:
+        missing = [f for f in ("repository", "path", "commit") if not getattr(s, f)]
+        if missing:
+            out.append(f"public-code needs {', '.join(missing)} (else strength unverified)")
+        elif not (
+            s.url
+            and s.url.startswith(f"https://github.com/{s.repository}/")
+            and s.commit is not None
+            and s.commit in s.url
+        ):
+            out.append(f"public-code url must be https://github.com/{s.repository}/blob/<commit>/<path>")
+    return out
 
 
 class IdentifierKind(str, Enum):
@@ -335,6 +477,9 @@ def _integrity_problems(cat: Catalog) -> list[str]:
         refs(f"entity {e.id}", e.sources)
         if e.entity_list:
             refs(f"entity {e.id} entity_list", e.entity_list.sources)
+            for sid in e.entity_list.sources:
+                if sid in src and src[sid].topic != "legal":
+                    out.append(f"entity {e.id} entity_list: source {sid!r} is {src[sid].topic}, not legal")
         if e.parent and e.parent not in ents:
             out.append(f"entity {e.id}: unknown parent {e.parent!r}")
     for p in cat.products:
@@ -355,9 +500,17 @@ def _integrity_problems(cat: Catalog) -> list[str]:
             if known and ident.confidence == Confidence.DEFINITIVE:
                 best = max(s.strength.max_confidence.rank for s in known)
                 if best < Confidence.DEFINITIVE.rank:
-                    out.append(f"{where}: 'definitive' needs a primary, vendor or secondary source")
+                    out.append(
+                        f"{where}: 'definitive' needs a source stronger than unverified "
+                        "(primary, vendor, secondary, or public code with repository, path and commit)"
+                    )
     for r in cat.regulations:
         refs(f"regulation {r.id}", r.sources)
+        for sid in r.sources:
+            if sid in src and src[sid].topic != "legal":
+                out.append(
+                    f"regulation {r.id}: source {sid!r} is {src[sid].topic}; a regulation cites legal sources only"
+                )
         for eid in r.covers_entities:
             if eid not in ents:
                 out.append(f"regulation {r.id}: covers unknown entity {eid!r}")
