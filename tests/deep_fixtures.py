@@ -289,3 +289,249 @@ def decoy_folder(folder: Path) -> Path:
         z.writestr("word/document.xml", "<w:document>" + para * 100 + "</w:document>")
     (folder / "notes.md").write_text("# AO Kaspersky Lab\n" + para * 100)
     return folder
+
+
+# -- installer packages ----------------------------------------------------------------------
+
+
+def build_msi_wixl(out: Path, *, name: str, manufacturer: str, version: str, product_code: str) -> Path:
+    """A real MSI built by wixl (msitools) with one small file in an embedded cabinet."""
+    work = out.parent / (out.stem + "-wixl")
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "readme.txt").write_text("readme\n")
+    (work / "product.wxs").write_text(
+        f"""<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="{product_code}" Name="{name}" Language="1033" Version="{version}"
+           Manufacturer="{manufacturer}" UpgradeCode="{{1D2C3B4A-5F6E-4D7C-8B9A-0F1E2D3C4B5A}}">
+    <Package InstallerVersion="200" Compressed="yes" Comments="{name}"/>
+    <Media Id="1" Cabinet="product.cab" EmbedCab="yes"/>
+    <Directory Id="TARGETDIR" Name="SourceDir">
+      <Directory Id="ProgramFilesFolder">
+        <Directory Id="INSTALLDIR" Name="{name}">
+          <Component Id="Main" Guid="{{2E3F4A5B-6C7D-4E8F-9A0B-1C2D3E4F5A6B}}">
+            <File Id="readme" Name="readme.txt" Source="readme.txt"/>
+          </Component>
+        </Directory>
+      </Directory>
+    </Directory>
+    <Feature Id="Main" Level="1"><ComponentRef Id="Main"/></Feature>
+  </Product>
+</Wix>
+"""
+    )
+    subprocess.run(["wixl", "-o", str(out), "product.wxs"], cwd=work, check=True, capture_output=True)
+    return out
+
+
+def ar_archive(members: list[tuple[str, bytes]]) -> bytes:
+    """A System V ar archive (the .deb container)."""
+    out = [b"!<arch>\n"]
+    for name, data in members:
+        hdr = f"{name:<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}".encode() + b"`\n"
+        out.append(hdr + data + (b"\n" if len(data) % 2 else b""))
+    return b"".join(out)
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as t:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755 if name.endswith(("bin/kesl", "/agent")) else 0o644
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def compress(data: bytes, how: str) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    if how == "gz":
+        return gzip.compress(data, mtime=0)
+    if how == "xz":
+        return lzma.compress(data)
+    if how == "bz2":
+        return bz2.compress(data)
+    if how == "zst":
+        import zstandard
+
+        return zstandard.ZstdCompressor().compress(data)
+    assert how == "", how
+    return data
+
+
+def control_text(package: str, version: str, maintainer: str, description: str, arch: str = "amd64") -> str:
+    return (
+        f"Package: {package}\nVersion: {version}\nArchitecture: {arch}\nMaintainer: {maintainer}\n"
+        f"Installed-Size: 12\nSection: misc\nPriority: optional\n"
+        f"Description: {description}\n more text on a continuation line\n"
+    )
+
+
+def build_deb(
+    control: str,
+    data_files: dict[str, bytes] | None = None,
+    *,
+    compression: str = "xz",
+    control_tar: bytes | None = None,
+) -> bytes:
+    """A .deb written here (ar + tar): debian-binary, control.tar.*, data.tar.*."""
+    suffix = f".{compression}" if compression else ""
+    if control_tar is None:
+        control_tar = compress(tar_bytes({"./control": control.encode(), "./md5sums": b""}), compression)
+    data_tar = compress(tar_bytes(data_files or {"./usr/share/doc/readme": b"readme\n"}), compression)
+    return ar_archive(
+        [
+            ("debian-binary", b"2.0\n"),
+            (f"control.tar{suffix}", control_tar),
+            (f"data.tar{suffix}", data_tar),
+        ]
+    )
+
+
+def build_deb_dpkg(out: Path, control: str, files: dict[str, bytes]) -> Path:
+    """A .deb built by dpkg-deb from a staging folder."""
+    stage = out.parent / (out.stem + "-stage")
+    (stage / "DEBIAN").mkdir(parents=True, exist_ok=True)
+    (stage / "DEBIAN" / "control").write_text(control)
+    for name, data in files.items():
+        p = stage / name.lstrip("./")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(stage), str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+RPM_TAGS = {
+    "name": 1000,
+    "version": 1001,
+    "release": 1002,
+    "summary": 1004,
+    "vendor": 1011,
+    "packager": 1015,
+    "arch": 1022,
+}
+
+
+def rpm_header_blob(tags: list[tuple[int, int, bytes, int]]) -> bytes:
+    """A header structure: (tag, type, data, count) entries, data aligned as rpm does."""
+    index, store = b"", b""
+    for tag, typ, data, count in tags:
+        if typ == 4:
+            store += b"\x00" * (-len(store) % 4)
+        index += struct.pack(">IIII", tag, typ, len(store), count)
+        store += data
+    return b"\x8e\xad\xe8\x01\x00\x00\x00\x00" + struct.pack(">II", len(tags), len(store)) + index + store
+
+
+def build_rpm(fields: dict[str, str], payload: bytes = b"") -> bytes:
+    """An .rpm written here: lead, signature header (SIZE), header with string tags, payload."""
+    header = rpm_header_blob(
+        [(RPM_TAGS[k], 6, v.encode() + b"\x00", 1) for k, v in fields.items()]
+        + [(1124, 6, b"cpio\x00", 1), (1125, 6, b"gzip\x00", 1)]
+    )
+    import gzip
+
+    body = payload or gzip.compress(b"07070100000000" + b"0" * 96 + b"TRAILER!!!\x00", mtime=0)
+    sig = rpm_header_blob([(1000, 4, struct.pack(">I", len(header) + len(body)), 1)])
+    sig += b"\x00" * (-len(sig) % 8)
+    name = f"{fields.get('name', '')}-{fields.get('version', '')}".encode()[:65]
+    lead = struct.pack(">4sBBhh66shh16s", b"\xed\xab\xee\xdb", 3, 0, 0, 1, name, 1, 5, b"")
+    return lead + sig + header + body
+
+
+def build_rpm_rpmbuild(
+    out_dir: Path, *, name: str, version: str, release: str, vendor: str, summary: str
+) -> Path:
+    """A binary .rpm built by rpmbuild (one small file), copied to out_dir."""
+    top = out_dir / (name + "-rpmbuild")
+    for d in ("SPECS", "BUILD", "RPMS", "SOURCES", "SRPMS", "BUILDROOT"):
+        (top / d).mkdir(parents=True, exist_ok=True)
+    spec = top / "SPECS" / f"{name}.spec"
+    spec.write_text(
+        f"Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {summary}\n"
+        f"License: Proprietary\nVendor: {vendor}\nBuildArch: x86_64\n\n"
+        f"%description\n{summary}\n\n%install\nmkdir -p %{{buildroot}}/opt/vendor/{name}\n"
+        f"echo readme > %{{buildroot}}/opt/vendor/{name}/readme\n\n"
+        f"%files\n/opt/vendor/{name}/readme\n"
+    )
+    subprocess.run(
+        ["rpmbuild", "-bb", "--define", f"_topdir {top}", "--define", "_build_id_links none", str(spec)],
+        check=True,
+        capture_output=True,
+    )
+    built = next((top / "RPMS").rglob("*.rpm"))
+    target = out_dir / built.name
+    shutil.copyfile(built, target)
+    return target
+
+
+def xar_archive(files: dict[str, bytes], *, toc_extra: str = "") -> bytes:
+    """A xar (flat .pkg) with zlib-compressed members; "dir/name" keys become nested <file>s."""
+    import hashlib
+    import zlib
+
+    heap = hashlib.sha1(b"").digest()  # placeholder for the TOC checksum (20 bytes at offset 0)
+    tree: dict[str, object] = {}
+    entries: dict[str, tuple[int, int, int]] = {}
+    for path, data in files.items():
+        packed = zlib.compress(data)
+        entries[path] = (len(heap), len(packed), len(data))
+        heap += packed
+        node = tree
+        parts = path.split("/")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[parts[-1]] = path
+    ids = iter(range(1, 10_000))
+
+    def render(node: dict[str, object]) -> str:
+        out = ""
+        for name, v in node.items():
+            if isinstance(v, dict):
+                out += f'<file id="{next(ids)}"><name>{name}</name><type>directory</type>{render(v)}</file>'
+            else:
+                off, length, size = entries[str(v)]
+                out += (
+                    f'<file id="{next(ids)}"><name>{name}</name><type>file</type><data>'
+                    f"<length>{length}</length><offset>{off}</offset><size>{size}</size>"
+                    '<encoding style="application/x-gzip"/></data></file>'
+                )
+        return out
+
+    toc = (
+        '<?xml version="1.0" encoding="UTF-8"?><xar><toc><checksum style="sha1"><offset>0</offset>'
+        f"<size>20</size></checksum>{toc_extra}{render(tree)}</toc></xar>"
+    ).encode()
+    toc_c = zlib.compress(toc)
+    header = struct.pack(">4sHHQQI", b"xar!", 28, 1, len(toc_c), len(toc), 1)
+    heap = hashlib.sha1(toc_c).digest() + heap[20:]
+    return header + toc_c + heap
+
+
+def build_pkg(identifier: str, version: str, title: str | None) -> bytes:
+    """A flat product archive: Distribution (title, pkg-ref) and component core.pkg/PackageInfo."""
+    info = (
+        f'<?xml version="1.0" encoding="utf-8"?><pkg-info format-version="2" identifier="{identifier}" '
+        f'version="{version}" install-location="/" auth="root"><payload numberOfFiles="1" installKBytes="1"/>'
+        "</pkg-info>"
+    ).encode()
+    files = {"core.pkg/PackageInfo": info, "core.pkg/Payload": b"\x1f\x8b" + b"\x00" * 30}
+    if title is not None:
+        files["Distribution"] = (
+            '<?xml version="1.0" encoding="utf-8"?><installer-gui-script minSpecVersion="2">'
+            f"<title>{title}</title><choices-outline><line choice='core'/></choices-outline>"
+            f'<choice id="core"><pkg-ref id="{identifier}"/></choice>'
+            f'<pkg-ref id="{identifier}" version="{version}">#core.pkg</pkg-ref>'
+            "</installer-gui-script>"
+        ).encode()
+    return xar_archive(files)

@@ -263,7 +263,8 @@ def test_msi_properties(catalog, tmp_path: Path) -> None:  # type: ignore[no-unt
         "12.5.0.539",
     )
     assert r.get("file_type") == "msi"
-    assert findings(recs, catalog)
+    assert r.kind == RecordKind.APP  # what the installer says it installs
+    assert [f.product for f in findings(recs, catalog)] == ["kes-windows"]
 
 
 def test_cli_deep_paths(tmp_path: Path) -> None:

@@ -164,7 +164,7 @@ class _BufferFile(io.RawIOBase):
         super().close()
 
 
-def _as_file(data: Buffer) -> IO[bytes]:
+def as_file(data: Buffer) -> IO[bytes]:
     if isinstance(data, bytes):
         return io.BytesIO(data)
     return _BufferFile(data)  # type: ignore[return-value]
@@ -177,7 +177,7 @@ class ZipView:
     """A zip opened for listing and bounded member reads."""
 
     def __init__(self, data: Buffer) -> None:
-        self._fh = _as_file(data)
+        self._fh = as_file(data)
         try:
             self.zf = zipfile.ZipFile(self._fh)
         except BaseException:
@@ -317,7 +317,7 @@ _STREAM_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _stream_errors() -> tuple[type[BaseException], ...]:
+def stream_errors() -> tuple[type[BaseException], ...]:
     try:
         import zstandard
 
@@ -330,17 +330,17 @@ def compressed_members(
     kind: FileType, data: Buffer, inner_name: str, limits: Limits, budget: Budget, report: Report
 ) -> Iterator[Member]:
     """A compressed file: its tar members, or the one decompressed file."""
-    errors = _stream_errors()
+    errors = stream_errors()
     size = len(memoryview(data))
     try:
-        with _as_file(data) as f, decompressor(kind, f) as s:
+        with as_file(data) as f, decompressor(kind, f) as s:
             head = s.read(HEAD_BYTES)
     except errors as exc:
         report("", f"{kind.value} stream unreadable: {exc}")
         return
     inner = sniff(head)
     if inner == FileType.TAR:
-        with _as_file(data) as f:
+        with as_file(data) as f:
             counting = _Counting(f)
             try:
                 stream = decompressor(kind, io.BufferedReader(counting))  # type: ignore[arg-type]
@@ -353,7 +353,7 @@ def compressed_members(
     if inner not in INTERESTING:
         return
     try:
-        with _as_file(data) as f, decompressor(kind, f) as s:
+        with as_file(data) as f, decompressor(kind, f) as s:
             got = _bounded_ratio_read(s, inner_name, size, limits, budget)
     except errors as exc:
         report("", f"{kind.value} stream unreadable: {exc}")
@@ -396,7 +396,7 @@ class _Bomb(Exception):
 def tar_members(
     src: IO[bytes], limits: Limits, budget: Budget, report: Report, *, counting: _Counting | None = None
 ) -> Iterator[Member]:
-    errors = _stream_errors()
+    errors = stream_errors()
     expanded = 0
     bad_names = 0
     try:
@@ -473,36 +473,62 @@ class _Prefixed(io.RawIOBase):
 
 
 def tar_plain_members(data: Buffer, limits: Limits, budget: Budget, report: Report) -> Iterator[Member]:
-    with _as_file(data) as f:
+    with as_file(data) as f:
         yield from tar_members(f, limits, budget, report)
 
 
 # -- ar (.deb) ---------------------------------------------------------------------------------
 
 
-def ar_members(data: Buffer, limits: Limits, budget: Budget, report: Report) -> Iterator[Member]:
+@dataclass(frozen=True, slots=True)
+class ArEntry:
+    """One member of an ar archive: its name and where its bytes lie in the archive."""
+
+    name: str
+    start: int
+    size: int
+
+
+def ar_entries(data: Buffer, limits: Limits, report: Report) -> list[ArEntry]:
+    """The members of an ar archive (.deb, .a), in order and inside the file.
+
+    A corrupt header or a member running past the end stops the listing with one report;
+    the members before it are still returned.
+    """
     view = memoryview(data)
+    out: list[ArEntry] = []
     pos = 8
     while pos + 60 <= len(view):
+        if len(out) >= limits.max_members:
+            report("", f"more than {limits.max_members} members; the rest not examined")
+            break
         hdr = bytes(view[pos : pos + 60])
         if hdr[58:60] != b"`\n":
             report("", f"ar member header at {pos} is corrupt")
-            return
+            break
         name = hdr[:16].decode("ascii", "replace").strip().rstrip("/")
         try:
             size = int(hdr[48:58].decode("ascii").strip())
         except ValueError:
             report(name, "ar member size unreadable")
-            return
+            break
         start = pos + 60
-        if start + size > len(view):
+        if size < 0 or start + size > len(view):
             report(name, "ar member is cut short")
-            return
-        if unsafe_name(name):
-            report(name, "member name is absolute or climbs out of the archive ('..'); refused")
-        elif sniff(bytes(view[start : start + HEAD_BYTES])) in INTERESTING:
-            yield Member(name, view[start : start + size])
+            break
+        out.append(ArEntry(name, start, size))
         pos = start + size + (size & 1)
+    return out
+
+
+def ar_members(data: Buffer, entries: list[ArEntry], report: Report) -> Iterator[Member]:
+    """The executable-like and container members of an ar archive, as views (no copy)."""
+    view = memoryview(data)
+    for e in entries:
+        if unsafe_name(e.name):
+            report(e.name, "member name is absolute or climbs out of the archive ('..'); refused")
+        elif sniff(bytes(view[e.start : e.start + min(e.size, HEAD_BYTES)])) in INTERESTING:
+            yield Member(e.name, view[e.start : e.start + e.size])
 
 
 def strip_suffix(name: str) -> str:

@@ -13,6 +13,8 @@ import struct
 from enum import Enum
 from typing import TypeAlias
 
+from banscan.models import RecordKind
+
 HEAD_BYTES = 4096
 
 # What analysers accept: file contents in memory or memory-mapped.
@@ -157,11 +159,29 @@ def _utf16_text(sample: bytes) -> bool:
 
 
 class Facts:
-    """What one analyser learnt about a file: the identity fields of a FILE record."""
+    """What one analyser learnt about a file: the identity fields of one record.
 
-    __slots__ = ("bundle_id", "extra", "name", "notes", "publisher", "signer", "team_id", "version")
+    `kind` is FILE for what a file's bytes say about the file itself; an installer's own
+    statement about the software it installs is an APP, PACKAGE or RECEIPT. `location` is
+    where inside the file it was read ("control.tar.xz!control"), or None for the file itself.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "bundle_id",
+        "extra",
+        "kind",
+        "location",
+        "name",
+        "notes",
+        "publisher",
+        "signer",
+        "team_id",
+        "version",
+    )
+
+    def __init__(self, kind: RecordKind = RecordKind.FILE) -> None:
+        self.kind = kind
+        self.location: str | None = None
         self.name: str | None = None
         self.version: str | None = None
         self.publisher: str | None = None
@@ -173,6 +193,11 @@ class Facts:
 
     def has_identity(self) -> bool:
         return any((self.name, self.publisher, self.signer, self.team_id, self.bundle_id))
+
+    def values(self) -> list[str]:
+        """Every text this record states (to tell a byte signature that only repeats it)."""
+        fields = (self.name, self.version, self.publisher, self.signer, self.team_id, self.bundle_id)
+        return [v for v in (*fields, *self.extra.values()) if v]
 
 
 class BadInput(ValueError):

@@ -1,22 +1,18 @@
-"""Mach-O binaries, app bundles and flat installer packages (macOS, iOS).
+"""Mach-O binaries and app bundles (macOS, iOS).
 
 - Mach-O (thin or universal): the code signature's CodeDirectory gives the signing
   identifier (usually the bundle id) and the Apple Team ID; the CMS blob's leaf certificate
   gives the signer ("Developer ID Application: … (TEAMID)"). Parsed directly from the load
   commands — a few structs, no dependency.
 - Info.plist of the enclosing .app bundle: CFBundleIdentifier, CFBundleName, version.
-- Flat .pkg (xar): the zlib-compressed table of contents, then the small PackageInfo /
-  Distribution members for their package identifiers and title.
+
+Flat installer packages (.pkg) are read in banscan.deep.installers.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import plistlib
 import struct
-import zlib
-from typing import Any
 
 from banscan.deep.filetype import BadInput, Buffer, Facts
 
@@ -204,67 +200,3 @@ def apply_bundle(facts: Facts, info: dict[str, str], plist_path: str) -> None:
     if "CFBundleShortVersionString" in info and not facts.version:
         facts.version = info["CFBundleShortVersionString"]
     facts.extra["info_plist"] = plist_path
-
-
-# -- flat installer packages (xar) -----------------------------------------------------------
-
-
-def analyse_xar(data: Buffer) -> Facts:
-    from defusedxml import ElementTree
-
-    view = memoryview(data)
-    facts = Facts()
-    if len(view) < 28:
-        raise BadInput("xar header is cut short")
-    hsize, _ver, toc_c, toc_u = struct.unpack_from(">HHQQ", view, 4)
-    if toc_u > _MAX_TOC or toc_c > _MAX_TOC or hsize + toc_c > len(view):
-        raise BadInput("xar table of contents is cut short or too large")
-    try:
-        toc = zlib.decompress(bytes(view[hsize : hsize + toc_c]), bufsize=max(1, int(toc_u)))
-        root = ElementTree.fromstring(toc)
-    except (zlib.error, ElementTree.ParseError, ValueError) as exc:
-        raise BadInput(f"xar table of contents unreadable: {exc}") from exc
-    heap = hsize + toc_c
-    ids: list[str] = []
-    title = None
-    for f in root.iter("file"):
-        name = f.findtext("name") or ""
-        if name not in ("PackageInfo", "Distribution"):
-            continue
-        d = f.find("data")
-        if d is None:
-            continue
-        try:
-            off = int(d.findtext("offset") or "0")
-            length = int(d.findtext("length") or "0")
-            size = int(d.findtext("size") or "0")
-        except ValueError:
-            continue
-        enc = d.find("encoding")
-        style = enc.get("style", "") if enc is not None else ""
-        if length > _MAX_PKG_MEMBER or size > _MAX_PKG_MEMBER or heap + off + length > len(view):
-            continue
-        raw = bytes(view[heap + off : heap + off + length])
-        try:
-            if "gzip" in style:
-                raw = zlib.decompress(raw) if raw[:1] == b"\x78" else gzip.decompress(raw)
-            elif "bzip2" in style:
-                raw = bz2.decompress(raw)
-            doc: Any = ElementTree.fromstring(raw[:_MAX_PKG_MEMBER])
-        except (OSError, zlib.error, ValueError, ElementTree.ParseError, EOFError):
-            facts.notes.append(f"xar member {name} unreadable")
-            continue
-        if name == "PackageInfo" and doc.get("identifier"):
-            ids.append(doc.get("identifier"))
-            if doc.get("version") and not facts.version:
-                facts.version = doc.get("version")
-        elif name == "Distribution":
-            title = title or (doc.findtext("title") or "").strip() or None
-            ids.extend(r.get("id") for r in doc.iter("pkg-ref") if r.get("id"))
-    uniq = list(dict.fromkeys(ids))
-    if uniq:
-        facts.bundle_id = uniq[0]
-        facts.extra["pkg_identifiers"] = ",".join(uniq)
-    if title:
-        facts.name = title
-    return facts

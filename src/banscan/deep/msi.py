@@ -1,7 +1,9 @@
 """Windows Installer packages (.msi, .msp): summary information and the Property table.
 
 Read with olefile (optional dependency). The Property table is decoded from the database's
-string pool: ProductName, Manufacturer, ProductVersion, ProductCode and UpgradeCode. Without
+string pool: ProductName, Manufacturer, ProductVersion, ProductCode and UpgradeCode. A package
+with a product name is described as the application it installs (an APP record: name,
+publisher, version, extras product_code and upgrade_code), as Windows would list it. Without
 olefile the file is still YARA-scanned, and one note says its properties were not read.
 Legacy Office documents share the OLE container; they are recognised by their streams and
 left alone.
@@ -13,6 +15,7 @@ import struct
 from typing import Any
 
 from banscan.deep.filetype import BadInput, Buffer, Facts
+from banscan.models import RecordKind
 
 _MIME = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._"
 _MAX_STREAM = 32 * 1024 * 1024
@@ -76,10 +79,15 @@ def analyse(data: Buffer) -> Facts:
         except Exception as exc:  # noqa: BLE001 - olefile's property parser raises many types
             facts.notes.append(f"summary information unreadable: {type(exc).__name__}")
         props = _properties(ole, streams)
-        facts.extra.update({f"msi_{k.lower()}": v for k, v in props.items()})
+        for key, prop in (("product_code", "ProductCode"), ("upgrade_code", "UpgradeCode")):
+            if props.get(prop):
+                facts.extra[key] = props[prop].strip().upper()
         facts.name = props.get("ProductName") or facts.extra.get("msi_subject")
         facts.publisher = props.get("Manufacturer") or facts.extra.get("msi_author")
         facts.version = props.get("ProductVersion")
+        if facts.name:
+            # What the package says it installs: the name Windows will list once installed.
+            facts.kind = RecordKind.APP
     finally:
         ole.close()
     return facts

@@ -8,11 +8,17 @@ and signing certificate, MSI properties, .pkg identifiers — and YARA-scanned f
 catalog's byte signatures. Containers are opened within the limits of archives.Limits and
 their members examined the same way, to a bounded depth.
 
-Records (kind FILE, collector "deep"):
-- one identity record per examined file that says who made or signed it
+Records (collector "deep"):
+- one identity record (kind FILE) per examined file that says who made or signed it
   (name, publisher, signer, team_id, bundle_id, version, sha256, path, extras);
-- one record per byte signature found, with extras `byte_signature` (the identifier's exact
-  value, which the matcher compares) and `yara_rule`.
+- installers say what they install, and are described as that software: an MSI as an APP
+  (ProductName, Manufacturer, ProductVersion, product_code), a .deb or .rpm as a PACKAGE
+  (from its control file or header), a macOS .pkg as a RECEIPT per package identifier plus
+  an APP for its title — read from their metadata, never run or unpacked to disk;
+- one record (kind FILE) per byte signature found, with extras `byte_signature` (the
+  identifier's exact value, which the matcher compares) and `yara_rule`. A signature that
+  only repeats an installer's own metadata (its publisher in the MSI string pool, the
+  vendor of a .deb in one of its binaries) is not reported again: one product, one finding.
 A file inside an archive is shown as "outer.zip!dir/app.apk" (extra `archive_path`
 "dir/app.apk"); an APK's manifest evidence is located at "…app.apk!AndroidManifest.xml".
 Problems are one error line each ("path: message"); the scan goes on.
@@ -35,7 +41,7 @@ from typing import ClassVar
 
 from banscan.catalog.schema import Catalog
 from banscan.collect.base import OS, CollectContext, ErrorSink
-from banscan.deep import apk, archives, elf, macho, msi, pe
+from banscan.deep import apk, archives, elf, installers, macho, msi, pe
 from banscan.deep.archives import Budget, Limits, ZipView
 from banscan.deep.filetype import (
     CONTAINERS,
@@ -198,7 +204,10 @@ class DeepScanner:
         budget: Budget,
         errs: _ErrList,
         disk_path: str | None,
+        said: tuple[str, ...] = (),
     ) -> list[InventoryRecord]:
+        """Records for one file or member. `said` holds what an enclosing installer states
+        about itself (lower-cased): a byte signature repeating it is no further evidence."""
         out: list[InventoryRecord] = []
         facts: Facts | None = None
         location = shown
@@ -210,8 +219,9 @@ class DeepScanner:
             return sha[0]
 
         if ftype in EXECUTABLE_LIKE:
+            found: list[Facts] = []
             try:
-                facts = self._identity(data, ftype, disk_path, errs, shown)
+                found = self._identity(data, ftype, disk_path, errs, shown)
             except msi.NotInstaller:
                 return []
             except BadInput as exc:
@@ -224,9 +234,19 @@ class DeepScanner:
                     hits = self.signatures.scan(data)
                 except ValueError as exc:
                     errs.append((shown, str(exc)))
-            if facts is not None and facts.has_identity():
-                out.append(self._record(shown, location, top, ftype, facts, digest(), None))
+            found = [f for f in found if f.has_identity()]
+            for f in found:
+                where = f"{shown}!{f.location}" if f.location else shown
+                out.append(self._record(shown, where, top, ftype, f, digest(), None))
+            # An installer's metadata is what it says about itself; the same words found again
+            # by a byte signature (its publisher in the string pool) are not a second product.
+            stated = said + tuple(
+                v.casefold() for f in found if f.kind != RecordKind.FILE for v in f.values()
+            )
+            facts = found[0] if found else None
             for hit in hits:
+                if _restated(hit.identifier, stated):
+                    continue
                 out.append(self._record(shown, shown, top, ftype, facts, digest(), hit))
             return out
         if ftype not in CONTAINERS:
@@ -258,7 +278,21 @@ class DeepScanner:
         elif ftype == FileType.TAR:
             members = archives.tar_plain_members(data, self.limits, budget, report)
         elif ftype == FileType.AR:
-            members = archives.ar_members(data, self.limits, budget, report)
+            before = len(errs)
+            entries = archives.ar_entries(data, self.limits, report)
+            cut = len(errs) > before  # already reported: a control archive lost there is not news
+            if installers.is_deb(data, entries) and not (
+                cut and not any(e.name.startswith("control.tar") for e in entries)
+            ):
+                # A Debian package: its control file says what it is; its data archive is still
+                # opened, for binaries of one vendor shipped inside another's package.
+                deb = installers.deb_control(data, entries, report)
+                if deb is not None:
+                    where = f"{shown}!{deb.location}"
+                    out.append(self._record(shown, where, top, ftype, deb, digest(), None, "deb"))
+                    said = said + tuple(v.casefold() for v in deb.values())
+                entries = [e for e in entries if not e.name.startswith("control.tar")]
+            members = archives.ar_members(data, entries, report)
         else:
             members = archives.compressed_members(
                 ftype, data, archives.strip_suffix(shown), self.limits, budget, report
@@ -268,7 +302,9 @@ class DeepScanner:
                 try:
                     sub = sniff(bytes(memoryview(m.data)[:HEAD_BYTES]))
                     out.extend(
-                        self._examine(m.data, sub, f"{shown}!{m.name}", top, depth + 1, budget, errs, None)
+                        self._examine(
+                            m.data, sub, f"{shown}!{m.name}", top, depth + 1, budget, errs, None, said
+                        )
                     )
                 finally:
                     m.close()
@@ -279,25 +315,30 @@ class DeepScanner:
 
     def _identity(
         self, data: Buffer, ftype: FileType, disk_path: str | None, errs: _ErrList, shown: str
-    ) -> Facts | None:
-        facts: Facts | None
+    ) -> list[Facts]:
+        """What the file says about itself: one Facts per record (several for a .pkg)."""
+        found: list[Facts]
         if ftype == FileType.PE:
-            facts = pe.analyse(data)
+            found = [pe.analyse(data)]
         elif ftype == FileType.ELF:
-            facts = elf.analyse(data)
+            found = [elf.analyse(data)]
         elif ftype in (FileType.MACHO, FileType.MACHO_FAT):
             facts = macho.analyse(data)
             if disk_path is not None:
                 self._bundle_plist(disk_path, facts, errs, shown)
+            found = [facts]
         elif ftype == FileType.MSI:
-            facts = msi.analyse(data)
+            found = [msi.analyse(data)]
         elif ftype == FileType.XAR:
-            facts = macho.analyse_xar(data)
+            found = installers.xar_package(data)
+        elif ftype == FileType.RPM:
+            found = [installers.rpm_package(data)]
         else:
-            return None
-        for note in facts.notes:
-            errs.append((shown, note))
-        return facts
+            return []
+        for facts in found:
+            for note in facts.notes:
+                errs.append((shown, note))
+        return found
 
     def _bundle_plist(self, disk_path: str, facts: Facts, errs: _ErrList, shown: str) -> None:
         """For Foo.app/Contents/MacOS/foo, read Foo.app/Contents/Info.plist."""
@@ -388,7 +429,7 @@ class DeepScanner:
         return InventoryRecord(
             host=self.host,
             source=Source(COLLECTOR, location),
-            kind=RecordKind.FILE,
+            kind=facts.kind,
             name=facts.name or basename,
             version=facts.version,
             publisher=facts.publisher,
@@ -399,6 +440,11 @@ class DeepScanner:
             sha256=sha256,
             extra=tuple(extra.items()),
         )
+
+
+def _restated(identifier: str, stated: tuple[str, ...]) -> bool:
+    needle = identifier.casefold()
+    return any(needle in value for value in stated)
 
 
 def deep_records(
