@@ -101,9 +101,11 @@ def test_package_exact_and_path_prefix_boundaries(cat: Catalog) -> None:
     f = only(run(cat, rec(RecordKind.PACKAGE, "acmeav-linux", version="1.0")))
     assert f.verdict == Verdict.COVERED
     # Prefix on path components only: /opt/acme/acmeav-old is a different folder.
-    assert run(cat, rec(RecordKind.PATH, "acmeav-old", path="/opt/acme/acmeav-old")) == []
+    fs = run(cat, rec(RecordKind.PATH, "acmeav-old", path="/opt/acme/acmeav-old"))
+    assert [f.product for f in fs] == ["acme-shared"]  # the vendor's root, not acme-linux's folder
+    # An install folder with no package of the product left: what an uninstall leaves behind.
     f = only(run(cat, rec(RecordKind.PATH, "bin", path="/opt/acme/acmeav/bin")))
-    assert f.product == "acme-linux" and f.verdict == Verdict.REVIEW
+    assert f.product == "acme-linux" and f.verdict == Verdict.REMNANT
 
 
 def test_exact_match_is_case_sensitive_where_declared(cat: Catalog) -> None:
@@ -116,9 +118,15 @@ def test_unlisted_product_of_covered_publisher_is_a_finding(cat: Catalog) -> Non
         run(cat, rec(RecordKind.APP, "AcmeAV Cloud Shield 2030", publisher="AO Acme AV Lab", version="1.2"))
     )
     assert f.product == "acme-av-unlisted" and f.product_name == "AcmeAV Cloud Shield 2030"
-    assert f.verdict == Verdict.COVERED  # publisher + brand name: two independent strong items
+    assert f.verdict == Verdict.COVERED
+    # The publisher alone names who made it: covered as that entity's product, under its own name.
     f = only(run(cat, rec(RecordKind.APP, "Totally New Tool", publisher="Acme AV Lab ZAO")))
-    assert f.verdict == Verdict.REVIEW
+    assert (f.product, f.verdict, f.confidence) == (
+        "acme-av-unlisted",
+        Verdict.COVERED,
+        Confidence.DEFINITIVE,
+    )
+    assert f.product_name == "Totally New Tool" and f.brand == "Totally New Tool"
 
 
 def test_signer_subject_names_entity(cat: Catalog) -> None:
@@ -187,3 +195,85 @@ def test_bundle_team_and_extension_ids(cat: Catalog) -> None:
         run(cat, rec(RecordKind.EXTENSION, "Protection", extension_id="abcdefghijklmnopabcdefghijklmnop"))
     )
     assert f.product == "acme-mac" and f.verdict == Verdict.REVIEW
+
+
+# -- identity, not field count ---------------------------------------------------------------
+def test_brand_leading_an_installed_program_is_covered_inside_a_name_review(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Rescue Disk 2031")))
+    assert (f.product, f.verdict, f.confidence) == (
+        "acme-av-unlisted",
+        Verdict.COVERED,
+        Confidence.DEFINITIVE,
+    )
+    assert f.brand is None  # it wears its maker's brand
+    # A third party's connector that mentions the brand is not the vendor's product.
+    f = only(run(cat, rec(RecordKind.APP, "Threat feed connector for AcmeAV")))
+    assert f.verdict == Verdict.REVIEW
+    # A package of that name (e.g. a client library in an SBOM) is only strong on its own.
+    f = only(run(cat, rec(RecordKind.SBOM_COMPONENT, "acmeav-api-client")))
+    assert f.verdict == Verdict.REVIEW
+
+
+def test_signer_alone_is_covered_unless_the_signature_is_forged(cat: Catalog) -> None:
+    signer = "CN=AO Acme AV Lab, O=AO Acme AV Lab, L=Moscow, C=RU"
+    f = only(run(cat, rec(RecordKind.FILE, "contoso-shield.exe", signer=signer)))
+    assert f.verdict == Verdict.COVERED
+    forged = rec(
+        RecordKind.FILE, "setup.exe", signer=signer, extra=(("signature_status", "digest mismatch"),)
+    )
+    f = only(run(cat, forged))
+    assert (f.verdict, f.confidence) == (Verdict.REVIEW, Confidence.WEAK)
+
+
+def test_white_label_keeps_the_brand_it_wears(cat: Catalog) -> None:
+    # Sold as "Contoso Shield", signed by the covered entity.
+    f = only(run(cat, rec(RecordKind.APP, "Contoso Shield", signer="AO Acme AV Lab", version="3.1")))
+    assert (f.product, f.verdict, f.brand) == ("acme-av-unlisted", Verdict.COVERED, "Contoso Shield")
+    # A macOS app under another name whose code signature carries the vendor's Team ID.
+    f = only(
+        run(cat, rec(RecordKind.APP, "Contoso Shield", team_id="2Y8SHARED", bundle_id="com.contoso.shield"))
+    )
+    assert (f.product, f.verdict, f.brand) == ("acme-shared", Verdict.COVERED, "Contoso Shield")
+
+
+def test_unit_and_driver_names_match_in_any_listed_form(cat: Catalog) -> None:
+    for name in ("acmeav-linux", "acmeav-linux.service", "/usr/lib/systemd/system/acmeav-linux.service"):
+        f = only(run(cat, rec(RecordKind.SERVICE, name)))
+        assert f.product == "acme-linux", name
+    f = only(run(cat, rec(RecordKind.DRIVER, "KLSHARED.SYS")))
+    assert (f.product, f.verdict) == ("acme-shared", Verdict.COVERED)
+
+
+def test_aliases_name_their_product(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Server Shield 4.2 (x64)")))
+    assert (f.product, f.verdict) == ("acme-linux", Verdict.COVERED)
+    # An abbreviation without the brand word names other software as often: not matched.
+    assert run(cat, rec(RecordKind.APP, "ALX")) == []
+
+
+def test_shared_footprints_join_the_identified_product_of_the_host(cat: Catalog) -> None:
+    fs = run(
+        cat,
+        rec(RecordKind.PACKAGE, "acmeav-linux", host="a"),
+        rec(RecordKind.PATH, "acme", path="/opt/acme", host="a"),
+        rec(RecordKind.DRIVER, "klshared", host="a"),
+        rec(RecordKind.PATH, "acme", path="/opt/acme", host="b"),
+    )
+    assert [(f.host, f.product, f.verdict) for f in fs] == [
+        ("a", "acme-linux", Verdict.COVERED),
+        ("b", "acme-shared", Verdict.REMNANT),
+    ]
+    (a,) = [f for f in fs if f.host == "a"]
+    assert {e.kind for e in a.evidence} == {"package", "path", "driver"}
+
+
+def test_shared_evidence_never_joins_a_carve_out(cat: Catalog) -> None:
+    fs = run(
+        cat,
+        rec(RecordKind.APP, "AcmeAV Threat Intelligence Portal", publisher="AO Acme AV Lab"),
+        rec(RecordKind.DRIVER, "klshared"),
+    )
+    assert {(f.product, f.verdict) for f in fs} == {
+        ("acme-ti", Verdict.INFORMATIONAL),
+        ("acme-shared", Verdict.COVERED),
+    }

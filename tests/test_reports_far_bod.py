@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from banscan.reports import ReportInputError
+from banscan.reports import ReportInputError, build_context
 from banscan.reports.bod import build_bod
 from banscan.reports.bod import render_json as bod_json
 from banscan.reports.bod import render_markdown as bod_markdown
@@ -15,8 +15,18 @@ from banscan.reports.far import build_far, load_far_context
 from banscan.reports.far import render_json as far_json
 from banscan.reports.far import render_markdown as far_markdown
 from banscan.reports.html import render_document, render_html
+from banscan.reports.load import load_results
 from linux_root import HOSTNAME as LINUX_HOST
-from test_reports_data import APPROVER, MAC_HOST, WIN_HOST, both_context, far_context_file, late_context
+from test_reports_data import (
+    APPROVER,
+    MAC_HOST,
+    WIN_HOST,
+    both_context,
+    catalog,
+    estate_files,
+    far_context_file,
+    late_context,
+)
 
 
 def test_far_fields_and_deadlines() -> None:
@@ -40,9 +50,36 @@ def test_far_fields_and_deadlines() -> None:
     assert "endpoint protection software installed on host KL-WKS-042" in item["item_description"]
     assert APPROVER in item["exception"] and "does not lift" in item["exception"]
     assert "Microsoft Defender Antivirus" in item["mitigation"]
-    pending = {i["host"] for i in report["pending"]}
-    assert LINUX_HOST in pending  # the review finding is not reported as a covered article
+    assert report["pending"] == []  # every finding of this estate is identified
     assert "prevention_efforts (10-business-day report)" in " ".join(data["missing"])
+
+
+def test_review_findings_are_pending_not_reported_as_covered_articles(tmp_path: Path) -> None:
+    doc = json.loads(estate_files()[1].read_text(encoding="utf-8"))
+    doc["findings"].append(
+        {
+            "host": "KL-WKS-077",
+            "product": "kaspersky-generic",
+            "product_name": "Kaspersky software (product not identified)",
+            "vendor": "Kaspersky Lab",
+            "category": "endpoint-protection",
+            "version": None,
+            "verdict": "review",
+            "confidence": "weak",
+            "evidence": [
+                {"source": "processes", "kind": "process", "value": "avp.exe", "location": "pid 4242"}
+            ],
+            "obligations": [],
+            "definitions_age_days": 40,
+        }
+    )
+    doc["hosts"].append("KL-WKS-077")
+    path = tmp_path / "with-review.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    far = build_far(build_context(load_results([path]), catalog()), load_far_context(far_context_file()))
+    (report,) = json.loads(far_json(far))["reports"]
+    assert {i["host"] for i in report["pending"]} == {"KL-WKS-077"}
+    assert "KL-WKS-077" not in {i["host"] for i in report["items"]}
 
 
 def test_far_followup_counts_from_initial_submission(tmp_path: Path) -> None:

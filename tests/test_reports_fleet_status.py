@@ -216,7 +216,7 @@ def test_csv_and_json_exports_read_alike_whatever_the_file_is_called(board: Boar
     from_csv, from_json = load_transitions(board.csv), load_transitions(board.json)
     assert (from_csv.format, from_json.format) == ("csv", "json")
     assert key(from_csv) == key(from_json)
-    assert len(from_csv.records) == 15  # 4 + 5 + 2 + 4 products tracked
+    assert len(from_csv.records) == 12  # 3 + 5 + 1 + 3 products tracked (shared footprints join the product)
     moved = {(r.hostname, r.product): (r.state, r.updated_by) for r in from_csv.records if r.state != "found"}
     assert moved == {
         (LINUX_HOST, "kesl"): ("replacement-installed", "alice"),
@@ -310,13 +310,13 @@ def test_gone_from_scans_without_a_recorded_removal_is_a_disagreement(board: Boa
 def test_hosts_only_the_record_knows_are_listed_and_marked(board: Board) -> None:
     doc = build_bod(_ctx(), transitions=load_transitions(board.csv))
     other = [s for s in doc.status if s.host == OTHER_HOST]
-    assert {s.product for s in other} == {"kesl", "ksc-linux", "ksc-network-agent", "kaspersky-generic"}
+    assert {s.product for s in other} == {"kesl", "ksc-linux", "ksc-network-agent"}
     assert all(s.source == "fleet record only" and s.scan == "not in results" for s in other)
     kesl = next(s for s in other if s.product == "kesl")
     assert kesl.status == "removed, awaiting verification"
     assert kesl.detail.startswith("Status from the fleet record alone (not in the scan results given)")
     assert doc.transitions is not None
-    assert doc.transitions.records == 15 and doc.transitions.rows_from_record_only == 4
+    assert doc.transitions.records == 12 and doc.transitions.rows_from_record_only == 3
     assert doc.transitions.conflicts == 2  # kes-mac (verified, still found) and the Windows Network Agent
 
 
@@ -459,7 +459,7 @@ def test_bad_json_is_one_line_naming_file_and_place(board: Board, tmp_path: Path
         (
             "short.json",
             json.dumps({**data, "items": data["items"][:5]}),
-            r"{p}:1: `count` is 15 but 5 item\(s\) follow \(truncated file\?\)",
+            r"{p}:1: `count` is 12 but 5 item\(s\) follow \(truncated file\?\)",
         ),
         (
             "odd-state.json",
@@ -580,7 +580,7 @@ def test_history_export_reads_alike_as_csv_and_json_whatever_it_is_called(
     )
     assert (from_csv.kind, from_json.kind, from_swapped.format) == ("history", "history", "csv")
     assert key(from_csv) == key(from_json) == key(from_swapped)
-    assert from_csv.steps == len(_history_lines(board)) - 1 == 22
+    assert from_csv.steps == len(_history_lines(board)) - 1 == 19
     # one record per item, standing where its latest step left it: the latest-state export's states
     latest = {
         (r.host_id, r.product): (r.state, r.flag, r.updated_by) for r in load_transitions(board.csv).records
@@ -611,7 +611,7 @@ def test_history_status_is_the_latest_steps_and_the_detail_cites_every_step(boar
     assert "; not seen by a scan (report " in gone.detail and "with no removal recorded" in gone.detail
     assert with_history.transitions is not None
     intro = with_history.transitions.intro
-    assert "CSV history export, 15 record(s), 22 recorded step(s)" in intro
+    assert "CSV history export, 12 record(s), 19 recorded step(s)" in intro
     assert "the status is the latest step's" in intro
     # the latest-state export alone cites only the latest step
     assert not _rows(with_latest)[(MAC_HOST, "kes-mac")].steps
@@ -664,7 +664,7 @@ def test_transitions_given_twice_merges_the_board_and_its_history(board: Board, 
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data["transitions"]["kind"] == "both" and data["transitions"]["steps"] == 22
+    assert data["transitions"]["kind"] == "both" and data["transitions"]["steps"] == 19
     assert data["transitions"]["description"] == "JSON export and CSV history export"
     rows = {(s["host"], s["product"]): s for s in data["status"]}
     # names and verdicts from the board, steps from the history
@@ -672,7 +672,7 @@ def test_transitions_given_twice_merges_the_board_and_its_history(board: Board, 
     assert other["product_name"] == "Kaspersky Endpoint Security for Linux"
     assert [s.split(" by ")[0] for s in other["steps"]] == ["found", "removed"]
     assert {k for k, s in rows.items() if s["source"] == "fleet record only"} == {
-        (OTHER_HOST, p) for p in ("kesl", "ksc-linux", "ksc-network-agent", "kaspersky-generic")
+        (OTHER_HOST, p) for p in ("kesl", "ksc-linux", "ksc-network-agent")
     }
 
     # a step later than the board's row: the item stands where that step left it
@@ -773,7 +773,7 @@ def test_bad_history_json_is_one_line_naming_file_and_item(board: Board, tmp_pat
             {**data, "items": [{**items[0], "actor": 7.5}], "count": 1},
             r"{p}: item 1: actor: expected text, not float",
         ),
-        ("short.json", {**data, "count": 99}, r"{p}:1: `count` is 99 but 22 item\(s\) follow"),
+        ("short.json", {**data, "count": 99}, r"{p}:1: `count` is 99 but 19 item\(s\) follow"),
     ]
     for name, content, expect in cases:
         p = tmp_path / name

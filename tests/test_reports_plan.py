@@ -80,8 +80,11 @@ def test_windows_msiexec_from_uninstall_key_and_exception_due() -> None:
 
 def test_macos_steps_from_evidence() -> None:
     plans = build_plan(late_context())
-    generic = _steps(plans, MAC_HOST, "kaspersky-generic")
-    cmds = " ".join(s.command for s in generic.steps)
+    mac = next(h for h in plans if h.host == MAC_HOST)
+    # The shared Kaspersky core (launchd job, system extension) is evidence for the identified
+    # product on the Mac, not a second "product not identified" entry.
+    assert "kaspersky-generic" not in {p.product for p in mac.products}
+    cmds = " ".join(s.command for p in mac.products for s in p.steps)
     assert "launchctl bootout system /Library/LaunchDaemons/com.kaspersky.kav.plist" in cmds
     assert "systemextensionsctl list" in cmds
     ext = _steps(plans, MAC_HOST, "kaspersky-protection-extension")

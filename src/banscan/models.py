@@ -177,6 +177,7 @@ class Finding:
     version: str | None = None
     exception: dict[str, str] | None = None
     definitions_age_days: int | None = None
+    brand: str | None = None  # the name it is sold under, when identified by maker or signer
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -194,6 +195,8 @@ class Finding:
         }
         if self.exception is not None:
             out["exception"] = self.exception
+        if self.brand is not None:
+            out["brand"] = self.brand
         return out
 
 

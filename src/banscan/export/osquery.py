@@ -31,6 +31,7 @@ from banscan.catalog.schema import (
     ProductStatus,
 )
 from banscan.export.sqlgen import Unsupported, name_like, name_regex, predicate, regex_pred, sql_str
+from banscan.match.index import identifiers
 from banscan.match.matcher import UNLISTED_SUFFIX
 from banscan.match.normalize import _LEGAL_FORMS
 
@@ -297,7 +298,7 @@ def _products(catalog: Catalog, group: str) -> Iterator[Product]:
 def _identifier_branches(catalog: Catalog, group: str, platform: str, source: Source) -> _Branches:
     out = _Branches()
     for product in _products(catalog, group):
-        for ident in product.identifiers:
+        for ident in identifiers(catalog, product):
             if ident.kind not in source.kinds or platform not in identifier_platforms(product, ident):
                 continue
             try:
@@ -322,7 +323,7 @@ def _publisher_source(catalog: Catalog) -> Source:
     excluded: list[str] = []
     for p in catalog.products:
         if group_of(p) is None:
-            for ident in p.identifiers:
+            for ident in identifiers(catalog, p):
                 if ident.kind == K.DISPLAY_NAME and "windows" in identifier_platforms(p, ident):
                     excluded.append(predicate(ident, "name"))
     guard = f" WHERE publisher IS NOT NULL AND NOT ({' OR '.join(excluded)})" if excluded else ""
@@ -330,13 +331,14 @@ def _publisher_source(catalog: Catalog) -> Source:
 
 
 def _publisher_branches(catalog: Catalog) -> _Branches:
-    """Programs published by a covered entity: evidence about the entity, not one product."""
+    """Programs published by a covered entity: the publisher names who made the program, so they
+    are covered as that entity's software (the matcher's rule), whatever the catalog calls them."""
     out = _Branches()
     for ent in catalog.entities:
         if not ent.covered:
             continue
         product = f"{ent.id}{UNLISTED_SUFFIX}"
-        sel = _select(product, "review", "publisher", f"entity:{ent.id}", "strong", _PUBLISHER.columns)
+        sel = _select(product, "covered", "publisher", f"entity:{ent.id}", "definitive", _PUBLISHER.columns)
         for n in ent.all_names():
             try:
                 rx = regex_pred("t.v", name_regex(n, MatchKind.NAME, skip_words=_LEGAL_WORDS))
@@ -372,7 +374,7 @@ def build_queries(catalog: Catalog) -> list[PackQuery]:
                 branches = _identifier_branches(catalog, group, platform, source)
                 if branches.items:
                     out.append(_query(catalog, group, platform, source, branches))
-            if group == "review" and platform == "windows":
+            if group == "covered" and platform == "windows":
                 branches = _publisher_branches(catalog)
                 if branches.items:
                     out.append(_query(catalog, group, platform, _publisher_source(catalog), branches))

@@ -15,6 +15,7 @@ import ahocorasick
 
 from banscan.catalog.schema import Catalog, Entity, Identifier, IdentifierKind, MatchKind, Product
 from banscan.match.normalize import norm_id, norm_name, norm_org, norm_path, norm_token
+from banscan.models import Confidence
 
 # How each identifier kind's values are normalised, on both sides of a comparison.
 _NAME_KINDS = {
@@ -29,6 +30,10 @@ _PATH_KINDS = {IdentifierKind.PATH, IdentifierKind.REGISTRY_KEY}
 
 def normaliser(kind: IdentifierKind, match: MatchKind) -> str:
     """Name of the normalisation applied to values of this kind for this match kind."""
+    if kind in _TOKEN_KINDS and match in (MatchKind.EXACT, MatchKind.IEXACT, MatchKind.NAME):
+        # A unit, service, driver or process is one name however it is listed: `kesl`,
+        # `kesl.service`, `/usr/lib/systemd/system/kesl.service`, `KLIF.SYS`.
+        return "token"
     if match in (MatchKind.EXACT, MatchKind.REGEX):
         return "raw"
     if kind in _PATH_KINDS:
@@ -86,7 +91,7 @@ class CatalogIndex:
         auto_items: dict[str, list[tuple[Pattern, str]]] = defaultdict(list)
         self._how_by_kind: dict[IdentifierKind, set[str]] = defaultdict(set)
         for product in catalog.products:
-            for ident in product.identifiers:
+            for ident in identifiers(catalog, product):
                 how = normaliser(ident.kind, ident.match)
                 key = normalise(how, ident.value)
                 pat = Pattern(product, ident, key)
@@ -137,6 +142,52 @@ class CatalogIndex:
                             yield pat
 
 
+def identifiers(catalog: Catalog, product: Product) -> list[Identifier]:
+    """A product's identifiers plus its branded aliases, read as installed-software names.
+
+    An alias that carries its vendor's brand word ("Kaspersky Secure Connection") names the
+    product as surely as its catalogued display names, so it is as strong as the product's
+    best source allows. A bare abbreviation ("KES", "KIS", "Network Agent") names other
+    software as often as this product, so it is not matched at all.
+    """
+    known = {
+        norm_name(i.value)
+        for i in product.identifiers
+        if i.kind == IdentifierKind.DISPLAY_NAME and i.match == MatchKind.NAME
+    }
+    brands = [
+        norm_name(tok)
+        for e in catalog.entities
+        if e.id == product.vendor or e.id in product.integrates
+        for tok in e.brand_tokens
+    ]
+    strengths = {s.id: s.strength.max_confidence for s in catalog.sources}
+    best = max(
+        (strengths[s] for s in product.sources if s in strengths),
+        key=lambda c: c.rank,
+        default=Confidence.WEAK,
+    )
+    out = list(product.identifiers)
+    for alias in product.aliases:
+        key = norm_name(alias)
+        words = key.split()
+        branded = len(words) >= 2 and any(w.startswith(b) for w in words for b in brands if b)
+        if not branded or key in known:
+            continue
+        known.add(key)
+        out.append(
+            Identifier(
+                kind=IdentifierKind.DISPLAY_NAME,
+                value=alias,
+                match=MatchKind.NAME,
+                confidence=best,
+                sources=list(product.sources),
+                note="product alias",
+            )
+        )
+    return out
+
+
 def _partial_ok(match: MatchKind, how: str, text: str, start: int, end: int) -> bool:
     """Prefix/contains hits must sit on word (or path-component) boundaries."""
     after = text[end + 1] if end + 1 < len(text) else ""
@@ -185,10 +236,15 @@ class EntityIndex:
 
     def brand(self, value: str | None) -> Entity | None:
         """The entity whose brand word appears in a product name, if any."""
+        return self.brand_at(value)[0]
+
+    def brand_at(self, value: str | None) -> tuple[Entity | None, bool]:
+        """The entity whose brand word appears in a name, and whether the name starts with it."""
         if not value:
-            return None
+            return None, False
         nv = norm_name(value)
         for rx, e in self._brand:
-            if rx.search(nv):
-                return e
-        return None
+            m = rx.search(nv)
+            if m:
+                return e, m.start() == 0
+        return None, False

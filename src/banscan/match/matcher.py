@@ -1,11 +1,15 @@
 """Turn inventory records into findings: match each record against the compiled catalog,
 gather evidence per host and product, and decide a verdict from the evidence's strength.
 
-Verdict rules (DESIGN): one definitive identifier, or strong evidence of two independent
-kinds, make `covered`; anything less is `review` — reported, never dropped, never called
-covered. Carved-out and successor products are `informational`; leftovers of an uninstall
-are `remnant`. A product published or signed by a covered entity is a finding even when
-the catalog does not know its name.
+Verdict rules (README "Verdicts"): a verdict follows identity, not the number of fields a
+row happens to carry. One definitive item — a catalogued name or alias, an identifier only
+the vendor uses, a covered entity as publisher or (intact) signer, the vendor's brand leading
+an installed program's name — or strong evidence of two independent kinds make `covered`;
+anything less is `review`, reported and never dropped. Footprints alone (install folders,
+registry keys) are a `remnant`: what an uninstall leaves behind. Carved-out and successor
+products are `informational`. A product published or signed by a covered entity is a
+finding even when the catalog does not know its name, and one sold under another brand
+keeps that brand in the finding.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 
 from banscan.catalog.schema import (
     Catalog,
+    Category,
     Entity,
     Product,
     ProductStatus,
@@ -50,6 +55,7 @@ class _Group:
     name: str
     evidence: dict[tuple[str, str, str], Evidence] = field(default_factory=dict)
     versions: list[str] = field(default_factory=list)
+    brands: list[str] = field(default_factory=list)
 
     def add(self, ev: Evidence) -> None:
         key = (ev.kind, ev.value, ev.location)
@@ -115,6 +121,9 @@ class Matcher:
         for p in products.values():
             if record.version and record.kind in SOFTWARE_KINDS:
                 self._group(record.host, p, None, p.name).versions.append(record.version)
+            if record.kind in SOFTWARE_KINDS and not name_matched and record.name:
+                # Identified by who made or signed it, not by its name: the brand it is sold under.
+                self._group(record.host, p, None, p.name).brands.append(record.name)
         self._entity_evidence(record, list(products.values()), name_matched)
 
     def _entity_evidence(self, record: InventoryRecord, products: list[Product], name_matched: bool) -> None:
@@ -123,7 +132,9 @@ class Matcher:
         found: list[tuple[Entity, str, str, Confidence]] = []
         pub = ents.organisation(record.publisher)
         if pub is not None and pub.covered:
-            found.append((pub, "publisher", record.publisher or "", Confidence.STRONG))
+            # The publisher column names who made the program: a covered entity there is as
+            # certain as any identifier (rows without that column are not less certain either).
+            found.append((pub, "publisher", record.publisher or "", Confidence.DEFINITIVE))
         sig = ents.organisation(record.signer)
         if sig is not None and sig.covered:
             # A signature that does not verify (tampered file, forged signer) proves nothing about
@@ -131,13 +142,12 @@ class Matcher:
             status = record.get("signature_status") or ""
             forged = status.startswith(_FORGED_SIGNATURE)
             found.append(
-                (sig, "signer", record.signer or "", Confidence.WEAK if forged else Confidence.STRONG)
+                (sig, "signer", record.signer or "", Confidence.WEAK if forged else Confidence.DEFINITIVE)
             )
         if record.kind in SOFTWARE_KINDS or record.kind in (RecordKind.SERVICE, RecordKind.DRIVER):
-            brand = ents.brand(record.name)
+            brand, leading = ents.brand_at(record.name)
             if brand is not None and brand.covered:
-                conf = Confidence.STRONG if record.kind in SOFTWARE_KINDS else Confidence.WEAK
-                found.append((brand, "brand_name", record.name, conf))
+                found.append((brand, "brand_name", record.name, _brand_confidence(record.kind, leading)))
         if not found:
             return
         if products:
@@ -157,6 +167,8 @@ class Matcher:
             group.add(self._entity_ev(record, e, kind, value, conf))
         if record.version and record.kind in SOFTWARE_KINDS:
             group.versions.append(record.version)
+        if record.kind in SOFTWARE_KINDS and not any(k == "brand_name" for _, k, _, _ in found):
+            group.brands.append(record.name)  # made or signed by the entity, sold under another name
 
     @staticmethod
     def _entity_ev(record: InventoryRecord, ent: Entity, kind: str, value: str, conf: Confidence) -> Evidence:
@@ -183,14 +195,36 @@ class Matcher:
 
     # -- results --------------------------------------------------------------------------
     def findings(self) -> list[Finding]:
-        out = [self._finding(host, g) for (host, _), g in self._groups.items()]
+        groups = self._fold_shared()
+        out = [self._finding(host, g) for host, g in groups]
         out.sort(key=lambda f: (f.host, _VERDICT_ORDER[f.verdict], f.product))
+        return out
+
+    def _fold_shared(self) -> list[tuple[str, _Group]]:
+        """One finding per product per host: evidence common to a vendor's products (its install
+        root, shared drivers, Team ID) joins the vendor's identified product on that host instead
+        of standing as a second, unidentified finding."""
+        by_host: dict[str, list[_Group]] = {}
+        for (host, _), g in self._groups.items():
+            by_host.setdefault(host, []).append(g)
+        out: list[tuple[str, _Group]] = []
+        for host, groups in by_host.items():
+            for g in groups:
+                if g.product is not None and g.product.shared:
+                    target = _fold_target(g, groups)
+                    if target is not None:
+                        for ev in g.evidence.values():
+                            target.add(ev)
+                        target.brands.extend(g.brands)
+                        continue
+                out.append((host, g))
         return out
 
     def _finding(self, host: str, g: _Group) -> Finding:
         evidence = sorted(g.evidence.values(), key=lambda e: (-e.confidence.rank, e.kind, e.location))
         verdict, confidence = decide(g.product, evidence)
         version = _most_common(g.versions)
+        brand = _most_common(g.brands)
         if g.product is not None:
             p = g.product
             vendor_ent = self.catalog.entity(p.vendor)
@@ -205,6 +239,7 @@ class Matcher:
                 evidence=evidence,
                 category=p.category.value,
                 version=version,
+                brand=brand,
             )
         assert g.entity is not None
         return Finding(
@@ -217,6 +252,7 @@ class Matcher:
             evidence=evidence,
             category="unlisted",
             version=version,
+            brand=brand,
         )
 
 
@@ -227,6 +263,49 @@ _VERDICT_ORDER = {
     Verdict.ACCEPTED: 3,
     Verdict.INFORMATIONAL: 4,
 }
+
+
+def _vendor_of(g: _Group) -> set[str]:
+    if g.product is not None:
+        return {g.product.vendor, *g.product.integrates}
+    return {g.entity.id} if g.entity is not None else set()
+
+
+def _fold_target(shared: _Group, groups: list[_Group]) -> _Group | None:
+    """The host's identified product of the same vendor that shared evidence belongs to: the one
+    with the most evidence of its own (ties: product id), so a folder is listed once."""
+    vendors = _vendor_of(shared)
+    candidates = [
+        g
+        for g in groups
+        if g is not shared and _vendor_of(g) & vendors and (g.product is None or _can_hold_shared(g.product))
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda g: (len(g.evidence), _group_id(g)))
+
+
+def _can_hold_shared(p: Product) -> bool:
+    """Installed software of the vendor: not another shared set, a carve-out, a leftover, or an
+    add-on (a browser extension, a removal tool) that an install folder does not belong to."""
+    return not (
+        p.shared or p.remnant or p.status in _NOT_COVERED_STATUSES or p.category in _ADD_ON_CATEGORIES
+    )
+
+
+def _group_id(g: _Group) -> str:
+    return g.product.id if g.product is not None else g.name
+
+
+def _brand_confidence(kind: RecordKind, leading: bool) -> Confidence:
+    """The vendor's brand as the first word of an installed program's name is how the vendor names
+    its products ("Kaspersky Free", "Kaspersky Rescue Disk"); inside a name ("Threat feed
+    connector for Kaspersky") it may be a third party's client, and on a unit or driver a hint."""
+    if kind in (RecordKind.APP, RecordKind.SECURITY_PRODUCT):
+        return Confidence.DEFINITIVE if leading else Confidence.STRONG
+    if kind in SOFTWARE_KINDS:
+        return Confidence.STRONG
+    return Confidence.WEAK
 
 
 def _same_vendor(a: Product, b: Product) -> bool:
@@ -267,15 +346,25 @@ def _independence(kind: str) -> str:
     return "name" if kind in ("display_name", "brand_name") else kind
 
 
+# Evidence kinds that show where software was, not that it is installed or running.
+FOOTPRINT_KINDS = frozenset({"path", "registry_key"})
+_NOT_COVERED_STATUSES = (ProductStatus.CARVED_OUT, ProductStatus.INFORMATIONAL)
+_ADD_ON_CATEGORIES = (Category.BROWSER_EXTENSION, Category.CERTIFICATE, Category.REMOVAL_TOOL)
+
+
 def decide(product: Product | None, evidence: list[Evidence]) -> tuple[Verdict, Confidence]:
     conf = strength(evidence)
     conclusive = is_conclusive(evidence)
+    if product is not None and product.status in _NOT_COVERED_STATUSES and not product.remnant:
+        return Verdict.INFORMATIONAL, conf
+    if product is not None and product.remnant:
+        return (Verdict.REMNANT if conf.rank >= Confidence.STRONG.rank else Verdict.REVIEW), conf
+    if evidence and all(e.kind in FOOTPRINT_KINDS for e in evidence):
+        # An install folder or registry key with no package, program, service or driver of the
+        # product: left behind by an uninstall. A weak footprint (a masquerade path) stays review.
+        return (Verdict.REMNANT if conf.rank >= Confidence.STRONG.rank else Verdict.REVIEW), conf
     if product is None:
         return (Verdict.COVERED if conclusive else Verdict.REVIEW), conf
-    if product.status in (ProductStatus.CARVED_OUT, ProductStatus.INFORMATIONAL) and not product.remnant:
-        return Verdict.INFORMATIONAL, conf
-    if product.remnant:
-        return (Verdict.REMNANT if conf.rank >= Confidence.STRONG.rank else Verdict.REVIEW), conf
     if product.status == ProductStatus.REVIEW or product.confidence != Confidence.DEFINITIVE:
         return Verdict.REVIEW, conf
     return (Verdict.COVERED if conclusive else Verdict.REVIEW), conf

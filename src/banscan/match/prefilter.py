@@ -40,7 +40,7 @@ import ahocorasick
 from anyascii import anyascii
 
 from banscan.catalog.schema import Catalog, IdentifierKind, MatchKind
-from banscan.match.index import normalise, normaliser
+from banscan.match.index import identifiers, normalise, normaliser
 from banscan.match.normalize import norm_name, norm_org
 
 # Python 3.11+: the parser is private but stable enough to read a pattern's tree from.
@@ -194,7 +194,7 @@ def _glob_choices(key: str) -> list[Choice]:
 def _requirements(catalog: Catalog) -> list[_Requirement]:
     reqs: list[_Requirement] = []
     for product in catalog.products:
-        for ident in product.identifiers:
+        for ident in identifiers(catalog, product):
             if ident.kind == IdentifierKind.BYTE_SIGNATURE:
                 continue  # matched by the deep scan against file bytes, never against records
             label = f"{product.id} {ident.kind.value} {ident.match.value}:{ident.value}"

@@ -84,6 +84,8 @@ def _table(result: ScanResult) -> Table:
 
 def _product(f: Finding) -> str:
     name = f"{f.product_name} {f.version}" if f.version else f.product_name
+    if f.brand and f.brand != f.product_name:
+        name += f" (sold as {f.brand})"
     if f.verdict is Verdict.ACCEPTED and f.exception:
         until = f.exception.get("expires")
         name += f" [exception{' until ' + until if until else ''}]"

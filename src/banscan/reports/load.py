@@ -240,6 +240,7 @@ def _to_model(data: dict[str, Any]) -> ScanResult:
                 version=f.get("version"),
                 exception=dict(f["exception"]) if f.get("exception") else None,
                 definitions_age_days=f.get("definitions_age_days"),
+                brand=f.get("brand"),
             )
         )
     targets = [
