@@ -293,8 +293,9 @@ def test_cyrillic_names(catalog: Catalog) -> None:
         if i.kind == IdentifierKind.DISPLAY_NAME
     }
     ru = kes["Kaspersky Endpoint Security для Windows"]
-    assert ru.confidence == Confidence.STRONG
-    assert "kaspersky-ru-help" in ru.sources
+    # A full product name only Kaspersky uses, shown by Kaspersky's own Russian help.
+    assert ru.confidence == Confidence.DEFINITIVE
+    assert any(catalog.source(s).strength == SourceStrength.VENDOR for s in ru.sources)
 
 
 def test_every_product_has_identifiers(catalog: Catalog) -> None:
