@@ -83,10 +83,11 @@ def test_folder_alone_is_review(cat: Catalog) -> None:
 
 
 def test_prefix_alone_is_strong_review_then_two_independent_strong_make_covered(cat: Catalog) -> None:
-    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Endpoint Agent")))
+    # A package record (not an installed program, whose leading brand would settle it).
+    f = only(run(cat, rec(RecordKind.PACKAGE, "AcmeAV Endpoint Agent")))
     assert f.verdict == Verdict.REVIEW and f.confidence == Confidence.STRONG
-    f = only(run(cat, rec(RecordKind.APP, "AcmeAV Endpoint Agent"), rec(RecordKind.DRIVER, "klacme.sys")))
-    assert f.verdict == Verdict.COVERED and {e.kind for e in f.evidence} == {"display_name", "driver"}
+    f = only(run(cat, rec(RecordKind.PACKAGE, "AcmeAV Endpoint Agent"), rec(RecordKind.DRIVER, "klacme.sys")))
+    assert f.verdict == Verdict.COVERED and {e.kind for e in f.evidence} == {"display_name", "brand_name", "driver"}
 
 
 def test_regex_service_and_token_suffixes(cat: Catalog) -> None:
@@ -242,6 +243,13 @@ def test_unit_and_driver_names_match_in_any_listed_form(cat: Catalog) -> None:
         assert f.product == "acme-linux", name
     f = only(run(cat, rec(RecordKind.DRIVER, "KLSHARED.SYS")))
     assert (f.product, f.verdict) == ("acme-shared", Verdict.COVERED)
+
+
+def test_a_program_file_is_the_software_a_folder_is_a_footprint(cat: Catalog) -> None:
+    f = only(run(cat, rec(RecordKind.PATH, "acmeav", path="/opt/acme/acmeav/bin/acmeavd")))
+    assert (f.product, f.verdict) == ("acme-linux", Verdict.REVIEW)  # strong path alone: installed, unsure
+    f = only(run(cat, rec(RecordKind.PATH, "avbases", path="/opt/acme/acmeav/var/avbases")))
+    assert f.verdict == Verdict.REMNANT
 
 
 def test_aliases_name_their_product(cat: Catalog) -> None:

@@ -102,7 +102,9 @@ class Matcher:
             if pool:
                 pat, value = max(pool, key=lambda pv: _rank(pv[0]))
                 chosen.append((pat, value))
-        name_matched = "name" in per_field and any(pv[0].product.id == winner for pv in per_field["name"])
+        name_hits = [pv[0] for pv in per_field.get("name", ()) if pv[0].product.id == winner]
+        name_matched = bool(name_hits)
+        name_definitive = any(p.ident.confidence == Confidence.DEFINITIVE for p in name_hits)
         products: dict[str, Product] = {}
         for pat, value in chosen:
             product = owner or pat.product
@@ -121,12 +123,19 @@ class Matcher:
         for p in products.values():
             if record.version and record.kind in SOFTWARE_KINDS:
                 self._group(record.host, p, None, p.name).versions.append(record.version)
-            if record.kind in SOFTWARE_KINDS and not name_matched and record.name:
-                # Identified by who made or signed it, not by its name: the brand it is sold under.
+            if (
+                record.kind in SOFTWARE_KINDS
+                and record.name
+                and (not name_matched or p.relation != Relation.OWN)
+            ):
+                # Identified by who made or signed it, not by its name, or a third party's product
+                # built on covered code: the name on the box is the brand it is sold under.
                 self._group(record.host, p, None, p.name).brands.append(record.name)
-        self._entity_evidence(record, list(products.values()), name_matched)
+        self._entity_evidence(record, list(products.values()), name_definitive)
 
-    def _entity_evidence(self, record: InventoryRecord, products: list[Product], name_matched: bool) -> None:
+    def _entity_evidence(
+        self, record: InventoryRecord, products: list[Product], name_definitive: bool
+    ) -> None:
         """Publisher, signer and brand-name evidence about the covered entity behind a record."""
         ents = self.index.entities
         found: list[tuple[Entity, str, str, Confidence]] = []
@@ -156,8 +165,8 @@ class Matcher:
                     continue  # third-party products: their publisher is not the covered entity
                 group = self._group(record.host, p, None, p.name)
                 for ent, kind, value, conf in found:
-                    if kind == "brand_name" and name_matched:
-                        continue  # the name already matched the product itself
+                    if kind == "brand_name" and name_definitive:
+                        continue  # the name already names the product for certain
                     group.add(self._entity_ev(record, ent, kind, value, conf))
             return
         # Nothing in the catalog knows this record, but a covered entity is behind it.
@@ -348,6 +357,24 @@ def _independence(kind: str) -> str:
 
 # Evidence kinds that show where software was, not that it is installed or running.
 FOOTPRINT_KINDS = frozenset({"path", "registry_key"})
+_PROGRAM_SUFFIXES = (".exe", ".dll", ".sys", ".com", ".so", ".ko", ".dylib", ".pl", ".sh", ".py")
+_PROGRAM_DIRS = frozenset({"bin", "sbin", "macos", "libexec"})
+
+
+def is_footprint(e: Evidence) -> bool:
+    """A folder, data file or registry key: where software was. A program file still on disk
+    (an .exe in the install folder, a file under bin/) is the software itself."""
+    if e.kind not in FOOTPRINT_KINDS:
+        return False
+    if e.kind == "registry_key":
+        return True
+    parts = e.value.replace("\\", "/").rstrip("/").lower().split("/")
+    name = parts[-1]
+    if name.endswith(_PROGRAM_SUFFIXES):
+        return False
+    return not (len(parts) >= 2 and parts[-2] in _PROGRAM_DIRS and name)
+
+
 _NOT_COVERED_STATUSES = (ProductStatus.CARVED_OUT, ProductStatus.INFORMATIONAL)
 _ADD_ON_CATEGORIES = (Category.BROWSER_EXTENSION, Category.CERTIFICATE, Category.REMOVAL_TOOL)
 
@@ -359,7 +386,7 @@ def decide(product: Product | None, evidence: list[Evidence]) -> tuple[Verdict, 
         return Verdict.INFORMATIONAL, conf
     if product is not None and product.remnant:
         return (Verdict.REMNANT if conf.rank >= Confidence.STRONG.rank else Verdict.REVIEW), conf
-    if evidence and all(e.kind in FOOTPRINT_KINDS for e in evidence):
+    if evidence and all(is_footprint(e) for e in evidence):
         # An install folder or registry key with no package, program, service or driver of the
         # product: left behind by an uninstall. A weak footprint (a masquerade path) stays review.
         return (Verdict.REMNANT if conf.rank >= Confidence.STRONG.rank else Verdict.REVIEW), conf

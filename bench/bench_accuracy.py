@@ -1,0 +1,70 @@
+"""Accuracy on real public records: found / covered / false positives by label and category.
+
+Run with `.venv/bin/python bench/bench_accuracy.py` (add `--misses` to list what was missed or
+wrongly flagged, with each record's provenance). The corpus is tests/data/accuracy/*.jsonl;
+its provenance files name the repository, path and commit (or page) of every record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+_COLUMNS = ("records", "found", "covered", "review", "remnant", "info")
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "accuracy"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from banscan.catalog.loader import load_catalog
+    from banscan.match.evaluate import evaluate, read_corpus
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=CORPUS, help="folder of *.jsonl corpus files")
+    ap.add_argument("--catalog", help="catalog folder or file (default: the shipped one)")
+    ap.add_argument("--misses", action="store_true", help="list every miss and false positive")
+    args = ap.parse_args(argv)
+
+    files = sorted(args.corpus.glob("*.jsonl"))
+    if not files:
+        print(f"{args.corpus}: no *.jsonl corpus files", file=sys.stderr)
+        return 2
+    cases = [c for f in files for c in read_corpus(f)]
+    report = evaluate(load_catalog(args.catalog), cases)
+
+    def line(label: str, category: str, counts: tuple[int, ...] | list[int]) -> str:
+        return f"{label:<10} {category:<18}" + "".join(f" {c:>8}" for c in counts)
+
+    print(f"{'label':<10} {'category':<18}" + "".join(f" {h:>8}" for h in _COLUMNS))
+    totals: dict[str, list[int]] = {}
+    for label, category, *counts in report.table():
+        print(line(label, category, counts))
+        t = totals.setdefault(label, [0] * len(counts))
+        for i, v in enumerate(counts):
+            t[i] += v
+    print()
+    for label, t in totals.items():
+        print(line(label, "(all)", t))
+    pos = [o for o in report.by("kaspersky") if not o.case.ambiguous]
+    covered = sum(1 for o in pos if o.verdict == "covered")
+    found = sum(1 for o in report.by("kaspersky") if o.found)
+    flagged = [o for o in report.by("other") if o.found]
+    print()
+    print(f"positives found: {found}/{len(report.by('kaspersky'))}")
+    if pos:
+        print(f"unambiguous positives covered: {covered}/{len(pos)} = {covered / len(pos):.1%}")
+    print(f"negatives flagged: {len(flagged)}/{len(report.by('other'))}")
+    if args.misses:
+        print()
+        for o in report.misses():
+            r = o.case.record
+            extra = f" publisher={r.publisher!r}" if r.publisher else ""
+            print(
+                f"{o.case.id} [{o.case.label}/{o.case.category}] {r.kind.value} {r.name!r}{extra} -> "
+                f"{o.verdict} {[f.product for f in o.findings]} (prov {o.case.prov})"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
