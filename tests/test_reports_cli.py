@@ -123,3 +123,27 @@ def test_report_reads_inventories_directly(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00\x01\x02")
     res = CliRunner().invoke(app, ["report", str(junk), "--format", "md"])
     assert res.exit_code == 2 and "junk.bin" in res.output
+
+
+def test_markdown_lists_legal_sources_apart_from_technical() -> None:
+    ctx = both_context()
+    md = render_markdown(ctx)
+    legal_at, tech_at = md.index("### Legal sources"), md.index("### Technical sources")
+    assert legal_at < tech_at
+    legal, technical = md[legal_at:tech_at], md[tech_at:]
+    assert "| Citation | Title | Publisher | Date | Link |" in legal
+    # The Federal Register text by citation, publisher, date and its federalregister.gov address.
+    assert "89 FR 52434 (FR Doc 2024-13532)" in legal
+    assert "Office of the Federal Register" in legal and "2024-06-24" in legal
+    assert "https://www.federalregister.gov/d/2024-13532" in legal
+    assert "| Publisher / repository | Title | Path | Commit | Link | Strength |" in technical
+    assert "89 FR 52434" not in technical
+    assert ctx.legal_sources and all(s.topic == "legal" for s in ctx.legal_sources)
+    assert all(s.topic == "technical" for s in ctx.technical_sources)
+    for s in ctx.technical_sources:
+        if s.repository:
+            assert s.repository in technical and f"`{s.commit}`" in technical
+    # A copy that was read is shown as such, never as the source's address.
+    for s in ctx.sources:
+        if s.consulted:
+            assert f"copy consulted: {s.consulted}" in md

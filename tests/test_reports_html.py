@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import markupsafe
 import pytest
 
 from banscan.reports import build_context, load_sites
@@ -165,3 +166,24 @@ def test_chromium_renders_offline(html: str, tmp_path: Path) -> None:
     for w, h, bw, bh in sizes:
         assert w > 0 and h > 0 and bw > 100 and bh > 50
     assert WIN_HOST in body and "No banned software found" not in body
+
+
+def test_legal_sources_are_listed_apart_from_technical(html: str) -> None:
+    legal = html[html.index('<table class="sources-legal">') :]
+    legal = legal[: legal.index("</table>")]
+    technical = html[html.index('<table class="sources-technical">') :]
+    technical = technical[: technical.index("</table>")]
+    assert html.index("<h3>Legal sources</h3>") < html.index("<h3>Technical sources</h3>")
+    assert "<th>Citation</th><th>Title</th><th>Publisher</th><th>Date</th><th>Link</th>" in legal
+    assert "89 FR 52434 (FR Doc 2024-13532)" in legal and "2024-06-24" in legal
+    assert "https://www.federalregister.gov/d/2024-13532" in legal
+    assert "Office of the Federal Register" in legal
+    assert "<th>Publisher / repository</th><th>Title</th><th>Path</th><th>Commit</th>" in technical
+    assert "federalregister.gov" not in technical
+    ctx = both_context()
+    coded = [s for s in ctx.technical_sources if s.commit]
+    assert coded
+    for s in coded:
+        assert s.repository in technical and s.commit in technical
+    for s in ctx.legal_sources:
+        assert str(markupsafe.escape(s.title)) in legal

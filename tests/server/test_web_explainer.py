@@ -66,7 +66,7 @@ def test_explainer_is_public_and_generated_from_the_catalog(public: Fleet) -> No
     links = re.findall(r'href="([^"]+)"', html)
     external = [u for u in links if not u.startswith(("/", "#"))]
     assert external and all(u.startswith(("https://", "http://")) for u in external)
-    assert "https://regulations.justia.com/regulations/fedreg/2024/06/24/2024-13532.html" in links
+    assert "https://www.federalregister.gov/d/2024-13532" in links
     assert "<script" not in html
 
 
@@ -94,3 +94,40 @@ def test_charts_escape_labels_and_use_no_inline_style() -> None:
         dt.date(2025, 1, 2),
         dt.date(2025, 1, 3),
     ]
+
+
+def test_explainer_lists_legal_sources_apart_from_technical(public: Fleet) -> None:
+    html = public.client.get("/explainer").text
+    sources = html[html.index('<section id="sources">') :]
+    legal = sources[sources.index('id="legal-sources"') : sources.index('id="technical-sources"')]
+    technical = sources[sources.index('id="technical-sources"') :]
+    assert "<th>Citation</th><th>Title</th><th>Publisher</th><th>Date</th><th>Link</th>" in legal
+    assert (
+        "<th>Publisher / repository</th><th>Title</th><th>Path</th><th>Commit</th><th>Link</th>" in technical
+    )
+    # The Final Determination by citation, publisher and date, linked at the Federal Register.
+    assert "89 FR 52434 (FR Doc 2024-13532)" in legal and "2024-06-24" in legal
+    assert "Office of the Federal Register" in legal
+    assert 'href="https://www.federalregister.gov/d/2024-13532"' in legal
+    assert "federalregister.gov" not in technical
+    # Public code by repository, path and the commit read.
+    assert "SigmaHQ/sigma" in technical and "proc_creation_win_susp_service_tamper.yml" in technical
+    assert 'title="47085e94899546108686ebb6222388c4da5c46f9"' in technical
+    # A mirror that was read is a copy consulted, never the source's own link.
+    assert "regulations.justia.com" not in legal.split("copy consulted")[0]
+
+
+def test_explainer_data_splits_sources_by_topic() -> None:
+    data = build_explainer(load_catalog())
+    legal, technical = data["legal_sources"], data["technical_sources"]
+    assert legal and technical
+    assert all(s["topic"] == "legal" for s in legal)
+    assert all(s["topic"] == "technical" for s in technical)
+    assert {s["id"] for s in legal} | {s["id"] for s in technical} == {s["id"] for s in data["sources"]}
+    fr = next(s for s in legal if s["id"] == "fr-2024-13532")
+    assert fr["citation"] == "89 FR 52434 (FR Doc 2024-13532)" and fr["published"] == "2024-06-24"
+    assert fr["url"] == "https://www.federalregister.gov/d/2024-13532" and fr["publisher"]
+    dated = [s["published"] for s in legal if s["published"]]
+    assert dated == sorted(dated, reverse=True)
+    code = [s for s in technical if s["strength"] == "public-code"]
+    assert code and all(s["repository"] and s["path"] and s["commit"] in s["url"] for s in code)

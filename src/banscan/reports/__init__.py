@@ -188,6 +188,16 @@ class TrendPoint:
     findings_known: bool
 
 
+def legal_sources(sources: list[CatalogSource]) -> list[CatalogSource]:
+    """The legal sources among `sources`, in their order."""
+    return [s for s in sources if s.topic == "legal"]
+
+
+def technical_sources(sources: list[CatalogSource]) -> list[CatalogSource]:
+    """The technical sources among `sources`, in their order."""
+    return [s for s in sources if s.topic != "legal"]
+
+
 @dataclass
 class ReportContext:
     title: str
@@ -223,6 +233,16 @@ class ReportContext:
     @property
     def findings_known(self) -> bool:
         return self.merged.findings_known
+
+    @property
+    def legal_sources(self) -> list[CatalogSource]:
+        """Rules, their texts and legal commentary, listed apart from technical sources."""
+        return legal_sources(self.sources)
+
+    @property
+    def technical_sources(self) -> list[CatalogSource]:
+        """Product, identifier and detection sources."""
+        return technical_sources(self.sources)
 
     @property
     def incomplete(self) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from banscan.catalog.schema import CatalogSource
 from banscan.reports import PLATFORM_LABELS, VERDICT_ORDER, ReportContext
 from banscan.reports.bod import BodDocument
 from banscan.reports.bod import render_markdown as bod_markdown
@@ -208,10 +209,48 @@ def render_markdown(
     ]
     out += ["### What was not scanned, and why", ""]
     out += [f"- {e(x)}" for x in ctx.errors] or ["Every target was read without errors."]
-    out += ["", "### Sources", "", "| Id | Title | Address | Strength |", "|---|---|---|---|"]
-    out += [
-        f"| {s.id} | {_cell(s.title)} | {(s.url or '—').replace('|', '%7C')} | {s.strength.value} |"
-        for s in ctx.sources
-    ]
-    out.append("")
+    out += ["", *_source_tables(ctx.legal_sources, ctx.technical_sources)]
     return "\n".join(out)
+
+
+def _link(url: str | None) -> str:
+    return url.replace("|", "%7C").replace(" ", "%20") if url else "—"
+
+
+def _links(s: CatalogSource) -> str:
+    """The original's address, then the copy consulted (if one was read in its place)."""
+    out = _link(s.url) if s.url else "original address not recorded"
+    if s.consulted:
+        out += f"<br>copy consulted: {_link(s.consulted)}"
+    return out
+
+
+def _source_tables(legal: list[CatalogSource], technical: list[CatalogSource]) -> list[str]:
+    """Legal sources (citation, publisher, date, link) apart from technical ones (publisher or
+    repository, path, commit, link)."""
+    out = ["### Legal sources", ""]
+    if legal:
+        out += ["| Citation | Title | Publisher | Date | Link |", "|---|---|---|---|---|"]
+        out += [
+            f"| {_cell(s.citation or '—')} | {_cell(s.title)} | {_cell(s.publisher)} | "
+            f"{s.published.isoformat() if s.published else '—'} | {_links(s)} |"
+            for s in legal
+        ]
+    else:
+        out.append("None cited.")
+    out += ["", "### Technical sources", ""]
+    if technical:
+        out += [
+            "| Publisher / repository | Title | Path | Commit | Link | Strength |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {_cell(s.repository or s.publisher)} | {_cell(s.title)} | "
+            f"{f'`{_cell(s.path)}`' if s.path else '—'} | {f'`{s.commit}`' if s.commit else '—'} | "
+            f"{_links(s)} | {s.strength.value} |"
+            for s in technical
+        ]
+    else:
+        out.append("None cited.")
+    out.append("")
+    return out

@@ -58,7 +58,20 @@ def safe_url(url: str | None) -> str | None:
 
 
 def _source_json(s: CatalogSource) -> dict[str, Any]:
-    return {"id": s.id, "title": s.title, "url": safe_url(s.url), "strength": s.strength.value}
+    return {
+        "id": s.id,
+        "title": s.title,
+        "publisher": s.publisher,
+        "topic": s.topic,
+        "citation": s.citation,
+        "published": s.published.isoformat() if s.published else None,
+        "repository": s.repository,
+        "path": s.path,
+        "commit": s.commit,
+        "url": safe_url(s.url),
+        "consulted": safe_url(s.consulted),
+        "strength": s.strength.value,
+    }
 
 
 def _sources(catalog: Catalog, ids: list[str]) -> list[dict[str, Any]]:
@@ -227,6 +240,13 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
     for e in catalog.entities:
         used.update(e.sources)
     sources = [_source_json(s) for s in sorted(catalog.sources, key=lambda s: s.id) if s.id in used]
+    # Rules, their texts and legal commentary apart from product and detection sources; legal
+    # texts newest first, then undated commentary.
+    legal = [x for x in sources if x["topic"] == "legal"]
+    legal = sorted((x for x in legal if x["published"]), key=lambda x: str(x["published"]), reverse=True) + [
+        x for x in legal if not x["published"]
+    ]
+    technical = [x for x in sources if x["topic"] != "legal"]
     last = catalog.meta.last_permitted_update
     return {
         "meta": {
@@ -248,4 +268,6 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
         "timeline": timeline,
         "alternatives": alternatives,
         "sources": sources,
+        "legal_sources": legal,
+        "technical_sources": technical,
     }
