@@ -40,6 +40,22 @@ def test_show_includes_cited_sources() -> None:
     assert runner.invoke(app, ["catalog", "show", "no-such-thing"]).exit_code == 2
 
 
+def test_show_prints_each_sources_publisher_and_provenance() -> None:
+    res = runner.invoke(app, ["catalog", "show", "bis-icts-2024-kaspersky"])
+    sources = {s["id"]: s for s in json.loads(res.stdout)["_sources"]}
+    fr = sources["fr-2024-13532"]
+    assert fr["publisher"].startswith("Office of the Federal Register") and fr["topic"] == "legal"
+    assert fr["citation"] == "89 FR 52434 (FR Doc 2024-13532)" and fr["published"] == "2024-06-24"
+    assert fr["url"] == "https://www.federalregister.gov/d/2024-13532"
+    assert "justia" in fr["consulted"]
+    res = runner.invoke(app, ["catalog", "show", "kaspersky-generic"])
+    cited = json.loads(res.stdout)["_sources"]
+    topics = [s["topic"] for s in cited]
+    assert topics == sorted(topics, key=lambda t: t != "legal")  # legal sources first
+    code = [s for s in cited if s["strength"] == "public-code"]
+    assert code and all({"repository", "path", "commit"} <= set(s) for s in code)
+
+
 def test_validate_shipped_and_broken_catalogs(tmp_path: Path) -> None:
     res = runner.invoke(app, ["catalog", "validate"])
     assert res.exit_code == 0 and "is valid" in res.stdout

@@ -251,8 +251,12 @@ def catalog_show(
         for entry in group:
             if entry.id == item:
                 data = entry.model_dump(mode="json")
-                cited = sorted(set(_cited(data)))
-                data["_sources"] = [cat.source(s).model_dump(mode="json", exclude_none=True) for s in cited]
+                # Legal sources first, then technical ones; each names its publisher, and a copy
+                # read in place of the original appears as `consulted`.
+                cited = sorted(
+                    (cat.source(s) for s in set(_cited(data))), key=lambda s: (s.topic != "legal", s.id)
+                )
+                data["_sources"] = [s.model_dump(mode="json", exclude_none=True) for s in cited]
                 _write(json.dumps(data, indent=2, ensure_ascii=False) + "\n", None)
                 return
     raise _usage_error(f"no catalog entry with id {item!r}")
