@@ -252,6 +252,23 @@ def test_a_program_file_is_the_software_a_folder_is_a_footprint(cat: Catalog) ->
     assert f.verdict == Verdict.REMNANT
 
 
+def test_product_codes_and_shipped_file_names_identify_the_product(cat: Catalog) -> None:
+    code = "{11111111-2222-3333-4444-555555555555}"
+    uninstall = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
+    for record in (
+        rec(RecordKind.REGISTRY_KEY, code.lower(), path=f"{uninstall}\\{code.lower()}"),
+        rec(RecordKind.APP, "Agent", extra=(("product_code", code),)),
+        rec(RecordKind.FILE, "acmecore.dll"),
+        rec(RecordKind.FILE, "ACMEWIN_12.3.0.493_en_aes256.exe"),
+        rec(RecordKind.PATH, "acmecore.dll", path=r"D:\Apps\Acme AV Lab\bin\acmecore.dll"),
+    ):
+        f = only(run(cat, record))
+        assert (f.product, f.verdict) == ("acme-endpoint", Verdict.COVERED), record
+    # The same GUID under another key is not an installed program.
+    assert run(cat, rec(RecordKind.REGISTRY_KEY, code, path=rf"HKCR\CLSID\{code}")) == []
+    assert run(cat, rec(RecordKind.FILE, "notacmecore.dll")) == []
+
+
 def test_aliases_name_their_product(cat: Catalog) -> None:
     f = only(run(cat, rec(RecordKind.APP, "AcmeAV Server Shield 4.2 (x64)")))
     assert (f.product, f.verdict) == ("acme-linux", Verdict.COVERED)

@@ -206,6 +206,8 @@ class IdentifierKind(str, Enum):
     CPE = "cpe"
     CERTIFICATE = "certificate"  # certificate subject (trusted roots)
     BYTE_SIGNATURE = "byte_signature"  # compiled to YARA for the deep scan
+    FILE_NAME = "file_name"  # a file the vendor ships, by name: a library, a program, an installer
+    PRODUCT_CODE = "product_code"  # Windows Installer ProductCode {GUID} (the Uninstall key's name)
 
 
 class MatchKind(str, Enum):

@@ -7,6 +7,7 @@ mapping decides where each kind is looked for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from banscan.catalog.schema import IdentifierKind as K
@@ -38,17 +39,34 @@ _PATH_AS: dict[R, tuple[K, ...]] = {
 }
 
 
+_GUID = re.compile(r"\{[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}")
+# Record kinds that are a file or folder on disk: their file name is compared with the names of
+# files the vendor ships (libraries, programs, installers).
+_FILE_KINDS = frozenset({R.FILE, R.PATH, R.PROCESS})
+
+
+def _basename(value: str) -> str:
+    return value.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
 def observed(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
     """Yield (identifier kind, observed value, field name) for every comparison to make."""
     kind = record.kind
     if record.name:
         for k in _NAME_AS.get(kind, ()):
             yield k, record.name, "name"
+        if kind == R.REGISTRY_KEY and not record.path:
+            yield K.REGISTRY_KEY, record.name, "name"  # a key listed by its path alone
     if record.path:
         for k in _PATH_AS.get(kind, (K.PATH,)):
             yield k, record.path, "path"
         if kind == R.PROCESS:
             yield K.PROCESS, record.path, "path"
+    if kind in _FILE_KINDS:
+        file_name = _basename(record.path or record.name or "")
+        if file_name:
+            yield K.FILE_NAME, file_name, "file_name"
+    yield from _product_codes(record)
     if record.publisher:
         yield K.PUBLISHER, record.publisher, "publisher"
     if record.bundle_id:
@@ -86,3 +104,17 @@ def observed(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
         display = record.get("display_name")
         if display:
             yield K.DISPLAY_NAME, display, "display_name"
+
+
+def _product_codes(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
+    """A Windows Installer ProductCode: an extra of Uninstall entries and MSI files, or the name of
+    an Uninstall subkey."""
+    code = record.get("product_code")
+    if code:
+        yield K.PRODUCT_CODE, code, "product_code"
+        return
+    if record.kind == R.REGISTRY_KEY:
+        key = record.path or record.name
+        leaf = _basename(key)
+        if _GUID.fullmatch(leaf) and "uninstall" in key.lower():
+            yield K.PRODUCT_CODE, leaf, "product_code"

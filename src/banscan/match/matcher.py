@@ -44,6 +44,8 @@ _PRIMARY_FIELDS = frozenset(
         "subject",
         "display_name",
         "product_name",
+        "product_code",
+        "file_name",
     }
 )
 
