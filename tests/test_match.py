@@ -87,7 +87,11 @@ def test_prefix_alone_is_strong_review_then_two_independent_strong_make_covered(
     f = only(run(cat, rec(RecordKind.PACKAGE, "AcmeAV Endpoint Agent")))
     assert f.verdict == Verdict.REVIEW and f.confidence == Confidence.STRONG
     f = only(run(cat, rec(RecordKind.PACKAGE, "AcmeAV Endpoint Agent"), rec(RecordKind.DRIVER, "klacme.sys")))
-    assert f.verdict == Verdict.COVERED and {e.kind for e in f.evidence} == {"display_name", "brand_name", "driver"}
+    assert f.verdict == Verdict.COVERED and {e.kind for e in f.evidence} == {
+        "display_name",
+        "brand_name",
+        "driver",
+    }
 
 
 def test_regex_service_and_token_suffixes(cat: Catalog) -> None:
