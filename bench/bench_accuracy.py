@@ -45,14 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for label, t in totals.items():
         print(line(label, "(all)", t))
-    pos = [o for o in report.by("kaspersky") if not o.case.ambiguous]
+    pos = [o for o in report.by("kaspersky") if not o.case.ambiguous and o.case.expect is None]
     covered = sum(1 for o in pos if o.verdict == "covered")
+    feet = [o for o in report.by("kaspersky") if o.case.expect is not None]
     found = sum(1 for o in report.by("kaspersky") if o.found)
     flagged = [o for o in report.by("other") if o.found]
     print()
     print(f"positives found: {found}/{len(report.by('kaspersky'))}")
     if pos:
         print(f"unambiguous positives covered: {covered}/{len(pos)} = {covered / len(pos):.1%}")
+    if feet:
+        right = sum(1 for o in feet if o.correct)
+        print(
+            f"footprints alone called {feet[0].case.expect.value if feet[0].case.expect else ''}: {right}/{len(feet)}"
+        )
     print(f"negatives flagged: {len(flagged)}/{len(report.by('other'))}")
     if args.misses:
         print()

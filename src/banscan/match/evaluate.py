@@ -11,7 +11,9 @@ Corpus lines (JSON Lines):
      "record": {"kind": "driver", "name": "klif.sys", "publisher": null, ...}}
 
 `label` says what the record is; `ambiguous` marks names whose identity is uncertain alone
-(a bare `avp.exe`): those must be found but may stay `review`.
+(a bare `avp.exe`): those must be found but may stay `review`. `expect` names the verdict when
+it is not the label's: a folder, data file or registry key of a Kaspersky product alone is a
+footprint, `remnant`.
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class Case:
     ambiguous: bool
     prov: str
     record: InventoryRecord
+    expect: Verdict | None = None
+
+    @property
+    def wanted(self) -> set[Verdict]:
+        return {self.expect} if self.expect is not None else EXPECTED[self.label]
 
 
 @dataclass(slots=True)
@@ -86,7 +93,7 @@ class Outcome:
 
     @property
     def correct(self) -> bool:
-        want = EXPECTED[self.case.label]
+        want = self.case.wanted
         if not want:
             return not self.findings
         return self.verdicts == want
@@ -173,6 +180,10 @@ def read_corpus(path: Path) -> Iterator[Case]:
             if label not in LABELS:
                 raise CorpusError(f"{where}: label must be one of {LABELS}")
             case_id = str(obj.get("id") or where)
+            try:
+                expect = Verdict(obj["expect"]) if obj.get("expect") else None
+            except ValueError:
+                raise CorpusError(f"{where}: expect must be a verdict") from None
             yield Case(
                 id=case_id,
                 label=str(label),
@@ -180,6 +191,7 @@ def read_corpus(path: Path) -> Iterator[Case]:
                 ambiguous=bool(obj.get("ambiguous", False)),
                 prov=str(obj.get("prov") or ""),
                 record=_record(case_id, obj["record"], where),
+                expect=expect,
             )
 
 
