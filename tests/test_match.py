@@ -51,6 +51,19 @@ def test_norm_name_strips_versions_marks_case_and_transliterates() -> None:
     assert norm_path("C:\\Program Files (x86)\\Acme\\") == "c:/program files (x86)/acme"
 
 
+def test_norm_path_spells_out_windows_folder_variables() -> None:
+    want = "c:/program files (x86)/acme av lab/agent"
+    for text in (
+        r"%ProgramFiles(x86)%\Acme AV Lab\Agent",
+        r"%ProgramFiles (x86)%\Acme AV Lab\Agent",
+        r"?:\Program Files (x86)\Acme AV Lab\Agent",
+        "\\Program Files (x86)\\Acme AV Lab\\Agent\\",
+    ):
+        assert norm_path(text) == want, text
+    assert norm_path(r"%ALLUSERSPROFILE%\Acme") == norm_path(r"C:\ProgramData\Acme") == "c:/programdata/acme"
+    assert norm_path("/opt/acme/") == "/opt/acme"
+
+
 @given(st.text(max_size=60))
 def test_norm_name_is_idempotent(text: str) -> None:
     once = norm_name(text)
@@ -271,6 +284,16 @@ def test_product_codes_and_shipped_file_names_identify_the_product(cat: Catalog)
     # The same GUID under another key is not an installed program.
     assert run(cat, rec(RecordKind.REGISTRY_KEY, code, path=rf"HKCR\CLSID\{code}")) == []
     assert run(cat, rec(RecordKind.FILE, "notacmecore.dll")) == []
+
+
+def test_drivers_listed_as_services_and_service_registry_keys(cat: Catalog) -> None:
+    # Windows lists kernel drivers as services; a Services key is a service's registration.
+    f = only(run(cat, rec(RecordKind.SERVICE, "KLSHARED")))
+    assert (f.product, f.verdict) == ("acme-shared", Verdict.COVERED)
+    key = r"HKLM\SYSTEM\CurrentControlSet\Services\klshared"
+    f = only(run(cat, rec(RecordKind.REGISTRY_KEY, "klshared", path=key)))
+    assert (f.product, f.verdict) == ("acme-shared", Verdict.COVERED)
+    assert run(cat, rec(RecordKind.REGISTRY_KEY, "x", path=key + r"\Parameters")) == []
 
 
 def test_aliases_name_their_product(cat: Catalog) -> None:

@@ -25,7 +25,9 @@ _NAME_AS: dict[R, tuple[K, ...]] = {
     R.SECURITY_PRODUCT: (K.DISPLAY_NAME,),
     R.EXTENSION: (K.DISPLAY_NAME,),
     R.RECEIPT: (K.RECEIPT, K.BUNDLE_ID, K.DISPLAY_NAME),
-    R.SERVICE: (K.SERVICE,),
+    # Windows lists kernel drivers as services (sc query type= driver; osquery's services table),
+    # so a service name is compared with driver names too.
+    R.SERVICE: (K.SERVICE, K.DRIVER),
     R.DRIVER: (K.DRIVER,),
     R.PROCESS: (K.PROCESS,),
     R.CERTIFICATE: (K.CERTIFICATE,),
@@ -39,6 +41,9 @@ _PATH_AS: dict[R, tuple[K, ...]] = {
 }
 
 
+_SERVICE_KEY = re.compile(
+    r"(?:^|[\\/])(?:CurrentControlSet|ControlSet\d{3})[\\/]Services[\\/]([^\\/]+)$", re.I
+)
 _GUID = re.compile(r"\{[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}")
 # Record kinds that are a file or folder on disk: their file name is compared with the names of
 # files the vendor ships (libraries, programs, installers).
@@ -57,6 +62,12 @@ def observed(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
             yield k, record.name, "name"
         if kind == R.REGISTRY_KEY and not record.path:
             yield K.REGISTRY_KEY, record.name, "name"  # a key listed by its path alone
+    if kind == R.REGISTRY_KEY:
+        # HKLM\SYSTEM\CurrentControlSet\Services\<name>: a service's or driver's registration.
+        m = _SERVICE_KEY.search(record.path or record.name or "")
+        if m:
+            yield K.SERVICE, m.group(1), "service_key"
+            yield K.DRIVER, m.group(1), "service_key"
     if record.path:
         for k in _PATH_AS.get(kind, (K.PATH,)):
             yield k, record.path, "path"

@@ -69,10 +69,26 @@ def norm_token(text: str) -> str:
     return text
 
 
+# Windows folders as inventories and detection rules write them: environment variables, a
+# wildcard drive ("?:\Program Files"), or the system drive.
+_WIN_VARS = (
+    (re.compile(r"^%programfiles\s*\(x86\)%", re.I), "c:/program files (x86)"),
+    (re.compile(r"^%programfiles%", re.I), "c:/program files"),
+    (re.compile(r"^%(?:programdata|allusersprofile)%", re.I), "c:/programdata"),
+    (re.compile(r"^%(?:systemroot|windir)%", re.I), "c:/windows"),
+    (re.compile(r"^%systemdrive%", re.I), "c:"),
+    (re.compile(r"^[?*]:", re.I), "c:"),
+    (re.compile(r"^/(?=program files|programdata/|windows/)", re.I), "c:/"),
+)
+
+
 @lru_cache(maxsize=65536)
 def norm_path(text: str) -> str:
-    """A path compared across OSes: forward slashes, folded case, no trailing slash."""
+    """A path compared across OSes: forward slashes, folded case, no trailing slash, Windows
+    folder variables spelled out."""
     text = fold(text.strip()).replace("\\", "/")
+    for rx, folder in _WIN_VARS:
+        text = rx.sub(folder, text, count=1)
     text = re.sub(r"/+", "/", text)
     return text.rstrip("/") or "/"
 
