@@ -79,7 +79,7 @@ def test_charts_and_methodology(html: str) -> None:
     assert "data:image/svg+xml;base64," in html
     text = _text(html)
     assert "lab-07: not a recognised Windows, macOS or Linux root" in text  # what was not scanned
-    assert "regulations.justia.com" in text  # a source address for a cited regulation
+    assert "https://www.federalregister.gov/d/2024-13532" in text  # a cited regulation's original
     assert "macos-apps" in text and "dpkg" in text  # collectors
 
 
