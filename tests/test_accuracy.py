@@ -46,7 +46,7 @@ def test_corpus_is_large_enough_and_every_record_has_provenance() -> None:
         for s in sources:
             assert s.get("publisher"), s["id"]
             assert s.get("url") or (s.get("repository") and s.get("path")), s["id"]
-            if s.get("repository"):
+            if s.get("repository") and s.get("path"):  # a file (not an issue thread): which version
                 assert len(s.get("commit") or "") == 40, f"{s['id']}: commit of the version read"
         lines = [json.loads(x) for x in data.read_text(encoding="utf-8").splitlines() if x.strip()]
         assert len(lines) >= minimum, data.name
