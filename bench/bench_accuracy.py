@@ -54,11 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"positives found: {found}/{len(report.by('kaspersky'))}")
     if pos:
         print(f"unambiguous positives covered: {covered}/{len(pos)} = {covered / len(pos):.1%}")
-    if feet:
-        right = sum(1 for o in feet if o.correct)
-        print(
-            f"footprints alone called {feet[0].case.expect.value if feet[0].case.expect else ''}: {right}/{len(feet)}"
-        )
+    for verdict in sorted({o.case.expect.value for o in feet if o.case.expect}):
+        group = [o for o in feet if o.case.expect and o.case.expect.value == verdict]
+        right = sum(1 for o in group if o.correct)
+        print(f"records expected {verdict} (footprints, policy calls): {right}/{len(group)}")
     print(f"negatives flagged: {len(flagged)}/{len(report.by('other'))}")
     if args.misses:
         print()

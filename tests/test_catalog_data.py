@@ -147,20 +147,37 @@ def test_own_products_are_kaspersky_and_covered(catalog: Catalog) -> None:
         assert p.status in (ProductStatus.COVERED, ProductStatus.REVIEW), pid
 
 
-def test_process_and_path_identifiers_are_never_definitive(catalog: Catalog) -> None:
+# Names any program can take: alone they never prove Kaspersky software.
+GENERIC_PROCESS_NAMES = {"avp.exe", "avp", "avpui", "kav.exe", "setup.exe", "startup.exe"}
+
+
+def test_definitive_process_and_path_identifiers_are_specific_and_recorded(catalog: Catalog) -> None:
+    """A process or path proves a product only when its name is one vendor's own (klnagent.exe,
+    /opt/kaspersky/kesl) and a recorded source shows it; generic names never do."""
     for p in catalog.products:
         for i in p.identifiers:
-            if i.kind == IdentifierKind.PROCESS:
+            if i.kind not in (IdentifierKind.PROCESS, IdentifierKind.PATH):
+                continue
+            if i.kind == IdentifierKind.PROCESS and i.value.lower() in GENERIC_PROCESS_NAMES:
                 assert i.confidence == Confidence.WEAK, (p.id, i.value)
-            if i.kind == IdentifierKind.PATH:
-                assert i.confidence != Confidence.DEFINITIVE, (p.id, i.value)
+            if i.confidence == Confidence.DEFINITIVE:
+                strengths = {catalog.source(s).strength for s in i.sources}
+                assert strengths & {SourceStrength.VENDOR, SourceStrength.PUBLIC_CODE}, (p.id, i.value)
 
 
 def test_kaspersky_lab_folders_are_weak(catalog: Catalog) -> None:
     """The bare install/data folders are masqueraded by attackers (Forest Blizzard)."""
     generic = catalog.product("kaspersky-generic")
+    bare = [
+        i
+        for i in generic.identifiers
+        if i.kind == IdentifierKind.PATH and i.value.endswith("\\Kaspersky Lab\\*")
+    ]
+    assert len(bare) >= 2
+    for i in bare:
+        assert i.confidence == Confidence.WEAK, i.value
     for i in generic.identifiers:
-        if i.kind == IdentifierKind.PATH and "\\Kaspersky Lab\\*" in i.value:
+        if i.kind == IdentifierKind.PATH and "ProgramData" in i.value:
             assert i.confidence == Confidence.WEAK, i.value
 
 

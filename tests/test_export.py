@@ -65,6 +65,7 @@ for _t in ("chrome_extensions", "firefox_addons", "safari_extensions"):
 # identifier in the catalog needs a sample here, or test_every_identifier_matches fails.
 _SW = "HKEY_LOCAL_MACHINE\\SOFTWARE\\WOW6432Node\\KasperskyLab\\"
 REGEX_SAMPLES = {
+    "^pkg:pypi/opentip(@|\\?|$)": "pkg:pypi/opentip@1.2",
     "KasperskyLab[\\\\/]protected[\\\\/]KES[0-9]": _SW + "protected\\KES21",
     "KasperskyLab[\\\\/]Components[\\\\/]34[\\\\/]Connectors[\\\\/]KES([\\\\/]|$)": _SW
     + "Components\\34\\Connectors\\KES\\11.0.0.0",
@@ -87,6 +88,18 @@ REGEX_SAMPLES = {
     "^AVP\\d+(\\.\\d+)*$": "AVP21.3",
     "(^|[\\\\/])avp(32|cc|m|upd)(\\.exe)?$": "AVPUPD.EXE",
     "^com\\.kaspersky\\.": "com.kaspersky.kav.helper",
+    "^kl[a-z]+_klfoc$": "kladminserver_klfoc",
+    "^anti_ransom(_gui)?\\.exe$": "anti_ransom_gui.exe",
+    "CurrentVersion[\\\\/]Run[\\\\/]AVP$": "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\AVP",
+    "(^|[\\\\/])Kaspersky\\.[a-z]": "HKEY_LOCAL_MACHINE\\SOFTWARE\\Classes\\Kaspersky.IeVirtualKeyboardPlugin.JavascriptApi",
+    "^(avpservice|avzkrnl|ksdeuimain|ckahcomm|ckahrule|ckahum)\\.dll$": "ckahum.dll",
+    "^(avs_eka|eka_meta)\\.dll$": "eka_meta.dll",
+    "^cf_(anti_malware_facade|mgmt_facade|response_provider)\\.dll$": "cf_mgmt_facade.dll",
+    "^kasperskylab\\.[a-z0-9_.]+\\.dll$": "KasperskyLab.UI.Core.dll",
+    "^klhkum(\\..+)?\\.dll$": "klhkum.x64.dll",
+    "^ks4\\.0\\d\\d\\.\\d+\\.\\d+\\.\\d+[a-z]{2}_\\d+\\.exe$": "ks4.021.2.16.590en_25092.exe",
+    "^kuu\\d+(\\.\\d+){3}(_[a-z0-9_-]+)?_[a-z]{2}\\.(tar\\.gz|zip)$": "kuu4.2.0.1432_x86_64_en.tar.gz",
+    "^pkg:maven/com\\.kaspersky\\.android-components/": "pkg:maven/com.kaspersky.android-components/kaspresso@1.6.0",
 }
 
 # Values ordinary hosts have, plus near misses; no export may report any of them.

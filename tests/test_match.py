@@ -147,6 +147,16 @@ def test_unlisted_product_of_covered_publisher_is_a_finding(cat: Catalog) -> Non
     assert f.product_name == "Totally New Tool" and f.brand == "Totally New Tool"
 
 
+def test_cloud_extension_publisher_namespace_names_entity(cat: Catalog) -> None:
+    """Azure VM extensions are published under dotted namespaces such as "KasperskyLab.Azure"."""
+    f = only(run(cat, rec(RecordKind.APP, "CloudAgent", publisher="AcmeAVLab.SecurityAgent")))
+    assert (f.product, f.verdict) == ("acme-av-unlisted", Verdict.COVERED)
+    assert [e.kind for e in f.evidence] == ["publisher"]
+    # Only the first segment names the publisher; a namespace merely mentioning it does not.
+    assert run(cat, rec(RecordKind.APP, "CloudAgent", publisher="Contoso.AcmeAVLab")) == []
+    assert run(cat, rec(RecordKind.APP, "CloudAgent", publisher="Contoso.Monitoring")) == []
+
+
 def test_signer_subject_names_entity(cat: Catalog) -> None:
     f = only(
         run(

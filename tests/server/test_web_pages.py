@@ -373,7 +373,7 @@ def test_hosts_filters_search_pagination_and_exports(fleet: Fleet, results: dict
     rows = read_csv(r.text)
     assert [int(row["id"]) for row in rows] == listed == [ids[0], ids[6]]
     assert rows[0]["hostname"] == "web-00" and rows[0]["platform"] == "linux"
-    assert int(rows[0]["covered"]) == 3 and rows[0]["worst_verdict"] == "covered" and rows[0]["found"] == "4"
+    assert int(rows[0]["covered"]) == 3 and rows[0]["worst_verdict"] == "covered" and rows[0]["found"] == "3"
     data = a.get("/hosts.json", params=filters).json()
     assert [h["id"] for h in data["items"]] == listed and data["count"] == 2
     assert data["filters"]["verdict"] == "covered"
@@ -445,10 +445,10 @@ def test_transitions_board_and_exports(fleet: Fleet, results: dict[str, Any]) ->
     rows = read_csv(a.get("/transitions.csv").text)
     with make_engine(fleet.db_url).connect() as conn:
         stored = conn.execute(select(func.count()).select_from(Transition)).scalar_one()
-    assert len(rows) == stored == 8
+    assert len(rows) == stored == 6  # 3 products on each of the 2 dirty hosts
     moved = [r for r in rows if r["state"] == "replacement-installed"]
     assert [(int(r["host_id"]), r["product"], r["updated_by"]) for r in moved] == [(ids[0], "kesl", "alice")]
-    assert read_csv(a.get("/transitions.csv", params={"state": "found"}).text).__len__() == 7
+    assert read_csv(a.get("/transitions.csv", params={"state": "found"}).text).__len__() == 5
     data = a.get("/transitions.json", params={"product": "kesl"}).json()
     assert data["count"] == 2 and {i["host_id"] for i in data["items"]} == {ids[0], ids[3]}
     # overdue flags for a role with deadlines come from the same rules as the overview
@@ -458,7 +458,7 @@ def test_transitions_board_and_exports(fleet: Fleet, results: dict[str, Any]) ->
 def test_transitions_history_exports_every_step_by_host_product_and_time(
     fleet: Fleet, results: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = populate(fleet, results, 4)  # ids[0] and ids[3] report the dirty root: 4 products each
+    ids = populate(fleet, results, 4)  # ids[0] and ids[3] report the dirty root: 3 products each
     make_admin(fleet.db_url)
     a = browser(fleet)
     token = login(a, "alice")
@@ -480,7 +480,7 @@ def test_transitions_history_exports_every_step_by_host_product_and_time(
     rows = read_csv(r.text)
     with make_engine(fleet.db_url).connect() as conn:
         events = conn.execute(select(func.count()).select_from(TransitionEvent)).scalar_one()
-    assert len(rows) == events == 8 + 2 + 1 + 3  # first sightings, alice's two, the verification, 3 flags
+    assert len(rows) == events == 6 + 2 + 1 + 2  # first sightings, alice's two, the verification, 2 flags
 
     # ordered by host, then product, then time; each item's steps together
     keys = [(int(x["host_id"]), x["product"]) for x in rows]
@@ -503,7 +503,7 @@ def test_transitions_history_exports_every_step_by_host_product_and_time(
     assert kesl[1]["note"] == '\'=HYPERLINK("x")'  # a formula is not run by a spreadsheet
     flagged = [x for x in rows if x["flag"]]
     assert {x["flag"] for x in flagged} == {"gone-without-removal-record"}
-    assert {int(x["host_id"]) for x in flagged} == {ids[0]} and len(flagged) == 3
+    assert {int(x["host_id"]) for x in flagged} == {ids[0]} and len(flagged) == 2
 
     # a page of items at a time gives the same rows in the same order
     monkeypatch.setattr(web, "EXPORT_BATCH", 3)
@@ -516,7 +516,7 @@ def test_transitions_history_exports_every_step_by_host_product_and_time(
     assert {int(x["host_id"]) for x in by_product} == {ids[0], ids[3]}
     assert len(by_product) == 4 + 1 and {x["product"] for x in by_product} == {"kesl"}
     gone = read_csv(a.get("/transitions/history.csv", params={"flagged": "1"}).text)
-    assert len({x["product"] for x in gone}) == 3 and len(gone) == 3 * 2
+    assert len({x["product"] for x in gone}) == 2 and len(gone) == 2 * 2
     assert read_csv(a.get("/transitions/history.csv", params={"overdue": "1"}).text) == []
 
     data = a.get("/transitions/history.json", params={"product": "kesl"}).json()

@@ -49,6 +49,11 @@ _PLATFORM_MAP: dict[str, tuple[str, ...]] = {
 }
 _LEGAL_WORDS = (*sorted(_LEGAL_FORMS), "ао", "зао", "оао", "пао", "ооо")
 _REG_ROOTS = ("HKEY_LOCAL_MACHINE\\SOFTWARE", "HKEY_LOCAL_MACHINE\\SOFTWARE\\WOW6432Node")
+# Keys listed one level deep as well: registered COM ProgIDs and the machine's autorun values.
+_REG_LISTS = (
+    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Classes",
+    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
+)
 _REG_SKIP = frozenset({"software", "wow6432node", "hkey", "local", "machine", "hklm"})
 
 
@@ -277,9 +282,10 @@ def registry_anchor(pattern: str) -> str:
 
 
 def _registry_source(anchors: Iterable[str]) -> Source:
-    """registry needs a key constraint: the SOFTWARE roots (one level) and each anchor's subtree."""
+    """registry needs a key constraint: the SOFTWARE roots and listed keys (one level) and each
+    anchor's subtree."""
     cols = "path AS v, key, name, type, data"
-    parts = [f"SELECT {cols} FROM registry WHERE key = {sql_str(r)}" for r in _REG_ROOTS]
+    parts = [f"SELECT {cols} FROM registry WHERE key = {sql_str(r)}" for r in (*_REG_ROOTS, *_REG_LISTS)]
     for a in sorted(set(anchors)):
         for r in _REG_ROOTS:
             base = r + "\\" + a

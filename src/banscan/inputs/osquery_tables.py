@@ -84,7 +84,7 @@ TABLES: dict[str, Table] = {
         version=("bundle_short_version", "bundle_version"),
         path=("path",),
         bundle_id=("bundle_identifier",),
-        extra=("bundle_version",),
+        extra=("bundle_version", "info_string", "copyright"),
     ),
     "deb_packages": Table(
         R.PACKAGE,

@@ -115,12 +115,19 @@ def observed(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
         display = record.get("display_name")
         if display:
             yield K.DISPLAY_NAME, display, "display_name"
+    if kind == R.APP:
+        # A macOS bundle's CFBundleGetInfoString (osquery apps.info_string) may name the product
+        # an app belongs to when its own name is generic ("Net configurator").
+        info = record.get("get_info_string") or record.get("info_string")
+        if info:
+            yield K.DISPLAY_NAME, info, "get_info_string"
 
 
 def _product_codes(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
     """A Windows Installer ProductCode: an extra of Uninstall entries and MSI files, or the name of
     an Uninstall subkey."""
-    code = record.get("product_code")
+    # osquery's programs table calls it identifying_number.
+    code = record.get("product_code") or record.get("identifying_number")
     if code:
         yield K.PRODUCT_CODE, code, "product_code"
         return

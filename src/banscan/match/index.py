@@ -224,6 +224,13 @@ class EntityIndex:
         hit = self.by_org.get(key)
         if hit is not None:
             return hit
+        # Cloud extension publishers are dotted namespaces ("KasperskyLab.Azure",
+        # "Microsoft.Azure.Security"): the first segment names the organisation.
+        if "." in value and " " not in value.strip():
+            head = value.strip().split(".", 1)[0]
+            hit = self.by_org.get(norm_org(head)) if len(head) >= 4 else None
+            if hit is not None:
+                return hit
         # Certificate subjects: look at CN= and O= parts separately.
         if "=" in value:
             for part in re.split(r",(?=\s*[A-Za-z0-9.]+=)", value):

@@ -68,6 +68,7 @@ def app_record(ctx: CollectContext, collector: str, app: Path, user: str | None 
                 "file_name": app.name,
                 "bundle_version": bundle_version if bundle_version != short_version else None,
                 "copyright": copyright_text,
+                "get_info_string": text(info.get("CFBundleGetInfoString")),
                 "executable": info.get("CFBundleExecutable"),
                 "user": user,
             }
