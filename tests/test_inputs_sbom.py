@@ -21,7 +21,7 @@ from banscan.scan import ScanOptions, run_scan
 
 DATA = Path(__file__).parent / "data" / "inputs" / "sbom"
 CDX_JSON, CDX_XML = cyclonedx.READERS
-SPDX_JSON, SPDX_TV = spdx.READERS
+SPDX_JSON, SPDX_TV, _SPDX3 = spdx.READERS
 
 
 def read(

@@ -16,9 +16,10 @@ unknown keys and wrong types, and following `components[].components[]` down to 
 XML is parsed with defusedxml: entity declarations (external entities, entity-expansion bombs) and
 external references are refused with one error line, and nothing is ever fetched from the network.
 Inputs larger than MAX_BYTES are skipped. Validation is bounded so a large SBOM is still read in
-seconds: JSON validation covers the first VALIDATE_ITEMS entries of each top-level list (checked
-VALIDATE_CHUNK at a time, since the schema's `uniqueItems` is quadratic), only UTF-8 XML is validated,
-and nothing above VALIDATE_MAX_BYTES is; the components are always all read.
+about a second: JSON validation covers the first VALIDATE_ITEMS entries of each top-level list
+(checked VALIDATE_CHUNK at a time, since the schema's `uniqueItems` is quadratic) and checks only
+the cheap string formats (CHECKED_FORMATS), only UTF-8 XML is validated, and nothing above
+VALIDATE_MAX_BYTES is; the components are always all read.
 Without the library's validation extras (jsonschema, lxml) documents are read unvalidated.
 """
 
@@ -46,6 +47,10 @@ VALIDATE_CHUNK = 250  # entries of a top-level list validated together
 VALIDATE_ITEMS = 1000  # entries of a top-level list validated at most
 MAX_DEPTH = 32
 DEFAULT_SCHEMA = "1.6"  # validated against when a document declares no version
+# String formats still checked in JSON. `iri-reference` (every URL in licenses, externalReferences …)
+# is left out: jsonschema checks it with an Earley parser at ~80 ms a URL, so a BOM of a few thousand
+# components took minutes, and a malformed URL says nothing about which software is installed.
+CHECKED_FORMATS = ("date-time", "idn-email")
 _MSG_MAX = 200
 
 _XML_NS_URI = re.compile(r"^\{http://cyclonedx\.org/schema/bom/(\d+\.\d+)\}")
@@ -99,15 +104,53 @@ def _validator(fmt: str, version: str) -> Any:
         return None
 
 
+def _unchecked(version: str) -> str:
+    return f"specVersion {version!r} is not one this reader can validate; components read without validation"
+
+
+@lru_cache(maxsize=16)
+def _json_schema_validator(version: str) -> Any:
+    """The library's strict JSON validator narrowed to CHECKED_FORMATS (see there for why).
+
+    The same jsonschema validator (the library's schema files and registry), evolved with a
+    narrower format checker; the library validator itself if it cannot be narrowed, None for a
+    version the library has no schema for.
+    """
+    from jsonschema import FormatChecker
+
+    lib = _validator("json", version)
+    if lib is None:
+        return None
+    inner = getattr(lib, "_validator", None)
+    if inner is None or not hasattr(inner, "evolve"):
+        return lib
+    return inner.evolve(format_checker=FormatChecker(formats=CHECKED_FORMATS))
+
+
+def _first_json_error(version: str, part: dict[str, Any]) -> Any:
+    """The first jsonschema ValidationError of `part`, None if valid, or a str if not checkable."""
+    from cyclonedx.exception import MissingOptionalDependencyException
+
+    try:
+        validator = _json_schema_validator(version)
+        if validator is None:
+            return _unchecked(version)
+        if hasattr(validator, "iter_errors"):
+            return next(iter(validator.iter_errors(part)), None)
+        found = validator.validate_str(json.dumps(part), all_errors=True)
+    except MissingOptionalDependencyException:
+        return None  # validation extras not installed: read without validation, as documented
+    first = next(iter(found), None) if found is not None else None
+    return getattr(first, "data", None)
+
+
 def _first_error(fmt: str, version: str, text: str) -> Any:
     """The first schema validation error (library object), None if valid, or a str if not checkable."""
     from cyclonedx.exception import MissingOptionalDependencyException
 
     validator = _validator(fmt, version)
     if validator is None:
-        return (
-            f"specVersion {version!r} is not one this reader can validate; components read without validation"
-        )
+        return _unchecked(version)
     try:
         found = validator.validate_str(text, all_errors=True)
     except MissingOptionalDependencyException:
@@ -155,13 +198,12 @@ def _report_json_schema(errors: ErrorSink, filename: str, doc: dict[str, Any], s
     declared = _clean(doc.get("specVersion"))
     version = declared or DEFAULT_SCHEMA
     for part, offsets in _json_parts(doc):
-        err = _first_error("json", version, json.dumps(part))
-        if err is None:
+        data = _first_json_error(version, part)  # a jsonschema ValidationError
+        if data is None:
             continue
-        if isinstance(err, str):
-            errors.report(filename, None, err)
+        if isinstance(data, str):
+            errors.report(filename, None, data)
             return
-        data = err.data  # a jsonschema ValidationError
         where = _json_path(getattr(data, "absolute_path", ()), offsets)
         message = _short(str(getattr(data, "message", data)))
         errors.report(

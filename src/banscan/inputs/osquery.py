@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, ClassVar, cast
 
@@ -25,7 +26,14 @@ COLLECTOR = "osquery"
 MAX_LINE = 16 * 1024 * 1024
 MAX_ARRAY_BYTES = 256 * 1024 * 1024
 _RESULT_KEYS = (b'"columns"', b'"diffResults"', b'"snapshot"')
-_HOST_KEYS = (b'"hostIdentifier"', b'"hostname"')
+_HOST_NAMES = frozenset({"hostIdentifier", "hostname"})
+_ENVELOPE_KEYS = frozenset(
+    {"name", "calendarTime", "unixTime", "epoch", "counter", "numerics", "action", "decorations"}
+    | _HOST_NAMES
+)
+_ENVELOPE_BYTES = tuple(f'"{k}"'.encode() for k in sorted(_ENVELOPE_KEYS))
+_SNAPSHOT_START = re.compile(rb'^\s*\{\s*"(?:snapshot"\s*:\s*\[|diffResults"\s*:\s*\{)')
+_SNIFF_LINES = 20
 
 
 def _json_loads() -> Callable[[str], Any]:
@@ -262,13 +270,7 @@ class OsqueryReader:
     def sniff(self, head: bytes, filename: str) -> int:
         if _first_char(head) == b"[":
             return _sniff_array(head)
-        if (
-            b'"calendarTime"' in head
-            and any(k in head for k in _RESULT_KEYS)
-            and any(k in head for k in _HOST_KEYS)
-        ):
-            return 95
-        return 0
+        return _sniff_lines(head)
 
     def read(
         self, stream: BinaryIO, filename: str, errors: ErrorSink, default_host: str
@@ -283,6 +285,55 @@ class OsqueryReader:
         yield from records_from_lines(
             numbered_lines(stream, filename, errors), filename, errors, default_host
         )
+
+
+def _envelope_score(obj: dict[str, Any]) -> int:
+    """How surely one parsed line is an osquery result line (0 when it carries no rows)."""
+    if not (
+        isinstance(obj.get("columns"), dict)
+        or isinstance(obj.get("diffResults"), dict)
+        or isinstance(obj.get("snapshot"), list)
+    ):
+        return 0
+    keys = _ENVELOPE_KEYS.intersection(obj)
+    if "calendarTime" in keys and not _HOST_NAMES.isdisjoint(keys):
+        return 95
+    if len(keys) >= 2:
+        return 90  # e.g. name + hostIdentifier, name + unixTime: a shipper dropped calendarTime
+    return 70 if keys else 0
+
+
+def _sniff_lines(head: bytes) -> int:
+    """A result log: its first JSON line is a result (rows and some of the envelope keys).
+
+    osqueryd always writes name, hostIdentifier, calendarTime, unixTime, epoch, counter, numerics
+    (and action for event lines), but log shippers drop or rename some of them, so any two of them
+    with the rows are enough. A first line too long to be whole in `head` is judged by its keys
+    (the usual case for a big snapshot line).
+    """
+    text = head.removeprefix(b"\xef\xbb\xbf")
+    best = 0
+    objects = 0
+    for raw in text.split(b"\n")[:_SNIFF_LINES]:
+        line = raw.strip()
+        if not line.startswith(b"{"):
+            continue  # blank, or a stray line a reader reports and skips
+        try:
+            obj = _loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            continue  # broken, or cut off by the end of `head`
+        if isinstance(obj, dict):
+            objects += 1
+            best = max(best, _envelope_score(obj))
+    if objects:
+        return best
+    if not any(k in text for k in _RESULT_KEYS):
+        return 0
+    if sum(1 for k in _ENVELOPE_BYTES if k in text) >= 2:
+        return 85
+    if _SNAPSHOT_START.match(text):
+        return 80  # osqueryd writes "snapshot" first; the rest of the envelope follows the rows
+    return 0
 
 
 def _sniff_array(head: bytes) -> int:

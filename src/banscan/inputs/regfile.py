@@ -1,4 +1,9 @@
-"""`reg export` files of Uninstall keys (regedit version 5 UTF-16, or REGEDIT4)."""
+"""`reg export` files of Uninstall keys (regedit version 5 UTF-16, or REGEDIT4).
+
+Each Uninstall subkey with a DisplayName becomes one APP record, the same record the hive
+collector makes (banscan.collect.windows.uninstall.app_record), with the full key as `key`;
+parsing is banscan.collect.windows.regfile's.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ from collections.abc import Iterator
 from typing import BinaryIO, ClassVar
 
 from banscan.collect.base import ErrorSink
-from banscan.collect.windows.regfile import records_from_regfile
+from banscan.collect.windows.regfile import HEADERS, records_from_regfile
 from banscan.inputs.base import read_capped
 from banscan.models import InventoryRecord
 
-_HEADERS = ("Windows Registry Editor Version 5.00", "REGEDIT4")
+_HEADERS = HEADERS
 MAX_BYTES = 256 * 1024 * 1024
 
 

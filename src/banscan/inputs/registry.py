@@ -1,18 +1,36 @@
 """All input readers, and reading one target (a file, '-', or a directory of inputs).
 
-Formats are auto-detected from the first bytes; `--input-format` forces one. A target that
-cannot be read at all gives one error line and the run goes on with the next target.
+Formats are auto-detected from the first bytes; `--input-format` forces one. A JSON object whose
+first bytes say nothing (an SPDX document with `spdxVersion` after 5,000 packages, a CycloneDX BOM
+with `bomFormat` last) is detected from its top-level keys: `top_level_keys` reads the document
+with ijson's streaming parser, a chunk at a time, and stops at the first key that settles the
+format (or after SCAN_MAX_BYTES); the input is then read from its start again (seeking back, or
+from a spooled copy when it cannot seek, e.g. zstd or stdin).
+A target that cannot be read at all gives one error line and the run goes on with the next target.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
+import json
 import os
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
+
+import ijson
 
 from banscan.collect.base import ErrorSink
-from banscan.inputs.base import InputError, InputReader, default_host_for, head_of, open_input
+from banscan.inputs.base import (
+    SNIFF_BYTES,
+    InputError,
+    InputReader,
+    default_host_for,
+    head_of,
+    open_input,
+)
 from banscan.models import InventoryRecord, TargetResult
 
 # One module per format family; each defines READERS: list[InputReader].
@@ -27,15 +45,21 @@ READER_MODULES = (
 )
 
 MIN_SCORE = 20
+# How far into a JSON object to look for its top-level keys: the SBOM readers skip larger inputs.
+SCAN_MAX_BYTES = 512 * 1024 * 1024
+SCAN_CHUNK = 1024 * 1024
+SPOOL_MEMORY = 16 * 1024 * 1024  # of a stream that cannot seek back; more goes to a temporary file
+# Top-level keys that can settle a document's format; detection is re-run as each one is found.
+DECISIVE_KEYS = frozenset({"spdxVersion", "bomFormat", "@context", "$schema", "specVersion", "@graph"})
 
 
 def all_readers() -> list[InputReader]:
     out: list[InputReader] = []
-    for name in READER_MODULES:
+    for entry in READER_MODULES:
         try:
-            module = importlib.import_module(name)
+            module = importlib.import_module(entry)
         except ModuleNotFoundError as exc:
-            if exc.name == name:
+            if exc.name == entry:
                 continue  # a format family not built into this version
             raise
         out.extend(module.READERS)
@@ -58,6 +82,151 @@ def detect(head: bytes, filename: str) -> InputReader | None:
         if score >= MIN_SCORE and (best is None or score > best[0]):
             best = (score, r)
     return best[1] if best else None
+
+
+# --- top-level keys of a JSON object, read as a stream ------------------------------------------
+
+_VALUE_MAX = 1000  # longer top-level strings are kept as ""
+_BOM = b"\xef\xbb\xbf"
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file over an iterable of byte chunks (for ijson), without a leading UTF-8 BOM."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._left = b""
+        self._first = True
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            if self._first:
+                self._left = chunk  # the BOM may be split over the first chunks: gather 3 bytes
+                while len(self._left) < len(_BOM) and _BOM.startswith(self._left):
+                    more = next(self._chunks, None)
+                    if more is None:
+                        break
+                    self._left += more
+                self._left = self._left.removeprefix(_BOM)
+                self._first = False
+            else:
+                self._left = chunk
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
+
+
+def top_level_keys(
+    chunks: Iterable[bytes], found: Callable[[dict[str, Any]], bool] | None = None
+) -> dict[str, Any]:
+    """The top-level keys of the JSON object in `chunks`, read by ijson's streaming parser:
+    scalars and short strings with their values, nested arrays and objects as [] and {}. Stops
+    when `found` says the keys so far are enough (asked each time a DECISIVE_KEYS key is read),
+    at the end of the object, or where the input stops being JSON."""
+    keys: dict[str, Any] = {}
+    key: str | None = None
+    try:
+        for prefix, event, value in ijson.parse(_ChunkReader(chunks), use_float=True):
+            if prefix == "":
+                if event == "map_key":
+                    key = value
+                elif event == "start_array":
+                    break  # a JSON array, not an object
+                continue
+            if key is None or prefix != key:
+                continue  # inside a nested value
+            if event == "start_array":
+                keys.setdefault(key, [])
+            elif event == "start_map":
+                keys.setdefault(key, {})
+            else:
+                keys.setdefault(key, "" if isinstance(value, str) and len(value) > _VALUE_MAX else value)
+            name, key = key, None
+            if found is not None and name in DECISIVE_KEYS and found(keys):
+                break
+    except (ijson.JSONError, UnicodeDecodeError):
+        pass  # truncated or not JSON: what was read so far
+    return keys
+
+
+def _is_json_object(head: bytes) -> bool:
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return text[:1] == b"{"
+
+
+class _Chain(io.RawIOBase):
+    """What was spooled while scanning, then the rest of the stream it came from."""
+
+    def __init__(self, first: BinaryIO, rest: BinaryIO) -> None:
+        self._parts = [first, rest]
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        while self._parts:
+            data = self._parts[0].read(len(view))
+            if data:
+                view[: len(data)] = data
+                return len(data)
+            self._parts.pop(0).close()
+        return 0
+
+    def close(self) -> None:
+        for part in self._parts:
+            part.close()
+        self._parts = []
+        super().close()
+
+
+def detect_in_stream(stream: BinaryIO, head: bytes, name: str) -> tuple[InputReader | None, BinaryIO]:
+    """The reader for an input (from its first bytes, else a JSON object's top-level keys) and
+    the stream to read it from, positioned at its start again."""
+    reader = detect(head, name)
+    if reader is not None or not _is_json_object(head):
+        return reader, stream
+    best: list[InputReader] = []
+
+    def found(keys: dict[str, Any]) -> bool:
+        got = detect(json.dumps(keys).encode(), name)
+        if got is not None:
+            best[:] = [got]
+        return got is not None
+
+    if stream.seekable():
+        start = stream.tell()
+        top_level_keys(_chunks(stream), found)
+        stream.seek(start)
+        return (best[0] if best else None), stream
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - closed by _Chain
+
+    def spooled() -> Iterator[bytes]:
+        for chunk in _chunks(stream):
+            spool.write(chunk)
+            yield chunk
+
+    top_level_keys(spooled(), found)
+    spool.seek(0)
+    chained = io.BufferedReader(_Chain(spool, stream), buffer_size=SNIFF_BYTES)  # type: ignore[arg-type]
+    return (best[0] if best else None), chained  # type: ignore[return-value]
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    left = SCAN_MAX_BYTES
+    while left > 0:
+        chunk = stream.read(min(SCAN_CHUNK, left))
+        if not chunk:
+            return
+        left -= len(chunk)
+        yield chunk
 
 
 def read_target(
@@ -89,7 +258,9 @@ def read_target(
 
                 reader: InputReader | None = GenericCsvReader(columns)
             else:
-                reader = reader_named(input_format) if input_format else detect(head, name)
+                reader = reader_named(input_format) if input_format else None
+                if reader is None and not input_format:
+                    reader, stream = detect_in_stream(stream, head, name)
             if reader is None:
                 errors.report(name, None, "unrecognised input format (use --input-format to name it)")
                 return

@@ -1,4 +1,4 @@
-"""SPDX 2.x SBOMs (2.2 and 2.3; JSON and tag-value).
+"""SPDX SBOMs: 2.x (2.2 and 2.3; JSON and tag-value) and 3.0 (3.0.0 and 3.0.1; JSON-LD).
 
 Each package becomes one `sbom-component` record: name, version (`versionInfo`), publisher (the
 supplier's name, else the originator's; `NOASSERTION` gives none), purl and CPE from the external
@@ -11,6 +11,14 @@ required field missing, a malformed actor or reference …) that is reported as 
 its first messages, and the packages are then still read leniently — from the JSON tree, or line by
 line for tag-value — so a sloppy SBOM is matched all the same. Inputs larger than MAX_BYTES are
 skipped.
+
+SPDX 3.0 JSON-LD (`@context` …/rdf/3.0.x/spdx-context.jsonld, elements in `@graph`) gives the
+same records from each `software_Package`: `software_packageVersion`, purl (`software_packageUrl`
+or an externalIdentifier of type packageUrl), CPE (externalIdentifier cpe23, else cpe22) and the
+publisher from the Organization/Person element `suppliedBy` (else `originatedBy`) names, inline or
+by spdxId. The host is the package the SpdxDocument's (or its SBOM's) rootElement names. Each
+record's place is its element index (`@graph[12]`); an element that is not an object or has no
+type is one error line, and the rest of the graph is read.
 """
 
 from __future__ import annotations
@@ -265,6 +273,185 @@ class SpdxJsonReader:
         yield from _records(doc, filename, errors, default_host)
 
 
+# --- SPDX 3.0 JSON-LD ---------------------------------------------------------------------------
+
+# spdx-tools (0.8) can write SPDX 3 but not parse it, so the JSON-LD graph is read here: each
+# element of `@graph` is one JSON object, checked for the shape of the few properties used.
+_SPDX3_CONTEXT = re.compile(r"spdx\.org/rdf/3\.\d+(?:\.\d+)?/spdx-context\.jsonld")
+_SPDX3_TYPE_IRI = re.compile(r"^https?://spdx\.org/rdf/3[^/]*/terms/(\w+)/(\w+)$")
+_AGENT_TYPES = frozenset({"Agent", "Organization", "Person", "SoftwareAgent"})
+_PACKAGE_TYPES = frozenset({"software_Package"})
+_BOM_TYPES = frozenset({"SpdxDocument", "software_Sbom", "Bom", "Bundle"})
+_PURL_IDS = ("packageUrl",)
+_CPE_IDS = ("cpe23", "cpe22")
+
+
+def _spdx3_type(element: dict[str, Any]) -> str | None:
+    """`software_Package`, also when written `@type`, prefixed `spdx:` or as the full class IRI."""
+    value = element.get("type", element.get("@type"))
+    if isinstance(value, list):  # JSON-LD allows several types; the first SPDX one is enough
+        value = next((v for v in value if isinstance(v, str)), None)
+    text = _clean(value)
+    if text is None:
+        return None
+    m = _SPDX3_TYPE_IRI.match(text)
+    if m:
+        profile, cls = m.groups()
+        return cls if profile == "Core" else f"{profile.lower()}_{cls}"
+    return text.removeprefix("spdx:")
+
+
+def _spdx3_id(element: dict[str, Any]) -> str | None:
+    return _clean(element.get("spdxId", element.get("@id")))
+
+
+def _spdx3_refs(value: Any) -> list[Any]:
+    """A JSON-LD property that may hold one value or a list of them."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+class _Spdx3Graph:
+    """The elements of one SPDX 3 document, and the names of the agents they refer to."""
+
+    def __init__(self, graph: list[Any], filename: str, errors: ErrorSink) -> None:
+        self.filename = filename
+        self.errors = errors
+        self.elements: list[tuple[int, str, dict[str, Any]]] = []  # (index, type, element)
+        self.by_id: dict[str, tuple[str, dict[str, Any]]] = {}
+        for i, element in enumerate(graph):
+            if not isinstance(element, dict):
+                errors.report(filename, f"@graph[{i}]", "element is not a JSON object; skipped")
+                continue
+            kind = _spdx3_type(element)
+            if kind is None:
+                errors.report(filename, f"@graph[{i}]", "element has no type; skipped")
+                continue
+            self.elements.append((i, kind, element))
+            sid = _spdx3_id(element)
+            if sid:
+                self.by_id.setdefault(sid, (kind, element))
+
+    def agent(self, value: Any) -> str | None:
+        """The name of the first agent a suppliedBy/originatedBy value names (an IRI or inline)."""
+        for ref in _spdx3_refs(value):
+            element = ref if isinstance(ref, dict) else None
+            if isinstance(ref, str):
+                found = self.by_id.get(ref.strip())
+                element = found[1] if found and found[0] in _AGENT_TYPES else None
+            name = actor_name(element.get("name")) if element is not None else None
+            if name:
+                return name
+        return None
+
+    def package(self, index: int, element: dict[str, Any]) -> _Package:
+        place = f"@graph[{index}]"
+        pkg = _Package(
+            place=place,
+            name=_clean(element.get("name")),
+            spdx_id=_spdx3_id(element),
+            version=_clean(element.get("software_packageVersion")),
+            supplier=self.agent(element.get("suppliedBy")),
+            originator=self.agent(element.get("originatedBy")),
+            purl=_clean(element.get("software_packageUrl")),
+            purpose=_clean(element.get("software_primaryPurpose")),
+        )
+        cpes: dict[str, str] = {}
+        for j, ident in enumerate(_spdx3_refs(element.get("externalIdentifier"))):
+            if not isinstance(ident, dict):
+                self.errors.report(
+                    self.filename, f"{place}.externalIdentifier[{j}]", "is not a JSON object; ignored"
+                )
+                continue
+            kind, value = _clean(ident.get("externalIdentifierType")), _clean(ident.get("identifier"))
+            if not kind or not value:
+                continue
+            if kind in _PURL_IDS and pkg.purl is None:
+                pkg.purl = value
+            elif kind in _CPE_IDS:
+                cpes.setdefault(kind, value)
+        pkg.cpe = next((cpes[t] for t in _CPE_IDS if t in cpes), None)
+        return pkg
+
+    def document(self) -> _Document:
+        packages = [self.package(i, e) for i, kind, e in self.elements if kind in _PACKAGE_TYPES]
+        described: list[str] = []
+        name: str | None = None
+        boms: list[dict[str, Any]] = []
+        for _, kind, element in self.elements:
+            if kind == "SpdxDocument":
+                name = name or _clean(element.get("name"))
+                boms.insert(0, element)
+            elif kind in _BOM_TYPES:
+                boms.append(element)
+        # the document's root elements; an SBOM among them stands for its own root elements
+        for bom in boms:
+            for ref in _spdx3_refs(bom.get("rootElement")):
+                described.extend(self._roots(ref, depth=0))
+        bom_ids = {_spdx3_id(b) for b in boms} - {None}
+        for _, kind, element in self.elements:
+            if (
+                kind == "Relationship"
+                and _clean(element.get("relationshipType")) == "describes"
+                and _clean(element.get("from")) in bom_ids
+            ):
+                described.extend(t for t in map(_clean, _spdx3_refs(element.get("to"))) if t)
+        return _Document(name=name, packages=packages, described=described)
+
+    def _roots(self, ref: Any, depth: int) -> list[str]:
+        sid = _clean(ref)
+        if sid is None:
+            return []
+        found = self.by_id.get(sid)
+        if found is None or found[0] not in _BOM_TYPES or depth >= 4:
+            return [sid]
+        return [r for sub in _spdx3_refs(found[1].get("rootElement")) for r in self._roots(sub, depth + 1)]
+
+
+def _spdx3_sniff(text: str) -> int:
+    if not text.lstrip().startswith("{"):
+        return 0
+    if '"@context"' in text and _SPDX3_CONTEXT.search(text):
+        return 95
+    if '"@graph"' in text and "software_Package" in text and "spdx.org/rdf/3" in text:
+        return 80
+    return 0
+
+
+class Spdx3JsonLdReader:
+    """SPDX 3.0 (3.0.0, 3.0.1) JSON-LD: the `software_Package` elements of its `@graph`."""
+
+    name: ClassVar[str] = "spdx3-jsonld"
+
+    def sniff(self, head: bytes, filename: str) -> int:
+        return _spdx3_sniff(head.decode("utf-8-sig", errors="ignore"))
+
+    def read(
+        self, stream: BinaryIO, filename: str, errors: ErrorSink, default_host: str
+    ) -> Iterator[InventoryRecord]:
+        text = _read_capped(stream, filename, errors)
+        if text is None:
+            return
+        raw = parse_json_object(text, filename, errors, "an SPDX 3 document")
+        if raw is None:
+            return
+        context = raw.get("@context")
+        contexts = [c for c in _spdx3_refs(context) if isinstance(c, str)]
+        if not any(_SPDX3_CONTEXT.search(c) for c in contexts):
+            errors.report(
+                filename, "@context", "does not name an SPDX 3 context (spdx-context.jsonld); read anyway"
+            )
+        graph = raw.get("@graph")
+        if graph is None and ("type" in raw or "@type" in raw):
+            graph = [{k: v for k, v in raw.items() if k != "@context"}]  # a document of one element
+        if not isinstance(graph, list):
+            errors.report(filename, "@graph", "is missing or not a JSON array; no elements read")
+            return
+        doc = _Spdx3Graph(graph, filename, errors).document()
+        yield from _records(doc, filename, errors, default_host)
+
+
 # --- tag-value ----------------------------------------------------------------------------------
 
 # Tags that start an element other than a package: they end the package being read.
@@ -371,4 +558,4 @@ class SpdxTagValueReader:
         yield from _records(doc, filename, errors, default_host)
 
 
-READERS: list[InputReader] = [SpdxJsonReader(), SpdxTagValueReader()]
+READERS: list[InputReader] = [SpdxJsonReader(), SpdxTagValueReader(), Spdx3JsonLdReader()]
