@@ -511,8 +511,9 @@ def test_csv_header_and_rows() -> None:
     assert rows[1]["regulations"] == "" and rows[1]["next_deadline"] == ""
     assert rows[1]["definitions_age_days"] == ""
     assert rows[2]["first_evidence"] == "process=avp.exe @ pid:4312"
-    # an overdue deadline is still the next one owed; an ended one is not
-    assert rows[3]["next_deadline"] == "2024-09-20"
+    # an overdue deadline is said as such, never as the next deadline; an ended one is neither
+    assert rows[3]["next_deadline"] == "" and rows[3]["overdue_since"] == "2024-09-20"
+    assert rows[0]["overdue_since"] == "" and rows[0]["days_overdue"] == ""
 
 
 def test_csv_guards_against_formula_injection() -> None:
@@ -549,16 +550,17 @@ def test_table_shows_findings_summary_and_errors() -> None:
         "review",
         "informational",
         "accepted",
-        "Kaspersky Endpoint Security for Windows",
+        "Kaspersky Endpoint Security for",
         "UltraAV",
         "2024-10-04",
-        "Next deadline",
+        "Deadline",
+        "overdue since 2024-09-20",  # a passed deadline is said to be overdue, never "next"
     ):
         assert needle in text, needle
     assert "2 hosts scanned, 2 with findings: 1 covered, 1 review, 1 informational, 1 accepted" in text
     assert "Error reading \\\\fs01\\inventory\\wks-117.reg (reg-export): line 5012" in text
     assert "3: display_name=Kaspersky" in text
-    assert "exception until 2024-12-31" in text
+    assert "[exception until" in text and "2024-12-31]" in text
     assert "\x1b[" not in text  # plain text unless colour is asked for
 
 

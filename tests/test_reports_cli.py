@@ -29,7 +29,9 @@ def test_markdown_report_content() -> None:
     md = render_markdown(both_context())
     assert "# Banned software audit report" in md
     assert LINUX_HOST in md and WIN_HOST in md and APPROVER in md
-    assert "89 FR 52434" in md and "2024-11-14" in md and f"catalog {load_catalog().meta.version}" in md
+    assert "89 FR 52434" in md and f"catalog {load_catalog().meta.version}" in md
+    # deadlines run from the first identification (2024-10-01), not from the later scan
+    assert "**overdue** since 2024-10-04 (35 days)" in md and "2024-11-14" not in md
     assert "## Trend" in md and "| 2024-10-01 |" in md
     assert "_By site: no site mapping given" in md
 

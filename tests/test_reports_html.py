@@ -68,7 +68,11 @@ def test_summary_hosts_products_and_counts(html: str) -> None:
 
 def test_deadlines_citations_and_exception(html: str) -> None:
     text = _text(html)
-    assert "due 2024-11-14" in text  # FAR 3-business-day report after identification on 2024-11-08
+    # first identified on 2024-10-01 (the earlier scan): the FAR 3-business-day report fell due on
+    # 2024-10-04 and is overdue as of 2024-11-08, however often the host was scanned since
+    assert "overdue since 2024-10-04 (35 days)" in text and "due 2024-11-14" not in text
+    # the later scan alone knows no earlier identification: its clock starts on 2024-11-08
+    assert "due 2024-11-14" in _text(render_html(late_context()))
     assert "89 FR 52434" in text and "FAR 52.204-23" in text
     assert APPROVER in text and "CHG-2024-1187" in text and "2025-03-31" in text
     assert "Kaspersky Endpoint Security для Windows" in text  # Cyrillic evidence survives

@@ -157,7 +157,10 @@ def test_bis_timeline_for_sellers(linux_root: Path, as_of: str, seller_statuses:
         ),
     }
     assert got == seller_statuses
-    assert (kesl["definitions_age_days"] is None) == (as_of < "2024-09-30")
+    # no updates from 2024-09-29 on: that day the definitions are 0 days old, before it there is no age
+    assert (kesl["definitions_age_days"] is None) == (as_of < "2024-09-29")
+    if as_of == "2024-09-29":
+        assert kesl["definitions_age_days"] == 0
 
 
 def test_federal_contractor_gets_far_reporting_deadlines(linux_root: Path) -> None:

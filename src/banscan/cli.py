@@ -69,6 +69,34 @@ def _parse_date(value: str | None) -> dt.date:
         raise _usage_error(f"--as-of must be a date like 2024-09-29, not {value!r}") from None
 
 
+def _jurisdiction(code: str) -> str:
+    from banscan.policy.engine import UnknownJurisdiction, normalise_jurisdiction
+
+    try:
+        return normalise_jurisdiction(code)
+    except UnknownJurisdiction as exc:
+        raise _usage_error(f"--jurisdiction: {exc}") from None
+
+
+def _previous(paths: list[Path]) -> dict[tuple[str, str], dt.date]:
+    """First identification by (host, product) from earlier results (files, or folders of *.json)."""
+    from banscan.reports.load import ResultError, first_identified, load_result
+
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(p.glob("*.json"))
+            if not found:
+                raise _usage_error(f"--previous {p}: no *.json result files in this folder")
+            files.extend(found)
+        else:
+            files.append(p)
+    try:
+        return first_identified([load_result(f, scan_inventories=False) for f in files])
+    except ResultError as exc:
+        raise _usage_error(f"--previous: {exc}") from None
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -130,6 +158,14 @@ def scan(
             "--columns", help="Read inputs as generic CSV with this column map, e.g. host=Computer,name=App."
         ),
     ] = None,
+    previous: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--previous",
+            help="Earlier result JSON (repeatable, or a folder of them): products they showed keep "
+            "their first identification date, so deadlines do not restart.",
+        ),
+    ] = None,
 ) -> None:
     """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
     from banscan.policy.exceptions import ExceptionsError, load_exceptions
@@ -138,8 +174,10 @@ def scan(
 
     if role not in ROLES:
         raise _usage_error(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    jurisdiction = _jurisdiction(jurisdiction)
     day = _parse_date(as_of)
     cat = _load(catalog)
+    identified = _previous(previous or [])
     entries = []
     if exceptions is not None:
         try:
@@ -187,6 +225,7 @@ def scan(
         input_format=input_format,
         columns=column_map,
         deep=deep,
+        previous=identified,
     )
     result = run_scan(
         cat,

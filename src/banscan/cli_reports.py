@@ -60,6 +60,22 @@ def _write(data: str | bytes, output: Path | None) -> None:
         raise _fail(f"{output}: cannot write: {exc.strerror or exc}") from None
 
 
+def _print_far_context_template(value: bool) -> None:
+    if value:
+        from banscan.reports.yaml_inputs import FAR_CONTEXT_TEMPLATE
+
+        _write(FAR_CONTEXT_TEMPLATE, None)
+        raise typer.Exit(0)
+
+
+def _print_config_template(value: bool) -> None:
+    if value:
+        from banscan.reports.yaml_inputs import PLAN_CONFIG_TEMPLATE
+
+        _write(PLAN_CONFIG_TEMPLATE, None)
+        raise typer.Exit(0)
+
+
 def _day(value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -133,6 +149,15 @@ def report_command(
         Path | None,
         typer.Option("--far-context", help="YAML with contract data; adds the FAR 52.204-23 report section."),
     ] = None,
+    far_context_template: Annotated[
+        bool,
+        typer.Option(
+            "--far-context-template",
+            is_eager=True,
+            callback=_print_far_context_template,
+            help="Print a commented example --far-context YAML (every key) and exit.",
+        ),
+    ] = False,
     bod: Annotated[
         bool, typer.Option("--bod", help="Add the BOD 17-01 section to the audit report.")
     ] = False,
@@ -245,6 +270,15 @@ def plan_command(
         Path | None,
         typer.Option("--config", help="YAML with approved_alternatives, owner and due_date."),
     ] = None,
+    config_template: Annotated[
+        bool,
+        typer.Option(
+            "--config-template",
+            is_eager=True,
+            callback=_print_config_template,
+            help="Print a commented example --config YAML (every key) and exit.",
+        ),
+    ] = False,
     sites: Annotated[Path | None, typer.Option("--sites", help="CSV mapping host,site.")] = None,
     as_of: AsOfOpt = None,
     catalog: CatalogOpt = None,

@@ -148,6 +148,7 @@ class Obligation:
     deadline: str | None
     citation: str = ""
     exemptions: tuple[str, ...] = ()
+    days_overdue: int | None = None  # days past the deadline as of the evaluation date
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,6 +157,7 @@ class Obligation:
             "since": self.since,
             "action": self.action,
             "deadline": self.deadline,
+            "days_overdue": self.days_overdue,
             "citation": self.citation,
             "exemptions": list(self.exemptions),
         }
@@ -178,6 +180,7 @@ class Finding:
     exception: dict[str, str] | None = None
     definitions_age_days: int | None = None
     brand: str | None = None  # the name it is sold under, when identified by maker or signer
+    first_identified: str | None = None  # ISO date: the first scan or report that showed it
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -193,6 +196,8 @@ class Finding:
             "obligations": [o.to_json() for o in self.obligations],
             "definitions_age_days": self.definitions_age_days,
         }
+        if self.first_identified is not None:
+            out["first_identified"] = self.first_identified
         if self.exception is not None:
             out["exception"] = self.exception
         if self.brand is not None:
@@ -230,6 +235,7 @@ class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
     generated_at: str = ""
+    jurisdiction: str = "US"
 
     def summary(self) -> dict[str, Any]:
         by_verdict: dict[str, int] = {}
@@ -249,6 +255,7 @@ class ScanResult:
             "catalog_version": self.catalog_version,
             "as_of": self.as_of,
             "role": self.role,
+            "jurisdiction": self.jurisdiction,
             "generated_at": self.generated_at,
             "targets": [t.to_json() for t in self.targets],
             "hosts": list(self.hosts),

@@ -32,6 +32,8 @@ class ScanOptions:
     input_format: str | None = None
     columns: dict[str, str] | None = None
     deep: bool = False
+    # (host, product) → the day an earlier scan first identified it (scan --previous)
+    previous: dict[tuple[str, str], dt.date] = field(default_factory=dict)
 
 
 def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> TargetResult:
@@ -143,7 +145,9 @@ def finish(catalog: Catalog, matcher: Matcher, targets: list[TargetResult], opts
     """Turn matched evidence into a result: verdicts, exceptions, obligations."""
     findings = matcher.findings()
     apply_exceptions(findings, opts.exceptions, opts.as_of)
-    apply_policy(catalog, findings, opts.role, opts.as_of, jurisdiction=opts.jurisdiction)
+    apply_policy(
+        catalog, findings, opts.role, opts.as_of, jurisdiction=opts.jurisdiction, identified=opts.previous
+    )
     return ScanResult(
         banscan_version=__version__,
         catalog_version=catalog.meta.version,
@@ -153,6 +157,7 @@ def finish(catalog: Catalog, matcher: Matcher, targets: list[TargetResult], opts
         findings=findings,
         hosts=list(matcher.hosts),
         generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        jurisdiction=opts.jurisdiction,
     )
 
 

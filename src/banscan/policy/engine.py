@@ -7,7 +7,7 @@ new code. Status words used in the JSON contract:
 - `prohibited`        a prohibition in force
 - `required`          an action in force whose deadline (if any) has not passed
 - `due`               a report in force whose deadline has not passed
-- `overdue`           an action or report whose deadline has passed
+- `overdue`           an action or report whose deadline has passed (`days_overdue` says by how much)
 - `advisory`          guidance in force without legal penalty
 - `exempt`            the product falls under the regulation's exemptions
 """
@@ -22,6 +22,36 @@ from banscan.policy.calendar import add_business_days
 
 # Verdicts whose products are subject to obligations (informational ones only get exemptions).
 _SUBJECT = {Verdict.COVERED, Verdict.REVIEW, Verdict.REMNANT, Verdict.ACCEPTED}
+
+
+# ISO 3166-2:US subdivisions: the states, the District of Columbia and the outlying areas.
+# fmt: off
+US_SUBDIVISIONS = (
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME",
+    "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA",
+    "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC", "AS", "GU", "MP", "PR", "UM", "VI",
+)
+# fmt: on
+KNOWN_JURISDICTIONS = ("US", *(f"US-{c}" for c in US_SUBDIVISIONS))
+
+
+class UnknownJurisdiction(ValueError):
+    """A jurisdiction code that names no US state or territory."""
+
+
+def normalise_jurisdiction(code: str) -> str:
+    """`US`, `US-TX`, `us-tx`, `TX` → the ISO 3166-2 code; anything else is refused, never dropped
+    silently (an unknown code would match no rule at all, federal ones included)."""
+    text = code.strip().upper().replace("_", "-")
+    if text in ("US", "USA"):
+        return "US"
+    if text.startswith("US-"):
+        text = text[3:]
+    if text in US_SUBDIVISIONS:
+        return f"US-{text}"
+    raise UnknownJurisdiction(
+        f"unknown jurisdiction {code!r}: use US, or US-<state> such as US-TX (known: {', '.join(KNOWN_JURISDICTIONS)})"
+    )
 
 
 def jurisdiction_applies(reg: Regulation, jurisdiction: str) -> bool:
@@ -112,6 +142,7 @@ def _evaluate(reg: Regulation, rule: ObligationRule, as_of: dt.date, found_on: d
         deadline=deadline.isoformat() if deadline else None,
         citation=reg.citation,
         exemptions=tuple(reg.exemptions),
+        days_overdue=(as_of - deadline).days if status == "overdue" and deadline else None,
     )
 
 
@@ -120,8 +151,8 @@ def definitions_age(catalog: Catalog, finding: Finding, as_of: dt.date) -> int |
     if finding.verdict not in (Verdict.COVERED, Verdict.REVIEW, Verdict.ACCEPTED):
         return None
     cutoff = catalog.meta.last_permitted_update
-    if as_of <= cutoff:
-        return None
+    if as_of < cutoff:
+        return None  # updates still permitted: the definitions are not (yet) frozen
     return (as_of - cutoff).days
 
 
@@ -134,8 +165,26 @@ def apply_policy(
     jurisdiction: str = "US",
     identified: dict[tuple[str, str], dt.date] | None = None,
 ) -> None:
-    """Fill obligations and definitions age on each finding in place."""
+    """Fill first identification, obligations and definitions age on each finding in place.
+
+    `identified` maps (host, product) to the earliest day an earlier scan, report or import showed
+    it (host names compared case-insensitively); deadlines that run from identification count
+    from the earlier of that day, the finding's own `first_identified` and `as_of`."""
+    known = {(h.lower(), p): d for (h, p), d in (identified or {}).items()}
     for f in findings:
-        first = identified.get((f.host, f.product)) if identified else None
+        days = [as_of]
+        if (h := known.get((f.host.lower(), f.product))) is not None:
+            days.append(h)
+        if f.first_identified and (own := _date(f.first_identified)) is not None:
+            days.append(own)
+        first = min(days)
+        f.first_identified = first.isoformat()
         f.obligations = obligations_for(catalog, f, role, as_of, identified=first, jurisdiction=jurisdiction)
         f.definitions_age_days = definitions_age(catalog, f, as_of)
+
+
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None

@@ -11,6 +11,7 @@ import csv
 import io
 
 from banscan.models import Evidence, Finding, ScanResult
+from banscan.policy import deadlines
 
 COLUMNS = (
     "host",
@@ -25,12 +26,13 @@ COLUMNS = (
     "first_evidence",
     "regulations",
     "next_deadline",
+    "overdue_since",
+    "days_overdue",
+    "first_identified",
     "definitions_age_days",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# Obligation statuses whose deadline no longer asks anything of anyone.
-_CLOSED = frozenset({"ended", "exempt"})
 
 
 def render(result: ScanResult) -> str:
@@ -44,6 +46,7 @@ def render(result: ScanResult) -> str:
 
 def row(f: Finding) -> list[str]:
     """The cells of one finding, in COLUMNS order, before the formula guard."""
+    dl = deadlines.of(f)
     return [
         f.host,
         f.product,
@@ -56,7 +59,10 @@ def row(f: Finding) -> list[str]:
         str(len(f.evidence)),
         describe_evidence(f.evidence[0]) if f.evidence else "",
         ";".join(dict.fromkeys(o.regulation for o in f.obligations)),
-        next_deadline(f) or "",
+        dl.next_deadline or "",
+        dl.overdue_since or "",
+        "" if dl.days_overdue is None else str(dl.days_overdue),
+        f.first_identified or "",
         "" if f.definitions_age_days is None else str(f.definitions_age_days),
     ]
 
@@ -71,6 +77,7 @@ def describe_evidence(e: Evidence) -> str:
 
 
 def next_deadline(f: Finding) -> str | None:
-    """The earliest deadline still open for this finding (an overdue one counts: it is still owed)."""
-    dates = sorted(o.deadline for o in f.obligations if o.deadline and o.status not in _CLOSED)
-    return dates[0] if dates else None
+    """The earliest deadline this finding still owes: a passed one first (it is overdue), else
+    the next one ahead. For ordering hosts by urgency; outputs say which it is (deadlines.of)."""
+    dl = deadlines.of(f)
+    return dl.overdue_since or dl.next_deadline

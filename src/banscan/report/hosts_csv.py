@@ -1,6 +1,6 @@
 """CSV of hosts: one row per host with findings, for fleet work lists (who to visit first).
 
-Hosts are ordered by urgency: covered findings first, then the earliest open deadline.
+Hosts are ordered by urgency: covered findings first, then overdue obligations, then the next deadline.
 Clean hosts are left out; the summary counts them.
 """
 
@@ -11,7 +11,8 @@ import io
 from collections import defaultdict
 
 from banscan.models import Finding, ScanResult, Verdict
-from banscan.report.csv import next_deadline, safe_cell
+from banscan.policy import deadlines
+from banscan.report.csv import safe_cell
 
 COLUMNS = (
     "host",
@@ -22,6 +23,7 @@ COLUMNS = (
     "informational",
     "products",
     "next_deadline",
+    "overdue_since",
     "max_definitions_age_days",
 )
 
@@ -31,7 +33,8 @@ def render(result: ScanResult) -> str:
     for f in result.findings:
         by_host[f.host].append(f)
     rows = [_row(host, fs) for host, fs in by_host.items()]
-    rows.sort(key=lambda r: (-int(r[1]), -int(r[2]), r[7] or "9999-99-99", r[0]))
+    # overdue hosts first (earliest first), then by the next deadline
+    rows.sort(key=lambda r: (-int(r[1]), -int(r[2]), r[8] or "9999-99-99", r[7] or "9999-99-99", r[0]))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -42,7 +45,9 @@ def render(result: ScanResult) -> str:
 
 def _row(host: str, fs: list[Finding]) -> list[str]:
     count = {v: sum(1 for f in fs if f.verdict is v) for v in Verdict}
-    deadlines = [d for d in (next_deadline(f) for f in fs) if d]
+    summaries = [deadlines.of(f) for f in fs]
+    ahead = [d.next_deadline for d in summaries if d.next_deadline]
+    late = [d.overdue_since for d in summaries if d.overdue_since]
     ages = [f.definitions_age_days for f in fs if f.definitions_age_days is not None]
     return [
         host,
@@ -52,6 +57,7 @@ def _row(host: str, fs: list[Finding]) -> list[str]:
         str(count[Verdict.ACCEPTED]),
         str(count[Verdict.INFORMATIONAL]),
         ";".join(sorted({f.product for f in fs})),
-        min(deadlines) if deadlines else "",
+        min(ahead) if ahead else "",
+        min(late) if late else "",
         str(max(ages)) if ages else "",
     ]

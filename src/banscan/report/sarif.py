@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from banscan.models import Evidence, Finding, ScanResult, Verdict
+from banscan.policy import deadlines
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = (
@@ -83,7 +84,9 @@ def fingerprint(host: str, product: str) -> str:
 
 
 def message_text(f: Finding) -> str:
-    return f"{f.product_name} ({f.verdict.value}, {f.confidence.value}) on host {f.host}"
+    late = deadlines.of(f)
+    tail = f"; {late.text()}" if late.overdue_since else ""
+    return f"{f.product_name} ({f.verdict.value}, {f.confidence.value}) on host {f.host}{tail}"
 
 
 def _rule(f: Finding) -> dict[str, Any]:
@@ -101,6 +104,7 @@ def _rule(f: Finding) -> dict[str, Any]:
 
 
 def _result(f: Finding, index: int) -> dict[str, Any]:
+    dl = deadlines.of(f)
     out: dict[str, Any] = {
         "ruleId": f.product,
         "ruleIndex": index,
@@ -119,6 +123,10 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
             "obligations": [o.to_json() for o in f.obligations],
             "evidence": [e.to_json() for e in f.evidence],
             "definitions_age_days": f.definitions_age_days,
+            "first_identified": f.first_identified,
+            "next_deadline": dl.next_deadline,
+            "overdue_since": dl.overdue_since,
+            "days_overdue": dl.days_overdue,
         },
     }
     if f.verdict is Verdict.ACCEPTED or f.exception is not None:

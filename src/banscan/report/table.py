@@ -9,7 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from banscan.models import Finding, ScanResult, Verdict
-from banscan.report.csv import describe_evidence, next_deadline
+from banscan.policy import deadlines
+from banscan.report.csv import describe_evidence
 
 VERDICT_STYLES: dict[Verdict, str] = {
     Verdict.COVERED: "bold red",
@@ -65,7 +66,7 @@ def _table(result: ScanResult) -> Table:
     table.add_column("Verdict", no_wrap=True)
     table.add_column("Confidence", no_wrap=True)
     table.add_column("Evidence")
-    table.add_column("Next deadline", no_wrap=True)
+    table.add_column("Deadline", no_wrap=True)
     table.add_column("No updates for", no_wrap=True)
     for f in result.findings:
         style = VERDICT_STYLES[f.verdict]
@@ -75,11 +76,18 @@ def _table(result: ScanResult) -> Table:
             Text(f.verdict.value, style=style),
             Text(f.confidence.value),
             Text(_evidence(f)),
-            Text(next_deadline(f) or "-"),
+            _deadline(f),
             Text(f"{f.definitions_age_days} days" if f.definitions_age_days else "-"),
             style=style if f.verdict is Verdict.COVERED else None,
         )
     return table
+
+
+def _deadline(f: Finding) -> Text:
+    dl = deadlines.of(f)
+    if dl.overdue_since:
+        return Text(dl.text(), style="bold red")
+    return Text(dl.next_deadline or "-")
 
 
 def _product(f: Finding) -> str:

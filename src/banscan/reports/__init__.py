@@ -19,8 +19,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from banscan.catalog.schema import Catalog, CatalogSource, Regulation
-from banscan.models import Evidence, Finding, Obligation, Verdict
-from banscan.report.csv import describe_evidence, next_deadline
+from banscan.models import Evidence, Finding, Obligation, ScanResult, Verdict
+from banscan.policy import deadlines
+from banscan.policy.engine import definitions_age, obligations_for
+from banscan.report.csv import describe_evidence
 from banscan.reports.load import LoadedResult, Merged, merge, parse_date
 
 VERDICT_ORDER = ("covered", "review", "remnant", "informational", "accepted")
@@ -64,9 +66,9 @@ def load_yaml_config(path: Path, model: type[_M]) -> _M:
     try:
         return model.model_validate(raw or {})
     except ValidationError as exc:
-        e = exc.errors()[0]
-        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        raise ReportInputError(f"{path}: {loc}: {e['msg']}") from None
+        from banscan.reports.yaml_inputs import describe_error
+
+        raise ReportInputError(describe_error(path, model, exc)) from None
 
 
 @dataclass
@@ -84,8 +86,10 @@ class FindingView:
     finding: Finding
     first_identified: str
     obligations: list[ObligationView]
-    next_deadline: str | None
+    next_deadline: str | None  # the earliest deadline still ahead
     deadline_state: str | None  # overdue | due | None
+    overdue_since: str | None = None  # the earliest deadline passed and still owed
+    days_overdue: int | None = None
 
     @property
     def evidence(self) -> list[Evidence]:
@@ -346,6 +350,26 @@ def _deadline_text(
     return ""
 
 
+def reevaluate(
+    catalog: Catalog, f: Finding, result: ScanResult, day: dt.date | None, first_identified: str
+) -> None:
+    """Obligations of `f` as of the report day, counted from its earliest identification across
+    all inputs (a later scan must not restart the clock), for the role and jurisdiction its
+    result was evaluated for."""
+    f.first_identified = first_identified
+    if day is None:
+        return
+    f.obligations = obligations_for(
+        catalog,
+        f,
+        result.role,
+        day,
+        identified=parse_date(first_identified),
+        jurisdiction=result.jurisdiction,
+    )
+    f.definitions_age_days = definitions_age(catalog, f, day)
+
+
 def build_context(
     results: list[LoadedResult],
     catalog: Catalog,
@@ -390,20 +414,18 @@ def build_context(
     for f in sorted(
         merged.findings, key=lambda f: (f.host.lower(), VERDICT_ORDER.index(f.verdict.value), f.product)
     ):
+        first = merged.first_seen.get((f.host, f.product), merged.host_result[f.host].result.as_of)
+        reevaluate(catalog, f, merged.host_result[f.host].result, report_day, first)
         obls = [ObligationView(o, obligation_state(o, report_day)) for o in f.obligations]
-        nd = next_deadline(f)
-        state = None
-        if nd:
-            open_states = {ov.state for ov in obls if ov.obligation.deadline == nd}
-            state = "overdue" if "overdue" in open_states else "due"
+        dl = deadlines.of(f)
         fv = FindingView(
             finding=f,
-            first_identified=merged.first_seen.get(
-                (f.host, f.product), merged.host_result[f.host].result.as_of
-            ),
+            first_identified=first,
             obligations=obls,
-            next_deadline=nd,
-            deadline_state=state,
+            next_deadline=dl.next_deadline,
+            deadline_state=dl.state,
+            overdue_since=dl.overdue_since,
+            days_overdue=dl.days_overdue,
         )
         views.append(fv)
         host_views[f.host].findings.append(fv)

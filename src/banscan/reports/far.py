@@ -25,7 +25,7 @@ import fnmatch
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -66,6 +66,13 @@ class FarContext(BaseModel):
     """The contract data a scan cannot know."""
 
     model_config = ConfigDict(extra="forbid")
+    # Accepted at the top level too, for a single contract (see _single_contract).
+    extra_keys: ClassVar[tuple[str, ...]] = (
+        "contract_number",
+        "order_numbers",
+        "contracting_officer",
+        "agency",
+    )
 
     contractor: str = Field(min_length=1)
     cage_code: str = ""

@@ -136,10 +136,13 @@ def parse_result(data: Any, name: str, *, allow_partial: bool = False) -> Loaded
     )
 
 
-def load_result(path: Path | str, *, allow_partial: bool = False) -> LoadedResult:
-    """Read and validate one result file; an inventory banscan reads is scanned first."""
+def load_result(
+    path: Path | str, *, allow_partial: bool = False, scan_inventories: bool = True
+) -> LoadedResult:
+    """Read and validate one result file; an inventory banscan reads is scanned first (unless
+    `scan_inventories` is off: then only a banscan result is accepted)."""
     p = Path(path)
-    scanned = _scan_if_inventory(p)
+    scanned = _scan_if_inventory(p) if scan_inventories else None
     if scanned is not None:
         return parse_result(scanned, str(p), allow_partial=allow_partial)
     try:
@@ -233,6 +236,7 @@ def _to_model(data: dict[str, Any]) -> ScanResult:
                         deadline=o["deadline"],
                         citation=o.get("citation", ""),
                         exemptions=tuple(o.get("exemptions") or ()),
+                        days_overdue=o.get("days_overdue"),
                     )
                     for o in f["obligations"]
                 ],
@@ -241,6 +245,7 @@ def _to_model(data: dict[str, Any]) -> ScanResult:
                 exception=dict(f["exception"]) if f.get("exception") else None,
                 definitions_age_days=f.get("definitions_age_days"),
                 brand=f.get("brand"),
+                first_identified=f.get("first_identified"),
             )
         )
     targets = [
@@ -252,6 +257,7 @@ def _to_model(data: dict[str, Any]) -> ScanResult:
         catalog_version=str(data.get("catalog_version") or "unknown"),
         as_of=str(data.get("as_of") or ""),
         role=str(data.get("role") or "user"),
+        jurisdiction=str(data.get("jurisdiction") or "US"),
         targets=targets,
         findings=findings,
         generated_at=str(data.get("generated_at") or ""),
@@ -266,7 +272,7 @@ class Merged:
     findings: list[Finding]  # the current findings: per host, from the newest result naming it
     hosts: list[str]  # every host named by any result
     host_result: dict[str, LoadedResult]  # which result the host's current state comes from
-    first_seen: dict[tuple[str, str], str]  # (host, product) → earliest as_of it was found
+    first_seen: dict[tuple[str, str], str]  # (host, product) → earliest day any result shows it
     hosts_scanned: int  # best count of distinct hosts scanned
     hosts_unnamed: int  # scanned hosts whose names no result records (clean hosts in v1 files)
 
@@ -291,14 +297,10 @@ def merge(results: list[LoadedResult]) -> Merged:
     """Fold results (any order) into the current state: the newest result naming a host wins."""
     ordered = sorted(results, key=lambda r: r.sort_key)
     host_result: dict[str, LoadedResult] = {}
-    first_seen: dict[tuple[str, str], str] = {}
     for r in ordered:
         for h in r.result.hosts:
             host_result[h] = r
-        for f in r.result.findings:
-            key = (f.host, f.product)
-            if key not in first_seen or (r.result.as_of and r.result.as_of < first_seen[key]):
-                first_seen[key] = r.result.as_of
+    first_seen = {key: day.isoformat() for key, day in first_identified(ordered).items()}
     findings = [f for h, r in host_result.items() for f in r.result.findings if f.host == h]
     hosts = sorted(host_result, key=str.lower)
     # Scanned-host counts from the summaries cover clean hosts that v1 files do not name.
@@ -313,6 +315,24 @@ def merge(results: list[LoadedResult]) -> Merged:
         hosts_scanned=scanned,
         hosts_unnamed=max(0, scanned - named_latest),
     )
+
+
+def first_identified(results: list[LoadedResult]) -> dict[tuple[str, str], dt.date]:
+    """(host, product) → the earliest day any of the results shows it: a finding's own
+    `first_identified` (carried forward by the scan that wrote it), else its result's as-of day.
+    Results may come in any order; a result with neither date adds nothing."""
+    out: dict[tuple[str, str], dt.date] = {}
+    for r in results:
+        as_of = parse_date(r.result.as_of)
+        for f in r.result.findings:
+            days = [d for d in (parse_date(f.first_identified), as_of) if d is not None]
+            if not days:
+                continue
+            key = (f.host, f.product)
+            day = min(days)
+            if key not in out or day < out[key]:
+                out[key] = day
+    return out
 
 
 def _summary_hosts(r: LoadedResult) -> int:

@@ -6,13 +6,22 @@ from __future__ import annotations
 from collections import Counter
 
 from banscan.catalog.schema import CatalogSource
-from banscan.reports import PLATFORM_LABELS, VERDICT_ORDER, ReportContext
+from banscan.reports import PLATFORM_LABELS, VERDICT_ORDER, FindingView, ReportContext
 from banscan.reports.bod import BodDocument
 from banscan.reports.bod import render_markdown as bod_markdown
 from banscan.reports.far import FarDocument
 from banscan.reports.far import render_markdown as far_markdown
 from banscan.reports.html import VERDICT_MEANING
 from banscan.reports.plan import md_escape as e
+
+
+def deadline_text(fv: FindingView) -> str:
+    """ "**overdue** since 2024-10-04 (35 days)", "next 2024-12-05", or ""."""
+    if fv.overdue_since:
+        days = f" ({fv.days_overdue} days)" if fv.days_overdue else ""
+        late = f"**overdue** since {fv.overdue_since}{days}"
+        return f"{late}; next {fv.next_deadline}" if fv.next_deadline else late
+    return f"next {fv.next_deadline}" if fv.next_deadline else ""
 
 
 def _cell(text: str) -> str:
@@ -124,7 +133,7 @@ def render_markdown(
             out += ["No findings in the newest scan of this host.", ""]
             continue
         out += [
-            "| Product | Verdict | Confidence | First identified | Next deadline |",
+            "| Product | Verdict | Confidence | First identified | Deadline |",
             "|---|---|---|---|---|",
         ]
         for fv in hv.findings:
@@ -134,7 +143,7 @@ def render_markdown(
                 if f.exception
                 else ""
             )
-            dl = f"{fv.next_deadline} ({fv.deadline_state})" if fv.next_deadline else "—"
+            dl = deadline_text(fv) or "—"
             out.append(
                 f"| {_cell(fv.label)}{_cell(exc)} | {f.verdict.value} | {f.confidence.value} | {fv.first_identified} | {dl} |"
             )

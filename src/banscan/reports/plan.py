@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from banscan.catalog.schema import PLATFORMS, Catalog
+from banscan.catalog.schema import PLATFORMS, Catalog, Category
 from banscan.models import Evidence, Finding, Verdict
 from banscan.report.csv import safe_cell
 from banscan.reports import FindingView, HostView, ReportContext, load_yaml_config
@@ -97,11 +97,20 @@ class ApprovedAlternative(BaseModel):
             raise ValueError(f"unknown platform(s) {bad}; expected some of {PLATFORMS}")
         return v
 
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, v: list[str]) -> list[str]:
+        known = [c.value for c in Category]
+        bad = [c for c in v if c not in known]
+        if bad:
+            raise ValueError(f"unknown category(ies) {bad}; expected some of {known}")
+        return v
+
 
 class PlanConfig(BaseModel):
     """`--config FILE`: the organisation's approved replacements, default owner and target date."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     approved_alternatives: list[ApprovedAlternative] = Field(default_factory=list)
     owner: str = ""
@@ -203,10 +212,13 @@ def _due(fv: FindingView, config: PlanConfig, role: str) -> tuple[str, str]:
         return config.due_date.isoformat(), "organisation target date (config due_date)"
     if f.verdict is Verdict.ACCEPTED and f.exception and f.exception.get("expires"):
         return f.exception["expires"], f"exception expires (approved by {f.exception.get('approver', '?')})"
+    if fv.overdue_since:
+        regs = sorted({ov.regulation for ov in fv.obligations if ov.state == "overdue"})
+        days = f", {fv.days_overdue} days" if fv.days_overdue else ""
+        return fv.overdue_since, f"{', '.join(regs)} (overdue since {fv.overdue_since}{days})"
     if fv.next_deadline:
         regs = sorted({ov.regulation for ov in fv.obligations if ov.obligation.deadline == fv.next_deadline})
-        state = " (overdue)" if fv.deadline_state == "overdue" else ""
-        return fv.next_deadline, f"{', '.join(regs)}{state}"
+        return fv.next_deadline, ", ".join(regs)
     return "", f"no dated obligation for role {role}"
 
 
