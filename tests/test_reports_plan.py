@@ -267,3 +267,49 @@ def test_plan_command_writes_html_and_pdf(tmp_path: Path) -> None:
     text = subprocess.run([tool, "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
     assert LINUX_HOST in text and WIN_HOST in text and "Transition plan" in text
     assert "msiexec /x" in text and "Антивирус Касперского" in text
+
+
+def test_overdue_plan_items_say_so_and_never_show_a_passed_date_as_due() -> None:
+    # the estate was first scanned 2024-10-01: by 2024-11-08 the FAR reports are overdue
+    ctx = both_context()
+    plans = build_plan(ctx)
+    kesl = _steps(plans, LINUX_HOST, "kesl")
+    assert {(s.due_date, s.due_state) for s in kesl.steps} == {("2024-10-04", "overdue")}
+    assert "deadline passed 35 days ago" in kesl.steps[0].due_basis
+    md = render_markdown(plans, ctx)
+    assert "- **Overdue** since 2024-10-04" in md and "- Due: 2024-10-04" not in md
+    html = render_plan(plans, ctx)
+    assert '<span class="s-overdue">overdue</span> since <strong>2024-10-04</strong>' in html
+    rows = list(csv.DictReader(io.StringIO(render_csv(plans))))
+    assert {r["due_state"] for r in rows if r["product"] == "kesl"} == {"overdue"}
+    # the later scan alone: the clock started 2024-11-08, the report is still due
+    fresh = _steps(build_plan(late_context()), LINUX_HOST, "kesl")
+    assert {(s.due_date, s.due_state) for s in fresh.steps} == {("2024-11-14", "due")}
+
+
+def test_bod_plan_for_a_federal_agency_is_overdue_since_2017(tmp_path: Path) -> None:
+    from banscan.reports.bod import build_bod
+    from banscan.reports.bod import render_markdown as render_bod_markdown
+
+    early, _late = estate_files()
+    data = json.loads(early.read_text(encoding="utf-8"))
+    data["role"] = "federal-agency"
+    p = tmp_path / "agency.json"
+    p.write_text(json.dumps(data), encoding="utf-8")
+    ctx = build_context([parse_result(json.loads(p.read_text(encoding="utf-8")), str(p))], catalog())
+    kesl = _steps(build_plan(ctx), LINUX_HOST, "kesl")
+    assert kesl.steps[0].due_state == "overdue" and kesl.steps[0].due_date == "2017-10-13"
+    bod = build_bod(ctx)
+    items = [i for i in bod.plan if i.host == LINUX_HOST]
+    assert items and all(i.due == "overdue since 2017-10-13" for i in items)
+    assert "Due 2017-10-13" not in render_bod_markdown(bod)
+
+
+def test_bod_requirements_say_in_force_since_and_overdue() -> None:
+    from banscan.reports.bod import build_bod
+    from banscan.reports.bod import render_markdown as render_bod_markdown
+
+    bod = build_bod(late_context())  # as of 2024-11-08
+    status = {r["id"]: r["status"] for r in bod.requirements}
+    assert status["identify"] == "in force since 2017-09-13; overdue since 2017-10-13 (2583 days)"
+    assert "| Requirement | Deadline | Status |" in render_bod_markdown(bod)

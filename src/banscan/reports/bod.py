@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from banscan.models import Verdict
 from banscan.report.csv import describe_evidence
 from banscan.reports import ReportContext
+from banscan.reports.load import parse_date
 from banscan.reports.plan import PlanConfig, build_plan
 from banscan.reports.transitions import SOURCE_RECORD, TransitionExport, assess
 
@@ -200,6 +201,21 @@ def _status_with_record(ctx: ReportContext, export: TransitionExport) -> list[Ho
     return out
 
 
+def _requirement_status(effective: dt.date, deadline: dt.date | None, day: dt.date | None) -> str:
+    """ "in force since 2017-09-13; overdue since 2017-10-13 (2583 days)" — a deadline that has
+    passed is said to be overdue, never shown as one still ahead."""
+    if day is None:
+        return ""
+    if day < effective:
+        return f"in force from {effective.isoformat()}"
+    text = f"in force since {effective.isoformat()}"
+    if deadline is not None and day > deadline:
+        text += f"; overdue since {deadline.isoformat()} ({(day - deadline).days} days)"
+    elif deadline is not None:
+        text += f"; due {deadline.isoformat()}"
+    return text
+
+
 def build_bod(
     ctx: ReportContext, plan_config: PlanConfig | None = None, transitions: TransitionExport | None = None
 ) -> BodDocument:
@@ -209,7 +225,9 @@ def build_bod(
             {
                 "id": rule.id,
                 "action": " ".join(rule.action.split()),
+                "since": rule.effective.isoformat(),
                 "deadline": rule.deadline.isoformat() if rule.deadline else "",
+                "status": _requirement_status(rule.effective, rule.deadline, parse_date(ctx.as_of)),
             }
             for rule in reg.obligations
         ]
@@ -247,7 +265,7 @@ def build_bod(
                     product=pp.product_name,
                     replacement=pp.replacement or "(none needed / to be chosen)",
                     removal=removal,
-                    due=next((s.due_date for s in pp.steps if s.due_date), ""),
+                    due=next((s.due_text for s in pp.steps if s.due_date), ""),
                     steps=len(pp.steps),
                 )
             )
@@ -278,8 +296,8 @@ def render_markdown(doc: BodDocument) -> str:
 
     out = [f"## {e(doc.title)}", "", f"Citation: {e(doc.citation)} · as of {doc.as_of}", ""]
     if doc.requirements:
-        out += ["| Requirement | Deadline |", "|---|---|"]
-        out += [f"| {e(r['action'])} | {r['deadline']} |" for r in doc.requirements]
+        out += ["| Requirement | Deadline | Status |", "|---|---|---|"]
+        out += [f"| {e(r['action'])} | {r['deadline'] or '—'} | {r['status']} |" for r in doc.requirements]
         out.append("")
     out += ["### 1. Inventory", ""]
     if doc.inventory:

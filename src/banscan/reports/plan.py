@@ -36,6 +36,7 @@ from banscan.catalog.schema import PLATFORMS, Catalog, Category
 from banscan.models import Evidence, Finding, Verdict
 from banscan.report.csv import safe_cell
 from banscan.reports import FindingView, HostView, ReportContext, load_yaml_config
+from banscan.reports.load import parse_date
 
 PLAN_SCHEMA = "banscan/plan/v1"
 CSV_COLUMNS = (
@@ -51,6 +52,7 @@ CSV_COLUMNS = (
     "command",
     "owner",
     "due_date",
+    "due_state",
     "due_basis",
 )
 GUID_RE = re.compile(r"\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}")
@@ -130,6 +132,14 @@ class Step:
     owner: str = ""
     due_date: str = ""
     due_basis: str = ""
+    due_state: str = ""  # overdue (due_date has passed) | due | "" (no date)
+
+    @property
+    def due_text(self) -> str:
+        """ "overdue since 2017-10-13", "2024-12-05", or ""."""
+        if self.due_state == "overdue" and self.due_date:
+            return f"overdue since {self.due_date}"
+        return self.due_date
 
 
 @dataclass
@@ -206,20 +216,33 @@ def _order(fv: FindingView) -> tuple[int, str]:
     return (rank, f.product)
 
 
-def _due(fv: FindingView, config: PlanConfig, role: str) -> tuple[str, str]:
+def _due(fv: FindingView, config: PlanConfig, role: str, today: dt.date | None) -> tuple[str, str, str]:
+    """(date, basis, state): the organisation's target, an exception's expiry, the deadline a rule
+    has already passed (overdue: say so, never as a date still ahead), or the next one."""
     f = fv.finding
     if config.due_date:
-        return config.due_date.isoformat(), "organisation target date (config due_date)"
+        late = today is not None and config.due_date < today
+        return (
+            config.due_date.isoformat(),
+            "organisation target date (config due_date)",
+            "overdue" if late else "due",
+        )
     if f.verdict is Verdict.ACCEPTED and f.exception and f.exception.get("expires"):
-        return f.exception["expires"], f"exception expires (approved by {f.exception.get('approver', '?')})"
+        expires = f.exception["expires"]
+        late = today is not None and expires < today.isoformat()
+        return (
+            expires,
+            f"exception expires (approved by {f.exception.get('approver', '?')})",
+            ("overdue" if late else "due"),
+        )
     if fv.overdue_since:
         regs = sorted({ov.regulation for ov in fv.obligations if ov.state == "overdue"})
-        days = f", {fv.days_overdue} days" if fv.days_overdue else ""
-        return fv.overdue_since, f"{', '.join(regs)} (overdue since {fv.overdue_since}{days})"
+        ago = f" {fv.days_overdue} days ago" if fv.days_overdue else ""
+        return fv.overdue_since, f"{', '.join(regs)}: deadline passed{ago}", "overdue"
     if fv.next_deadline:
         regs = sorted({ov.regulation for ov in fv.obligations if ov.obligation.deadline == fv.next_deadline})
-        return fv.next_deadline, ", ".join(regs)
-    return "", f"no dated obligation for role {role}"
+        return fv.next_deadline, ", ".join(regs), "due"
+    return "", f"no dated obligation for role {role}", ""
 
 
 def _ev(f: Finding, *sources: str) -> list[Evidence]:
@@ -535,7 +558,7 @@ def _host_plan(ctx: ReportContext, cfg: PlanConfig, hv: HostView) -> HostPlan:
             replacement=rep.name if rep else "",
             replacement_source=rep.source if rep else "",
         )
-        due, basis = _due(fv, cfg, ctx.role)
+        due, basis, due_state = _due(fv, cfg, ctx.role, parse_date(ctx.as_of))
         raw: list[tuple[str, str, str]] = []
         if f.verdict is Verdict.REVIEW:
             raw.append(
@@ -581,7 +604,7 @@ def _host_plan(ctx: ReportContext, cfg: PlanConfig, hv: HostView) -> HostPlan:
             )
         )
         for n, (phase, action, command) in enumerate(raw, start=1):
-            pp.steps.append(Step(n, phase, action, command, cfg.owner, due, basis))
+            pp.steps.append(Step(n, phase, action, command, cfg.owner, due, basis, due_state))
         hp.products.append(pp)
     return hp
 
@@ -608,6 +631,7 @@ def rows(plans: list[HostPlan]) -> list[dict[str, str]]:
                         "command": s.command,
                         "owner": s.owner,
                         "due_date": s.due_date,
+                        "due_state": s.due_state,
                         "due_basis": s.due_basis,
                     }
                 )
@@ -676,9 +700,12 @@ def render_markdown(plans: list[HostPlan], ctx: ReportContext) -> str:
         for pp in hp.products:
             ver = f" {md_escape(pp.version)}" if pp.version else ""
             lines += [f"### {md_escape(pp.product_name)}{ver} — {pp.verdict}", ""]
-            due = next((s.due_date for s in pp.steps if s.due_date), "")
-            basis = pp.steps[0].due_basis if pp.steps else ""
-            lines.append(f"- Due: {due or 'no date'} ({md_escape(basis)})")
+            first = pp.steps[0] if pp.steps else None
+            if first is not None and first.due_state == "overdue":
+                lines.append(f"- **Overdue** since {first.due_date} ({md_escape(first.due_basis)})")
+            else:
+                due = first.due_date if first is not None else ""
+                lines.append(f"- Due: {due or 'no date'} ({md_escape(first.due_basis if first else '')})")
             if pp.replacement:
                 lines.append(f"- Replacement: {md_escape(pp.replacement)} ({pp.replacement_source})")
             for n in pp.notes:
