@@ -137,3 +137,36 @@ def test_bod_inventory_plan_and_status() -> None:
     assert any("apt-get purge" in p["removal"] for p in data["plan"])
     md = bod_markdown(doc)
     assert "### 3. Implementation status" in md and WIN_HOST in md
+
+
+def test_far_document_counts_from_the_first_scan_and_says_overdue(tmp_path: Path) -> None:
+    # both scans (2024-10-01 and 2024-11-08): identified on the first, overdue as of the second
+    # (a context without its own date_identified: the scans say when)
+    undated = tmp_path / "undated.yaml"
+    undated.write_text(
+        "".join(
+            ln
+            for ln in far_context_file().read_text().splitlines(True)
+            if not ln.startswith("date_identified")
+        ),
+        encoding="utf-8",
+    )
+    doc = build_far(both_context(), load_far_context(undated))
+    (report,) = doc.reports
+    assert (report.date_identified, report.initial_due, report.followup_due) == (
+        "2024-10-01",
+        "2024-10-04",
+        "2024-10-16",
+    )
+    assert report.initial_state == "overdue since 2024-10-04 (35 days)"
+    assert report.followup_state == "overdue since 2024-10-16 (23 days)"
+    md = far_markdown(doc)
+    assert "due **2024-10-04** — **overdue since 2024-10-04 (35 days)**" in md
+    # the later scan alone: identified that day, nothing overdue yet
+    fresh = build_far(late_context(), load_far_context(far_context_file())).reports[0]
+    assert fresh.initial_state == "" and fresh.initial_due == "2024-11-14"
+    # a submitted initial report is not overdue
+    p = tmp_path / "ctx.yaml"
+    p.write_text(undated.read_text() + "initial_report_submitted: 2024-10-03\n", encoding="utf-8")
+    sent = build_far(both_context(), load_far_context(p)).reports[0]
+    assert sent.initial_state == "submitted on 2024-10-03"

@@ -131,6 +131,8 @@ class FarReport:
     followup_due: str
     followup_basis: str
     items: list[FarItem] = field(default_factory=list)
+    initial_state: str = ""  # "overdue since … (N days)" or "submitted on …" or ""
+    followup_state: str = ""
     pending: list[FarItem] = field(default_factory=list)
     mitigation: str = ""
     prevention_efforts: str = ""
@@ -214,6 +216,17 @@ def _next_phases(a: Assessment | None) -> tuple[str, ...]:
     return ("replace", "remove")
 
 
+def _report_state(due: str, submitted: dt.date | None, as_of: str) -> str:
+    """A report whose due date has passed as of the document's date is overdue (unless it was
+    submitted); it is never shown as a date still ahead."""
+    if submitted is not None:
+        return f"submitted on {submitted.isoformat()}"
+    due_day, today = parse_date(due), parse_date(as_of)
+    if due_day is None or today is None or today <= due_day:
+        return ""
+    return f"overdue since {due} ({(today - due_day).days} days)"
+
+
 def build_far(
     ctx: ReportContext,
     context: FarContext,
@@ -284,6 +297,10 @@ def build_far(
                 date_identified=identified_on,
                 initial_due=initial_due if items else "",
                 followup_due=followup if items else "",
+                initial_state=_report_state(initial_due, context.initial_report_submitted, ctx.as_of)
+                if items
+                else "",
+                followup_state=_report_state(followup, None, ctx.as_of) if items else "",
                 followup_basis=basis if items else "",
                 items=items,
                 pending=pending,
@@ -343,7 +360,7 @@ def render_markdown(doc: FarDocument) -> str:
         else:
             out += [
                 f"**3-business-day report** (52.204-23(c)(2)(i)) — date identified {r.date_identified}, "
-                f"due **{r.initial_due}**",
+                f"due **{r.initial_due}**" + (f" — **{r.initial_state}**" if r.initial_state else ""),
                 "",
                 "| Host | Supplier | Brand | Model or product | Item description | Date identified | Mitigation |",
                 "|---|---|---|---|---|---|---|",
@@ -356,7 +373,9 @@ def render_markdown(doc: FarDocument) -> str:
                 )
             out += ["", f"Readily available mitigation: {e(r.mitigation) or '_(to be completed)_'}", ""]
             out += [
-                f"**10-business-day report** (52.204-23(c)(2)(ii)) — due **{r.followup_due}** ({e(r.followup_basis)})",
+                f"**10-business-day report** (52.204-23(c)(2)(ii)) — due **{r.followup_due}**"
+                + (f" — **{r.followup_state}**" if r.followup_state else "")
+                + f" ({e(r.followup_basis)})",
                 "",
                 f"- Further mitigation actions: {e(r.mitigation) or '_(to be completed)_'}",
                 f"- Efforts to prevent use or submission: {e(r.prevention_efforts) or '_(to be completed)_'}",
