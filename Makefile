@@ -24,6 +24,7 @@ system-deps:
 
 test: $(VENV)/.installed system-deps
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
