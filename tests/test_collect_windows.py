@@ -15,11 +15,11 @@ from banscan.collect.windows.certs import RootCertificatesCollector, der_from_bl
 from banscan.collect.windows.hostname import windows_host_name
 from banscan.collect.windows.paths import ProgramFoldersCollector
 from banscan.collect.windows.processes import ProcessesCollector
-from banscan.collect.windows.regfile import parse_data, parse_reg, records_from_regfile
 from banscan.collect.windows.regkeys import RegistryKeysCollector
 from banscan.collect.windows.secctr import records_from_json
 from banscan.collect.windows.services import ServicesCollector, image_file
 from banscan.collect.windows.uninstall import UninstallCollector
+from banscan.inputs.regfile import parse_data, parse_reg, records_from_regfile
 from banscan.models import InventoryRecord, RecordKind, Source
 from windows_root import (
     BARE_GUID,

@@ -18,10 +18,9 @@ import zstandard
 
 from banscan.catalog.loader import load_catalog
 from banscan.collect.base import ErrorSink
-from banscan.collect.windows.regfile import parse_reg
 from banscan.inputs import cyclonedx, spdx
 from banscan.inputs.osquery import OsqueryReader
-from banscan.inputs.regfile import RegFileReader
+from banscan.inputs.regfile import RegFileReader, parse_reg
 from banscan.inputs.registry import detect, detect_in_stream, read_target, top_level_keys
 from banscan.models import InventoryRecord, RecordKind
 from banscan.scan import ScanOptions, run_scan
