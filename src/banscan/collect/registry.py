@@ -10,7 +10,7 @@ from banscan.models import InventoryRecord
 
 def all_collectors() -> list[Collector]:
     from banscan.collect import browsers, linux, macos, windows
-    from banscan.deep.certstores import CERT_COLLECTORS
+    from banscan.collect.certstores import CERT_COLLECTORS
 
     return [*linux.COLLECTORS, *windows.COLLECTORS, *macos.COLLECTORS, *browsers.COLLECTORS, *CERT_COLLECTORS]
 

@@ -1,10 +1,9 @@
 """Deep scan: Kaspersky code found by the contents of files — signer, version resources,
 bundle identity and byte signatures — inside archives too. Nothing is ever executed.
 
-Entry points: `deep_records(ctx_or_paths, errors)`, `DeepScanner`, `DeepCollector`, and the
-certificate-store collectors in `banscan.deep.certstores.CERT_COLLECTORS`. The analysers are
-imported on first use, so an ordinary scan (which only needs the certificate stores) does
-not pay for them.
+Entry points: `deep_records(ctx_or_paths, errors)`, `DeepScanner`, `DeepCollector`. The
+analysers are imported on first use, so an ordinary scan does not pay for them. (The
+certificate stores every scan reads are ordinary collectors: `banscan.collect.certstores`.)
 """
 
 from __future__ import annotations

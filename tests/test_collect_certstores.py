@@ -11,7 +11,12 @@ from cryptography.hazmat.primitives import serialization
 import deep_fixtures as fx
 from banscan.catalog.loader import load_catalog
 from banscan.collect.base import CollectContext, ErrorSink
-from banscan.deep.certstores import CERT_COLLECTORS, KeychainCollector, LinuxCABundlesCollector, NSSCollector
+from banscan.collect.certstores import (
+    CERT_COLLECTORS,
+    KeychainCollector,
+    LinuxCABundlesCollector,
+    NSSCollector,
+)
 from banscan.deep.yarascan import rules_source
 from banscan.match.matcher import Matcher
 from banscan.models import RecordKind
