@@ -33,7 +33,7 @@ from banscan.catalog.schema import (
 from banscan.export.sqlgen import Unsupported, name_like, name_regex, predicate, regex_pred, sql_str
 from banscan.match.index import identifiers
 from banscan.match.matcher import UNLISTED_SUFFIX
-from banscan.match.normalize import _LEGAL_FORMS
+from banscan.match.normalize import LEGAL_FORMS, LEGAL_FORMS_CYRILLIC
 
 K = IdentifierKind
 OS_PLATFORMS = ("windows", "darwin", "linux")
@@ -47,7 +47,7 @@ _PLATFORM_MAP: dict[str, tuple[str, ...]] = {
     "appliance": ("linux",),
     "any": OS_PLATFORMS,
 }
-_LEGAL_WORDS = (*sorted(_LEGAL_FORMS), "ао", "зао", "оао", "пао", "ооо")
+_LEGAL_WORDS = (*sorted(LEGAL_FORMS), *LEGAL_FORMS_CYRILLIC)
 _REG_ROOTS = ("HKEY_LOCAL_MACHINE\\SOFTWARE", "HKEY_LOCAL_MACHINE\\SOFTWARE\\WOW6432Node")
 # Keys listed one level deep as well: registered COM ProgIDs and the machine's autorun values.
 _REG_LISTS = (

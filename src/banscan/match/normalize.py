@@ -98,7 +98,8 @@ def norm_id(text: str) -> str:
     return fold(text.strip())
 
 
-_LEGAL_FORMS = frozenset(
+# Legal-form words dropped from organisation names (after transliteration to Latin).
+LEGAL_FORMS = frozenset(
     [
         "ao",
         "zao",
@@ -124,10 +125,12 @@ _LEGAL_FORMS = frozenset(
         "company",
     ]
 )
+# The same forms as written in Cyrillic, for matchers that see names untransliterated (SQL).
+LEGAL_FORMS_CYRILLIC = ("ао", "зао", "оао", "пао", "ооо")
 
 
 @lru_cache(maxsize=65536)
 def norm_org(text: str) -> str:
     """An organisation name without legal-form words, so 'AO Kaspersky Lab' = 'Kaspersky Lab JSC'."""
-    words = [w for w in norm_name(text).split() if w not in _LEGAL_FORMS]
+    words = [w for w in norm_name(text).split() if w not in LEGAL_FORMS]
     return " ".join(words)
