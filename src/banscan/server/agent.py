@@ -112,12 +112,22 @@ def machine_identifier(root: Path | None = None) -> str | None:
     return None
 
 
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
 @dataclass
 class AgentState:
     server: str = ""
     host_identifier: str = ""
     host_id: int | None = None
     token: str | None = None
+    # product → the day the server holds as its first identification on this host (ISO date),
+    # from the answers to reports; the next scan carries it, as `banscan scan --previous` does
+    first_identified: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, state_dir: Path) -> AgentState:
@@ -130,7 +140,27 @@ class AgentState:
             log.warning("ignoring unreadable agent state %s: %s", path, exc)
             return cls()
         known = {k: data[k] for k in ("server", "host_identifier", "host_id", "token") if k in data}
+        days = data.get("first_identified")
+        if isinstance(days, dict):
+            known["first_identified"] = {
+                str(p): d for p, d in days.items() if isinstance(d, str) and _day(d) is not None
+            }
         return cls(**known)
+
+    def remember(self, days: Any) -> bool:
+        """Keep the earliest first identification the server gave for each product; True if any changed."""
+        changed = False
+        if not isinstance(days, dict):
+            return changed
+        for product, text in days.items():
+            day = _day(text) if isinstance(text, str) else None
+            if day is None or not isinstance(product, str):
+                continue
+            known = _day(self.first_identified.get(product, ""))
+            if known is None or day < known:
+                self.first_identified[product] = day.isoformat()
+                changed = True
+        return changed
 
     def save(self, state_dir: Path) -> Path:
         """Write atomically, readable by the owner only (the token is a credential)."""
@@ -216,6 +246,7 @@ class Agent:
             self.state.token = None
             self.state.host_id = None
             self.state.host_identifier = ""
+            self.state.first_identified = {}  # another host's history
 
     # -- HTTP with retries
 
@@ -294,6 +325,23 @@ class Agent:
             result = run_scan(catalog, opts, roots=[self.cfg.root])
         else:
             result = run_scan(catalog, opts, live=True)
+        if self.state.first_identified:
+            from banscan.policy.engine import apply_policy
+
+            # Deadlines count from the first identification the server holds for this host.
+            known = {
+                (f.host, f.product): day
+                for f in result.findings
+                if (day := _day(self.state.first_identified.get(f.product, ""))) is not None
+            }
+            apply_policy(
+                catalog,
+                result.findings,
+                opts.role,
+                opts.as_of,
+                jurisdiction=opts.jurisdiction,
+                identified=known,
+            )
         return json.dumps(result.to_json(), ensure_ascii=False).encode("utf-8")
 
     def post(self, body: bytes) -> dict[str, Any]:
@@ -304,6 +352,8 @@ class Agent:
             resp = self._request("POST", "/api/v1/report", content=body, headers=headers)
             if resp.status_code in (200, 201):
                 out: dict[str, Any] = resp.json()
+                if self.state.remember(out.get("first_identified")):
+                    self.state.save(self.cfg.state_dir)
                 return out
             if resp.status_code == 401 and not reenrolled:
                 log.warning("the server no longer accepts this agent's token; enrolling again")

@@ -52,7 +52,7 @@ from banscan.server.limits import PageParams
 from banscan.store import queries, sites
 from banscan.store.apply import HostGone, Incoming, store_batch
 from banscan.store.ingest import ReportRejected, parse_result, request_scan, result_schema, set_transition
-from banscan.store.models import VERDICTS, AgentToken, Host, Report, WebSession, utcnow
+from banscan.store.models import VERDICTS, AgentToken, Finding, Host, Report, WebSession, utcnow
 
 log = logging.getLogger("banscan.server")
 
@@ -213,6 +213,12 @@ class ReportResponse(BaseModel):
     duplicate: bool = Field(description="True when this exact result had already been received.")
     applied: bool = Field(description="False when an older result was stored without changing current state.")
     findings: int
+    first_identified: dict[str, dt.date] = Field(
+        default_factory=dict,
+        description="For each product of the result the server holds: the day it was first identified "
+        "on this host (the earliest result or import that showed it, or the `first_identified` a result "
+        "carried); deadlines that run from identification count from it.",
+    )
 
 
 @router.post(
@@ -251,8 +257,22 @@ async def post_report(request: Request, agent: AgentDep) -> JSONResponse:
         stored = await asyncio.wrap_future(state_of(request).writer.submit_item(store_batch, item))
     except HostGone:
         raise HTTPException(404, "host not found") from None
-    body = ReportResponse(host_id=agent.host_id, **stored.to_json())
-    return SafeJSONResponse(body.model_dump(), status_code=200 if stored.duplicate else 201)
+    out = stored.to_json()
+    if stored.duplicate:  # stored before: what the server holds now
+        products = sorted({str(f["product"]) for f in data["findings"]})
+        out["first_identified"] = await run_in_threadpool(_first_identified, request, agent.host_id, products)
+    body = ReportResponse(host_id=agent.host_id, **out)
+    return SafeJSONResponse(body.model_dump(mode="json"), status_code=200 if stored.duplicate else 201)
+
+
+def _first_identified(request: Request, host_id: int, products: list[str]) -> dict[str, str]:
+    with state_of(request).db.reading() as db:
+        rows = db.execute(
+            select(Finding.product, Finding.first_identified).where(
+                Finding.host_id == host_id, Finding.product.in_(products)
+            )
+        )
+        return {product: day.isoformat() for product, day in rows}
 
 
 @router.get("/reports/{report_id}", tags=["read"])
@@ -297,9 +317,37 @@ def list_hosts(
     return result.to_json()
 
 
+RoleParam = Annotated[str | None, Query(max_length=32, description="default: the server's role")]
+AsOfParam = Annotated[
+    dt.date | None, Query(description="evaluate obligations as of this day (default today)")
+]
+
+
+def _policy(request: Request, role: str | None, as_of: dt.date | None) -> queries.Policy:
+    st = state_of(request)
+    return queries.Policy(
+        st.catalog,
+        role or st.settings.role,
+        as_of or dt.datetime.now(dt.UTC).date(),
+        st.settings.jurisdiction,
+    )
+
+
 @router.get("/hosts/{host_id}", tags=["read"])
-def get_host(host_id: RowId, _: UserDep, db: ReadDB) -> dict[str, Any]:
-    detail = queries.host_detail(db, host_id)
+def get_host(
+    host_id: RowId,
+    request: Request,
+    _: UserDep,
+    db: ReadDB,
+    as_of: AsOfParam = None,
+    role: RoleParam = None,
+) -> dict[str, Any]:
+    """A host with every finding it has had. Each finding says when its product was first
+    identified on the host (`first_identified`, kept when it is removed and found again), and
+    its `obligations` are evaluated for `role` from that day as of `as_of` (while present; as of
+    its last sighting once gone), with `deadline`: overdue since when and by how many days, or
+    the next deadline."""
+    detail = queries.host_detail(db, host_id, policy=_policy(request, role, as_of))
     if detail is None:
         raise HTTPException(404, "host not found")
     return detail
@@ -307,6 +355,7 @@ def get_host(host_id: RowId, _: UserDep, db: ReadDB) -> dict[str, Any]:
 
 @router.get("/findings", tags=["read"])
 def list_findings(
+    request: Request,
     _: UserDep,
     db: ReadDB,
     page: Paging,
@@ -315,7 +364,11 @@ def list_findings(
     host_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     state: State | None = None,
     present: Annotated[bool | None, Query(description="true (default): still seen; false: gone")] = True,
+    as_of: AsOfParam = None,
+    role: RoleParam = None,
 ) -> dict[str, Any]:
+    """Findings, each with its first identification and obligations as `GET /hosts/{id}` gives
+    them; informational products have no removal record (`transition` is null)."""
     result = queries.list_findings(
         db,
         limit=page.limit,
@@ -326,6 +379,7 @@ def list_findings(
         host_id=host_id,
         state=state,
         present=present,
+        policy=_policy(request, role, as_of),
     )
     return result.to_json()
 

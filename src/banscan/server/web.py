@@ -27,12 +27,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, and_, case, false, func, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from banscan.catalog.schema import ROLES as CATALOG_ROLES
 from banscan.catalog.schema import Catalog
+from banscan.policy.deadlines import summarize as deadlines_of
 from banscan.removal import EXPORT_COLUMNS, HISTORY_COLUMNS, MANUAL_STATES, STATES
 from banscan.server import charts
 from banscan.server.auth import (
@@ -301,6 +302,12 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def _policy(request: Request) -> queries.Policy:
+    """The server's role and jurisdiction, today: what the pages evaluate obligations for."""
+    st = state_of(request)
+    return queries.Policy(st.catalog, st.settings.role, _today(), st.settings.jurisdiction)
+
+
 def _qs(base: dict[str, str], **changes: Any) -> str:
     merged = dict(base)
     for k, v in changes.items():
@@ -498,7 +505,7 @@ def _host_conditions(
         tconds: list[ColumnElement[bool]] = [Transition.state == f.state]
         if f.product:
             tconds.append(Transition.product == f.product)
-        conds.append(Host.id.in_(select(Transition.host_id).where(*tconds)))
+        conds.append(Host.id.in_(select(Transition.host_id).where(*tconds, _on_board())))
     if f.os:
         if f.os == "unknown":
             conds.append(Host.platform == "")
@@ -524,13 +531,23 @@ def _host_conditions(
     return conds
 
 
+def _on_board() -> ColumnElement[bool]:
+    """A removal record of a product that is not informational (those are findings only)."""
+    informational = select(Finding.id).where(
+        Finding.host_id == Transition.host_id,
+        Finding.product == Transition.product,
+        Finding.verdict == "informational",
+    )
+    return ~informational.exists()
+
+
 def _host_states(session: Session, host_ids: list[int]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {i: {} for i in host_ids}
     if not host_ids:
         return out
     q = (
         select(Transition.host_id, Transition.state, func.count())
-        .where(Transition.host_id.in_(host_ids))
+        .where(Transition.host_id.in_(host_ids), _on_board())
         .group_by(Transition.host_id, Transition.state)
     )
     for host_id, state, n in session.execute(q):
@@ -616,15 +633,19 @@ def host_csv_row(h: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _filter_choices(session: Session) -> dict[str, Any]:
-    products = [
+def _product_choices(session: Session, *, removal: bool = False) -> list[dict[str, str]]:
+    """Products found on any host; `removal`: only those that are removal items (not informational)."""
+    q = select(Finding.product, func.min(Finding.product_name))
+    if removal:
+        q = q.where(queries.tracked())
+    return [
         {"id": p, "name": n or p}
-        for p, n in session.execute(
-            select(Finding.product, func.min(Finding.product_name))
-            .group_by(Finding.product)
-            .order_by(Finding.product)
-        )
+        for p, n in session.execute(q.group_by(Finding.product).order_by(Finding.product))
     ]
+
+
+def _filter_choices(session: Session) -> dict[str, Any]:
+    products = _product_choices(session)
     platforms = [
         p or "unknown" for p in session.scalars(select(Host.platform).distinct().order_by(Host.platform))
     ]
@@ -684,6 +705,8 @@ def _transition_stmt(f: TransitionFilters, dl: Deadlines | None) -> Any:
             Finding, and_(Finding.host_id == Transition.host_id, Finding.product == Transition.product)
         )
     )
+    # Informational products are findings, not removal items (older records of them stay unshown).
+    stmt = stmt.where(or_(Finding.id.is_(None), queries.tracked()))
     if f.state:
         stmt = stmt.where(Transition.state == f.state)
     if f.product:
@@ -707,11 +730,29 @@ def _transition_item(t: Transition, hostname: str, fnd: Finding | None, dl: Dead
         "state": t.state,
         "flag": t.flag,
         "overdue": bool(
-            fnd and fnd.present and dl.is_overdue(fnd.product, fnd.verdict, fnd.category, fnd.first_seen)
+            fnd
+            and fnd.present
+            and dl.is_overdue(fnd.product, fnd.verdict, fnd.category, fnd.first_identified)
         ),
         "updated_at": queries._iso(t.updated_at),
         "updated_by": t.updated_by,
     }
+
+
+def _transition_card(
+    t: Transition, hostname: str, fnd: Finding | None, dl: Deadlines, policy: queries.Policy
+) -> dict[str, Any]:
+    """A board card: the export's item, with the first identification and what is due."""
+    item = _transition_item(t, hostname, fnd, dl)
+    item["first_identified"] = None
+    item["deadline"] = None
+    if fnd is not None:
+        first = _as_date(fnd.first_identified)
+        item["first_identified"] = first.isoformat()
+        if fnd.present:
+            summary = deadlines_of(policy.obligations(fnd.product, fnd.verdict, fnd.category, first))
+            item["deadline"] = queries.deadline_json(summary)
+    return item
 
 
 TRANSITION_CSV = list(EXPORT_COLUMNS)
@@ -967,17 +1008,9 @@ def host_page(
 ) -> Response:
     if not 1 <= host_id <= MAX_ID:
         raise HTTPException(404, "host not found")
-    detail = queries.host_detail(db, host_id)
+    detail = queries.host_detail(db, host_id, policy=_policy(request))
     if detail is None:
         raise HTTPException(404, "host not found")
-    st = state_of(request)
-    dl = deadlines(db, st.catalog, st.settings.role, _today(), st.settings.jurisdiction)
-    rows = {f.product: f for f in db.scalars(select(Finding).where(Finding.host_id == host_id))}
-    for item in detail["finding_list"]:
-        f = rows.get(item["product"])
-        item["overdue"] = bool(
-            f and f.present and dl.is_overdue(f.product, f.verdict, f.category, f.first_seen)
-        )
     detail["finding_list"].sort(
         key=lambda i: (
             not i["present"],
@@ -992,6 +1025,7 @@ def host_page(
         title=detail["hostname"],
         nav="hosts",
         h=detail,
+        role=state_of(request).settings.role,
         manual_states=MANUAL_STATES,
         next_state=_next_state,
         max_site=sites.MAX_SITE,
@@ -1107,7 +1141,9 @@ def product_page(
     )
     if info is None and not any(counts.values()) and not gone:
         raise HTTPException(404, "product not found")
-    result = queries.list_findings(db, limit=page.limit, offset=page.offset, product=product, present=None)
+    result = queries.list_findings(
+        db, limit=page.limit, offset=page.offset, product=product, present=None, policy=_policy(request)
+    )
     name = info["name"] if info else (result.items[0]["product_name"] if result.items else product)
     return _page(
         request,
@@ -1133,6 +1169,7 @@ def transitions_page(
 ) -> Response:
     st = state_of(request)
     dl = deadlines(db, st.catalog, st.settings.role, _today(), st.settings.jurisdiction)
+    policy = _policy(request)
     columns = []
     total = 0
     for state in STATES:
@@ -1145,7 +1182,7 @@ def transitions_page(
             .offset(page.offset)
             .limit(page.limit)
         )
-        cards = [_transition_item(t, hostname, fnd, dl) for t, hostname, fnd in rows]
+        cards = [_transition_card(t, hostname, fnd, dl, policy) for t, hostname, fnd in rows]
         columns.append({"state": state, "count": n, "cards": cards})
         total = max(total, n)
     params = f.params()
@@ -1158,7 +1195,7 @@ def transitions_page(
         columns=columns,
         f=f,
         states=STATES,
-        products=_filter_choices(db)["products"],
+        products=_product_choices(db, removal=True),
         pager=_pager("/transitions", params, page, total),
         export=_qs(params),
     )

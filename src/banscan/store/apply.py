@@ -19,12 +19,25 @@ disappears without a removal record keeps its state and is flagged
 `gone-without-removal-record`; one seen again after being recorded removed (or verified) goes
 back to `found`, flagged `seen-after-removal`.
 
+First identification: each finding keeps the day its product was first identified on its host
+— the earliest of the days of the results that showed it and the `first_identified` they
+carried (an agent scanning with `--previous`, or an inventory's own record). It only ever moves
+earlier, and it is kept for ever: the FAR clock ran from the first identification, and a
+product removed and then found again is a recurrence of the same article on the same host
+(FAR 52.204-23(c)(2)(ii) asks why it recurred), so it keeps its original day and the
+re-appearance is recorded as a step of its removal history. A host is its identifier:
+enrolling again with the same identifier keeps the host, its findings and their history.
+
+Informational products (successor software, carve-outs) are findings, but nothing has to be
+removed: they get no removal record and no removal steps.
+
 Host rows are read `FOR UPDATE` (PostgreSQL; SQLite writers hold the database lock), so two
 server processes storing results for one host take turns.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,7 +55,7 @@ _H, _R, _F, _T, _E, _A = (
     cast(Table, m.__table__) for m in (Host, Report, Finding, Transition, TransitionEvent, AgentToken)
 )
 # What the rules read of a finding (its evidence is only ever written, never read back).
-_FINDING_STATE = ("present", "first_seen")
+_FINDING_STATE = ("present", "first_seen", "first_identified", "verdict")
 _TRANSITION_FIELDS = ("state", "flag", "updated_at", "updated_by")
 _HOST_FIELDS = ("last_generated_at", "last_report_id", "platform", "last_seen_at", "scan_requested_at")
 
@@ -68,6 +81,9 @@ class Stored:
     duplicate: bool
     applied: bool
     findings: int
+    # product → the day the server holds as its first identification on this host (ISO date);
+    # filled for a result stored now (a caller reads it for a duplicate), not part of equality
+    first_identified: dict[str, str] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +91,7 @@ class Stored:
             "duplicate": self.duplicate,
             "applied": self.applied,
             "findings": self.findings,
+            "first_identified": dict(self.first_identified),
         }
 
 
@@ -180,6 +197,14 @@ def store_results(
             host.scan_requested_at = None  # the scan someone asked for has come in
         outcomes[i] = Stored(rid, it.host_id, duplicate=False, applied=applied, findings=len(merged))
 
+    # What each new result's products were first identified as, once the whole batch is applied.
+    for i, _when, _applied, merged in plan:
+        o = outcomes[i]
+        assert isinstance(o, Stored)
+        rows = batch.findings[o.host_id]
+        days = {p: rows[p].values["first_identified"].isoformat() for p in merged if p in rows}
+        outcomes[i] = dataclasses.replace(o, first_identified=days)
+
     _write(conn, batch, busy, {it.token_id for it in items if it.token_id is not None}, now)
     return _resolve(items, outcomes, first_of)
 
@@ -212,7 +237,7 @@ def _resolve(
         if o is None:  # a repeat of an earlier item of this batch
             first = outcomes[first_of[(it.host_id, it.key)]]
             assert isinstance(first, Stored)
-            o = Stored(first.report_id, first.host_id, True, first.applied, first.findings)
+            o = dataclasses.replace(first, duplicate=True)
         out.append(o)
     return out
 
@@ -290,6 +315,34 @@ def _step(
     t.set(state=to_state, flag=flag, updated_at=now, updated_by=SYSTEM)
 
 
+def _reported_day(f: dict[str, Any]) -> dt.date | None:
+    """The `first_identified` a result gives for a finding, if it gives a readable one."""
+    value = f.get("first_identified")
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _identified(row: _Row, f: dict[str, Any], when: dt.datetime) -> None:
+    """Move the row's first identification earlier when this result shows an earlier day; a
+    result never moves it later (see the module's docstring)."""
+    days = [when.astimezone(dt.UTC).date()]
+    if (reported := _reported_day(f)) is not None:
+        days.append(reported)
+    earliest = min(days)
+    current = row.values.get("first_identified")
+    if current is None or earliest < current:
+        row.set(first_identified=earliest)
+
+
+def _tracked(verdict: str | None) -> bool:
+    """Whether a product of this verdict is on the removal board (informational ones are not)."""
+    return verdict != "informational"
+
+
 def _apply(
     batch: _Batch,
     host_id: int,
@@ -305,6 +358,7 @@ def _apply(
         row = rows.get(product)
         if row is None:
             row = rows[product] = _Row(None, {"first_seen": when})
+        _identified(row, f, when)
         row.set(
             present=True,
             gone_at=None,
@@ -319,19 +373,26 @@ def _apply(
             last_seen=when,
             last_report_id=rid,
         )
+        if not _tracked(f["verdict"]):
+            continue  # nothing to remove: no removal record, and an old one is left as it was
+        first = row.values["first_identified"].isoformat()
         t = trans.get(product)
         if t is None:
             new = {"state": "found", "flag": None, "updated_at": now, "updated_by": SYSTEM}
             t = trans[product] = _Row(None, new)
-            note = f"first seen in report {rid}"
+            note = f"first seen in report {rid} (first identified {first})"
             _event(batch, t, from_state=None, to_state="found", flag=None, note=note, rid=rid, now=now)
             continue
         state, flag = t.values["state"], t.values["flag"]
         if state == "verified" or (state == "removed" and when >= _second(t.values["updated_at"])):
-            note = f"seen again in report {rid} after being recorded {state}"
+            note = (
+                f"seen again in report {rid} after being recorded {state}: a recurrence "
+                f"(first identified {first}, kept)"
+            )
             _step(batch, t, to_state="found", flag=FLAG_SEEN_AFTER_REMOVAL, note=note, rid=rid, now=now)
         elif flag == FLAG_GONE:
-            _step(batch, t, to_state=state, flag=None, note=f"seen again in report {rid}", rid=rid, now=now)
+            note = f"seen again in report {rid}: a recurrence (first identified {first}, kept)"
+            _step(batch, t, to_state=state, flag=None, note=note, rid=rid, now=now)
     if not read_anything(data):
         return  # an unreadable scan verifies nothing and clears nothing
     for product, row in rows.items():
@@ -341,7 +402,7 @@ def _apply(
         if was_present:
             row.set(present=False, gone_at=when)
         t = trans.get(product)
-        if t is None:
+        if t is None or not _tracked(row.values.get("verdict")):
             continue
         state, flag = t.values["state"], t.values["flag"]
         if state == "removed" and when >= _second(t.values["updated_at"]):
@@ -355,8 +416,11 @@ def _apply(
 def _backfill(batch: _Batch, host_id: int, merged: dict[str, dict[str, Any]], when: dt.datetime) -> None:
     """An older result can only tell us a product was there earlier than we thought."""
     for product, row in batch.findings[host_id].items():
-        if product in merged and when < row.values["first_seen"]:
+        if product not in merged:
+            continue
+        if when < row.values["first_seen"]:
             row.set(first_seen=when)
+        _identified(row, merged[product], when)
 
 
 # ---------------------------------------------------------------- writing

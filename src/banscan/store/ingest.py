@@ -260,6 +260,18 @@ def read_anything(data: dict[str, Any]) -> bool:
     return not targets or any(int(t.get("records", 0)) > 0 for t in targets)
 
 
+def _earliest_day(*values: Any) -> str | None:
+    """The earliest of some ISO dates, as given (unreadable ones ignored)."""
+    days: list[tuple[dt.date, str]] = []
+    for v in values:
+        if isinstance(v, str):
+            try:
+                days.append((dt.date.fromisoformat(v[:10]), v))
+            except ValueError:
+                continue
+    return min(days)[1] if days else None
+
+
 def merge_findings(findings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     merged: dict[str, dict[str, Any]] = {}
     for f in findings:
@@ -269,6 +281,9 @@ def merge_findings(findings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             continue
         if _VERDICT_ORDER[f["verdict"]] < _VERDICT_ORDER[prev["verdict"]]:
             prev["verdict"], prev["confidence"] = f["verdict"], f["confidence"]
+        earliest = _earliest_day(prev.get("first_identified"), f.get("first_identified"))
+        if earliest is not None:
+            prev["first_identified"] = earliest
         prev["evidence"].extend(f["evidence"])
         prev["obligations"].extend(o for o in f["obligations"] if o not in prev["obligations"])
     return merged

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -143,12 +144,27 @@ class Report(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
+def _first_identified_default(context: Any) -> dt.date | None:
+    """A finding inserted without a first identification was first identified the day it was
+    first seen (rows written outside `banscan.store.apply`, such as bench fixtures)."""
+    first = context.get_current_parameters().get("first_seen")
+    if not isinstance(first, dt.datetime):
+        return None
+    return (first.astimezone(dt.UTC) if first.tzinfo else first).date()
+
+
 class Finding(Base):
     """Current state of one product on one host (upserted by every newer report).
 
+    `first_seen` is when this server first received a result showing the product on the host;
+    `first_identified` the day it was first identified, which deadlines that run from
+    identification count from: the earliest of the days of every result that showed it and the
+    `first_identified` those results carried. The row is kept for ever (a product removed and
+    found again is a recurrence, not a new finding), so neither ever moves later.
+
     Two covering indexes serve the estate summary without reading the rows (which carry the
     JSON evidence): `ix_findings_present_product` the counts of present findings per product,
-    verdict, category and day first seen (and the overdue condition on those), and
+    verdict, category and day first identified (and the overdue condition on those), and
     `ix_findings_verdict_host` the per-host questions: which hosts have a present finding of a
     verdict, and since when and until when each host had a covered one (the trend).
     """
@@ -162,7 +178,7 @@ class Finding(Base):
             "product",
             "verdict",
             "category",
-            "first_seen",
+            "first_identified",
             "host_id",
         ),
         Index("ix_findings_verdict_host", "verdict", "host_id", "present", "first_seen", "gone_at"),
@@ -179,6 +195,7 @@ class Finding(Base):
     confidence: Mapped[str] = mapped_column(String(16))
     present: Mapped[bool] = mapped_column(Boolean, default=True)
     first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    first_identified: Mapped[dt.date] = mapped_column(Date(), default=_first_identified_default)
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     gone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     evidence: Mapped[Any] = mapped_column(JSONType, default=list)

@@ -1,5 +1,10 @@
 """Read models for the API and the dashboard: paginated hosts and findings, one host in full,
-and the estate summary (with deadlines evaluated by the policy engine)."""
+and the estate summary (with deadlines evaluated by the policy engine).
+
+Deadlines count from each finding's first identification on its host (`Finding.first_identified`,
+kept for ever: see `banscan.store.apply`), for the server's role and jurisdiction, as of the day
+asked (today by default); a deadline that passed is `overdue`, never the next deadline
+(`banscan.policy.deadlines`). Informational products are findings, never removal items."""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from banscan.catalog.schema import Catalog
-from banscan.models import Confidence, Verdict
+from banscan.models import Confidence, Obligation, Verdict
 from banscan.models import Finding as ResultFinding
+from banscan.policy import deadlines as due
 from banscan.policy.engine import obligations_for
 from banscan.store.models import VERDICTS, Finding, Host, Report, Transition, TransitionEvent
 from banscan.store.sites import (
@@ -73,6 +79,57 @@ def _iso(t: dt.datetime | None) -> str | None:
 def _like(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+@dataclass
+class Policy:
+    """What obligations are evaluated for: a catalog, a role and jurisdiction, and a day."""
+
+    catalog: Catalog
+    role: str
+    as_of: dt.date
+    jurisdiction: str = "US"
+    _memo: dict[tuple[str, str, str, dt.date, dt.date], list[Obligation]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def obligations(
+        self, product: str, verdict: str, category: str, identified: dt.date, as_of: dt.date | None = None
+    ) -> list[Obligation]:
+        """The obligations of a finding first identified on `identified`, as of `as_of` (default:
+        the policy's day). They depend on the product, verdict and category alone, so the finding
+        evaluated carries no name, vendor or evidence; each combination is evaluated once."""
+        day = as_of or self.as_of
+        key = (product, verdict, category or "", identified, day)
+        if key not in self._memo:
+            rf = ResultFinding(
+                host="",
+                product=product,
+                product_name=product,
+                vendor="",
+                verdict=Verdict(verdict),
+                confidence=Confidence.STRONG,
+                category=category or "",
+            )
+            self._memo[key] = obligations_for(
+                self.catalog, rf, self.role, day, identified=identified, jurisdiction=self.jurisdiction
+            )
+        return self._memo[key]
+
+
+def tracked() -> ColumnElement[bool]:
+    """Findings whose product is on the removal board: every verdict but `informational`."""
+    return Finding.verdict != "informational"
+
+
+def deadline_json(summary: due.DeadlineSummary) -> dict[str, Any]:
+    return {
+        "state": summary.state,
+        "next_deadline": summary.next_deadline,
+        "overdue_since": summary.overdue_since,
+        "days_overdue": summary.days_overdue,
+        "text": summary.text(),
+    }
 
 
 def _page(
@@ -213,7 +270,18 @@ def finding_json(
     *,
     hostname: str | None = None,
     history: list[TransitionEvent] | None = None,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
+    """A finding with its removal record (none for informational products).
+
+    With a `policy`, `obligations` are evaluated for its role and jurisdiction from the day the
+    product was first identified on the host — as of the policy's day while the product is
+    present, as of its last sighting once it is gone (`obligations_as_of` says which) — and
+    `deadline` sums them up: `overdue` since the earliest passed deadline and by how many days,
+    else the next deadline ahead. Without one, `obligations` are those the result recorded."""
+    if f.verdict == "informational":
+        t, history = None, None
+    first = _as_date(f.first_identified) if f.first_identified is not None else _as_date(f.first_seen)
     out: dict[str, Any] = {
         "id": f.id,
         "host_id": f.host_id,
@@ -225,6 +293,7 @@ def finding_json(
         "verdict": f.verdict,
         "confidence": f.confidence,
         "present": f.present,
+        "first_identified": first.isoformat(),
         "first_seen": _iso(f.first_seen),
         "last_seen": _iso(f.last_seen),
         "gone_at": _iso(f.gone_at),
@@ -233,12 +302,22 @@ def finding_json(
         "last_report_id": f.last_report_id,
         "transition": _transition_json(t, history),
     }
+    if policy is not None:
+        day = policy.as_of if f.present else min(policy.as_of, _as_date(f.last_seen))
+        obligations = policy.obligations(f.product, f.verdict, f.category, first, day)
+        summary = due.summarize(obligations)
+        out["obligations"] = [o.to_json() for o in obligations]
+        out["obligations_as_of"] = day.isoformat()
+        out["deadline"] = deadline_json(summary)
+        out["overdue"] = bool(f.present and summary.state == "overdue")
     if hostname is not None:
         out["hostname"] = hostname
     return out
 
 
-def host_detail(session: Session, host_id: int, *, reports: int = 20) -> dict[str, Any] | None:
+def host_detail(
+    session: Session, host_id: int, *, reports: int = 20, policy: Policy | None = None
+) -> dict[str, Any] | None:
     host = session.get(Host, host_id)
     if host is None:
         return None
@@ -262,7 +341,10 @@ def host_detail(session: Session, host_id: int, *, reports: int = 20) -> dict[st
     out = host_json(host, counts, tags_of(session, [host_id])[host_id])
     out["finding_list"] = [
         finding_json(
-            f, trans.get(f.product), history=events.get(trans[f.product].id) if f.product in trans else None
+            f,
+            trans.get(f.product),
+            history=events.get(trans[f.product].id) if f.product in trans else None,
+            policy=policy,
         )
         for f in findings
     ]
@@ -305,12 +387,14 @@ def list_findings(
     host_id: int | None = None,
     state: str | None = None,
     present: bool | None = True,
+    policy: Policy | None = None,
 ) -> Page:
     stmt = (
         select(Finding, Transition, Host.hostname)
         .join(Host, Host.id == Finding.host_id)
         .outerjoin(
-            Transition, and_(Transition.host_id == Finding.host_id, Transition.product == Finding.product)
+            Transition,
+            and_(Transition.host_id == Finding.host_id, Transition.product == Finding.product, tracked()),
         )
     )
     if verdict:
@@ -324,7 +408,7 @@ def list_findings(
     if present is not None:
         stmt = stmt.where(Finding.present.is_(present))
     rows, total, next_cursor = _page(session, stmt, Finding.id, limit=limit, offset=offset, after_id=after_id)
-    items = [finding_json(f, t, hostname=name) for f, t, name in rows]
+    items = [finding_json(f, t, hostname=name, policy=policy) for f, t, name in rows]
     return Page(items, total, limit, offset, next_cursor)
 
 
@@ -339,13 +423,10 @@ def _as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def _midnight(d: dt.date) -> dt.datetime:
-    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
-
-
 @dataclass
 class Deadlines:
-    """Obligations of present findings, evaluated once per (product, verdict, category, day found)."""
+    """Obligations of present findings, evaluated once per (product, verdict, category, day first
+    identified)."""
 
     role: str
     as_of: dt.date
@@ -354,10 +435,10 @@ class Deadlines:
     overdue_by_regulation: dict[str, int] = field(default_factory=dict)
     overdue_days: dict[tuple[str, str, str], set[dt.date]] = field(default_factory=dict)
 
-    def is_overdue(self, product: str, verdict: str, category: str, first_seen: dt.datetime | None) -> bool:
-        if first_seen is None:
+    def is_overdue(self, product: str, verdict: str, category: str, first_identified: Any) -> bool:
+        if first_identified is None:
             return False
-        return first_seen.date() in self.overdue_days.get((product, verdict, category), set())
+        return _as_date(first_identified) in self.overdue_days.get((product, verdict, category or ""), set())
 
     def condition(self) -> ColumnElement[bool]:
         """A WHERE clause on `findings` matching present findings with an overdue obligation."""
@@ -369,9 +450,7 @@ class Deadlines:
                     ranges[-1] = (ranges[-1][0], d + dt.timedelta(days=1))
                 else:
                     ranges.append((d, d + dt.timedelta(days=1)))
-            spans = [
-                and_(Finding.first_seen >= _midnight(a), Finding.first_seen < _midnight(b)) for a, b in ranges
-            ]
+            spans = [and_(Finding.first_identified >= a, Finding.first_identified < b) for a, b in ranges]
             clauses.append(
                 and_(
                     Finding.product == product,
@@ -389,12 +468,12 @@ FindingGroup = tuple[str, str, str, dt.date, int]
 
 
 def finding_groups(session: Session, *, informational: bool = True) -> list[FindingGroup]:
-    """Present findings counted per (product, verdict, category, day first seen).
+    """Present findings counted per (product, verdict, category, day first identified).
 
     One pass over the covering index ix_findings_present_product: the rows (and their JSON
     evidence) are not read. The summary derives its counts by verdict and by product and the
     deadlines from these few thousand groups instead of grouping the findings three times."""
-    day = func.date(Finding.first_seen)
+    day = Finding.first_identified
     q = select(Finding.product, Finding.verdict, Finding.category, day, func.count()).where(
         Finding.present.is_(True)
     )
@@ -417,7 +496,7 @@ def deadlines(
 ) -> Deadlines:
     """Obligation statuses of present findings, as the summary API counts them.
 
-    Findings are grouped in SQL by (product, verdict, category, day first seen) (`groups`, when
+    Findings are grouped in SQL by (product, verdict, category, day first identified) (`groups`, when
     the caller already has them). Within one (product, verdict, category) each obligation's
     status can only change once as the day moves (a later sighting never makes a deadline
     earlier), so days are evaluated at the ends of a range and the range is split only where
@@ -489,11 +568,14 @@ def summary(
     as_of: dt.date | None = None,
     jurisdiction: str = "US",
 ) -> dict[str, Any]:
-    """Estate counts, and obligations re-evaluated as of `as_of` from each finding's first sighting.
+    """Estate counts, and obligations re-evaluated as of `as_of` from each finding's first
+    identification.
 
     Every query reads a covering index (the rows of findings carry JSON evidence and are never
     read): the findings are grouped once by (product, verdict, category, day first seen) for
-    the counts by verdict and by product and for the deadlines; hosts are counted per OS and
+    the counts by verdict and by product and for the deadlines; removal records are counted per
+    state and flag from their index, less those of informational products (not removal items,
+    and normally without a record); hosts are counted per OS and
     per site from their indexes; hosts with a present covered finding are counted per (OS,
     site) in one join.
 
@@ -584,6 +666,20 @@ def summary(
         states[state] = states.get(state, 0) + n
         if flag:
             flags[flag] = flags.get(flag, 0) + n
+    # Records left from before informational products were kept off the board, or of a product
+    # that became informational: found from the (few) informational findings, then taken off.
+    untracked = (
+        select(Transition.state, Transition.flag, func.count())
+        .join(Finding, and_(Finding.host_id == Transition.host_id, Finding.product == Transition.product))
+        .where(Finding.verdict == "informational")
+        .group_by(Transition.state, Transition.flag)
+    )
+    for state, flag, n in session.execute(untracked):
+        states[state] = states.get(state, 0) - n
+        if flag:
+            flags[flag] = flags.get(flag, 0) - n
+    states = {k: v for k, v in states.items() if v > 0}
+    flags = {k: v for k, v in flags.items() if v > 0}
 
     dl = deadlines(session, catalog, role, as_of, jurisdiction, groups)
     statuses = dict(sorted(dl.by_status.items()))
