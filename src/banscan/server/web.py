@@ -35,6 +35,7 @@ from banscan.catalog.schema import ROLES as CATALOG_ROLES
 from banscan.catalog.schema import Catalog
 from banscan.policy.deadlines import summarize as deadlines_of
 from banscan.removal import EXPORT_COLUMNS, HISTORY_COLUMNS, MANUAL_STATES, STATES
+from banscan.report.csv import safe_cell
 from banscan.server import charts
 from banscan.server.auth import (
     AdminDep,
@@ -337,15 +338,12 @@ def _pager(path: str, params: dict[str, str], page: Paging, total: int) -> dict[
 
 
 def csv_cell(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run: formulas are prefixed with a quote."""
+    """A CSV cell: empty for None, true/false for booleans, formulas guarded (report.csv.safe_cell)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
+    return safe_cell(str(value))
 
 
 def _csv_response(name: str, header: list[str], rows: Iterator[list[Any]]) -> StreamingResponse:
