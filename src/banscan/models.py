@@ -98,6 +98,24 @@ class Verdict(str, Enum):
     INFORMATIONAL = "informational"
     ACCEPTED = "accepted"
 
+    @property
+    def severity(self) -> int:
+        """Position in VERDICT_SEVERITY: 0 is the most urgent."""
+        return VERDICT_SEVERITY.index(self)
+
+
+# The one order of verdicts for every list, table, chart and a host's "worst" verdict: what a
+# person must act on first. A remnant (leftovers of software that was certainly there) comes before
+# review (a doubt to settle); accepted findings are under an exception; informational ones ask nothing.
+VERDICT_SEVERITY: tuple[Verdict, ...] = (
+    Verdict.COVERED,
+    Verdict.REMNANT,
+    Verdict.REVIEW,
+    Verdict.ACCEPTED,
+    Verdict.INFORMATIONAL,
+)
+VERDICT_NAMES: tuple[str, ...] = tuple(v.value for v in VERDICT_SEVERITY)
+
 
 class Confidence(str, Enum):
     """Strength of evidence; ordered weak < strong < definitive."""

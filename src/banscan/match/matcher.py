@@ -208,7 +208,7 @@ class Matcher:
     def findings(self) -> list[Finding]:
         groups = self._fold_shared()
         out = [self._finding(host, g) for host, g in groups]
-        out.sort(key=lambda f: (f.host, _VERDICT_ORDER[f.verdict], f.product))
+        out.sort(key=lambda f: (f.host, f.verdict.severity, f.product))
         return out
 
     def _fold_shared(self) -> list[tuple[str, _Group]]:
@@ -265,15 +265,6 @@ class Matcher:
             version=version,
             brand=brand,
         )
-
-
-_VERDICT_ORDER = {
-    Verdict.COVERED: 0,
-    Verdict.REMNANT: 1,
-    Verdict.REVIEW: 2,
-    Verdict.ACCEPTED: 3,
-    Verdict.INFORMATIONAL: 4,
-}
 
 
 def _vendor_of(g: _Group) -> set[str]:

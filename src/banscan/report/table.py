@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from banscan.models import Finding, ScanResult, Verdict
+from banscan.models import VERDICT_SEVERITY, Finding, ScanResult, Verdict
 from banscan.policy import deadlines
 from banscan.report.csv import describe_evidence
 
@@ -19,7 +19,7 @@ VERDICT_STYLES: dict[Verdict, str] = {
     Verdict.INFORMATIONAL: "cyan",
     Verdict.ACCEPTED: "green",
 }
-VERDICT_ORDER = (Verdict.COVERED, Verdict.REVIEW, Verdict.REMNANT, Verdict.INFORMATIONAL, Verdict.ACCEPTED)
+VERDICT_ORDER = VERDICT_SEVERITY
 EVIDENCE_WIDTH = 60
 
 

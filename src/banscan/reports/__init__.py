@@ -19,13 +19,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from banscan.catalog.schema import Catalog, CatalogSource, Regulation
-from banscan.models import Evidence, Finding, Obligation, ScanResult, Verdict
+from banscan.models import VERDICT_NAMES, Evidence, Finding, Obligation, ScanResult, Verdict
 from banscan.policy import deadlines
 from banscan.policy.engine import definitions_age, obligations_for
 from banscan.report.csv import describe_evidence
 from banscan.reports.load import LoadedResult, Merged, merge, parse_date
 
-VERDICT_ORDER = ("covered", "review", "remnant", "informational", "accepted")
+VERDICT_ORDER = VERDICT_NAMES
 VERDICT_LABELS = {
     "covered": "Covered",
     "review": "Review",

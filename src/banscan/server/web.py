@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from banscan.catalog.schema import ROLES as CATALOG_ROLES
 from banscan.catalog.schema import Catalog
+from banscan.models import VERDICT_NAMES
 from banscan.policy.deadlines import summarize as deadlines_of
 from banscan.removal import EXPORT_COLUMNS, HISTORY_COLUMNS, MANUAL_STATES, STATES
 from banscan.report.csv import safe_cell
@@ -74,7 +75,7 @@ STATIC = HERE / "static"
 MAX_ID = 2**31 - 1
 MAX_EXPORT_ROWS = 1_000_000
 EXPORT_BATCH = 1000
-SEVERITY = ("covered", "remnant", "review", "accepted", "informational")
+SEVERITY = VERDICT_NAMES
 
 CSP = (
     "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "

@@ -22,11 +22,11 @@ from jsonschema.exceptions import ValidationError, best_match
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from banscan.models import VERDICT_NAMES
 from banscan.removal import MANUAL_STATES
 from banscan.store.models import Host, Transition, TransitionEvent, utcnow
 
 # Most severe first: a product reported twice in one result keeps its worst verdict.
-_VERDICT_ORDER = {"covered": 0, "remnant": 1, "review": 2, "accepted": 3, "informational": 4}
 _LIMITS = {"product": 200, "product_name": 500, "vendor": 200, "category": 100, "version": 200}
 MAX_ERRORS = 10
 
@@ -279,7 +279,7 @@ def merge_findings(findings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if prev is None:
             merged[f["product"]] = dict(f, evidence=list(f["evidence"]), obligations=list(f["obligations"]))
             continue
-        if _VERDICT_ORDER[f["verdict"]] < _VERDICT_ORDER[prev["verdict"]]:
+        if VERDICT_NAMES.index(f["verdict"]) < VERDICT_NAMES.index(prev["verdict"]):
             prev["verdict"], prev["confidence"] = f["verdict"], f["confidence"]
         earliest = _earliest_day(prev.get("first_identified"), f.get("first_identified"))
         if earliest is not None:

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from banscan.catalog.schema import Catalog
-from banscan.models import Confidence, Obligation, Verdict
+from banscan.models import VERDICT_NAMES, Confidence, Obligation, Verdict
 from banscan.models import Finding as ResultFinding
 from banscan.policy import deadlines as due
 from banscan.policy.engine import obligations_for
@@ -32,7 +32,7 @@ from banscan.store.sites import (
     tags_of,
 )
 
-_SEVERITY = ("covered", "remnant", "review", "accepted", "informational")
+_SEVERITY = VERDICT_NAMES
 
 
 @dataclass
