@@ -125,7 +125,7 @@ def build(tree: Path, scale: float) -> tuple[int, int]:
 
 _CHILD = """
 import sys, time
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.deep import deep_records
 sink = ErrorSink(echo=False)
 t = time.perf_counter()

@@ -449,7 +449,7 @@ def generate(path: Path, hosts: int, seed: int = SEED) -> Fleet:
 def scan_child(path: str, plain: bool = False) -> dict[str, object]:
     """Run `bulk_scan` on the file (in a fresh process) and report time, hosts, findings, RSS."""
     from banscan.catalog.loader import load_catalog
-    from banscan.collect.base import ErrorSink
+    from banscan.errors import ErrorSink
     from banscan.inputs import bulk
     from banscan.match.matcher import Matcher
 

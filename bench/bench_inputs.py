@@ -194,7 +194,7 @@ INPUTS: list[tuple[str, str, Callable[[Path], None]]] = [
 
 
 def read_once(path: Path) -> tuple[float, str, int, int]:
-    from banscan.collect.base import ErrorSink
+    from banscan.errors import ErrorSink
     from banscan.inputs.registry import read_target
 
     sink = ErrorSink(echo=False)

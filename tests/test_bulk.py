@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from banscan.catalog.loader import load_catalog
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs import bulk
 from banscan.match.matcher import Matcher
 from banscan.models import ScanResult

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from banscan.collect import browsers
-from banscan.collect.base import CollectContext, ErrorSink
+from banscan.collect.base import CollectContext
 from banscan.collect.browsers import ChromiumExtensions, FirefoxExtensions
 from banscan.collect.detect import make_context
+from banscan.errors import ErrorSink
 from banscan.models import InventoryRecord, RecordKind
 from macos_root import KASPERSKY_CHROME_ID, UBLOCK_CHROME_ID, build_macos_root, write_json
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 
 import deep_fixtures as fx
 from banscan.catalog.loader import load_catalog
-from banscan.collect.base import CollectContext, ErrorSink
+from banscan.collect.base import CollectContext
 from banscan.collect.certstores import (
     CERT_COLLECTORS,
     KeychainCollector,
@@ -18,6 +18,7 @@ from banscan.collect.certstores import (
     NSSCollector,
 )
 from banscan.deep.yarascan import rules_source
+from banscan.errors import ErrorSink
 from banscan.match.matcher import Matcher
 from banscan.models import RecordKind
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from banscan.collect.base import CollectContext, ErrorSink
+from banscan.collect.base import CollectContext
 from banscan.collect.detect import make_context
 from banscan.collect.linux import COLLECTORS
 from banscan.collect.linux.dpkg import DpkgCollector
@@ -24,6 +24,7 @@ from banscan.collect.linux.rpm import MISSING_TOOL, RpmCollector, parse_query
 from banscan.collect.linux.snap import SnapCollector
 from banscan.collect.linux.systemd import SystemdCollector, exec_binary, parse_unit
 from banscan.collect.registry import collectors_for
+from banscan.errors import ErrorSink
 from banscan.models import InventoryRecord, RecordKind
 from linux_root import HOSTNAME, build_linux_root, dpkg_status_text
 

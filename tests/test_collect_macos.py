@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from banscan.collect import macos
-from banscan.collect.base import CollectContext, Collector, ErrorSink
+from banscan.collect.base import CollectContext, Collector
 from banscan.collect.detect import make_context
 from banscan.collect.macos.apps import MacApps
 from banscan.collect.macos.extensions import MacExtensions
 from banscan.collect.macos.launchd import MacLaunchd
 from banscan.collect.macos.receipts import MacReceipts
 from banscan.collect.macos.support import MacSupportFolders
+from banscan.errors import ErrorSink
 from banscan.models import InventoryRecord, RecordKind
 from macos_root import (
     CYRILLIC_APP,

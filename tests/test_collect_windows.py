@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from banscan.collect.base import CollectContext, Collector, ErrorSink
+from banscan.collect.base import CollectContext, Collector
 from banscan.collect.detect import make_context
 from banscan.collect.windows import COLLECTORS
 from banscan.collect.windows.certs import RootCertificatesCollector, der_from_blob
@@ -19,6 +19,7 @@ from banscan.collect.windows.regkeys import RegistryKeysCollector
 from banscan.collect.windows.secctr import records_from_json
 from banscan.collect.windows.services import ServicesCollector, image_file
 from banscan.collect.windows.uninstall import UninstallCollector
+from banscan.errors import ErrorSink
 from banscan.inputs.regfile import parse_data, parse_reg, records_from_regfile
 from banscan.models import InventoryRecord, RecordKind, Source
 from windows_root import (

@@ -13,9 +13,9 @@ import pytest
 import deep_fixtures as fx
 from banscan.catalog.loader import load_catalog
 from banscan.catalog.schema import Catalog
-from banscan.collect.base import ErrorSink
 from banscan.deep import Limits, deep_records
 from banscan.deep.filetype import FileType, sniff
+from banscan.errors import ErrorSink
 from banscan.models import InventoryRecord
 from test_deep_scan import time_limit
 

@@ -13,8 +13,9 @@ import pytest
 
 import deep_fixtures as fx
 from banscan.catalog.loader import load_catalog
-from banscan.collect.base import CollectContext, ErrorSink
+from banscan.collect.base import CollectContext
 from banscan.deep import DeepCollector, deep_records
+from banscan.errors import ErrorSink
 from banscan.match.matcher import Matcher
 from banscan.models import Finding, InventoryRecord, RecordKind
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from banscan.catalog.loader import load_catalog
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs import csvexport, csvsniff
 from banscan.inputs.csvexport import (
     ConfigMgrCsvReader,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from banscan.catalog.loader import load_catalog
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs.fleet import FleetReader
 from banscan.inputs.registry import detect
 from banscan.models import InventoryRecord, RecordKind

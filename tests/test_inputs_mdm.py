@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from banscan.catalog.loader import load_catalog
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs import mdm
 from banscan.inputs.mdm import IntuneJsonReader, JamfJsonReader, LocatedJson
 from banscan.inputs.registry import read_target

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from banscan.catalog.loader import load_catalog
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs import osquery
 from banscan.inputs.osquery import OsqueryReader, host_of, numbered_lines, records_from_lines
 from banscan.inputs.osquery_tables import SOURCE_KINDS, TABLES, infer_table, row_record

@@ -17,7 +17,7 @@ import pytest
 import zstandard
 
 from banscan.catalog.loader import load_catalog
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs import cyclonedx, spdx
 from banscan.inputs.osquery import OsqueryReader
 from banscan.inputs.regfile import RegFileReader, parse_reg

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from banscan.catalog.loader import load_catalog
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs import cyclonedx, spdx
 from banscan.inputs.registry import detect, read_target
 from banscan.models import InventoryRecord, RecordKind

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from banscan import __version__
 from banscan.catalog.schema import Catalog
-from banscan.collect.base import Collector, ErrorSink
+from banscan.collect.base import Collector
 from banscan.collect.detect import make_context
 from banscan.collect.registry import collect_system
+from banscan.errors import ErrorSink
 from banscan.match.matcher import Matcher
 from banscan.models import ScanResult, TargetResult, Verdict
 from banscan.policy.engine import apply_policy

@@ -7,31 +7,15 @@ line naming the file and place, and the collector carries on with the next item.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol
 
+from banscan.errors import ErrorSink
 from banscan.models import InventoryRecord
 
 OS = Literal["linux", "windows", "macos"]
-
-
-@dataclass
-class ErrorSink:
-    """Collects one-line errors ("file:place: message") and echoes them to stderr."""
-
-    lines: list[str] = field(default_factory=list)
-    echo: bool = True
-    writer: Callable[[str], object] = field(default=lambda s: sys.stderr.write(s + "\n"))
-
-    def report(self, where: str | Path, place: str | int | None, message: str) -> None:
-        loc = str(where) if place in (None, "") else f"{where}:{place}"
-        line = f"{loc}: {' '.join(str(message).split())}"
-        self.lines.append(line)
-        if self.echo:
-            self.writer(f"banscan: error: {line}")
 
 
 @dataclass

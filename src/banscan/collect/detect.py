@@ -12,7 +12,8 @@ import socket
 from pathlib import Path
 
 from banscan.collect import fs
-from banscan.collect.base import OS, CollectContext, ErrorSink
+from banscan.collect.base import OS, CollectContext
+from banscan.errors import ErrorSink
 
 
 def _ci_child(parent: Path, name: str) -> Path | None:

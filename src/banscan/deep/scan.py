@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from banscan.catalog.schema import Catalog
-from banscan.collect.base import OS, CollectContext, ErrorSink
+from banscan.collect.base import OS, CollectContext
 from banscan.deep import apk, archives, elf, installers, macho, msi, pe
 from banscan.deep.archives import Budget, Limits, ZipView
 from banscan.deep.filetype import (
@@ -56,6 +56,7 @@ from banscan.deep.filetype import (
 )
 from banscan.deep.walk import FileEntry, explicit, walk_root
 from banscan.deep.yarascan import ByteSignatures, YaraUnavailable
+from banscan.errors import ErrorSink
 from banscan.models import InventoryRecord, RecordKind, Source
 
 COLLECTOR = "deep"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Protocol
 
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.models import InventoryRecord
 
 SNIFF_BYTES = 64 * 1024

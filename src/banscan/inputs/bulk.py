@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs.base import default_host_for
 from banscan.match.matcher import Matcher
 from banscan.match.prefilter import Prefilter, prefilter_for

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs.base import head_of
 from banscan.inputs.csvsniff import CsvTable, header_key, sniff_header
 from banscan.models import InventoryRecord, RecordKind, Source

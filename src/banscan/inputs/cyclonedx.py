@@ -36,7 +36,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReferenceForbidden
 
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs.base import InputReader, parse_json_object, read_capped
 from banscan.models import InventoryRecord, RecordKind, Source
 

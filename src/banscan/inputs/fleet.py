@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO, ClassVar
 
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs.base import head_of, read_capped
 from banscan.inputs.osquery_tables import SOURCE_KINDS, clean_name
 from banscan.models import InventoryRecord, RecordKind, Source

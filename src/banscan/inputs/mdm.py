@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, BinaryIO, ClassVar
 
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs.csvexport import IntuneCsvReader, PlanError
 from banscan.inputs.csvsniff import UTF8_BOM, UTF16_BE_BOM, UTF16_LE_BOM, header_key
 from banscan.models import InventoryRecord, RecordKind, Source

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, ClassVar, cast
 
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs.base import head_of
 from banscan.inputs.osquery_tables import infer_table, row_record
 from banscan.models import InventoryRecord, Source

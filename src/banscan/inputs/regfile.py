@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol
 
-from banscan.collect.base import ErrorSink
 from banscan.collect.windows.uninstall import app_record
 from banscan.collect.windows.view import RegValue
+from banscan.errors import ErrorSink
 from banscan.inputs.base import read_capped
 from banscan.models import InventoryRecord, Source
 

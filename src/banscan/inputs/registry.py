@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs.base import (
     SNIFF_BYTES,
     InputError,

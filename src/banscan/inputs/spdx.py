@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
-from banscan.collect.base import ErrorSink
+from banscan.errors import ErrorSink
 from banscan.inputs.base import InputReader, parse_json_object, read_capped
 from banscan.models import InventoryRecord, RecordKind, Source
 
