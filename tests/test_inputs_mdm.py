@@ -439,4 +439,4 @@ def test_located_json_matches_stdlib() -> None:
 
 
 def test_readers_share_one_instance_per_format() -> None:
-    assert [type(r) for r in mdm.READERS] == [IntuneJsonReader, JamfJsonReader]
+    assert [type(r).__name__ for r in mdm.READERS] == [IntuneJsonReader.__name__, JamfJsonReader.__name__]

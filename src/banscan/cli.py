@@ -17,6 +17,7 @@ from rich.table import Table
 from banscan import __version__
 from banscan.catalog.loader import CatalogError, load_catalog
 from banscan.catalog.schema import ROLES, Catalog
+from banscan.report.formats import OutputFormat
 
 app = typer.Typer(
     name="banscan",
@@ -29,15 +30,6 @@ catalog_app = typer.Typer(help="Inspect and validate the detection catalog.", no
 app.add_typer(catalog_app, name="catalog")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    hosts_csv = "hosts-csv"
-    sarif = "sarif"
-    cyclonedx = "cyclonedx"
 
 
 class FailOn(str, Enum):
@@ -242,7 +234,7 @@ def scan(
         width = shutil.get_terminal_size((140, 40)).columns if tty else 140
         _write(render_table(result, width=width, color=tty), output)
     else:
-        _write(renderer(fmt.value)(result), output)
+        _write(renderer(fmt)(result), output)
     raise typer.Exit(exit_status(result, fail_on.value))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
 from banscan.errors import ErrorSink
-from banscan.inputs.base import head_of
+from banscan.inputs.base import InputReader, head_of
 from banscan.inputs.csvsniff import CsvTable, header_key, sniff_header
 from banscan.models import InventoryRecord, RecordKind, Source
 
@@ -482,7 +482,7 @@ class GenericCsvReader(CsvReader):
         return plan
 
 
-READERS: list[CsvReader] = [
+READERS: list[InputReader] = [
     IntuneCsvReader(),
     ConfigMgrCsvReader(),
     JamfCsvReader(),

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO, ClassVar
 
 from banscan.errors import ErrorSink
-from banscan.inputs.base import head_of, read_capped
+from banscan.inputs.base import InputReader, head_of, read_capped
 from banscan.inputs.osquery_tables import SOURCE_KINDS, clean_name
 from banscan.models import InventoryRecord, RecordKind, Source
 
@@ -261,4 +261,4 @@ class FleetReader:
         yield from _JsonWalk(filename, errors, default_host).document(doc)
 
 
-READERS = [FleetReader()]
+READERS: list[InputReader] = [FleetReader()]

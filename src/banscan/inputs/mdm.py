@@ -29,6 +29,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, BinaryIO, ClassVar
 
 from banscan.errors import ErrorSink
+from banscan.inputs.base import InputReader
 from banscan.inputs.csvexport import IntuneCsvReader, PlanError
 from banscan.inputs.csvsniff import UTF8_BOM, UTF16_BE_BOM, UTF16_LE_BOM, header_key
 from banscan.models import InventoryRecord, RecordKind, Source
@@ -491,4 +492,4 @@ class JamfJsonReader(_JsonReader):
             )
 
 
-READERS: list[IntuneJsonReader | JamfJsonReader] = [IntuneJsonReader(), JamfJsonReader()]
+READERS: list[InputReader] = [IntuneJsonReader(), JamfJsonReader()]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, ClassVar, cast
 
 from banscan.errors import ErrorSink
-from banscan.inputs.base import head_of
+from banscan.inputs.base import InputReader, head_of
 from banscan.inputs.osquery_tables import infer_table, row_record
 from banscan.models import InventoryRecord, Source
 
@@ -351,4 +351,4 @@ def _sniff_array(head: bytes) -> int:
     return 75 if infer_table(frozenset(row)) else 25
 
 
-READERS = [OsqueryReader()]
+READERS: list[InputReader] = [OsqueryReader()]

@@ -26,7 +26,7 @@ from typing import BinaryIO, ClassVar, Protocol
 from banscan.collect.windows.uninstall import app_record
 from banscan.collect.windows.view import RegValue
 from banscan.errors import ErrorSink
-from banscan.inputs.base import read_capped
+from banscan.inputs.base import InputReader, read_capped
 from banscan.models import InventoryRecord, Source
 
 HEADERS = ("Windows Registry Editor Version 5.00", "REGEDIT4")
@@ -312,4 +312,4 @@ class RegFileReader:
         yield from records_from_regfile(filename, data, default_host, errors)
 
 
-READERS = [RegFileReader()]
+READERS: list[InputReader] = [RegFileReader()]

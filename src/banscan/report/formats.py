@@ -1,24 +1,43 @@
-"""Output formats by name; each is a module with `render(ScanResult) -> str`."""
+"""Output formats of a scan result; each is a module with `render(ScanResult) -> str`.
+
+The enum is the one list of formats: the command line offers exactly its members, and
+`renderer` must name a writer for every member or the type checker fails (`assert_never`).
+"""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
+from enum import Enum
+from typing import assert_never
 
 from banscan.models import ScanResult
 
-FORMATS: dict[str, str] = {
-    "table": "banscan.report.table",
-    "json": "banscan.report.json",
-    "csv": "banscan.report.csv",
-    "hosts-csv": "banscan.report.hosts_csv",
-    "sarif": "banscan.report.sarif",
-    "cyclonedx": "banscan.report.cyclonedx",
-}
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    hosts_csv = "hosts-csv"
+    sarif = "sarif"
+    cyclonedx = "cyclonedx"
 
 
-def renderer(name: str) -> Callable[[ScanResult], str]:
-    """Import the writer lazily, so a table run never loads the CycloneDX library."""
-    module = importlib.import_module(FORMATS[name])
+def renderer(fmt: OutputFormat | str) -> Callable[[ScanResult], str]:
+    """The writer for a format, imported lazily so a table run never loads the CycloneDX library."""
+    fmt = OutputFormat(fmt)
+    if fmt is OutputFormat.table:
+        from banscan.report import table as module
+    elif fmt is OutputFormat.json:
+        from banscan.report import json as module  # type: ignore[no-redef]
+    elif fmt is OutputFormat.csv:
+        from banscan.report import csv as module  # type: ignore[no-redef]
+    elif fmt is OutputFormat.hosts_csv:
+        from banscan.report import hosts_csv as module  # type: ignore[no-redef]
+    elif fmt is OutputFormat.sarif:
+        from banscan.report import sarif as module  # type: ignore[no-redef]
+    elif fmt is OutputFormat.cyclonedx:
+        from banscan.report import cyclonedx as module  # type: ignore[no-redef]
+    else:
+        assert_never(fmt)
     render: Callable[[ScanResult], str] = module.render
     return render
