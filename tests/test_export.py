@@ -15,8 +15,10 @@ import yaml
 
 from banscan.catalog.loader import load_catalog
 from banscan.catalog.schema import Catalog, Identifier, IdentifierKind, MatchKind, Product
-from banscan.export import render_fleet_policies, render_osquery_pack, render_yara
-from banscan.export.osquery import (
+from banscan.match.index import CatalogIndex
+from banscan.models import Confidence
+from banscan.rules import render_fleet_policies, render_osquery_pack, render_yara
+from banscan.rules.osquery import (
     SOURCES,
     PackQuery,
     build_queries,
@@ -24,9 +26,7 @@ from banscan.export.osquery import (
     identifier_platforms,
     identifier_ref,
 )
-from banscan.export.sqlgen import glob_to_like, lower_regex, sql_str
-from banscan.match.index import CatalogIndex
-from banscan.models import Confidence
+from banscan.rules.sqlgen import glob_to_like, lower_regex, sql_str
 
 yara = pytest.importorskip("yara")
 

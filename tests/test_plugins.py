@@ -11,7 +11,7 @@ from banscan.cli import app
 from banscan.collect.registry import all_collectors
 from banscan.inputs.registry import all_readers, reader_named
 from banscan.models import ScanResult
-from banscan.report.formats import OutputFormat, renderer
+from banscan.output.formats import OutputFormat, renderer
 
 
 def _dupes(names: list[str]) -> list[str]:

@@ -24,10 +24,10 @@ from banscan.models import (
     TargetResult,
     Verdict,
 )
-from banscan.report import csv as csv_report
-from banscan.report import cyclonedx as cdx_report
-from banscan.report import sarif as sarif_report
-from banscan.report import table as table_report
+from banscan.output import csv as csv_report
+from banscan.output import cyclonedx as cdx_report
+from banscan.output import sarif as sarif_report
+from banscan.output import table as table_report
 
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 

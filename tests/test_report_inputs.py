@@ -17,9 +17,9 @@ from pydantic import BaseModel
 from typer.testing import CliRunner, Result
 
 from banscan.cli_reports import plan_command, report_command
-from banscan.reports import ReportInputError
-from banscan.reports.far import Contract, FarContext, Reporter, build_far, load_far_context
-from banscan.reports.plan import ApprovedAlternative, PlanConfig, build_plan, load_plan_config
+from banscan.documents import ReportInputError
+from banscan.documents.far import Contract, FarContext, Reporter, build_far, load_far_context
+from banscan.documents.plan import ApprovedAlternative, PlanConfig, build_plan, load_plan_config
 from test_reports_data import estate_files, far_context_file, late_context
 
 app = typer.Typer()

@@ -19,11 +19,11 @@ import pytest
 
 from banscan.catalog.loader import load_catalog
 from banscan.catalog.schema import Catalog
+from banscan.documents import build_context
+from banscan.documents.load import ResultError, load_result, load_results, merge
 from banscan.models import Confidence, Evidence, Finding, ScanResult, TargetResult, Verdict
 from banscan.policy.engine import apply_policy
 from banscan.policy.exceptions import ExceptionEntry, apply_exceptions
-from banscan.reports import build_context
-from banscan.reports.load import ResultError, load_result, load_results, merge
 from banscan.scan import ScanOptions, run_scan
 from linux_root import HOSTNAME as LINUX_HOST
 from linux_root import build_linux_root

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from banscan.reports import ReportInputError, build_context
-from banscan.reports.bod import build_bod
-from banscan.reports.bod import render_json as bod_json
-from banscan.reports.bod import render_markdown as bod_markdown
-from banscan.reports.far import build_far, load_far_context
-from banscan.reports.far import render_json as far_json
-from banscan.reports.far import render_markdown as far_markdown
-from banscan.reports.html import render_document, render_html
-from banscan.reports.load import load_results
+from banscan.documents import ReportInputError, build_context
+from banscan.documents.bod import build_bod
+from banscan.documents.bod import render_json as bod_json
+from banscan.documents.bod import render_markdown as bod_markdown
+from banscan.documents.far import build_far, load_far_context
+from banscan.documents.far import render_json as far_json
+from banscan.documents.far import render_markdown as far_markdown
+from banscan.documents.html import render_document, render_html
+from banscan.documents.load import load_results
 from linux_root import HOSTNAME as LINUX_HOST
 from test_reports_data import (
     APPROVER,

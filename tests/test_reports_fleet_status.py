@@ -28,13 +28,13 @@ import typer
 from typer.testing import CliRunner
 
 from banscan.cli_reports import plan_command, report_command
+from banscan.documents import ReportInputError, build_context
+from banscan.documents.bod import build_bod
+from banscan.documents.far import build_far, load_far_context
+from banscan.documents.html import render_document
+from banscan.documents.load import load_results
+from banscan.documents.transitions import TransitionExport, load_transition_files, load_transitions
 from banscan.removal import EXPORT_COLUMNS, HISTORY_COLUMNS
-from banscan.reports import ReportInputError, build_context
-from banscan.reports.bod import build_bod
-from banscan.reports.far import build_far, load_far_context
-from banscan.reports.html import render_document
-from banscan.reports.load import load_results
-from banscan.reports.transitions import TransitionExport, load_transition_files, load_transitions
 from linux_root import HOSTNAME as LINUX_HOST
 from server.conftest import ADMIN_PASSWORD, Fleet, make_admin
 from test_reports_data import MAC_HOST, WIN_HOST, catalog, estate_files, far_context_file

@@ -11,10 +11,10 @@ import markupsafe
 import pytest
 
 from banscan.catalog.loader import load_catalog
-from banscan.reports import build_context, load_sites
-from banscan.reports.bod import build_bod
-from banscan.reports.html import render_html
-from banscan.reports.load import parse_result
+from banscan.documents import build_context, load_sites
+from banscan.documents.bod import build_bod
+from banscan.documents.html import render_html
+from banscan.documents.load import parse_result
 from linux_root import HOSTNAME as LINUX_HOST
 from test_reports_data import (
     APPROVER,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from banscan.reports.html import render_html
+from banscan.documents.html import render_html
 from linux_root import HOSTNAME as LINUX_HOST
 from test_reports_data import MAC_HOST, WIN_HOST, both_context
 
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def pdf_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("weasyprint", reason="weasyprint is not installed")
-    from banscan.reports.pdf import html_to_pdf
+    from banscan.documents.pdf import html_to_pdf
 
     data = html_to_pdf(render_html(both_context()))
     assert data.startswith(b"%PDF-")

@@ -32,11 +32,11 @@ import typer
 from typer.testing import CliRunner
 
 from banscan.cli_reports import plan_command, report_command
-from banscan.reports import ReportContext, build_context
-from banscan.reports.bod import BodDocument, build_bod
-from banscan.reports.far import FarDocument, build_far, load_far_context
-from banscan.reports.load import load_results
-from banscan.reports.plan import HostPlan, build_plan, load_plan_config
+from banscan.documents import ReportContext, build_context
+from banscan.documents.bod import BodDocument, build_bod
+from banscan.documents.far import FarDocument, build_far, load_far_context
+from banscan.documents.load import load_results
+from banscan.documents.plan import HostPlan, build_plan, load_plan_config
 from test_reports_data import WIN_HOST, catalog, estate_files
 
 app = typer.Typer()

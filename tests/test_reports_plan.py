@@ -16,10 +16,10 @@ import pytest
 from markupsafe import escape
 from typer.testing import CliRunner
 
-from banscan.reports import ReportInputError, build_context
-from banscan.reports.html import render_plan
-from banscan.reports.load import parse_result
-from banscan.reports.plan import (
+from banscan.documents import ReportInputError, build_context
+from banscan.documents.html import render_plan
+from banscan.documents.load import parse_result
+from banscan.documents.plan import (
     CSV_COLUMNS,
     HostPlan,
     PlanConfig,
@@ -288,8 +288,8 @@ def test_overdue_plan_items_say_so_and_never_show_a_passed_date_as_due() -> None
 
 
 def test_bod_plan_for_a_federal_agency_is_overdue_since_2017(tmp_path: Path) -> None:
-    from banscan.reports.bod import build_bod
-    from banscan.reports.bod import render_markdown as render_bod_markdown
+    from banscan.documents.bod import build_bod
+    from banscan.documents.bod import render_markdown as render_bod_markdown
 
     early, _late = estate_files()
     data = json.loads(early.read_text(encoding="utf-8"))
@@ -306,8 +306,8 @@ def test_bod_plan_for_a_federal_agency_is_overdue_since_2017(tmp_path: Path) -> 
 
 
 def test_bod_requirements_say_in_force_since_and_overdue() -> None:
-    from banscan.reports.bod import build_bod
-    from banscan.reports.bod import render_markdown as render_bod_markdown
+    from banscan.documents.bod import build_bod
+    from banscan.documents.bod import render_markdown as render_bod_markdown
 
     bod = build_bod(late_context())  # as of 2024-11-08
     status = {r["id"]: r["status"] for r in bod.requirements}

@@ -35,7 +35,7 @@ def verdicts(result: dict[str, Any]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def result_schema() -> dict[str, Any]:
-    text = (resources.files("banscan.report") / "schemas" / "result-v1.schema.json").read_text(
+    text = (resources.files("banscan.output") / "schemas" / "result-v1.schema.json").read_text(
         encoding="utf-8"
     )
     schema: dict[str, Any] = json.loads(text)

@@ -17,7 +17,7 @@ from rich.table import Table
 from banscan import __version__
 from banscan.catalog.loader import CatalogError, load_catalog
 from banscan.catalog.schema import ROLES, Catalog
-from banscan.report.formats import OutputFormat
+from banscan.output.formats import OutputFormat
 
 app = typer.Typer(
     name="banscan",
@@ -72,7 +72,7 @@ def _jurisdiction(code: str) -> str:
 
 def _previous(paths: list[Path]) -> dict[tuple[str, str], dt.date]:
     """First identification by (host, product) from earlier results (files, or folders of *.json)."""
-    from banscan.reports.load import ResultError, first_identified, load_result
+    from banscan.documents.load import ResultError, first_identified, load_result
 
     files: list[Path] = []
     for p in paths:
@@ -160,8 +160,8 @@ def scan(
     ] = None,
 ) -> None:
     """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
+    from banscan.output.formats import renderer
     from banscan.policy.exceptions import ExceptionsError, load_exceptions
-    from banscan.report.formats import renderer
     from banscan.scan import ScanOptions, exit_status, run_scan
 
     if role not in ROLES:
@@ -228,7 +228,7 @@ def scan(
         live=not roots and not inputs and not deep_paths,
     )
     if fmt is OutputFormat.table:
-        from banscan.report.table import render as render_table
+        from banscan.output.table import render as render_table
 
         tty = output is None and sys.stdout.isatty()
         width = shutil.get_terminal_size((140, 40)).columns if tty else 140
@@ -337,7 +337,7 @@ def export(
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
 ) -> None:
     """Generate detection content for other tools from the catalog."""
-    from banscan.export import render_fleet_policies, render_osquery_pack, render_yara
+    from banscan.rules import render_fleet_policies, render_osquery_pack, render_yara
 
     cat = _load(catalog)
     render = {

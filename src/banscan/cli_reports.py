@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from banscan.reports import ReportContext
+    from banscan.documents import ReportContext
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -62,7 +62,7 @@ def _write(data: str | bytes, output: Path | None) -> None:
 
 def _print_far_context_template(value: bool) -> None:
     if value:
-        from banscan.reports.yaml_inputs import FAR_CONTEXT_TEMPLATE
+        from banscan.documents.yaml_inputs import FAR_CONTEXT_TEMPLATE
 
         _write(FAR_CONTEXT_TEMPLATE, None)
         raise typer.Exit(0)
@@ -70,7 +70,7 @@ def _print_far_context_template(value: bool) -> None:
 
 def _print_config_template(value: bool) -> None:
     if value:
-        from banscan.reports.yaml_inputs import PLAN_CONFIG_TEMPLATE
+        from banscan.documents.yaml_inputs import PLAN_CONFIG_TEMPLATE
 
         _write(PLAN_CONFIG_TEMPLATE, None)
         raise typer.Exit(0)
@@ -114,8 +114,8 @@ def _context(
     title: str | None = None,
 ) -> ReportContext:
     from banscan.catalog.loader import CatalogError, load_catalog
-    from banscan.reports import ReportInputError, build_context, load_sites
-    from banscan.reports.load import ResultError, load_results
+    from banscan.documents import ReportInputError, build_context, load_sites
+    from banscan.documents.load import ResultError, load_results
 
     day = _day(as_of)
     try:
@@ -181,13 +181,13 @@ def report_command(
     allow_partial: PartialOpt = False,
 ) -> None:
     """Write an audit report (HTML, PDF, Markdown), or a FAR 52.204-23 / BOD 17-01 document."""
-    from banscan.reports import ReportInputError
-    from banscan.reports.bod import build_bod
-    from banscan.reports.bod import render_json as bod_json
-    from banscan.reports.far import build_far, load_far_context
-    from banscan.reports.far import render_json as far_json
-    from banscan.reports.plan import load_plan_config
-    from banscan.reports.transitions import load_transition_files
+    from banscan.documents import ReportInputError
+    from banscan.documents.bod import build_bod
+    from banscan.documents.bod import render_json as bod_json
+    from banscan.documents.far import build_far, load_far_context
+    from banscan.documents.far import render_json as far_json
+    from banscan.documents.plan import load_plan_config
+    from banscan.documents.transitions import load_transition_files
 
     if fmt is ReportFormat.json and document is ReportDocument.audit:
         raise _fail(
@@ -228,28 +228,28 @@ def report_command(
         far_only = far if document is ReportDocument.far else None
         bod_only = bod_doc if document is ReportDocument.bod else None
         if fmt is ReportFormat.md:
-            from banscan.reports.bod import render_markdown as bod_md
-            from banscan.reports.far import render_markdown as far_md
+            from banscan.documents.bod import render_markdown as bod_md
+            from banscan.documents.far import render_markdown as far_md
 
             text = f"# {ctx.title}\n\nAs of {ctx.as_of} · catalog {ctx.catalog.meta.version}\n\n"
             text += "".join(f"> **Warning:** {w}\n\n" for w in ctx.warnings)
             text += far_md(far_only) if far_only else bod_md(bod_only) if bod_only else ""
             _write(text, output)
             return
-        from banscan.reports.html import render_document
+        from banscan.documents.html import render_document
 
         html = render_document(ctx, far=far_only, bod=bod_only)
     elif fmt is ReportFormat.md:
-        from banscan.reports.markdown import render_markdown
+        from banscan.documents.markdown import render_markdown
 
         _write(render_markdown(ctx, far=far, bod=bod_doc), output)
         return
     else:
-        from banscan.reports.html import render_html
+        from banscan.documents.html import render_html
 
         html = render_html(ctx, far=far, bod=bod_doc)
     if fmt is ReportFormat.pdf:
-        from banscan.reports.pdf import PdfError, html_to_pdf
+        from banscan.documents.pdf import PdfError, html_to_pdf
 
         try:
             _write(html_to_pdf(html), output)
@@ -285,8 +285,8 @@ def plan_command(
     allow_partial: PartialOpt = False,
 ) -> None:
     """Write a transition plan per host: replace, prepare, remove, verify — with commands and due dates."""
-    from banscan.reports import ReportInputError
-    from banscan.reports.plan import build_plan, load_plan_config, render_csv, render_json, render_markdown
+    from banscan.documents import ReportInputError
+    from banscan.documents.plan import build_plan, load_plan_config, render_csv, render_json, render_markdown
 
     if fmt is PlanFormat.pdf and output is None and sys.stdout.isatty():
         raise _fail("--format pdf writes binary data: give --output FILE")
@@ -301,13 +301,13 @@ def plan_command(
     elif fmt is PlanFormat.json:
         _write(render_json(plans, ctx), output)
     elif fmt in (PlanFormat.html, PlanFormat.pdf):
-        from banscan.reports.html import render_plan
+        from banscan.documents.html import render_plan
 
         html = render_plan(plans, ctx)
         if fmt is PlanFormat.html:
             _write(html, output)
             return
-        from banscan.reports.pdf import PdfError, html_to_pdf
+        from banscan.documents.pdf import PdfError, html_to_pdf
 
         try:
             _write(html_to_pdf(html), output)

@@ -34,9 +34,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from banscan.catalog.schema import ROLES as CATALOG_ROLES
 from banscan.catalog.schema import Catalog
 from banscan.models import VERDICT_NAMES
+from banscan.output.csv import safe_cell
 from banscan.policy.deadlines import summarize as deadlines_of
 from banscan.removal import EXPORT_COLUMNS, HISTORY_COLUMNS, MANUAL_STATES, STATES
-from banscan.report.csv import safe_cell
 from banscan.server import charts
 from banscan.server.auth import (
     AdminDep,

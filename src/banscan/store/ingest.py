@@ -46,7 +46,7 @@ class ReportRejected(ValueError):
 
 def result_schema() -> dict[str, Any]:
     """The banscan/result/v1 JSON Schema (2020-12) shipped with the package (a fresh copy)."""
-    text = (resources.files("banscan.report") / "schemas" / "result-v1.schema.json").read_text(
+    text = (resources.files("banscan.output") / "schemas" / "result-v1.schema.json").read_text(
         encoding="utf-8"
     )
     schema: dict[str, Any] = json.loads(text)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from banscan.catalog.schema import Catalog, Category, IdentifierKind, MatchKind, Product
-from banscan.export.osquery import group_of
+from banscan.rules.osquery import group_of
 
 _EXECUTABLE = (
     "uint16(0) == 0x5A4D",  # PE: "MZ"

@@ -29,12 +29,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from banscan.documents import FindingView, ReportContext, load_yaml_config
+from banscan.documents.load import parse_date
+from banscan.documents.plan import PlanConfig, build_plan
+from banscan.documents.transitions import Assessment, TransitionExport, assess
 from banscan.models import Verdict
 from banscan.policy.calendar import add_business_days
-from banscan.reports import FindingView, ReportContext, load_yaml_config
-from banscan.reports.load import parse_date
-from banscan.reports.plan import PlanConfig, build_plan
-from banscan.reports.transitions import Assessment, TransitionExport, assess
 
 FAR_SCHEMA = "banscan/far-52-204-23/v1"
 CLAUSE = "FAR 52.204-23(c)"
@@ -333,7 +333,7 @@ def render_json(doc: FarDocument) -> str:
 
 
 def render_markdown(doc: FarDocument) -> str:
-    from banscan.reports.plan import md_escape as e
+    from banscan.documents.plan import md_escape as e
 
     out = [
         f"## {doc.clause} report — covered articles (Kaspersky Lab covered entities)",

@@ -7,10 +7,10 @@ from functools import cache
 import jinja2
 
 from banscan import __version__
-from banscan.reports import VERDICT_ORDER, ReportContext
-from banscan.reports.bod import BodDocument
-from banscan.reports.far import FarDocument
-from banscan.reports.plan import HostPlan
+from banscan.documents import VERDICT_ORDER, ReportContext
+from banscan.documents.bod import BodDocument
+from banscan.documents.far import FarDocument
+from banscan.documents.plan import HostPlan
 
 VERDICT_MEANING = {
     "covered": "Banned software, identified by definitive or several strong identifiers.",
@@ -24,7 +24,7 @@ VERDICT_MEANING = {
 @cache
 def environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("banscan.reports", "templates"),
+        loader=jinja2.PackageLoader("banscan.documents", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -46,7 +46,7 @@ def _common(ctx: ReportContext) -> dict[str, object]:
 
 def render_html(ctx: ReportContext, *, far: FarDocument | None = None, bod: BodDocument | None = None) -> str:
     """The full audit report (summary, charts, hosts, exceptions, regulations, methodology)."""
-    from banscan.reports.charts import build_charts
+    from banscan.documents.charts import build_charts
 
     charts = build_charts(ctx)
     ctx.charts = dict(charts)

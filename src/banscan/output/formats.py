@@ -26,17 +26,17 @@ def renderer(fmt: OutputFormat | str) -> Callable[[ScanResult], str]:
     """The writer for a format, imported lazily so a table run never loads the CycloneDX library."""
     fmt = OutputFormat(fmt)
     if fmt is OutputFormat.table:
-        from banscan.report import table as module
+        from banscan.output import table as module
     elif fmt is OutputFormat.json:
-        from banscan.report import json as module  # type: ignore[no-redef]
+        from banscan.output import json as module  # type: ignore[no-redef]
     elif fmt is OutputFormat.csv:
-        from banscan.report import csv as module  # type: ignore[no-redef]
+        from banscan.output import csv as module  # type: ignore[no-redef]
     elif fmt is OutputFormat.hosts_csv:
-        from banscan.report import hosts_csv as module  # type: ignore[no-redef]
+        from banscan.output import hosts_csv as module  # type: ignore[no-redef]
     elif fmt is OutputFormat.sarif:
-        from banscan.report import sarif as module  # type: ignore[no-redef]
+        from banscan.output import sarif as module  # type: ignore[no-redef]
     elif fmt is OutputFormat.cyclonedx:
-        from banscan.report import cyclonedx as module  # type: ignore[no-redef]
+        from banscan.output import cyclonedx as module  # type: ignore[no-redef]
     else:
         assert_never(fmt)
     render: Callable[[ScanResult], str] = module.render

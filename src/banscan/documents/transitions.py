@@ -30,6 +30,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from banscan.documents import FindingView, HostView, ReportContext, ReportInputError
+from banscan.documents.load import parse_date
 from banscan.models import Verdict
 from banscan.removal import (
     EXPORT_COLUMNS,
@@ -39,8 +41,6 @@ from banscan.removal import (
     STATES,
     SYSTEM,
 )
-from banscan.reports import FindingView, HostView, ReportContext, ReportInputError
-from banscan.reports.load import parse_date
 
 # What the assessment needs; the other columns are read when present.
 REQUIRED_COLUMNS = ("hostname", "product", "state", "updated_at", "updated_by")

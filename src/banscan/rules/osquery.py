@@ -30,10 +30,10 @@ from banscan.catalog.schema import (
     Product,
     ProductStatus,
 )
-from banscan.export.sqlgen import Unsupported, name_like, name_regex, predicate, regex_pred, sql_str
 from banscan.match.index import identifiers
 from banscan.match.matcher import UNLISTED_SUFFIX
 from banscan.match.normalize import LEGAL_FORMS, LEGAL_FORMS_CYRILLIC
+from banscan.rules.sqlgen import Unsupported, name_like, name_regex, predicate, regex_pred, sql_str
 
 K = IdentifierKind
 OS_PLATFORMS = ("windows", "darwin", "linux")

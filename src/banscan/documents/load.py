@@ -70,7 +70,7 @@ class LoadedResult:
 
 @cache
 def _validator() -> Draft202012Validator:
-    text = (resources.files("banscan.report") / "schemas" / "result-v1.schema.json").read_text("utf-8")
+    text = (resources.files("banscan.output") / "schemas" / "result-v1.schema.json").read_text("utf-8")
     return Draft202012Validator(json.loads(text))
 
 

@@ -26,12 +26,12 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 
+from banscan.documents import ReportContext
+from banscan.documents.load import parse_date
+from banscan.documents.plan import PlanConfig, build_plan
+from banscan.documents.transitions import SOURCE_RECORD, TransitionExport, assess
 from banscan.models import Verdict
-from banscan.report.csv import describe_evidence
-from banscan.reports import ReportContext
-from banscan.reports.load import parse_date
-from banscan.reports.plan import PlanConfig, build_plan
-from banscan.reports.transitions import SOURCE_RECORD, TransitionExport, assess
+from banscan.output.csv import describe_evidence
 
 BOD_SCHEMA = "banscan/bod-17-01/v1"
 BOD_ID = "dhs-bod-17-01"
@@ -292,7 +292,7 @@ def render_json(doc: BodDocument) -> str:
 
 
 def render_markdown(doc: BodDocument) -> str:
-    from banscan.reports.plan import md_escape as e
+    from banscan.documents.plan import md_escape as e
 
     out = [f"## {e(doc.title)}", "", f"Citation: {e(doc.citation)} · as of {doc.as_of}", ""]
     if doc.requirements:

@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from banscan.models import VERDICT_SEVERITY, Finding, ScanResult, Verdict
+from banscan.output.csv import describe_evidence
 from banscan.policy import deadlines
-from banscan.report.csv import describe_evidence
 
 VERDICT_STYLES: dict[Verdict, str] = {
     Verdict.COVERED: "bold red",

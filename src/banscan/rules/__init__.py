@@ -3,8 +3,8 @@ an osquery pack, Fleet policies and YARA rules for the deep scan."""
 
 from __future__ import annotations
 
-from banscan.export.fleet import render_fleet_policies
-from banscan.export.osquery import render_osquery_pack
-from banscan.export.yara import render_yara
+from banscan.rules.fleet import render_fleet_policies
+from banscan.rules.osquery import render_osquery_pack
+from banscan.rules.yara import render_yara
 
 __all__ = ["render_fleet_policies", "render_osquery_pack", "render_yara"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import Counter
 
 from banscan.catalog.schema import CatalogSource
-from banscan.reports import PLATFORM_LABELS, VERDICT_ORDER, FindingView, ReportContext
-from banscan.reports.bod import BodDocument
-from banscan.reports.bod import render_markdown as bod_markdown
-from banscan.reports.far import FarDocument
-from banscan.reports.far import render_markdown as far_markdown
-from banscan.reports.html import VERDICT_MEANING
-from banscan.reports.plan import md_escape as e
+from banscan.documents import PLATFORM_LABELS, VERDICT_ORDER, FindingView, ReportContext
+from banscan.documents.bod import BodDocument
+from banscan.documents.bod import render_markdown as bod_markdown
+from banscan.documents.far import FarDocument
+from banscan.documents.far import render_markdown as far_markdown
+from banscan.documents.html import VERDICT_MEANING
+from banscan.documents.plan import md_escape as e
 
 
 def deadline_text(fv: FindingView) -> str:

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from banscan.reports import PLATFORM_LABELS, VERDICT_LABELS, VERDICT_ORDER, ReportContext
+from banscan.documents import PLATFORM_LABELS, VERDICT_LABELS, VERDICT_ORDER, ReportContext
 
 VERDICT_COLORS = {
     "covered": "#c0392b",

@@ -13,7 +13,7 @@ from collections import defaultdict
 import yaml
 
 from banscan.catalog.schema import Alternative, Catalog, Category
-from banscan.export.osquery import GROUPS, OS_PLATFORMS, PackQuery, build_queries
+from banscan.rules.osquery import GROUPS, OS_PLATFORMS, PackQuery, build_queries
 
 # osquery/Fleet platform names → catalog platform names.
 _CATALOG_PLATFORM = {"windows": "windows", "darwin": "macos", "linux": "linux"}

@@ -19,11 +19,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from banscan.catalog.schema import Catalog, CatalogSource, Regulation
+from banscan.documents.load import LoadedResult, Merged, merge, parse_date
 from banscan.models import VERDICT_NAMES, Evidence, Finding, Obligation, ScanResult, Verdict
+from banscan.output.csv import describe_evidence
 from banscan.policy import deadlines
 from banscan.policy.engine import definitions_age, obligations_for
-from banscan.report.csv import describe_evidence
-from banscan.reports.load import LoadedResult, Merged, merge, parse_date
 
 VERDICT_ORDER = VERDICT_NAMES
 VERDICT_LABELS = {
@@ -66,7 +66,7 @@ def load_yaml_config(path: Path, model: type[_M]) -> _M:
     try:
         return model.model_validate(raw or {})
     except ValidationError as exc:
-        from banscan.reports.yaml_inputs import describe_error
+        from banscan.documents.yaml_inputs import describe_error
 
         raise ReportInputError(describe_error(path, model, exc)) from None
 

@@ -33,10 +33,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from banscan.catalog.schema import PLATFORMS, Catalog, Category
+from banscan.documents import FindingView, HostView, ReportContext, load_yaml_config
+from banscan.documents.load import parse_date
 from banscan.models import Evidence, Finding, Verdict
-from banscan.report.csv import safe_cell
-from banscan.reports import FindingView, HostView, ReportContext, load_yaml_config
-from banscan.reports.load import parse_date
+from banscan.output.csv import safe_cell
 
 PLAN_SCHEMA = "banscan/plan/v1"
 CSV_COLUMNS = (

@@ -11,8 +11,8 @@ import io
 from collections import defaultdict
 
 from banscan.models import Finding, ScanResult, Verdict
+from banscan.output.csv import safe_cell
 from banscan.policy import deadlines
-from banscan.report.csv import safe_cell
 
 COLUMNS = (
     "host",
