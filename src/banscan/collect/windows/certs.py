@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from banscan.collect.base import OS, CollectContext
-from banscan.collect.windows.view import HiveKind, children, find, open_view, values_of
+from banscan.collect.windows.hives import open_view
+from banscan.collect.windows.view import HiveKind, children, find, values_of
 from banscan.models import InventoryRecord, RecordKind, Source
 
 CERT_PROP_ID = 0x20  # CERT_CERT_PROP_ID

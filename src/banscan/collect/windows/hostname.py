@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from banscan.collect.base import CollectContext
-from banscan.collect.windows.view import current_control_set, find, open_view, text, values_of
+from banscan.collect.windows.hives import open_view
+from banscan.collect.windows.view import current_control_set, find, text, values_of
 
 COMPUTER_NAME_KEY = r"Control\ComputerName\ComputerName"
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from banscan.collect.base import OS, CollectContext
+from banscan.collect.windows.hives import open_view
 from banscan.collect.windows.view import (
     Hive,
     HiveError,
@@ -21,7 +22,6 @@ from banscan.collect.windows.view import (
     RegValue,
     children,
     find,
-    open_view,
     report_hive_error,
     text,
     values_of,

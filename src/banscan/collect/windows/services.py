@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from banscan.collect.base import OS, CollectContext
-from banscan.collect.windows.view import children, current_control_set, find, open_view, text, values_of
+from banscan.collect.windows.hives import open_view
+from banscan.collect.windows.view import children, current_control_set, find, text, values_of
 from banscan.models import InventoryRecord, RecordKind, Source
 
 DRIVER_TYPES = frozenset({0x1, 0x2, 0x8})  # kernel, file-system, recogniser driver

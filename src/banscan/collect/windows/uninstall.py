@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 from banscan.collect.base import OS, CollectContext
-from banscan.collect.windows.view import HiveKind, RegValue, children, find, open_view, text, values_of
+from banscan.collect.windows.hives import open_view
+from banscan.collect.windows.view import HiveKind, RegValue, children, find, text, values_of
 from banscan.models import InventoryRecord, RecordKind, Source
 
 MACHINE_PATHS = (

@@ -7,7 +7,6 @@ surfaces as `HiveError`; `report_hive_error` turns it into one line per hive fil
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -63,17 +62,6 @@ class Hive:
 
 class RegistryView(Protocol):
     def hives(self, kind: HiveKind) -> Iterator[Hive]: ...
-
-
-def open_view(ctx: CollectContext) -> RegistryView:
-    """The live registry when scanning this Windows machine, otherwise the root's hive files."""
-    if ctx.live and sys.platform == "win32":
-        from banscan.collect.windows.live import LiveView
-
-        return LiveView(ctx)
-    from banscan.collect.windows.offline import OfflineView
-
-    return OfflineView(ctx)
 
 
 def report_hive_error(ctx: CollectContext, hive: Hive | str, message: str) -> None:

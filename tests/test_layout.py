@@ -1,0 +1,113 @@
+"""The layout stays acyclic: no module imports, directly or through others, a module that imports
+it back — counting imports inside functions too, which hide cycles from import-time errors."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+# Cycles still to be broken (tracked: the server's state, security and pages are being split).
+# A new cycle, or a larger one, fails; a cycle broken must be removed from here.
+KNOWN_CYCLES = [
+    {"banscan.server.api", "banscan.server.app", "banscan.server.auth", "banscan.server.web"},
+]
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in SRC.rglob("*.py"):
+        name = ".".join(p.relative_to(SRC).with_suffix("").parts)
+        out[name.removesuffix(".__init__")] = p
+    return out
+
+
+def _resolve(name: str, mods: dict[str, Path]) -> str | None:
+    while name and name not in mods:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = _modules()
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for mod, path in mods.items():
+        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(
+                        parts[: len(parts) - node.level + 1] + ([node.module] if node.module else [])
+                    )
+                targets = [f"{base}.{a.name}" for a in node.names] or [base]
+            for t in targets:
+                hit = _resolve(t, mods)
+                if hit and hit != mod and hit.startswith("banscan"):
+                    graph[mod].add(hit)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+    counter = 0
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                comp = set()
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.add(w)
+                    if w == node:
+                        break
+                if len(comp) > 1:
+                    found.append(comp)
+    return found
+
+
+def test_the_graph_sees_imports_inside_functions() -> None:
+    graph = import_graph()
+    # output.formats imports its writers inside a function only
+    assert "banscan.output.cyclonedx" in graph["banscan.output.formats"]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+
+
+def test_no_import_cycles_beyond_the_known_ones() -> None:
+    found = cycles(import_graph())
+    unknown = [c for c in found if c not in KNOWN_CYCLES]
+    assert not unknown, f"import cycles: {[sorted(c) for c in unknown]}"
+    gone = [c for c in KNOWN_CYCLES if c not in found]
+    assert not gone, f"broken cycles still listed as known: {[sorted(c) for c in gone]}"
