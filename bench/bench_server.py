@@ -53,7 +53,8 @@ def serve(db: str, port: int) -> None:
 
     import uvicorn
 
-    from banscan.server.app import ServerSettings, create_app
+    from banscan.server.app import create_app
+    from banscan.server.state import ServerSettings
 
     logging.basicConfig(level=logging.WARNING)
     settings = ServerSettings(
@@ -420,7 +421,7 @@ def bench_overview(hosts: int, runs: int) -> dict[str, Any]:
     counts = seed(db_url, hosts)
     seeded = time.perf_counter() - t0
     token = create_api_token(db_url, "bench", "admin")
-    from banscan.server.app import ServerSettings
+    from banscan.server.state import ServerSettings
 
     app = create_app(db_url, settings=ServerSettings(user_rate_limit=None))
     headers = {"Authorization": f"Bearer {token}"}

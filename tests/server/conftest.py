@@ -23,8 +23,9 @@ from sqlalchemy import create_engine, text
 
 from banscan.catalog.loader import load_catalog
 from banscan.scan import ScanOptions, run_scan
-from banscan.server.app import ServerSettings, create_app
+from banscan.server.app import create_app
 from banscan.server.auth import create_api_token, create_user
+from banscan.server.state import ServerSettings
 from banscan.store.db import make_engine
 from banscan.store.migrate import upgrade_db
 from banscan.store.models import Base

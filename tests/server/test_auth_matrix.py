@@ -39,8 +39,9 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select, update
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from banscan.server.app import ServerSettings, create_app
+from banscan.server.app import create_app
 from banscan.server.auth import UNSAFE_METHODS, add_api_token, add_user, session_cookie_name, token_digest
+from banscan.server.state import ServerSettings
 from banscan.server.web import EXPORT_SUFFIXES, DashboardRoute
 from banscan.store.models import Base, Finding, User, WebSession, utcnow
 

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, text, update
 
 from banscan.server import web
 from banscan.server.agent import Agent, AgentConfig, AgentState
-from banscan.server.app import ServerSettings
+from banscan.server.state import ServerSettings
 from banscan.store.db import make_engine
 from banscan.store.models import Finding, Transition
 from linux_root import build_linux_root

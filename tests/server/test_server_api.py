@@ -11,8 +11,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select, text
 
-from banscan.server.app import ServerSettings
 from banscan.server.limits import RateLimit
+from banscan.server.state import ServerSettings
 from banscan.store.db import make_engine
 from banscan.store.models import Base, Finding, Report, Transition, TransitionEvent
 

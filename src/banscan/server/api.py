@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from banscan.models import ScanResult
-from banscan.server.app import SafeJSONResponse
 from banscan.server.auth import (
     AGENT_TOKEN_PREFIX,
     AdminDep,
@@ -49,6 +48,7 @@ from banscan.server.auth import (
     token_digest,
 )
 from banscan.server.limits import PageParams
+from banscan.server.state import SafeJSONResponse
 from banscan.store import queries, sites
 from banscan.store.apply import HostGone, Incoming, store_batch
 from banscan.store.ingest import ReportRejected, parse_result, request_scan, result_schema, set_transition

@@ -37,7 +37,7 @@ from banscan.store.migrate import upgrade_db
 from banscan.store.models import ROLES, AgentToken, ApiToken, AuditEntry, Host, User, WebSession, utcnow
 
 if TYPE_CHECKING:
-    from banscan.server.app import ServerState
+    from banscan.server.state import ServerState
 
 AGENT_TOKEN_PREFIX = "bsa_"
 API_TOKEN_PREFIX = "bst_"

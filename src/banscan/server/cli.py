@@ -48,8 +48,9 @@ def serve_command(
     """
     import uvicorn
 
-    from banscan.server.app import ServerSettings, create_app
+    from banscan.server.app import create_app
     from banscan.server.limits import MiB
+    from banscan.server.state import ServerSettings
 
     logging.basicConfig(
         level=getattr(logging, log_level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"

@@ -65,7 +65,7 @@ from banscan.store.models import (
 from banscan.store.queries import Deadlines, _as_date, deadlines
 
 if TYPE_CHECKING:
-    from banscan.server.app import ServerState
+    from banscan.server.state import ServerState
 
 log = logging.getLogger("banscan.server.web")
 
@@ -159,7 +159,7 @@ def _error(request: Request, status: int, detail: Any, headers: dict[str, str] |
     if status == 401 and request.method == "GET" and not request.url.path.endswith(EXPORT_SUFFIXES):
         return RedirectResponse("/login?" + urlencode({"next": _next_target(request)}), status_code=303)
     if request.url.path.endswith(EXPORT_SUFFIXES):
-        from banscan.server.app import SafeJSONResponse
+        from banscan.server.state import SafeJSONResponse
 
         return SafeJSONResponse({"detail": detail}, status_code=status, headers=headers)
     message = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)[:2000]
