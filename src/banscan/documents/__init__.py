@@ -19,10 +19,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from banscan.catalog.schema import Catalog, CatalogSource, Regulation
-from banscan.documents.load import LoadedResult, Merged, merge, parse_date
+from banscan.documents.load import LoadedResult, Merged, merge
 from banscan.models import VERDICT_NAMES, Evidence, Finding, Obligation, ScanResult, Verdict
 from banscan.output.csv import describe_evidence
 from banscan.policy import deadlines
+from banscan.policy.calendar import parse_date
 from banscan.policy.engine import definitions_age, obligations_for
 
 VERDICT_ORDER = VERDICT_NAMES

@@ -27,11 +27,11 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from banscan.documents import ReportContext
-from banscan.documents.load import parse_date
 from banscan.documents.plan import PlanConfig, build_plan
 from banscan.documents.transitions import SOURCE_RECORD, TransitionExport, assess
 from banscan.models import Verdict
 from banscan.output.csv import describe_evidence
+from banscan.policy.calendar import parse_date
 
 BOD_SCHEMA = "banscan/bod-17-01/v1"
 BOD_ID = "dhs-bod-17-01"

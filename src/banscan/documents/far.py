@@ -30,11 +30,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from banscan.documents import FindingView, ReportContext, load_yaml_config
-from banscan.documents.load import parse_date
 from banscan.documents.plan import PlanConfig, build_plan
 from banscan.documents.transitions import Assessment, TransitionExport, assess
 from banscan.models import Verdict
-from banscan.policy.calendar import add_business_days
+from banscan.policy.calendar import add_business_days, parse_date
 
 FAR_SCHEMA = "banscan/far-52-204-23/v1"
 CLAUSE = "FAR 52.204-23(c)"

@@ -36,6 +36,7 @@ from banscan.models import (
     TargetResult,
     Verdict,
 )
+from banscan.policy.calendar import parse_date
 
 SCHEMA_ID = "banscan/result/v1"
 _SCHEMA_RE = re.compile(r"^banscan/result/v(\d+)$")
@@ -338,12 +339,3 @@ def first_identified(results: list[LoadedResult]) -> dict[tuple[str, str], dt.da
 def _summary_hosts(r: LoadedResult) -> int:
     named = len(r.scanned_hosts) if r.scanned_hosts is not None else len(r.result.hosts)
     return max(named, r.declared_hosts or 0)
-
-
-def parse_date(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return None

@@ -34,9 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from banscan.catalog.schema import PLATFORMS, Catalog, Category
 from banscan.documents import FindingView, HostView, ReportContext, load_yaml_config
-from banscan.documents.load import parse_date
 from banscan.models import Evidence, Finding, Verdict
 from banscan.output.csv import safe_cell
+from banscan.policy.calendar import parse_date
 
 PLAN_SCHEMA = "banscan/plan/v1"
 CSV_COLUMNS = (

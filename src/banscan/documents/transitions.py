@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from banscan.documents import FindingView, HostView, ReportContext, ReportInputError
-from banscan.documents.load import parse_date
 from banscan.models import Verdict
+from banscan.policy.calendar import parse_date
 from banscan.removal import (
     EXPORT_COLUMNS,
     FLAG_GONE,

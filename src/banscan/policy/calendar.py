@@ -26,3 +26,13 @@ def add_business_days(start: dt.date, days: int) -> dt.date:
         if is_business_day(cur):
             left -= 1
     return cur
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    """The date an ISO date or date-time string starts with; None for empty or malformed text."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None

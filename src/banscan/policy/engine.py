@@ -18,7 +18,7 @@ import datetime as dt
 
 from banscan.catalog.schema import Catalog, ObligationRule, Product, Regulation, Relation
 from banscan.models import Finding, Obligation, Verdict
-from banscan.policy.calendar import add_business_days
+from banscan.policy.calendar import add_business_days, parse_date
 
 # Verdicts whose products are subject to obligations (informational ones only get exemptions).
 _SUBJECT = {Verdict.COVERED, Verdict.REVIEW, Verdict.REMNANT, Verdict.ACCEPTED}
@@ -175,16 +175,9 @@ def apply_policy(
         days = [as_of]
         if (h := known.get((f.host.lower(), f.product))) is not None:
             days.append(h)
-        if f.first_identified and (own := _date(f.first_identified)) is not None:
+        if (own := parse_date(f.first_identified)) is not None:
             days.append(own)
         first = min(days)
         f.first_identified = first.isoformat()
         f.obligations = obligations_for(catalog, f, role, as_of, identified=first, jurisdiction=jurisdiction)
         f.definitions_age_days = definitions_age(catalog, f, as_of)
-
-
-def _date(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text[:10])
-    except ValueError:
-        return None

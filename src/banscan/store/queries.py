@@ -509,27 +509,13 @@ def deadlines(
     for product, verdict, category, first, n in groups:
         if verdict != "informational":
             by_key.setdefault((product, verdict, category), []).append((first, n))
+    policy = Policy(catalog, role, as_of, jurisdiction)
     for key, days in by_key.items():
         days.sort()
         product, verdict, category = key
-        rf = ResultFinding(
-            host="",
-            product=product,
-            product_name=product,
-            vendor="",
-            verdict=Verdict(verdict),
-            confidence=Confidence.STRONG,
-            category=category,
-        )
-        memo: dict[dt.date, tuple[tuple[str, str], ...]] = {}
 
-        def statuses(found: dt.date, rf: ResultFinding = rf, memo: dict[dt.date, Any] = memo) -> Any:
-            if found not in memo:
-                obligations = obligations_for(
-                    catalog, rf, role, as_of, identified=found, jurisdiction=jurisdiction
-                )
-                memo[found] = tuple((o.status, o.regulation) for o in obligations)
-            return memo[found]
+        def statuses(found: dt.date, key: tuple[str, str, str] = key) -> tuple[tuple[str, str], ...]:
+            return tuple((o.status, o.regulation) for o in policy.obligations(*key, found))
 
         stack = [(0, len(days) - 1)]
         while stack:
