@@ -409,7 +409,7 @@ def seed(db_url: str, hosts: int, share: float = 0.2, rng_seed: int = 7) -> dict
 
 def bench_overview(hosts: int, runs: int) -> dict[str, Any]:
     from banscan.server.app import create_app
-    from banscan.server.auth import create_api_token
+    from banscan.store.accounts import create_api_token
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

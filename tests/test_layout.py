@@ -127,3 +127,28 @@ def test_no_import_cycles_beyond_the_known_ones() -> None:
     assert not unknown, f"import cycles: {[sorted(c) for c in unknown]}"
     gone = [c for c in KNOWN_CYCLES if c not in found]
     assert not gone, f"broken cycles still listed as known: {[sorted(c) for c in gone]}"
+
+
+def _sqlalchemy_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.split(".")[0] == "sqlalchemy")
+    return names
+
+
+def test_the_server_builds_no_queries() -> None:
+    """Every query is in `banscan.store`: the server's routes and pages may name a session and
+    catch the database's errors, nothing more."""
+    allowed = {"Session"}
+    found = {
+        str(p.relative_to(SRC)): sorted(
+            n for n in _sqlalchemy_names(p) if n not in allowed and not n.endswith("Error")
+        )
+        for p in (SRC / "banscan" / "server").rglob("*.py")
+    }
+    assert {p: n for p, n in found.items() if n} == {}
+    # the check sees what it looks for
+    assert _sqlalchemy_names(SRC / "banscan" / "store" / "hosts.py") >= {"select", "func"}

@@ -20,6 +20,7 @@ from banscan.models import (
     Evidence,
     Finding,
     Obligation,
+    ObligationStatus,
     ScanResult,
     TargetResult,
     Verdict,
@@ -40,7 +41,7 @@ def _far(deadline_report: str, deadline_mitigation: str) -> list[Obligation]:
     return [
         Obligation(
             regulation="ndaa-1634-far-52-204-23",
-            status="prohibited",
+            status=ObligationStatus.PROHIBITED,
             since="2018-10-01",
             action="Do not provide any covered article the Government will use.",
             deadline=None,
@@ -48,7 +49,7 @@ def _far(deadline_report: str, deadline_mitigation: str) -> list[Obligation]:
         ),
         Obligation(
             regulation="ndaa-1634-far-52-204-23",
-            status="due",
+            status=ObligationStatus.DUE,
             since="2018-10-01",
             action="Report to the Contracting Officer.",
             deadline=deadline_report,
@@ -56,7 +57,7 @@ def _far(deadline_report: str, deadline_mitigation: str) -> list[Obligation]:
         ),
         Obligation(
             regulation="ndaa-1634-far-52-204-23",
-            status="due",
+            status=ObligationStatus.DUE,
             since="2018-10-01",
             action="Report any further available information about mitigation actions.",
             deadline=deadline_mitigation,
@@ -64,7 +65,7 @@ def _far(deadline_report: str, deadline_mitigation: str) -> list[Obligation]:
         ),
         Obligation(
             regulation="bis-icts-2024-kaspersky",
-            status="prohibited",
+            status=ObligationStatus.PROHIBITED,
             since="2024-09-29",
             action="No new transactions; no updates or signatures after 2024-09-29.",
             deadline=None,
@@ -171,13 +172,15 @@ def make_result() -> ScanResult:
         obligations=[
             Obligation(
                 "ndaa-1634-far-52-204-23",
-                "overdue",
+                ObligationStatus.OVERDUE,
                 "2018-10-01",
                 "Report to the Contracting Officer.",
                 "2024-09-20",
                 "FAR 52.204-23",
             ),
-            Obligation("ndaa-1634-far-52-204-23", "ended", "2018-10-01", "Old action.", "2024-01-01"),
+            Obligation(
+                "ndaa-1634-far-52-204-23", ObligationStatus.ENDED, "2018-10-01", "Old action.", "2024-01-01"
+            ),
         ],
         exception={
             "reason": "Lab isolation network, decommission ticket CHG-2291",

@@ -16,7 +16,8 @@ import typer
 from pydantic import BaseModel
 from typer.testing import CliRunner, Result
 
-from banscan.cli_reports import plan_command, report_command
+from banscan.cli.plan import plan_command
+from banscan.cli.report import report_command
 from banscan.documents import ReportInputError
 from banscan.documents.far import Contract, FarContext, Reporter, build_far, load_far_context
 from banscan.documents.plan import ApprovedAlternative, PlanConfig, build_plan, load_plan_config

@@ -10,7 +10,8 @@ import typer
 from typer.testing import CliRunner, Result
 
 from banscan.catalog.loader import load_catalog
-from banscan.cli_reports import plan_command, report_command
+from banscan.cli.plan import plan_command
+from banscan.cli.report import report_command
 from banscan.documents.markdown import render_markdown
 from linux_root import HOSTNAME as LINUX_HOST
 from test_reports_data import APPROVER, WIN_HOST, both_context, estate_files, far_context_file, sites_file

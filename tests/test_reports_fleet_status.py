@@ -27,7 +27,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from banscan.cli_reports import plan_command, report_command
+from banscan.cli.plan import plan_command
+from banscan.cli.report import report_command
 from banscan.documents import ReportInputError, build_context
 from banscan.documents.bod import build_bod
 from banscan.documents.far import build_far, load_far_context
@@ -88,7 +89,7 @@ def _csrf(html: str) -> str:
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
     from argon2 import PasswordHasher
 
-    from banscan.server import auth
+    from banscan.store import accounts as auth
 
     previous = auth.password_hasher()
     auth.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -197,7 +198,7 @@ def _run(*args: object) -> Any:
 
 
 def test_reader_columns_are_the_servers(board: Board) -> None:
-    from banscan.server.web import TRANSITION_CSV
+    from banscan.server.pages.transitions import TRANSITION_CSV
 
     assert list(EXPORT_COLUMNS) == TRANSITION_CSV
     header = next(csv.reader(io.StringIO(board.csv.read_text(encoding="utf-8"))))
@@ -553,7 +554,7 @@ def _history_lines(board: Board) -> list[str]:
 def test_history_export_reads_alike_as_csv_and_json_whatever_it_is_called(
     board: Board, tmp_path: Path
 ) -> None:
-    from banscan.server.web import HISTORY_CSV
+    from banscan.server.pages.transitions import HISTORY_CSV
 
     assert list(HISTORY_COLUMNS) == HISTORY_CSV
     assert next(csv.reader(io.StringIO(board.history_csv.read_text(encoding="utf-8")))) == HISTORY_CSV

@@ -31,7 +31,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from banscan.cli_reports import plan_command, report_command
+from banscan.cli.plan import plan_command
+from banscan.cli.report import report_command
 from banscan.documents import ReportContext, build_context
 from banscan.documents.bod import BodDocument, build_bod
 from banscan.documents.far import FarDocument, build_far, load_far_context

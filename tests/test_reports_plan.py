@@ -244,7 +244,8 @@ def test_html_plan_with_nothing_to_plan() -> None:
 def test_plan_command_writes_html_and_pdf(tmp_path: Path) -> None:
     import typer
 
-    from banscan.cli_reports import plan_command, report_command
+    from banscan.cli.plan import plan_command
+    from banscan.cli.report import report_command
 
     app = typer.Typer()
     app.command("plan")(plan_command)

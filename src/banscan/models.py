@@ -7,7 +7,7 @@ can change what a collector saw.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 
@@ -155,12 +155,58 @@ class Evidence:
         }
 
 
+class ObligationStatus(StrEnum):
+    """What one obligation asks of a finding as of a date: the `status` of the JSON contract.
+
+    Members are listed most urgent first (a regulation's summary status is the first one any of
+    its obligations has). A StrEnum equals, hashes and formats as its value, so it is written to
+    JSON, CSV and templates as the plain string and compares equal to it."""
+
+    OVERDUE = "overdue"  # a deadline passed and what it asked is still owed
+    DUE = "due"  # a report to make by a deadline still ahead
+    REQUIRED = "required"  # an action to take (by a deadline still ahead, when it has one)
+    PROHIBITED = "prohibited"
+    ADVISORY = "advisory"
+    NOT_YET_IN_FORCE = "not-yet-in-force"
+    EXEMPT = "exempt"  # the finding's category is exempt from the regulation
+    ENDED = "ended"  # the obligation no longer applies
+
+    @property
+    def is_open(self) -> bool:
+        """Still asks something by a date: required, due, or overdue (a passed deadline is still owed)."""
+        return self in _OPEN_STATUSES
+
+    @property
+    def is_pending(self) -> bool:
+        """Open and not late: required or due. Only these give a finding its "next deadline"; an
+        overdue one is shown as overdue, never as a date still ahead."""
+        return self in _PENDING_STATUSES
+
+    @property
+    def overdue(self) -> bool:
+        """A deadline passed and what it asked is still owed."""
+        return self is ObligationStatus.OVERDUE
+
+    @property
+    def in_effect(self) -> bool:
+        """Applies as of the date: neither not yet in force, ended, nor exempt. Only these have a
+        deadline a report tracks."""
+        return self not in _NOT_IN_EFFECT_STATUSES
+
+
+_PENDING_STATUSES = frozenset({ObligationStatus.REQUIRED, ObligationStatus.DUE})
+_OPEN_STATUSES = _PENDING_STATUSES | {ObligationStatus.OVERDUE}
+_NOT_IN_EFFECT_STATUSES = frozenset(
+    {ObligationStatus.NOT_YET_IN_FORCE, ObligationStatus.EXEMPT, ObligationStatus.ENDED}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Obligation:
     """What one regulation requires of this finding for the chosen role, as of a date."""
 
     regulation: str
-    status: str  # prohibited | required | reporting-due | overdue | not-yet-in-force | advisory | …
+    status: ObligationStatus
     since: str | None
     action: str
     deadline: str | None
@@ -171,7 +217,7 @@ class Obligation:
     def to_json(self) -> dict[str, Any]:
         return {
             "regulation": self.regulation,
-            "status": self.status,
+            "status": self.status.value,
             "since": self.since,
             "action": self.action,
             "deadline": self.deadline,

@@ -24,8 +24,8 @@ from sqlalchemy import create_engine, text
 from banscan.catalog.loader import load_catalog
 from banscan.scan import ScanOptions, run_scan
 from banscan.server.app import create_app
-from banscan.server.auth import create_api_token, create_user
 from banscan.server.state import ServerSettings
+from banscan.store.accounts import create_api_token, create_user
 from banscan.store.db import make_engine
 from banscan.store.migrate import upgrade_db
 from banscan.store.models import Base
@@ -49,7 +49,7 @@ def _fast_argon2() -> Iterator[None]:
     """Cheap argon2 parameters in-process (the algorithm and hash format stay the same)."""
     from argon2 import PasswordHasher
 
-    from banscan.server import auth
+    from banscan.store import accounts as auth
 
     previous = auth.password_hasher()
     auth.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from banscan.server.app import create_app
-from banscan.server.auth import create_api_token
 from banscan.server.state import ServerSettings
+from banscan.store.accounts import create_api_token
 
 from .conftest import ENROLL_SECRET
 

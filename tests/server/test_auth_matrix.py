@@ -40,9 +40,10 @@ from sqlalchemy import select, update
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from banscan.server.app import create_app
-from banscan.server.auth import UNSAFE_METHODS, add_api_token, add_user, session_cookie_name, token_digest
+from banscan.server.pages.render import EXPORT_SUFFIXES, DashboardRoute
+from banscan.server.security import UNSAFE_METHODS, session_cookie_name
 from banscan.server.state import ServerSettings
-from banscan.server.web import EXPORT_SUFFIXES, DashboardRoute
+from banscan.store.accounts import add_api_token, add_user, token_digest
 from banscan.store.models import Base, Finding, User, WebSession, utcnow
 
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, Fleet, _truncate_pg, at, body

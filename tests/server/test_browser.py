@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from banscan.server.cli import user_add_command
+from banscan.cli.users import user_add_command
 
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at, body
 

@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from banscan.server import api, web
-from banscan.store import ingest, queries
+from banscan.server.pages.overview import cached_overview
+from banscan.store import imports as store_imports
+from banscan.store import ingest
+from banscan.store import summary as queries
 from banscan.store.apply import HostGone, Incoming, Stored, store_batch, store_results
 from banscan.store.db import Database
 from banscan.store.migrate import upgrade_db
@@ -212,12 +214,12 @@ def test_overview_cache_follows_reports_enrolments_and_transitions(
     st = fleet.app.state.banscan
     as_of = dt.datetime.now(dt.UTC).date()
     with st.db.reading() as s:
-        before = web.cached_overview(s, st, "user", as_of)
+        before = cached_overview(s, st, "user", as_of)
     assert fleet.report(token, at(results["dirty"], T1)).status_code == 201
     with st.db.reading() as s:
-        after = web.cached_overview(s, st, "user", as_of)
-        assert web.cached_overview(s, st, "user", as_of) is after  # unchanged data: reused
-        fresh = web.overview(s, st.catalog, "user", as_of, st.settings.jurisdiction)
+        after = cached_overview(s, st, "user", as_of)
+        assert cached_overview(s, st, "user", as_of) is after  # unchanged data: reused
+        fresh = queries.overview(s, st.catalog, "user", as_of, st.settings.jurisdiction)
     assert after == fresh and after != before
     product = next(p["product"] for p in after["by_product"] if p["covered_hosts"])
     r = fleet.client.post(
@@ -225,12 +227,12 @@ def test_overview_cache_follows_reports_enrolments_and_transitions(
     )
     assert r.status_code == 200, r.text
     with st.db.reading() as s:
-        moved = web.cached_overview(s, st, "user", as_of)
+        moved = cached_overview(s, st, "user", as_of)
     assert moved["transitions"]["by_state"]["removed"] == 1
     assert fleet.report(token, at(results["clean"], T2)).status_code == 201
     with st.db.reading() as s:
-        cleaned = web.cached_overview(s, st, "user", as_of)
-        assert cleaned == web.overview(s, st.catalog, "user", as_of, st.settings.jurisdiction)
+        cleaned = cached_overview(s, st, "user", as_of)
+        assert cleaned == queries.overview(s, st.catalog, "user", as_of, st.settings.jurisdiction)
     assert cleaned["hosts_with_covered"] == 0
 
 
@@ -242,7 +244,7 @@ def test_summary_in_sql_agrees_with_the_overview(fleet: Fleet, results: dict[str
     for role, day in [("user", dt.date(2025, 3, 3)), ("federal-contractor", dt.date(2026, 1, 1))]:
         with st.db.reading() as s:
             summ = queries.summary(s, st.catalog, role=role, as_of=day)
-            over = web.overview(s, st.catalog, role, day, "US")
+            over = queries.overview(s, st.catalog, role, day, "US")
         for k in ("hosts", "hosts_with_covered", "findings_by_verdict", "obligations", "overdue"):
             assert summ[k] == over[k], k
     assert summ["overdue"]["hosts"] == 3 and summ["overdue"]["findings"] >= 3
@@ -388,7 +390,7 @@ def test_a_batch_leaves_the_store_as_storing_one_at_a_time_would(
 def test_an_import_is_stored_in_batches_and_finds_known_hosts(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api, "IMPORT_BATCH", 2)
+    monkeypatch.setattr(store_imports, "IMPORT_BATCH", 2)
     known_id, _ = fleet.enroll("machine-id-77", "KIOSK-03")  # known by its hostname
     twin_a, _ = fleet.enroll("twin-a", "KIOSK-04")  # two hosts share this name: neither is it
     twin_b, _ = fleet.enroll("twin-b", "KIOSK-04")

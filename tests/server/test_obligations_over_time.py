@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import insert, select, text, update
 
-from banscan.server import web
+from banscan.server import deps
 from banscan.server.agent import Agent, AgentConfig, AgentState
 from banscan.server.state import ServerSettings
 from banscan.store.db import make_engine
@@ -186,7 +186,7 @@ def test_deadlines_and_overdue_count_from_the_first_identification(
     assert "First identified" in product
 
     # on a day before the deadline the page names the next deadline instead
-    monkeypatch.setattr(web, "_today", lambda: dt.date(2025, 3, 4))
+    monkeypatch.setattr(deps, "today", lambda: dt.date(2025, 3, 4))
     page = a.get(f"/hosts/{host_id}").text
     section = page[page.index('id="p-kesl"') :].split("</section>")[0]
     assert "next deadline 2025-03-06" in section and "overdue since" not in section

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from banscan.server.agent import Agent, AgentConfig, run_agent
-from banscan.server.auth import create_user
+from banscan.store.accounts import create_user
 
 from .conftest import ADMIN_PASSWORD, Fleet, at, make_admin
 from .test_web_pages import browser, login

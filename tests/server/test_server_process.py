@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 from sqlalchemy import select, text
 
+from banscan.cli.agent import agent_command
 from banscan.server.agent import STATE_FILE, AgentConfig, AgentState, run_agent
-from banscan.server.auth import create_api_token
-from banscan.server.cli import agent_command
+from banscan.store.accounts import create_api_token
 from banscan.store.db import make_engine
 from banscan.store.models import Report
 from linux_root import build_linux_root

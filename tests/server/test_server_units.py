@@ -14,13 +14,15 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from banscan.cli.tokens import token_add_command
+from banscan.cli.users import user_add_command
 from banscan.server.agent import STATE_FILE, Agent, AgentConfig, AgentState, machine_identifier, root_hostname
-from banscan.server.auth import AgentTokenCache, create_user, hash_secret, verify_password
-from banscan.server.cli import token_add_command, user_add_command
 from banscan.server.limits import BodySizeLimit, RateLimit, TokenBuckets
+from banscan.server.security import AgentTokenCache
+from banscan.store.accounts import create_user, hash_secret, verify_password
 from banscan.store.db import Database, normalize_url
 from banscan.store.ingest import ReportRejected, canonical_key, parse_result
-from banscan.store.queries import decode_cursor, encode_cursor
+from banscan.store.paging import decode_cursor, encode_cursor
 
 from .conftest import ADMIN_PASSWORD
 

@@ -16,9 +16,9 @@ from sqlalchemy import event, func, insert, select, text
 from typer.testing import CliRunner
 
 from banscan.cli import app as cli_app
+from banscan.cli.agent import agent_command
 from banscan.server.agent import AgentConfig, AgentState, run_agent
-from banscan.server.auth import create_api_token, create_user
-from banscan.server.cli import agent_command
+from banscan.store.accounts import create_api_token, create_user
 from banscan.store.db import make_engine
 from banscan.store.migrate import upgrade_db
 from banscan.store.models import Finding, Host, HostTag

@@ -13,6 +13,7 @@ from banscan.catalog.loader import load_catalog
 from banscan.catalog.schema import ProductStatus, Relation
 from banscan.server import charts
 from banscan.server.explainer import build_explainer, safe_url
+from banscan.store.summary import sample_dates
 
 from .conftest import Fleet
 
@@ -87,9 +88,9 @@ def test_charts_escape_labels_and_use_no_inline_style() -> None:
     line = str(charts.line_chart([(dt.date(2025, 1, 1), 2), (dt.date(2025, 1, 3), 5)], title="trend"))
     assert "<polyline" in line and "2025-01-03: 5" in line and "style=" not in line
     assert "no data" in str(charts.line_chart([], title="x"))
-    days = charts.sample_dates(dt.date(2024, 1, 1), dt.date(2025, 1, 1), 60)
+    days = sample_dates(dt.date(2024, 1, 1), dt.date(2025, 1, 1), 60)
     assert len(days) <= 61 and days[0] == dt.date(2024, 1, 1) and days[-1] == dt.date(2025, 1, 1)
-    assert charts.sample_dates(dt.date(2025, 1, 1), dt.date(2025, 1, 3)) == [
+    assert sample_dates(dt.date(2025, 1, 1), dt.date(2025, 1, 3)) == [
         dt.date(2025, 1, 1),
         dt.date(2025, 1, 2),
         dt.date(2025, 1, 3),

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from banscan.removal import HISTORY_COLUMNS
-from banscan.server import web
+from banscan.server.pages import exports
 from banscan.store.db import make_engine
 from banscan.store.models import Finding, Host, Transition, TransitionEvent
 
@@ -179,7 +179,7 @@ def test_open_redirects_are_refused(fleet: Fleet) -> None:
 
 def test_viewer_reads_everything_but_changes_nothing(fleet: Fleet, results: dict[str, Any]) -> None:
     ids = populate(fleet, results, 2)
-    from banscan.server.auth import create_user
+    from banscan.store.accounts import create_user
 
     create_user(fleet.db_url, "victor", ADMIN_PASSWORD, "viewer")
     v = browser(fleet)
@@ -325,7 +325,7 @@ def test_trend_counts_hosts_over_time(fleet: Fleet, results: dict[str, Any]) -> 
     assert fleet.report(a_tok, at(results["dirty"], T1)).status_code == 201
     assert fleet.report(b_tok, at(results["dirty"], T2)).status_code == 201
     assert fleet.report(b_tok, at(results["clean"], "2025-03-05T10:00:00+00:00")).status_code == 201
-    from banscan.server.web import trend
+    from banscan.store.summary import trend
 
     with fleet.app.state.banscan.db.reading() as s:
         import datetime as dt
@@ -506,7 +506,7 @@ def test_transitions_history_exports_every_step_by_host_product_and_time(
     assert {int(x["host_id"]) for x in flagged} == {ids[0]} and len(flagged) == 2
 
     # a page of items at a time gives the same rows in the same order
-    monkeypatch.setattr(web, "EXPORT_BATCH", 3)
+    monkeypatch.setattr(exports, "EXPORT_BATCH", 3)
     assert read_csv(a.get("/transitions/history.csv").text) == rows
 
     # the board's filters select items (by where they stand now); each comes with all its steps

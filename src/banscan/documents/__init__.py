@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from banscan.catalog.schema import Catalog, CatalogSource, Regulation
 from banscan.documents.load import LoadedResult, Merged, merge
-from banscan.models import VERDICT_NAMES, Evidence, Finding, Obligation, ScanResult, Verdict
+from banscan.models import VERDICT_NAMES, Evidence, Finding, Obligation, ObligationStatus, ScanResult, Verdict
 from banscan.output.csv import describe_evidence
 from banscan.policy import deadlines
 from banscan.policy.calendar import parse_date
@@ -34,8 +34,6 @@ VERDICT_LABELS = {
     "informational": "Informational",
     "accepted": "Accepted (exception)",
 }
-# Obligation statuses that ask nothing more of anyone, or carry no deadline to track.
-_NO_DEADLINE = frozenset({"ended", "exempt", "not-yet-in-force"})
 PLATFORM_LABELS = {
     "windows": "Windows",
     "macos": "macOS",
@@ -75,7 +73,7 @@ def load_yaml_config(path: Path, model: type[_M]) -> _M:
 @dataclass
 class ObligationView:
     obligation: Obligation
-    state: str  # the status as of the report date (a passed deadline makes it overdue)
+    state: ObligationStatus  # the status as of the report date (a passed deadline makes it overdue)
 
     @property
     def regulation(self) -> str:
@@ -88,7 +86,7 @@ class FindingView:
     first_identified: str
     obligations: list[ObligationView]
     next_deadline: str | None  # the earliest deadline still ahead
-    deadline_state: str | None  # overdue | due | None
+    deadline_state: ObligationStatus | None  # overdue | due | None
     overdue_since: str | None = None  # the earliest deadline passed and still owed
     days_overdue: int | None = None
 
@@ -149,22 +147,14 @@ class RegulationView:
     note: str
     exemptions: list[str]
     rules: list[RuleView]
-    applies: list[tuple[str, str, str, str]]  # host, product, state, deadline
-    states: dict[str, int]
+    applies: list[tuple[str, str, ObligationStatus, str]]  # host, product, state, deadline
+    states: dict[ObligationStatus, int]
     sources: list[CatalogSource]
 
     @property
     def status(self) -> str:
-        for s in (
-            "overdue",
-            "due",
-            "required",
-            "prohibited",
-            "advisory",
-            "not-yet-in-force",
-            "exempt",
-            "ended",
-        ):
+        """The most urgent state of any of its obligations (ObligationStatus is in that order)."""
+        for s in ObligationStatus:
             if self.states.get(s):
                 return s
         return "no findings"
@@ -327,16 +317,17 @@ def host_platforms(merged: Merged, catalog: Catalog) -> dict[str, str]:
     return out
 
 
-def obligation_state(o: Obligation, as_of: dt.date | None) -> str:
-    """The status as of the report date: an open deadline that has passed is overdue."""
-    if o.status in _NO_DEADLINE or o.deadline is None or as_of is None:
+def obligation_state(o: Obligation, as_of: dt.date | None) -> ObligationStatus:
+    """The status as of the report date: a deadline of an obligation in effect that has passed is
+    overdue."""
+    if not o.status.in_effect or o.deadline is None or as_of is None:
         return o.status
     deadline = parse_date(o.deadline)
     if deadline is None:
         return o.status
     if deadline < as_of:
-        return "overdue"
-    return "due" if o.status == "overdue" else o.status
+        return ObligationStatus.OVERDUE
+    return ObligationStatus.DUE if o.status.overdue else o.status
 
 
 def _deadline_text(
@@ -434,13 +425,13 @@ def build_context(
     by_verdict = {v: 0 for v in VERDICT_ORDER}
     for fv in views:
         by_verdict[fv.finding.verdict.value] += 1
-    overdue = sum(1 for fv in views for ov in fv.obligations if ov.state == "overdue")
-    overdue_hosts = len({fv.finding.host for fv in views for ov in fv.obligations if ov.state == "overdue"})
+    overdue = sum(1 for fv in views for ov in fv.obligations if ov.state.overdue)
+    overdue_hosts = len({fv.finding.host for fv in views for ov in fv.obligations if ov.state.overdue})
     due_dates = sorted(
         ov.obligation.deadline
         for fv in views
         for ov in fv.obligations
-        if ov.state in ("due", "required") and ov.obligation.deadline
+        if ov.state.is_pending and ov.obligation.deadline
     )
     ages = [fv.finding.definitions_age_days for fv in views if fv.finding.definitions_age_days is not None]
 
@@ -516,8 +507,8 @@ def build_context(
 
 
 def _regulations(catalog: Catalog, views: list[FindingView], roles: list[str]) -> list[RegulationView]:
-    applies: dict[str, list[tuple[str, str, str, str]]] = {}
-    states: dict[str, Counter[str]] = {}
+    applies: dict[str, list[tuple[str, str, ObligationStatus, str]]] = {}
+    states: dict[str, Counter[ObligationStatus]] = {}
     citations: dict[str, str] = {}
     for fv in views:
         for ov in fv.obligations:

@@ -32,6 +32,7 @@ from banscan.documents.transitions import SOURCE_RECORD, TransitionExport, asses
 from banscan.models import Verdict
 from banscan.output.csv import describe_evidence
 from banscan.policy.calendar import parse_date
+from banscan.policy.deadlines import overdue_text
 
 BOD_SCHEMA = "banscan/bod-17-01/v1"
 BOD_ID = "dhs-bod-17-01"
@@ -210,7 +211,7 @@ def _requirement_status(effective: dt.date, deadline: dt.date | None, day: dt.da
         return f"in force from {effective.isoformat()}"
     text = f"in force since {effective.isoformat()}"
     if deadline is not None and day > deadline:
-        text += f"; overdue since {deadline.isoformat()} ({(day - deadline).days} days)"
+        text += "; " + overdue_text(deadline.isoformat(), (day - deadline).days)
     elif deadline is not None:
         text += f"; due {deadline.isoformat()}"
     return text

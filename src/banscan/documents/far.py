@@ -34,6 +34,7 @@ from banscan.documents.plan import PlanConfig, build_plan
 from banscan.documents.transitions import Assessment, TransitionExport, assess
 from banscan.models import Verdict
 from banscan.policy.calendar import add_business_days, parse_date
+from banscan.policy.deadlines import overdue_text
 
 FAR_SCHEMA = "banscan/far-52-204-23/v1"
 CLAUSE = "FAR 52.204-23(c)"
@@ -223,7 +224,7 @@ def _report_state(due: str, submitted: dt.date | None, as_of: str) -> str:
     due_day, today = parse_date(due), parse_date(as_of)
     if due_day is None or today is None or today <= due_day:
         return ""
-    return f"overdue since {due} ({(today - due_day).days} days)"
+    return overdue_text(due, (today - due_day).days)
 
 
 def build_far(

@@ -11,6 +11,7 @@ from banscan.documents import VERDICT_ORDER, ReportContext
 from banscan.documents.bod import BodDocument
 from banscan.documents.far import FarDocument
 from banscan.documents.plan import HostPlan
+from banscan.policy.deadlines import days_text
 
 VERDICT_MEANING = {
     "covered": "Banned software, identified by definitive or several strong identifiers.",
@@ -23,13 +24,15 @@ VERDICT_MEANING = {
 
 @cache
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("banscan.documents", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["days_text"] = days_text  # "1 day", "18 days": the overdue wording's count
+    return env
 
 
 def _common(ctx: ReportContext) -> dict[str, object]:

@@ -32,6 +32,7 @@ from banscan.models import (
     Evidence,
     Finding,
     Obligation,
+    ObligationStatus,
     ScanResult,
     TargetResult,
     Verdict,
@@ -231,7 +232,7 @@ def _to_model(data: dict[str, Any]) -> ScanResult:
                 obligations=[
                     Obligation(
                         regulation=o["regulation"],
-                        status=o["status"],
+                        status=ObligationStatus(o["status"]),
                         since=o["since"],
                         action=o["action"],
                         deadline=o["deadline"],

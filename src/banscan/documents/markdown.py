@@ -13,13 +13,13 @@ from banscan.documents.far import FarDocument
 from banscan.documents.far import render_markdown as far_markdown
 from banscan.documents.html import VERDICT_MEANING
 from banscan.documents.plan import md_escape as e
+from banscan.policy.deadlines import overdue_text
 
 
 def deadline_text(fv: FindingView) -> str:
     """ "**overdue** since 2024-10-04 (35 days)", "next 2024-12-05", or ""."""
     if fv.overdue_since:
-        days = f" ({fv.days_overdue} days)" if fv.days_overdue else ""
-        late = f"**overdue** since {fv.overdue_since}{days}"
+        late = overdue_text(fv.overdue_since, fv.days_overdue, label="**overdue**")
         return f"{late}; next {fv.next_deadline}" if fv.next_deadline else late
     return f"next {fv.next_deadline}" if fv.next_deadline else ""
 

@@ -28,17 +28,20 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from banscan.catalog.schema import PLATFORMS, Catalog, Category
 from banscan.documents import FindingView, HostView, ReportContext, load_yaml_config
-from banscan.models import Evidence, Finding, Verdict
+from banscan.models import Evidence, Finding, ObligationStatus, Verdict
 from banscan.output.csv import safe_cell
 from banscan.policy.calendar import parse_date
+from banscan.policy.deadlines import days_text
 
 PLAN_SCHEMA = "banscan/plan/v1"
+# A step's due date: overdue (it has passed), due, or "" (no date).
+DueState: TypeAlias = ObligationStatus | Literal[""]
 CSV_COLUMNS = (
     "host",
     "site",
@@ -132,12 +135,12 @@ class Step:
     owner: str = ""
     due_date: str = ""
     due_basis: str = ""
-    due_state: str = ""  # overdue (due_date has passed) | due | "" (no date)
+    due_state: DueState = ""  # overdue (due_date has passed) | due | "" (no date)
 
     @property
     def due_text(self) -> str:
         """ "overdue since 2017-10-13", "2024-12-05", or ""."""
-        if self.due_state == "overdue" and self.due_date:
+        if self.due_state == ObligationStatus.OVERDUE and self.due_date:
             return f"overdue since {self.due_date}"
         return self.due_date
 
@@ -216,7 +219,7 @@ def _order(fv: FindingView) -> tuple[int, str]:
     return (rank, f.product)
 
 
-def _due(fv: FindingView, config: PlanConfig, role: str, today: dt.date | None) -> tuple[str, str, str]:
+def _due(fv: FindingView, config: PlanConfig, role: str, today: dt.date | None) -> tuple[str, str, DueState]:
     """(date, basis, state): the organisation's target, an exception's expiry, the deadline a rule
     has already passed (overdue: say so, never as a date still ahead), or the next one."""
     f = fv.finding
@@ -225,7 +228,7 @@ def _due(fv: FindingView, config: PlanConfig, role: str, today: dt.date | None) 
         return (
             config.due_date.isoformat(),
             "organisation target date (config due_date)",
-            "overdue" if late else "due",
+            ObligationStatus.OVERDUE if late else ObligationStatus.DUE,
         )
     if f.verdict is Verdict.ACCEPTED and f.exception and f.exception.get("expires"):
         expires = f.exception["expires"]
@@ -233,15 +236,15 @@ def _due(fv: FindingView, config: PlanConfig, role: str, today: dt.date | None) 
         return (
             expires,
             f"exception expires (approved by {f.exception.get('approver', '?')})",
-            ("overdue" if late else "due"),
+            (ObligationStatus.OVERDUE if late else ObligationStatus.DUE),
         )
     if fv.overdue_since:
-        regs = sorted({ov.regulation for ov in fv.obligations if ov.state == "overdue"})
-        ago = f" {fv.days_overdue} days ago" if fv.days_overdue else ""
-        return fv.overdue_since, f"{', '.join(regs)}: deadline passed{ago}", "overdue"
+        regs = sorted({ov.regulation for ov in fv.obligations if ov.state.overdue})
+        ago = f" {days_text(fv.days_overdue)} ago" if fv.days_overdue else ""
+        return fv.overdue_since, f"{', '.join(regs)}: deadline passed{ago}", ObligationStatus.OVERDUE
     if fv.next_deadline:
         regs = sorted({ov.regulation for ov in fv.obligations if ov.obligation.deadline == fv.next_deadline})
-        return fv.next_deadline, ", ".join(regs), "due"
+        return fv.next_deadline, ", ".join(regs), ObligationStatus.DUE
     return "", f"no dated obligation for role {role}", ""
 
 
@@ -631,7 +634,7 @@ def rows(plans: list[HostPlan]) -> list[dict[str, str]]:
                         "command": s.command,
                         "owner": s.owner,
                         "due_date": s.due_date,
-                        "due_state": s.due_state,
+                        "due_state": str(s.due_state),
                         "due_basis": s.due_basis,
                     }
                 )
@@ -701,7 +704,7 @@ def render_markdown(plans: list[HostPlan], ctx: ReportContext) -> str:
             ver = f" {md_escape(pp.version)}" if pp.version else ""
             lines += [f"### {md_escape(pp.product_name)}{ver} — {pp.verdict}", ""]
             first = pp.steps[0] if pp.steps else None
-            if first is not None and first.due_state == "overdue":
+            if first is not None and first.due_state == ObligationStatus.OVERDUE:
                 lines.append(f"- **Overdue** since {first.due_date} ({md_escape(first.due_basis)})")
             else:
                 due = first.due_date if first is not None else ""

@@ -32,6 +32,7 @@ from typing import Any
 
 from banscan.documents import FindingView, HostView, ReportContext, ReportInputError
 from banscan.models import Verdict
+from banscan.output.csv import unguard_cell
 from banscan.policy.calendar import parse_date
 from banscan.removal import (
     EXPORT_COLUMNS,
@@ -66,8 +67,6 @@ GONE_UNRECORDED = "gone, no removal recorded"
 SOURCE_SCANS = "scans"
 SOURCE_BOTH = "scans and fleet record"
 SOURCE_RECORD = "fleet record only"
-# The dashboard's CSV guards cells against spreadsheet formulas with a leading quote.
-_GUARDED = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -166,10 +165,6 @@ def _fail(where: str, message: str) -> ReportInputError:
     return ReportInputError(f"{where}: {message}")
 
 
-def _unguard(value: str) -> str:
-    return value[1:] if value.startswith("'") and value[1:2] in _GUARDED and len(value) > 1 else value
-
-
 def _bool(value: Any, where: str, column: str) -> bool | None:
     if value is None or value == "":
         return None
@@ -190,7 +185,7 @@ def _text(value: Any, where: str, column: str, *, required: bool = False) -> str
         text = str(value)
     else:
         raise _fail(where, f"{column}: expected text, not {type(value).__name__}")
-    text = _unguard(text.strip())
+    text = unguard_cell(text.strip())
     if required and not text:
         raise _fail(where, f"{column} is empty")
     return text

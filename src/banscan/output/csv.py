@@ -72,6 +72,11 @@ def safe_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def unguard_cell(value: str) -> str:
+    """The value `safe_cell` guarded, read back from a CSV it wrote."""
+    return value[1:] if value.startswith("'") and value[1:2] and value[1] in _FORMULA_START else value
+
+
 def describe_evidence(e: Evidence) -> str:
     return f"{e.kind}={e.value} @ {e.location}" if e.location else f"{e.kind}={e.value}"
 

@@ -2,17 +2,27 @@
 
 Every output (table, CSV, SARIF, reports, plans, the dashboard) says the same thing: a deadline
 that has passed is `overdue` — with the date it fell due and how many days ago — and is never
-shown as the "next deadline"; the next deadline is the earliest one still ahead.
+shown as the "next deadline"; the next deadline is the earliest one still ahead. The words are
+built here alone (`overdue_text`, `days_text`); which statuses count is `ObligationStatus`'s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from banscan.models import Finding, Obligation
+from banscan.models import Finding, Obligation, ObligationStatus
 
-# Statuses that still ask something by a date.
-OPEN = frozenset({"required", "due"})
+
+def days_text(days: int) -> str:
+    """ "1 day", "18 days"."""
+    return f"{days} day{'' if days == 1 else 's'}"
+
+
+def overdue_text(since: str, days: int | None, *, label: str = "overdue") -> str:
+    """ "overdue since 2024-11-14 (18 days)", "overdue since 2024-11-14 (1 day)"; without the count
+    when it is unknown or 0. `label` replaces the word "overdue" (Markdown makes it bold)."""
+    count = f" ({days_text(days)})" if days else ""
+    return f"{label} since {since}{count}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,29 +33,22 @@ class DeadlineSummary:
     overdue: tuple[Obligation, ...] = ()
 
     @property
-    def state(self) -> str | None:
+    def state(self) -> ObligationStatus | None:
         """overdue | due | None."""
         if self.overdue_since:
-            return "overdue"
-        return "due" if self.next_deadline else None
+            return ObligationStatus.OVERDUE
+        return ObligationStatus.DUE if self.next_deadline else None
 
     def text(self) -> str:
         """ "overdue since 2024-11-14 (18 days)", "2024-12-05", or ""."""
         if self.overdue_since:
-            days = (
-                f" ({self.days_overdue} day{'s' if self.days_overdue != 1 else ''})"
-                if self.days_overdue
-                else ""
-            )
-            return f"overdue since {self.overdue_since}{days}"
+            return overdue_text(self.overdue_since, self.days_overdue)
         return self.next_deadline or ""
 
 
 def summarize(obligations: list[Obligation]) -> DeadlineSummary:
-    late = sorted(
-        (o for o in obligations if o.status == "overdue" and o.deadline), key=lambda o: o.deadline or ""
-    )
-    ahead = sorted(o.deadline for o in obligations if o.status in OPEN and o.deadline)
+    late = sorted((o for o in obligations if o.status.overdue and o.deadline), key=lambda o: o.deadline or "")
+    ahead = sorted(o.deadline for o in obligations if o.status.is_pending and o.deadline)
     return DeadlineSummary(
         next_deadline=ahead[0] if ahead else None,
         overdue_since=late[0].deadline if late else None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 from banscan.catalog.schema import Catalog, ObligationRule, Product, Regulation, Relation
-from banscan.models import Finding, Obligation, Verdict
+from banscan.models import Finding, Obligation, ObligationStatus, Verdict
 from banscan.policy.calendar import add_business_days, parse_date
 
 # Verdicts whose products are subject to obligations (informational ones only get exemptions).
@@ -99,7 +99,7 @@ def obligations_for(
             out.append(
                 Obligation(
                     regulation=reg.id,
-                    status="exempt",
+                    status=ObligationStatus.EXEMPT,
                     since=reg.issued.isoformat(),
                     action="Exempt: " + "; ".join(reg.exemptions),
                     deadline=None,
@@ -123,17 +123,17 @@ def _evaluate(reg: Regulation, rule: ObligationRule, as_of: dt.date, found_on: d
     elif deadline is None and rule.due_calendar_days is not None:
         deadline = max(found_on, rule.effective) + dt.timedelta(days=rule.due_calendar_days)
     if as_of < rule.effective:
-        status = "not-yet-in-force"
+        status = ObligationStatus.NOT_YET_IN_FORCE
     elif rule.ends is not None and as_of > rule.ends:
-        status = "ended"
+        status = ObligationStatus.ENDED
     elif rule.kind == "prohibition":
-        status = "prohibited"
+        status = ObligationStatus.PROHIBITED
     elif rule.kind == "advisory":
-        status = "advisory"
+        status = ObligationStatus.ADVISORY
     elif deadline is not None and as_of > deadline:
-        status = "overdue"
+        status = ObligationStatus.OVERDUE
     else:
-        status = "due" if rule.kind == "reporting" else "required"
+        status = ObligationStatus.DUE if rule.kind == "reporting" else ObligationStatus.REQUIRED
     return Obligation(
         regulation=reg.id,
         status=status,
@@ -142,7 +142,7 @@ def _evaluate(reg: Regulation, rule: ObligationRule, as_of: dt.date, found_on: d
         deadline=deadline.isoformat() if deadline else None,
         citation=reg.citation,
         exemptions=tuple(reg.exemptions),
-        days_overdue=(as_of - deadline).days if status == "overdue" and deadline else None,
+        days_overdue=(as_of - deadline).days if status.overdue and deadline else None,
     )
 
 

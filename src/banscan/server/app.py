@@ -2,9 +2,9 @@
 
 `create_app(db_url, ...)` migrates the database, wires the store, limits and routes, and
 returns an app with a JSON API under /api/v1, session login at /login, a health check at
-/healthz, and the OpenAPI description at /openapi.json (/docs). The dashboard adds its own
-routers and templates to the returned app, reusing `banscan.server.auth` dependencies
-(`UserDep`, `AdminDep`, `issue_login_csrf`, `Principal.csrf_token`) and `banscan.store.queries`.
+/healthz, the OpenAPI description at /openapi.json (/docs), and the dashboard's pages.
+Routes (`server.api`, one module per resource) and pages (`server.pages`, one per page) take
+what they need from `server.deps`; every query is in `banscan.store`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from banscan import __version__
-from banscan.server.auth import hash_secret
 from banscan.server.limits import BodySizeLimit, RejectNulBytes
 from banscan.server.state import SafeJSONResponse, ServerSettings, ServerState
+from banscan.store.accounts import hash_secret
 from banscan.store.db import DEFAULT_URL, Database
 from banscan.store.ingest import ReportRejected, result_validator
 from banscan.store.migrate import upgrade_db
@@ -40,8 +40,8 @@ def create_app(
     migrate: bool = True,
 ) -> FastAPI:
     """Build the server. Enrolment is disabled unless an enrolment secret (or its argon2 hash,
-    from `banscan.server.auth.hash_secret`) is given; the plain secret is hashed, not kept."""
-    from banscan.server.api import router, web_router
+    from `banscan.store.accounts.hash_secret`) is given; the plain secret is hashed, not kept."""
+    from banscan.server import api, pages
 
     settings = settings or ServerSettings()
     if enroll_secret is not None and enroll_secret_hash is None:
@@ -112,9 +112,7 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    from banscan.server.web import router as dashboard_router
-
-    app.include_router(router)
-    app.include_router(web_router)
-    app.include_router(dashboard_router)
+    app.include_router(api.api_router())
+    app.include_router(api.login_router())
+    app.include_router(pages.router())
     return app

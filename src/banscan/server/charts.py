@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["bar_chart", "line_chart", "sample_dates"]
+__all__ = ["bar_chart", "line_chart"]
 
 
 def _num(v: float) -> str:
@@ -132,17 +132,3 @@ def line_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
-
-
-def sample_dates(start: dt.date, end: dt.date, max_points: int = 60) -> list[dt.date]:
-    """Up to `max_points` dates from `start` to `end`, both included, evenly spaced."""
-    if end < start:
-        return [end]
-    days = (end - start).days
-    if days + 1 <= max_points:
-        return [start + dt.timedelta(days=i) for i in range(days + 1)]
-    step = days / (max_points - 1)
-    out = sorted({start + dt.timedelta(days=round(i * step)) for i in range(max_points)})
-    if out[-1] != end:
-        out.append(end)
-    return out

@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 
 from banscan.catalog.loader import load_catalog
 from banscan.catalog.schema import Catalog
-from banscan.server.auth import AgentTokenCache
 from banscan.server.limits import MiB, RateLimit, TokenBuckets
+from banscan.server.security import AgentTokenCache
 from banscan.store.db import Database
 from banscan.store.writer import GroupCommitWriter
 

@@ -1,0 +1,5 @@
+"""`python -m banscan.cli`."""
+
+from banscan.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""`banscan agent`: enrol with a banscan server, then post scan results on a schedule."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from banscan.cli.common import ENV_ENROLL_SECRET, read_secret
+
+
+def agent(
+    server: Annotated[str, typer.Option("--server", help="The banscan server's URL.")],
+    enroll_secret: Annotated[
+        str | None, typer.Option("--enroll-secret", help="Enrolment secret (or $BANSCAN_ENROLL_SECRET).")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Scan and report once, then exit.")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between scans.")] = 3600.0,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="Where the agent keeps its token.")
+    ] = None,
+    root: Annotated[
+        Path | None, typer.Option("--root", help="Scan this mounted root instead of this machine.")
+    ] = None,
+    role: Annotated[str, typer.Option("--role", help="Role used to evaluate obligations.")] = "user",
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help="CA bundle to verify the server.")
+    ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option("--site", help="Site of this host (office, data centre), sent when enrolling."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="A tag of this host, sent when enrolling (repeat for several)."),
+    ] = None,
+    host_identifier: Annotated[
+        str | None,
+        typer.Option(
+            "--host-identifier",
+            help="Who this host is to the server (default: the machine-id, of --root when given).",
+        ),
+    ] = None,
+    hostname: Annotated[
+        str | None,
+        typer.Option(
+            "--hostname", help="Name shown in the dashboard (default: this machine's, or --root's)."
+        ),
+    ] = None,
+    checkin_interval: Annotated[
+        float,
+        typer.Option(
+            "--checkin-interval",
+            help="Seconds between check-ins, when the server can ask for a scan now (0: never).",
+        ),
+    ] = 60.0,
+) -> None:
+    """Enrol with a banscan server once, then post scan results on a schedule (or --once).
+
+    Between scans it checks in, and scans at once when an admin asked for it on the dashboard;
+    SIGUSR1 makes it scan now too."""
+    raise typer.Exit(
+        agent_command(
+            server,
+            enroll_secret,
+            once,
+            interval,
+            state_dir,
+            root=root,
+            role=role,
+            ca_bundle=ca_bundle,
+            site=site,
+            tags=tag,
+            host_identifier=host_identifier,
+            hostname=hostname,
+            checkin_interval=checkin_interval,
+        )
+    )
+
+
+def agent_command(
+    server: str,
+    enroll_secret: str | None = None,
+    once: bool = False,
+    interval: float = 3600.0,
+    state_dir: str | Path | None = None,
+    *,
+    enroll_secret_file: str | None = None,
+    root: str | Path | None = None,
+    role: str = "user",
+    ca_bundle: str | None = None,
+    insecure_skip_verify: bool = False,
+    catalog: str | None = None,
+    log_level: str = "info",
+    site: str | None = None,
+    tags: list[str] | None = None,
+    host_identifier: str | None = None,
+    hostname: str | None = None,
+    checkin_interval: float = 60.0,
+) -> int:
+    """Enrol (once), scan, post; repeat every `interval` seconds unless `once`. Returns an exit
+    status: 0 posted, 1 failed, 2 enrolment refused or not possible (also for a `site` or `tags`
+    the server would refuse). The site and tags are sent when the agent enrols."""
+    from banscan.server.agent import AgentConfig, default_state_dir, root_hostname, run_agent
+    from banscan.store.sites import clean_site, clean_tags
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        site, tags = clean_site(site or ""), clean_tags(tags or [])
+    except ValueError as exc:
+        print(f"banscan: error: {exc}", file=sys.stderr)
+        return 2
+    verify: bool | str = False if insecure_skip_verify else (ca_bundle or True)
+    cfg = AgentConfig(
+        server=server,
+        enroll_secret=read_secret(enroll_secret, enroll_secret_file, ENV_ENROLL_SECRET),
+        state_dir=Path(state_dir) if state_dir else default_state_dir(),
+        once=once,
+        interval=interval,
+        root=Path(root) if root else None,
+        role=role,
+        verify=verify,
+        catalog_path=catalog,
+        site=site,
+        tags=tags,
+        host_identifier=(host_identifier or "").strip()[:255],
+        hostname=(hostname or (root_hostname(Path(root)) if root else "") or socket.gethostname())[:255],
+        checkin_interval=max(0.0, checkin_interval),
+    )
+    return run_agent(cfg, handle_signals=True)

@@ -1,0 +1,187 @@
+"""`banscan scan`: scan this machine, mounted roots, inventory files or file contents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from banscan.catalog.schema import ROLES
+from banscan.cli.common import load_catalog_or_exit, parse_as_of, usage_error, write_output
+from banscan.output.formats import OutputFormat
+
+
+class FailOn(str, Enum):
+    covered = "covered"
+    review = "review"
+    never = "never"
+
+
+def _jurisdiction(code: str) -> str:
+    from banscan.policy.engine import UnknownJurisdiction, normalise_jurisdiction
+
+    try:
+        return normalise_jurisdiction(code)
+    except UnknownJurisdiction as exc:
+        raise usage_error(f"--jurisdiction: {exc}") from None
+
+
+def _previous(paths: list[Path]) -> dict[tuple[str, str], dt.date]:
+    """First identification by (host, product) from earlier results (files, or folders of *.json)."""
+    from banscan.documents.load import ResultError, first_identified, load_result
+
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(p.glob("*.json"))
+            if not found:
+                raise usage_error(f"--previous {p}: no *.json result files in this folder")
+            files.extend(found)
+        else:
+            files.append(p)
+    try:
+        return first_identified([load_result(f, scan_inventories=False) for f in files])
+    except ResultError as exc:
+        raise usage_error(f"--previous: {exc}") from None
+
+
+def scan(
+    targets: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Roots or inventory files to scan; none scans this machine.", show_default=False),
+    ] = None,
+    root: Annotated[
+        list[Path] | None,
+        typer.Option("--root", help="A mounted disk image or copied root (Linux, Windows or macOS)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Evaluate rules as of this date (default today).")
+    ] = None,
+    role: Annotated[str, typer.Option("--role", help=f"Your role: {', '.join(ROLES)}.")] = "user",
+    jurisdiction: Annotated[
+        str, typer.Option("--jurisdiction", help="Where you are bound: US, or a state such as US-TX.")
+    ] = "US",
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    catalog: Annotated[
+        Path | None, typer.Option("--catalog", help="Use this catalog (folder or file).")
+    ] = None,
+    exceptions: Annotated[
+        Path | None, typer.Option("--exceptions", help="YAML file of approved exceptions.")
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Lowest verdict that makes the exit status 1.")
+    ] = FailOn.review,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Name the scanned host (default: its own name).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not echo input errors to stderr.")] = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Examine file contents: signers, version resources, byte signatures, archives. "
+            "With TARGET paths, deep-scans those files and folders.",
+        ),
+    ] = False,
+    input_format: Annotated[
+        str | None,
+        typer.Option("--input-format", help="Force the format of inventory inputs (default: detect)."),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns", help="Read inputs as generic CSV with this column map, e.g. host=Computer,name=App."
+        ),
+    ] = None,
+    previous: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--previous",
+            help="Earlier result JSON (repeatable, or a folder of them): products they showed keep "
+            "their first identification date, so deadlines do not restart.",
+        ),
+    ] = None,
+) -> None:
+    """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
+    from banscan.output.formats import renderer
+    from banscan.policy.exceptions import ExceptionsError, load_exceptions
+    from banscan.scan import ScanOptions, exit_status, run_scan
+
+    if role not in ROLES:
+        raise usage_error(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    jurisdiction = _jurisdiction(jurisdiction)
+    day = parse_as_of(as_of, "2024-09-29") or dt.date.today()
+    cat = load_catalog_or_exit(catalog)
+    identified = _previous(previous or [])
+    entries = []
+    if exceptions is not None:
+        try:
+            entries = load_exceptions(exceptions)
+        except ExceptionsError as exc:
+            raise usage_error(str(exc)) from None
+    from banscan.collect.detect import detect_os
+    from banscan.inputs.csvexport import parse_column_map
+
+    column_map = None
+    if columns is not None:
+        try:
+            column_map = parse_column_map(columns)
+        except ValueError as exc:
+            raise usage_error(f"--columns: {exc}") from None
+
+    roots = list(root or [])
+    for r in roots:
+        if not r.is_dir():
+            raise usage_error(f"{r}: not a directory")
+    inputs: list[str] = []
+    deep_paths: list[Path] = []
+    for t in targets or []:
+        if deep and str(t) != "-":
+            if not t.exists() and not t.is_symlink():
+                raise usage_error(f"{t}: no such file or directory")
+            if not (t.is_dir() and detect_os(t) is not None):
+                deep_paths.append(t)
+                continue
+        if str(t) == "-":
+            inputs.append("-")
+        elif not t.exists():
+            raise usage_error(f"{t}: no such file or directory")
+        elif t.is_dir() and detect_os(t) is not None:
+            roots.append(t)  # a mounted image or copied root
+        else:
+            inputs.append(str(t))  # an inventory file, or a folder of them
+    opts = ScanOptions(
+        as_of=day,
+        role=role,
+        jurisdiction=jurisdiction,
+        host=host,
+        exceptions=entries,
+        echo_errors=not quiet,
+        input_format=input_format,
+        columns=column_map,
+        deep=deep,
+        previous=identified,
+    )
+    result = run_scan(
+        cat,
+        opts,
+        roots=roots,
+        inputs=inputs,
+        deep_paths=deep_paths,
+        live=not roots and not inputs and not deep_paths,
+    )
+    if fmt is OutputFormat.table:
+        from banscan.output.table import render as render_table
+
+        tty = output is None and sys.stdout.isatty()
+        width = shutil.get_terminal_size((140, 40)).columns if tty else 140
+        write_output(render_table(result, width=width, color=tty), output)
+    else:
+        write_output(renderer(fmt)(result), output)
+    raise typer.Exit(exit_status(result, fail_on.value))

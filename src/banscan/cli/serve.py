@@ -1,0 +1,114 @@
+"""`banscan serve`: run the fleet server (uvicorn, the FastAPI app, the store), imported only
+inside the functions so that other commands never load the web stack."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from banscan.cli.common import DB_HELP, DEFAULT_DB, ENV_ENROLL_SECRET, read_secret
+from banscan.cli.users import user_add_command
+
+
+def serve(
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    enroll_secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--enroll-secret-file",
+            help="File holding the agents' enrolment secret (or $BANSCAN_ENROLL_SECRET).",
+        ),
+    ] = None,
+    create_admin: Annotated[
+        str | None,
+        typer.Option("--create-admin", help="Create this admin user (password prompted) and exit."),
+    ] = None,
+    insecure_cookies: Annotated[
+        bool, typer.Option("--insecure-cookies", help="Allow session cookies over plain HTTP (testing only).")
+    ] = False,
+    max_report_mb: Annotated[int, typer.Option("--max-report-mb", help="Largest accepted report.")] = 16,
+    max_import_mb: Annotated[int, typer.Option("--max-import-mb", help="Largest accepted bulk import.")] = 64,
+    ssl_certfile: Annotated[str | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM).")] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile", help="TLS key (PEM).")] = None,
+    catalog: Annotated[str | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error (also uvicorn's access log).")
+    ] = "info",
+) -> None:
+    """Run the fleet server: agent enrolment and reports, bulk imports, the JSON API (migrates the database first)."""
+    if create_admin:
+        raise typer.Exit(user_add_command(db, create_admin, "admin"))
+    serve_command(
+        db,
+        host,
+        port,
+        enroll_secret_file=str(enroll_secret_file) if enroll_secret_file else None,
+        insecure_cookies=insecure_cookies,
+        max_report_mb=max_report_mb,
+        max_import_mb=max_import_mb,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        catalog=catalog,
+        log_level=log_level,
+    )
+
+
+def serve_command(
+    db: str = DEFAULT_DB,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    enroll_secret: str | None = None,
+    *,
+    enroll_secret_file: str | None = None,
+    insecure_cookies: bool = False,
+    max_report_mb: int = 16,
+    max_import_mb: int = 64,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    proxy_headers: bool = False,
+    catalog: str | None = None,
+    log_level: str = "info",
+) -> None:
+    """Migrate the database and serve the API with uvicorn until interrupted.
+
+    The enrolment secret comes from the argument, `enroll_secret_file`, or $BANSCAN_ENROLL_SECRET;
+    without one, agents cannot enrol. Cookies are Secure unless `insecure_cookies` (plain-HTTP
+    testing only): put the server behind TLS (`ssl_certfile`/`ssl_keyfile` or a proxy).
+    """
+    import uvicorn
+
+    from banscan.server.app import create_app
+    from banscan.server.limits import MiB
+    from banscan.server.state import ServerSettings
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"
+    )
+    secret = read_secret(enroll_secret, enroll_secret_file, ENV_ENROLL_SECRET)
+    settings = ServerSettings(
+        max_report_bytes=max_report_mb * MiB,
+        max_import_bytes=max_import_mb * MiB,
+        secure_cookies=not insecure_cookies,
+        catalog_path=catalog,
+    )
+    app = create_app(db, enroll_secret=secret, settings=settings)
+    if secret is None:
+        logging.getLogger("banscan.server").warning(
+            "no enrolment secret: agents cannot enrol (set --enroll-secret or $%s)", ENV_ENROLL_SECRET
+        )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        proxy_headers=proxy_headers,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,24 @@
+"""The JSON API under /api/v1 (agents, people, automation) and the session login routes, one
+module per resource; all SQL is in `banscan.store`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from banscan.server.api import agents, findings, hosts, imports, session, tokens, transitions
+
+API_PREFIX = "/api/v1"
+RESOURCES = (agents, hosts, findings, transitions, tokens, imports, session)
+
+
+def api_router() -> APIRouter:
+    """Every resource's routes under /api/v1."""
+    out = APIRouter(prefix=API_PREFIX)
+    for module in RESOURCES:
+        out.include_router(module.router)
+    return out
+
+
+def login_router() -> APIRouter:
+    """Form login and logout at /login and /logout (outside /api/v1: browsers post to them)."""
+    return session.web_router

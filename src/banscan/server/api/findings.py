@@ -1,0 +1,77 @@
+"""Reading the estate: findings with their obligations, the summary, a stored result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from banscan.server.api.common import AsOfParam, RoleParam, RowId
+from banscan.server.deps import PagingDep, ReadDB, State, UserDep, Verdict, policy_of, state_of
+from banscan.store import findings as finding_store
+from banscan.store import summary as summary_store
+from banscan.store.paging import MAX_ID
+
+router = APIRouter(tags=["read"])
+
+
+@router.get("/reports/{report_id}")
+def get_report(report_id: RowId, _: UserDep, db: ReadDB) -> Response:
+    """The result exactly as it was received."""
+    body = finding_store.stored_result(db, report_id)
+    if body is None:
+        raise HTTPException(404, "report not found")
+    return Response(body, media_type="application/json")
+
+
+@router.get("/findings")
+def list_findings(
+    request: Request,
+    _: UserDep,
+    db: ReadDB,
+    paging: PagingDep,
+    verdict: Verdict | None = None,
+    product: Annotated[str | None, Query(max_length=200)] = None,
+    host_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    state: State | None = None,
+    present: Annotated[bool | None, Query(description="true (default): still seen; false: gone")] = True,
+    as_of: AsOfParam = None,
+    role: RoleParam = None,
+) -> dict[str, Any]:
+    """Findings, each with its first identification and obligations as `GET /hosts/{id}` gives
+    them; informational products have no removal record (`transition` is null)."""
+    result = finding_store.list_findings(
+        db,
+        limit=paging.limit,
+        offset=paging.offset,
+        after_id=paging.after_id,
+        verdict=verdict,
+        product=product,
+        host_id=host_id,
+        state=state,
+        present=present,
+        policy=policy_of(request, role, as_of),
+    )
+    return result.to_json()
+
+
+@router.get("/summary")
+def summary(
+    request: Request,
+    _: UserDep,
+    db: ReadDB,
+    as_of: dt.date | None = None,
+    role: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    """Estate summary; obligations are evaluated as of `as_of` (default today) for `role`
+    (default: the server's), counting deadlines from each finding's first sighting.
+
+    `by_site` lists every site; `by_tag` lists the 20 tags with the most hosts (then by name),
+    as the overview does, each with its hosts and those with a present covered finding, and
+    `tags_total` the number of tags in all. Hosts without tags are in no entry of `by_tag`, and
+    a host with several tags counts under each. `GET /api/v1/hosts?tag=` lists the hosts of any tag."""
+    st = state_of(request)
+    return summary_store.summary(
+        db, st.catalog, role=role or st.settings.role, as_of=as_of, jurisdiction=st.settings.jurisdiction
+    )

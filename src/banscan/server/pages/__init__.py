@@ -1,0 +1,31 @@
+"""The dashboard: server-rendered HTML pages over the fleet store (no script, no build step).
+
+Pages need a logged-in user (viewer or admin) except /login, /explainer and /static; changes
+(transitions, labels, scan requests, imports) need an admin and a CSRF token. Every response
+carries the security headers (`banscan.server.security`); errors are pages (`render.DashboardRoute`).
+One module per page; all SQL is in `banscan.store`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from banscan.server.pages import (
+    exceptions,
+    explainer,
+    hosts,
+    imports,
+    login,
+    overview,
+    products,
+    transitions,
+)
+
+PAGES = (login, overview, hosts, products, transitions, exceptions, imports, explainer)
+
+
+def router() -> APIRouter:
+    """Every page's routes, in one router."""
+    out = APIRouter(include_in_schema=False)
+    for module in PAGES:
+        out.include_router(module.router)
+    return out

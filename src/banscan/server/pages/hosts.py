@@ -1,0 +1,231 @@
+"""The host list (with its CSV and JSON downloads), one host's page, and what an admin changes
+there: site and tags, a scan request, the next step of a product's removal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Form, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+
+from banscan.models import VERDICT_NAMES
+from banscan.removal import MANUAL_STATES, STATES
+from banscan.server.deps import (
+    AdminDep,
+    HostFilterDep,
+    PagingDep,
+    PolicyDep,
+    ReadDB,
+    UserDep,
+    WriteDB,
+    client_addr,
+    server_policy,
+    state_of,
+)
+from banscan.server.pages import exports
+from banscan.server.pages.exports import csv_response, json_response
+from banscan.server.pages.render import page, page_router, pager, qs
+from banscan.store import sites
+from banscan.store.accounts import audit
+from banscan.store.findings import host_detail
+from banscan.store.hosts import HostFilter, iter_hosts, list_hosts, platforms, product_choices
+from banscan.store.ingest import request_scan, set_transition
+from banscan.store.models import VERDICTS
+from banscan.store.paging import MAX_ID
+
+router = page_router()
+
+HOST_CSV = [
+    "id",
+    "hostname",
+    "identifier",
+    "platform",
+    "site",
+    "tags",
+    "source",
+    "worst_verdict",
+    *VERDICTS,
+    *STATES,
+    "last_generated_at",
+    "last_seen_at",
+    "last_report_id",
+]
+
+
+def host_csv_row(h: dict[str, Any]) -> list[Any]:
+    return [
+        h["id"],
+        h["hostname"],
+        h["identifier"],
+        h["platform"],
+        h["site"],
+        ",".join(h["tags"]),
+        h["source"],
+        h["worst_verdict"] or "",
+        *(h["findings"].get(v, 0) for v in VERDICTS),
+        *(h["transitions"].get(s, 0) for s in STATES),
+        h["last_generated_at"],
+        h["last_seen_at"],
+        h["last_report_id"],
+    ]
+
+
+def _filter_choices(session: Session) -> dict[str, Any]:
+    return {
+        "verdicts": VERDICTS,
+        "states": STATES,
+        "products": product_choices(session),
+        "platforms": platforms(session),
+        "sites": sites.known_sites(session),
+        "tags": sites.known_tags(session, limit=sites.TAG_CHOICES),
+    }
+
+
+def _all_hosts(request: Request, f: HostFilter) -> Iterator[dict[str, Any]]:
+    with state_of(request).db.reading() as session:
+        yield from iter_hosts(
+            session,
+            f,
+            policy=server_policy(request),
+            batch=exports.EXPORT_BATCH,
+            limit=exports.MAX_EXPORT_ROWS,
+        )
+
+
+@router.get("/hosts")
+def hosts_page(
+    request: Request, principal: UserDep, db: ReadDB, f: HostFilterDep, paging: PagingDep, policy: PolicyDep
+) -> Response:
+    result = list_hosts(db, f, limit=paging.limit, offset=paging.offset, policy=policy)
+    params = f.params()
+    return page(
+        request,
+        principal,
+        "hosts.html.j2",
+        title="Hosts",
+        nav="hosts",
+        items=result.items,
+        f=f,
+        choices=_filter_choices(db),
+        pager=pager("/hosts", params, paging, result.total),
+        export=qs(params),
+    )
+
+
+@router.get("/hosts.csv")
+def hosts_csv(request: Request, _: UserDep, f: HostFilterDep) -> Response:
+    return csv_response("hosts.csv", HOST_CSV, (host_csv_row(h) for h in _all_hosts(request, f)))
+
+
+@router.get("/hosts.json")
+def hosts_json(request: Request, _: UserDep, f: HostFilterDep) -> Response:
+    return json_response("hosts.json", f.to_json(), _all_hosts(request, f))
+
+
+@router.get("/hosts/{host_id}")
+def host_page(request: Request, principal: UserDep, db: ReadDB, host_id: int, policy: PolicyDep) -> Response:
+    if not 1 <= host_id <= MAX_ID:
+        raise HTTPException(404, "host not found")
+    detail = host_detail(db, host_id, policy=policy)
+    if detail is None:
+        raise HTTPException(404, "host not found")
+    detail["finding_list"].sort(
+        key=lambda i: (
+            not i["present"],
+            VERDICT_NAMES.index(i["verdict"]) if i["verdict"] in VERDICT_NAMES else 9,
+            i["product"],
+        )
+    )
+    return page(
+        request,
+        principal,
+        "host.html.j2",
+        title=detail["hostname"],
+        nav="hosts",
+        h=detail,
+        role=policy.role,
+        manual_states=MANUAL_STATES,
+        next_state=_next_state,
+        max_site=sites.MAX_SITE,
+        max_tag=sites.MAX_TAG,
+        max_tags=sites.MAX_TAGS,
+    )
+
+
+@router.post("/hosts/{host_id}/labels")
+def host_labels(
+    request: Request,
+    principal: AdminDep,
+    db: WriteDB,
+    host_id: int,
+    site: Annotated[str, Form(max_length=1000)] = "",
+    tags: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Set a host's site and tags from its page (admin); tags are separated by commas."""
+    if not 1 <= host_id <= MAX_ID:
+        raise HTTPException(404, "host not found")
+    try:
+        clean_site, clean_tags = sites.clean_site(site), sites.split_tags(tags)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if sites.set_labels(db, host_id, site=clean_site, tags=clean_tags) is None:
+        raise HTTPException(404, "host not found")
+    audit(
+        db,
+        principal.name,
+        "host.labels",
+        str(host_id),
+        client_addr(request),
+        site=clean_site,
+        tags=clean_tags,
+    )
+    db.commit()
+    state_of(request).overview_cache.clear()  # the counts by site and by tag changed
+    return RedirectResponse(f"/hosts/{host_id}?labelled=1", status_code=303)
+
+
+@router.post("/hosts/{host_id}/scan")
+def host_scan_request(request: Request, principal: AdminDep, db: WriteDB, host_id: int) -> Response:
+    """Ask the host's agent to scan now, from its page (admin)."""
+    if not 1 <= host_id <= MAX_ID or request_scan(db, host_id, principal.name) is None:
+        raise HTTPException(404, "host not found")
+    audit(db, principal.name, "host.scan_requested", str(host_id), client_addr(request))
+    db.commit()
+    return RedirectResponse(f"/hosts/{host_id}?scan_requested=1", status_code=303)
+
+
+def _next_state(state: str | None) -> str:
+    order = list(MANUAL_STATES)
+    if state in order and order.index(state) + 1 < len(order):
+        return order[order.index(state) + 1]
+    return "removed" if state in ("removed", "verified") else "found"
+
+
+@router.post("/hosts/{host_id}/transition")
+def host_transition(
+    request: Request,
+    principal: AdminDep,
+    db: WriteDB,
+    host_id: int,
+    product: Annotated[str, Form(min_length=1, max_length=200)],
+    state: Annotated[str, Form(max_length=32)],
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Move one product's removal on one host (admin); `verified` is left to clean re-scans."""
+    if not 1 <= host_id <= MAX_ID:
+        raise HTTPException(404, "host not found")
+    if state not in MANUAL_STATES:
+        raise HTTPException(
+            400, "state must be found, replacement-installed or removed; verified comes from a clean scan"
+        )
+    if "\x00" in note or "\x00" in product:
+        raise HTTPException(400, "must not contain NUL")
+    t = set_transition(db, host_id, product, state, note, principal.name)
+    if t is None:
+        raise HTTPException(404, "no such finding on this host")
+    audit(db, principal.name, "transition", f"{host_id}/{product}", client_addr(request), state=state)
+    db.commit()
+    return RedirectResponse(f"/hosts/{host_id}?{urlencode({'moved': product})}#p-{product}", status_code=303)

@@ -1,0 +1,93 @@
+"""The overview page: the estate summary with its charts, reused while nothing it counts changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Query, Request, Response
+from sqlalchemy.orm import Session
+
+from banscan.catalog.schema import ROLES as CATALOG_ROLES
+from banscan.models import VERDICT_NAMES
+from banscan.server import charts
+from banscan.server.deps import ReadDB, UserDep, role_param, state_of, today
+from banscan.server.pages.render import page, page_router
+from banscan.store.summary import data_mark, overview
+
+if TYPE_CHECKING:
+    from banscan.server.state import ServerState
+
+router = page_router()
+
+
+def cached_overview(session: Session, st: ServerState, role: str, as_of: dt.date) -> dict[str, Any]:
+    """`overview`, reused while nothing it counts has changed, for at most
+    `settings.overview_cache_seconds` (a bound on staleness where ids commit out of order)."""
+    ttl = st.settings.overview_cache_seconds
+    if ttl <= 0:
+        return overview(session, st.catalog, role, as_of, st.settings.jurisdiction)
+    key = (role, as_of, st.settings.jurisdiction)
+    mark = data_mark(session)
+    now = time.monotonic()
+    hit = st.overview_cache.get(key)
+    if hit is not None and hit[0] == mark and now - hit[1] < ttl:
+        return hit[2]
+    data = overview(session, st.catalog, role, as_of, st.settings.jurisdiction)
+    if len(st.overview_cache) > 64:
+        st.overview_cache.clear()
+    st.overview_cache[key] = (mark, now, data)
+    return data
+
+
+def _covered_by(rows: list[dict[str, Any]], key: str, label: str) -> str:
+    """A bar chart of hosts with covered findings per `key` (the first 12), each bar a link to
+    those hosts."""
+    top = rows[:12]
+    return charts.bar_chart(
+        [(r[key], r["hosts_with_covered"]) for r in top],
+        title=f"Hosts with covered findings by {label}",
+        links=[f"/hosts?{urlencode({key: r[key], 'verdict': 'covered'})}" for r in top],
+    )
+
+
+@router.get("/")
+def overview_page(
+    request: Request,
+    principal: UserDep,
+    db: ReadDB,
+    role: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    data = cached_overview(db, state_of(request), role_param(request, role), today())
+    verdict_chart = charts.bar_chart(
+        [(v, data["findings_by_verdict"][v]) for v in VERDICT_NAMES],
+        title="Present findings by verdict",
+        links=[f"/hosts?{urlencode({'verdict': v})}" for v in VERDICT_NAMES],
+    )
+    top = data["by_product"][:12]
+    product_chart = charts.bar_chart(
+        [(p["product_name"], p["hosts"]) for p in top],
+        title="Hosts by product",
+        links=[f"/products/{p['product']}" for p in top],
+    )
+    trend_chart = charts.line_chart(
+        [(dt.date.fromisoformat(p["date"]), p["hosts_with_covered"]) for p in data["trend"]],
+        title="Hosts with covered findings over time",
+    )
+    return page(
+        request,
+        principal,
+        "overview.html.j2",
+        title="Overview",
+        nav="overview",
+        s=data,
+        roles=CATALOG_ROLES,
+        verdict_chart=verdict_chart,
+        product_chart=product_chart,
+        os_chart=_covered_by(data["by_os"], "os", "OS"),
+        site_chart=_covered_by(data["by_site"], "site", "site"),
+        tag_chart=_covered_by(data["by_tag"], "tag", "tag"),
+        trend_chart=trend_chart,
+    )

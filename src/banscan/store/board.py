@@ -1,0 +1,272 @@
+"""The removal board: each product on each host from found to verified, as cards by state, as
+an export, and as the history of every step; and the exceptions (accepted findings) with who
+approved them until when. Informational products are findings, not removal items."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from banscan.policy.deadlines import summarize
+from banscan.removal import STATES
+from banscan.store.deadlines import Deadlines, Policy, deadline_json, tracked
+from banscan.store.models import Finding, Host, Report, Transition, TransitionEvent
+from banscan.store.paging import as_date, count, iso
+
+
+@dataclass(frozen=True)
+class TransitionFilter:
+    state: str | None = None
+    product: str | None = None
+    flagged: bool = False
+    overdue: bool = False
+
+    def params(self) -> dict[str, str]:
+        out = {
+            "state": self.state,
+            "product": self.product,
+            "flagged": "1" if self.flagged else None,
+            "overdue": "1" if self.overdue else None,
+        }
+        return {k: v for k, v in out.items() if v}
+
+
+def transition_stmt(f: TransitionFilter, dl: Deadlines | None) -> Any:
+    stmt = (
+        select(Transition, Host.hostname, Finding)
+        .join(Host, Host.id == Transition.host_id)
+        .outerjoin(
+            Finding, and_(Finding.host_id == Transition.host_id, Finding.product == Transition.product)
+        )
+    )
+    # Informational products are findings, not removal items (older records of them stay unshown).
+    stmt = stmt.where(or_(Finding.id.is_(None), tracked()))
+    if f.state:
+        stmt = stmt.where(Transition.state == f.state)
+    if f.product:
+        stmt = stmt.where(Transition.product == f.product)
+    if f.flagged:
+        stmt = stmt.where(Transition.flag.is_not(None))
+    if f.overdue and dl is not None:
+        stmt = stmt.where(dl.condition())
+    return stmt
+
+
+def transition_item(t: Transition, hostname: str, fnd: Finding | None, dl: Deadlines) -> dict[str, Any]:
+    return {
+        "host_id": t.host_id,
+        "hostname": hostname,
+        "product": t.product,
+        "product_name": fnd.product_name if fnd else t.product,
+        "verdict": fnd.verdict if fnd else None,
+        "present": fnd.present if fnd else None,
+        "first_seen": iso(fnd.first_seen) if fnd else None,
+        "state": t.state,
+        "flag": t.flag,
+        "overdue": bool(
+            fnd
+            and fnd.present
+            and dl.is_overdue(fnd.product, fnd.verdict, fnd.category, fnd.first_identified)
+        ),
+        "updated_at": iso(t.updated_at),
+        "updated_by": t.updated_by,
+    }
+
+
+def transition_card(
+    t: Transition, hostname: str, fnd: Finding | None, dl: Deadlines, policy: Policy
+) -> dict[str, Any]:
+    """A board card: the export's item, with the first identification and what is due."""
+    item = transition_item(t, hostname, fnd, dl)
+    item["first_identified"] = None
+    item["deadline"] = None
+    if fnd is not None:
+        first = as_date(fnd.first_identified)
+        item["first_identified"] = first.isoformat()
+        if fnd.present:
+            summary = summarize(policy.obligations(fnd.product, fnd.verdict, fnd.category, first))
+            item["deadline"] = deadline_json(summary)
+    return item
+
+
+def history_item(e: TransitionEvent, t: Transition, hostname: str) -> dict[str, Any]:
+    return {
+        "host_id": t.host_id,
+        "hostname": hostname,
+        "product": t.product,
+        "at": iso(e.at),
+        "actor": e.actor,
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "flag": e.flag,
+        "note": e.note,
+        "report_id": e.report_id,
+    }
+
+
+def board_columns(
+    session: Session, f: TransitionFilter, policy: Policy, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One column of cards per state (the filter's state only, when it has one), most recently
+    moved first, and the largest column's count (for paging)."""
+    dl = policy.estate_deadlines(session)
+    columns = []
+    total = 0
+    for state in STATES:
+        if f.state and f.state != state:
+            continue
+        stmt = transition_stmt(TransitionFilter(state, f.product, f.flagged, f.overdue), dl)
+        n = count(session, stmt)
+        rows = session.execute(
+            stmt.order_by(Transition.updated_at.desc(), Transition.id.desc()).offset(offset).limit(limit)
+        )
+        cards = [transition_card(t, hostname, fnd, dl, policy) for t, hostname, fnd in rows]
+        columns.append({"state": state, "count": n, "cards": cards})
+        total = max(total, n)
+    return columns, total
+
+
+def iter_transitions(
+    session: Session, f: TransitionFilter, policy: Policy, *, batch: int, limit: int
+) -> Iterator[dict[str, Any]]:
+    """Every removal record matching `f` (at most `limit`), in id order, `batch` at a time."""
+    dl = policy.estate_deadlines(session)
+    stmt = transition_stmt(f, dl)
+    last_id, sent = 0, 0
+    while sent < limit:
+        rows = list(session.execute(stmt.where(Transition.id > last_id).order_by(Transition.id).limit(batch)))
+        if not rows:
+            return
+        for t, hostname, fnd in rows:
+            yield transition_item(t, hostname, fnd, dl)
+        sent += len(rows)
+        last_id = rows[-1][0].id
+
+
+def iter_history(
+    session: Session, f: TransitionFilter, policy: Policy, *, batch: int, limit: int
+) -> Iterator[dict[str, Any]]:
+    """Every recorded step of the items the board shows with these filters, by host, product
+    and time: a page of items at a time (keyset on host and product), then their steps in one
+    query."""
+    dl = policy.estate_deadlines(session)
+    items = transition_stmt(f, dl).with_only_columns(Transition.id, Transition.host_id, Transition.product)
+    after: tuple[int, str] | None = None
+    sent = 0
+    while sent < limit:
+        page = items
+        if after is not None:
+            page = page.where(
+                (Transition.host_id > after[0])
+                | and_(Transition.host_id == after[0], Transition.product > after[1])
+            )
+        keys = list(session.execute(page.order_by(Transition.host_id, Transition.product).limit(batch)))
+        if not keys:
+            return
+        steps = list(
+            session.execute(
+                select(TransitionEvent, Transition, Host.hostname)
+                .join(Transition, Transition.id == TransitionEvent.transition_id)
+                .join(Host, Host.id == Transition.host_id)
+                .where(TransitionEvent.transition_id.in_([k.id for k in keys]))
+                .order_by(Transition.host_id, Transition.product, TransitionEvent.at, TransitionEvent.id)
+            )
+        )
+        for e, t, hostname in steps:
+            if sent >= limit:
+                return
+            yield history_item(e, t, hostname)
+            sent += 1
+        after = (keys[-1].host_id, keys[-1].product)
+
+
+# ---------------------------------------------------------------- exceptions
+
+
+def _exception_of(body: dict[str, Any] | None, product: str) -> dict[str, Any]:
+    if not body:
+        return {}
+    for f in body.get("findings", []):
+        if isinstance(f, dict) and f.get("product") == product and isinstance(f.get("exception"), dict):
+            exc: dict[str, Any] = f["exception"]
+            return exc
+    return {}
+
+
+def exception_items(session: Session, rows: list[Any], as_of: dt.date) -> list[dict[str, Any]]:
+    report_ids = {f.last_report_id for f, _ in rows if f.last_report_id}
+    bodies: dict[int, dict[str, Any] | None] = {}
+    if report_ids:
+        for rid, text in session.execute(select(Report.id, Report.body).where(Report.id.in_(report_ids))):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = None
+            bodies[rid] = data if isinstance(data, dict) else None
+    items = []
+    for f, hostname in rows:
+        exc = _exception_of(bodies.get(f.last_report_id or 0), f.product)
+        expires = str(exc.get("expires") or "")
+        try:
+            expired = bool(expires) and dt.date.fromisoformat(expires[:10]) < as_of
+        except ValueError:
+            expired = False
+        items.append(
+            {
+                "host_id": f.host_id,
+                "hostname": hostname,
+                "product": f.product,
+                "product_name": f.product_name,
+                "original_verdict": str(exc.get("original_verdict") or ""),
+                "approver": str(exc.get("approver") or ""),
+                "expires": expires,
+                "expired": expired,
+                "reason": str(exc.get("reason") or ""),
+                "ticket": str(exc.get("ticket") or ""),
+                "first_seen": iso(f.first_seen),
+                "last_seen": iso(f.last_seen),
+                "report_id": f.last_report_id,
+            }
+        )
+    return items
+
+
+def exception_stmt(product: str | None) -> Any:
+    stmt = (
+        select(Finding, Host.hostname)
+        .join(Host, Host.id == Finding.host_id)
+        .where(Finding.verdict == "accepted", Finding.present.is_(True))
+    )
+    if product:
+        stmt = stmt.where(Finding.product == product)
+    return stmt
+
+
+def list_exceptions(
+    session: Session, product: str | None, as_of: dt.date, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of accepted findings (of `product`, when given), and how many there are."""
+    stmt = exception_stmt(product)
+    total = count(session, stmt)
+    rows = list(session.execute(stmt.order_by(Finding.id).offset(offset).limit(limit)))
+    return exception_items(session, rows, as_of), total
+
+
+def iter_exceptions(
+    session: Session, product: str | None, as_of: dt.date, *, batch: int, limit: int
+) -> Iterator[dict[str, Any]]:
+    stmt = exception_stmt(product)
+    last_id, sent = 0, 0
+    while sent < limit:
+        rows = list(session.execute(stmt.where(Finding.id > last_id).order_by(Finding.id).limit(batch)))
+        if not rows:
+            return
+        yield from exception_items(session, rows, as_of)
+        sent += len(rows)
+        last_id = rows[-1][0].id
