@@ -142,34 +142,31 @@ def host_json(h: Host, counts: dict[str, int] | None = None, tags: list[str] | N
     }
 
 
-def verdict_counts(session: Session, host_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Present findings per host and verdict, for a page of hosts."""
+def _per_host(
+    session: Session, host_ids: list[int], host_col: Any, key_col: Any, *where: ColumnElement[bool]
+) -> dict[int, dict[str, int]]:
+    """Rows per host and `key_col` value, for a page of hosts."""
     out: dict[int, dict[str, int]] = {i: {} for i in host_ids}
     if not host_ids:
         return out
     q = (
-        select(Finding.host_id, Finding.verdict, func.count())
-        .where(Finding.host_id.in_(host_ids), Finding.present.is_(True))
-        .group_by(Finding.host_id, Finding.verdict)
+        select(host_col, key_col, func.count())
+        .where(host_col.in_(host_ids), *where)
+        .group_by(host_col, key_col)
     )
-    for host_id, verdict, n in session.execute(q):
-        out[host_id][verdict] = n
+    for host_id, key, n in session.execute(q):
+        out[host_id][key] = n
     return out
+
+
+def verdict_counts(session: Session, host_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Present findings per host and verdict, for a page of hosts."""
+    return _per_host(session, host_ids, Finding.host_id, Finding.verdict, Finding.present.is_(True))
 
 
 def state_counts(session: Session, host_ids: list[int]) -> dict[int, dict[str, int]]:
     """Removal records per host and state (informational products left out), for a page of hosts."""
-    out: dict[int, dict[str, int]] = {i: {} for i in host_ids}
-    if not host_ids:
-        return out
-    q = (
-        select(Transition.host_id, Transition.state, func.count())
-        .where(Transition.host_id.in_(host_ids), on_board())
-        .group_by(Transition.host_id, Transition.state)
-    )
-    for host_id, state, n in session.execute(q):
-        out[host_id][state] = n
-    return out
+    return _per_host(session, host_ids, Transition.host_id, Transition.state, on_board())
 
 
 def host_items(session: Session, hosts: list[Host]) -> list[dict[str, Any]]:
