@@ -4,6 +4,7 @@
     python bench/bench_server.py --agents 32 --seconds 10
     python bench/bench_server.py --hosts 100000 --skip-ingest
     python bench/bench_server.py --write-readme       # also record the figures in README-server.md
+    python bench/bench_server.py --big-report 7000x12i --agents 8   # one 15 MB result among small ones
 
 1. Ingest: N agents (httpx async, one connection each) enrol with a server process on
    127.0.0.1 and post realistic results (the Linux root fixture scanned with and without
@@ -277,6 +278,133 @@ def bench_ingest(agents: int, seconds: float, pg_admin: str | None = None) -> di
     if out["stored"] != out["acknowledged"]:
         raise RuntimeError(f"{out['acknowledged']} results acknowledged but {out['stored']} stored")
     return out
+
+
+# ---------------------------------------------------------------- one large report among small ones
+
+
+def big_result(base: dict[str, Any], findings: int, evidence: int, invented: bool) -> dict[str, Any]:
+    """`base` with `findings` findings of `evidence` items each: invented product ids (as in the
+    issue: a server before the catalog check took them), or unlisted Kaspersky products."""
+    template = base["findings"][0]
+    out = dict(base, findings=[])
+    for i in range(findings):
+        product = f"invented-product-{i}" if invented else f"kaspersky-lab-unlisted-kaspersky-tool-{i}"
+        ev = [
+            {
+                "source": "bench",
+                "kind": "path",
+                "value": f"/opt/kaspersky/tool-{i}/lib/module-{j}.so",
+                "location": "/",
+                "confidence": "strong",
+            }
+            for j in range(evidence)
+        ]
+        out["findings"].append(dict(template, product=product, product_name=f"Tool {i}", evidence=ev))
+    return out
+
+
+async def _timed_agent(
+    url: str, token: str, n: int, bodies: dict[str, tuple[bytes, bytes]], stop_at: float, spans: list[Any]
+) -> None:
+    conn = await _Conn.open(url)
+    head = (
+        f"POST /api/v1/report HTTP/1.1\r\nHost: {url.removeprefix('http://')}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+    ).encode()
+    base = dt.datetime(2025, 3, 1, tzinfo=dt.UTC) + dt.timedelta(days=n)
+    sent = 0
+    try:
+        while time.monotonic() < stop_at:
+            before, after = bodies["dirty" if (n + sent) % 5 == 0 else "clean"]
+            body = before + (base + dt.timedelta(seconds=sent)).isoformat().encode() + after
+            t0 = time.perf_counter()
+            status, answer = await conn.post(head, body)
+            spans.append((t0, time.perf_counter()))
+            if status != 201:
+                raise RuntimeError(f"report refused: {status} {answer[:200]!r}")
+            sent += 1
+    finally:
+        conn.close()
+
+
+async def _big_among_small(url: str, agents: int, seconds: float, big: bytes) -> dict[str, Any]:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=120) as client:
+        tokens = await asyncio.gather(*(_enroll(client, url, n) for n in range(agents + 1)))
+    bodies = _templates(results_to_post())
+    spans: list[tuple[float, float]] = []
+    stop_at = time.monotonic() + seconds
+    small = asyncio.gather(
+        *(_timed_agent(url, t, n, bodies, stop_at, spans) for n, t in enumerate(tokens[1:]))
+    )
+    await asyncio.sleep(1.0)
+    conn = await _Conn.open(url)
+    head = (
+        f"POST /api/v1/report HTTP/1.1\r\nHost: {url.removeprefix('http://')}\r\n"
+        f"Authorization: Bearer {tokens[0]}\r\nContent-Type: application/json\r\n"
+    ).encode()
+    b0 = time.perf_counter()
+    status, answer = await conn.post(head, big)
+    b1 = time.perf_counter()
+    conn.close()
+    await small
+    during = sorted(e - s for s, e in spans if s < b1 and e > b0)  # small posts the big one overlapped
+    every = sorted(e - s for s, e in spans)
+    return {
+        "big_status": status,
+        "big_answer": answer[:160].decode("utf-8", "replace"),
+        "big_seconds": round(b1 - b0, 2),
+        "small_posts": len(every),
+        "small_during_big": len(during),
+        "small_p50_ms_during_big": round(1000 * during[len(during) // 2], 1) if during else None,
+        "small_max_ms_during_big": round(1000 * during[-1], 1) if during else None,
+        "small_p99_ms": round(1000 * every[min(len(every) - 1, int(len(every) * 0.99))], 1),
+    }
+
+
+def bench_big_report(
+    agents: int, seconds: float, findings: int, evidence: int, invented: bool
+) -> dict[str, Any]:
+    """`agents` agents post small results for `seconds` while one more posts one large result."""
+    big = big_result(results_to_post()["dirty"], findings, evidence, invented)
+    big["generated_at"] = "2025-03-01T00:00:00+00:00"
+    raw = json.dumps(big).encode()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-big-"))
+    db = f"sqlite:///{tmp / 'big.db'}"
+    port = free_port()
+    log = (tmp / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", db, str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start; see {tmp / 'server.log'}")
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        out = asyncio.run(_big_among_small(url, agents, seconds, raw))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {
+        "findings": findings,
+        "evidence": evidence,
+        "invented": invented,
+        "big_mb": round(len(raw) / 1e6, 1),
+        **out,
+    }
 
 
 # ---------------------------------------------------------------- 100 000 hosts
@@ -565,10 +693,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-ingest", action="store_true")
     p.add_argument("--skip-overview", action="store_true")
     p.add_argument("--write-readme", action="store_true")
+    p.add_argument(
+        "--big-report",
+        metavar="FINDINGSxEVIDENCE",
+        help="instead: one result this large (e.g. 7000x12) among --agents small ones; add 'i' "
+        "for invented product ids (7000x12i)",
+    )
     p.add_argument("--serve", nargs=2, metavar=("DB", "PORT"), help=argparse.SUPPRESS)
     ns = p.parse_args(argv)
     if ns.serve:
         serve(ns.serve[0], int(ns.serve[1]))
+        return 0
+    if ns.big_report:
+        spec = ns.big_report.lower()
+        findings, evidence = (int(x) for x in spec.rstrip("i").split("x"))
+        agents = int(str(ns.agents).split(",")[0])
+        out = bench_big_report(agents, min(ns.seconds, 60.0), findings, evidence, spec.endswith("i"))
+        print("big report:", json.dumps(out))
         return 0
     ingest = overview = None
     if not ns.skip_ingest:

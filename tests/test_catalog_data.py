@@ -421,3 +421,11 @@ def test_unknown_source_is_refused(tmp_path: Path) -> None:
     _edit_product(folder, "kaspersky-consumer.yaml", "kaspersky-premium", cite_nothing)
     with pytest.raises(CatalogError, match=r"kaspersky-premium.*no-such-source"):
         load_catalog(folder)
+
+
+def test_a_product_id_in_the_form_of_an_unlisted_one_is_refused(tmp_path: Path) -> None:
+    """`<entity>-unlisted[-<name>]` ids belong to the matcher's products the catalog does not list."""
+    folder = _copy_catalog(tmp_path)
+    _edit_product(folder, "kaspersky-business.yaml", "kesl", lambda e: e.__setitem__("id", "kesl-unlisted-x"))
+    with pytest.raises(CatalogError, match=r"kesl-unlisted-x.*unlisted"):
+        load_catalog(folder)

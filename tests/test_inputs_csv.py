@@ -646,7 +646,13 @@ def test_empty_and_header_only_files(tmp_path: Path) -> None:
     assert read(ps) == ([], [], "configmgr-csv")
     typeonly = tmp_path / "typeonly.csv"
     typeonly.write_bytes(b"#TYPE System.Data.DataRow\r\n")
-    assert read(typeonly, "csv") == ([], [], "csv")
+    # a format forced with --input-format that reads nothing from a non-empty file is an error
+    recs, errors, fmt = read(typeonly, "csv")
+    assert (recs, fmt) == ([], "csv")
+    assert errors == [
+        f"{typeonly}: read as csv (as asked), but no record was found in it; is it that format? "
+        "(without --input-format the format is detected)"
+    ]
 
 
 def test_forced_format_that_does_not_fit(tmp_path: Path) -> None:

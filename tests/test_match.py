@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from banscan.catalog.loader import load_catalog
 from banscan.catalog.schema import Catalog
-from banscan.match.matcher import Matcher
+from banscan.match.matcher import Matcher, unlisted_entity
 from banscan.match.normalize import norm_name, norm_org, norm_path, norm_token
 from banscan.models import Confidence, Finding, InventoryRecord, RecordKind, Source, Verdict
 
@@ -112,7 +112,11 @@ def test_regex_service_and_token_suffixes(cat: Catalog) -> None:
     assert f.product == "acme-endpoint" and f.evidence[0].kind == "service"
     # Not the versioned service pattern: only the brand word remains, which is weak for a service.
     f = only(run(cat, rec(RecordKind.SERVICE, "ACMEAVX")))
-    assert (f.product, f.verdict, f.confidence) == ("acme-av-unlisted", Verdict.REVIEW, Confidence.WEAK)
+    assert (f.product, f.verdict, f.confidence) == (
+        "acme-av-unlisted-acmeavx",
+        Verdict.REVIEW,
+        Confidence.WEAK,
+    )
 
 
 def test_package_exact_and_path_prefix_boundaries(cat: Catalog) -> None:
@@ -128,29 +132,56 @@ def test_package_exact_and_path_prefix_boundaries(cat: Catalog) -> None:
 
 def test_exact_match_is_case_sensitive_where_declared(cat: Catalog) -> None:
     f = only(run(cat, rec(RecordKind.PACKAGE, "AcmeAV-Linux")))
-    assert f.product == "acme-av-unlisted" and f.verdict == Verdict.REVIEW
+    assert f.product == "acme-av-unlisted-acmeav-linux" and f.verdict == Verdict.REVIEW
 
 
 def test_unlisted_product_of_covered_publisher_is_a_finding(cat: Catalog) -> None:
     f = only(
         run(cat, rec(RecordKind.APP, "AcmeAV Cloud Shield 2030", publisher="AO Acme AV Lab", version="1.2"))
     )
-    assert f.product == "acme-av-unlisted" and f.product_name == "AcmeAV Cloud Shield 2030"
+    assert (
+        f.product == "acme-av-unlisted-acmeav-cloud-shield" and f.product_name == "AcmeAV Cloud Shield 2030"
+    )
     assert f.verdict == Verdict.COVERED
     # The publisher alone names who made it: covered as that entity's product, under its own name.
     f = only(run(cat, rec(RecordKind.APP, "Totally New Tool", publisher="Acme AV Lab ZAO")))
     assert (f.product, f.verdict, f.confidence) == (
-        "acme-av-unlisted",
+        "acme-av-unlisted-totally-new-tool",
         Verdict.COVERED,
         Confidence.DEFINITIVE,
     )
     assert f.product_name == "Totally New Tool" and f.brand == "Totally New Tool"
 
 
+def test_unlisted_products_of_one_entity_on_one_host_keep_distinct_stable_ids(cat: Catalog) -> None:
+    """Each unlisted product is a finding of its own, under an id its name gives (versions and
+    case aside), so the result, the server and the removal tracking key it the same way."""
+    pub = "AO Acme AV Lab"
+    records = [
+        rec(RecordKind.APP, "AcmeAV Cloud Shield 2030", publisher=pub),
+        rec(RecordKind.APP, "Totally New Tool", publisher=pub),
+        rec(RecordKind.APP, "Totally New Tool", host="h2", publisher=pub),
+    ]
+    found = {(f.host, f.product) for f in run(cat, *records)}
+    assert found == {
+        ("h1", "acme-av-unlisted-acmeav-cloud-shield"),
+        ("h1", "acme-av-unlisted-totally-new-tool"),
+        ("h2", "acme-av-unlisted-totally-new-tool"),
+    }
+    # The next version of the same product keeps its id; a long name is cut and hashed.
+    f = only(run(cat, rec(RecordKind.APP, "ACMEAV Cloud Shield 2031 (x64)", publisher=pub)))
+    assert f.product == "acme-av-unlisted-acmeav-cloud-shield"
+    long_name = "Totally New Tool " + " ".join(f"part{i}" for i in range(40))
+    ids = {only(run(cat, rec(RecordKind.APP, long_name + end, publisher=pub))).product for end in ("", " x")}
+    assert len(ids) == 2 and all(len(i) <= len("acme-av-unlisted-") + 64 for i in ids)
+    assert {unlisted_entity(i) for i in ids} == {"acme-av"}
+    assert unlisted_entity("acme-av-unlisted") == "acme-av" and unlisted_entity("acme-linux") is None
+
+
 def test_cloud_extension_publisher_namespace_names_entity(cat: Catalog) -> None:
     """Azure VM extensions are published under dotted namespaces such as "KasperskyLab.Azure"."""
     f = only(run(cat, rec(RecordKind.APP, "CloudAgent", publisher="AcmeAVLab.SecurityAgent")))
-    assert (f.product, f.verdict) == ("acme-av-unlisted", Verdict.COVERED)
+    assert (f.product, f.verdict) == ("acme-av-unlisted-cloudagent", Verdict.COVERED)
     assert [e.kind for e in f.evidence] == ["publisher"]
     # Only the first segment names the publisher; a namespace merely mentioning it does not.
     assert run(cat, rec(RecordKind.APP, "CloudAgent", publisher="Contoso.AcmeAVLab")) == []
@@ -164,7 +195,7 @@ def test_signer_subject_names_entity(cat: Catalog) -> None:
             rec(RecordKind.FILE, "setup.exe", signer="CN=AO Acme AV Lab, O=AO Acme AV Lab, L=Moscow, C=RU"),
         )
     )
-    assert f.product == "acme-av-unlisted" and f.evidence[0].kind == "signer"
+    assert f.product == "acme-av-unlisted-setup-exe" and f.evidence[0].kind == "signer"
 
 
 def test_document_or_folder_mentioning_brand_is_not_a_finding(cat: Catalog) -> None:
@@ -229,7 +260,7 @@ def test_bundle_team_and_extension_ids(cat: Catalog) -> None:
 def test_brand_leading_an_installed_program_is_covered_inside_a_name_review(cat: Catalog) -> None:
     f = only(run(cat, rec(RecordKind.APP, "AcmeAV Rescue Disk 2031")))
     assert (f.product, f.verdict, f.confidence) == (
-        "acme-av-unlisted",
+        "acme-av-unlisted-acmeav-rescue-disk",
         Verdict.COVERED,
         Confidence.DEFINITIVE,
     )
@@ -256,7 +287,11 @@ def test_signer_alone_is_covered_unless_the_signature_is_forged(cat: Catalog) ->
 def test_white_label_keeps_the_brand_it_wears(cat: Catalog) -> None:
     # Sold as "Contoso Shield", signed by the covered entity.
     f = only(run(cat, rec(RecordKind.APP, "Contoso Shield", signer="AO Acme AV Lab", version="3.1")))
-    assert (f.product, f.verdict, f.brand) == ("acme-av-unlisted", Verdict.COVERED, "Contoso Shield")
+    assert (f.product, f.verdict, f.brand) == (
+        "acme-av-unlisted-contoso-shield",
+        Verdict.COVERED,
+        "Contoso Shield",
+    )
     # A macOS app under another name whose code signature carries the vendor's Team ID.
     f = only(
         run(cat, rec(RecordKind.APP, "Contoso Shield", team_id="2Y8SHARED", bundle_id="com.contoso.shield"))

@@ -58,7 +58,10 @@ def test_new_product_of_kaspersky_is_found_by_publisher_and_brand() -> None:
     (f,) = run(
         rec(RecordKind.APP, "Kaspersky Quantum Shield 2031", publisher="AO Kaspersky Lab", version="31.0")
     )
-    assert f.product == "kaspersky-lab-unlisted" and f.product_name == "Kaspersky Quantum Shield 2031"
+    assert (
+        f.product == "kaspersky-lab-unlisted-kaspersky-quantum-shield"
+        and f.product_name == "Kaspersky Quantum Shield 2031"
+    )
     assert f.verdict == Verdict.COVERED
 
 

@@ -12,6 +12,8 @@ STATES = ("found", "replacement-installed", "removed", "verified")
 MANUAL_STATES = ("found", "replacement-installed", "removed")
 FLAG_GONE = "gone-without-removal-record"
 FLAG_SEEN_AFTER_REMOVAL = "seen-after-removal"
+# A clean scan from an agent enrolled after the removal was recorded: it does not verify it.
+FLAG_NEW_AGENT = "clean-scan-from-new-agent"
 SYSTEM = "system"  # the actor of moves made by scans
 
 # The columns of the dashboard's transitions export (/transitions.csv), in order.

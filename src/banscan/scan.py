@@ -9,17 +9,22 @@ import datetime as dt
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from banscan import __version__
 from banscan.catalog.schema import Catalog
 from banscan.collect.base import Collector
 from banscan.collect.detect import make_context
 from banscan.collect.registry import collect_system
-from banscan.errors import ErrorSink
+from banscan.errors import ErrorSink, debug_enabled, unexpected
+from banscan.inputs.base import ExpandLimits
 from banscan.match.matcher import Matcher
 from banscan.models import ScanResult, TargetResult, Verdict
 from banscan.policy.engine import apply_policy
 from banscan.policy.exceptions import ExceptionEntry, apply_exceptions
+
+if TYPE_CHECKING:
+    from banscan.deep.archives import Limits
 
 
 @dataclass
@@ -35,6 +40,14 @@ class ScanOptions:
     deep: bool = False
     # (host, product) → the day an earlier scan first identified it (scan --previous)
     previous: dict[tuple[str, str], dt.date] = field(default_factory=dict)
+    # how far a compressed input (and, in a deep scan, an archive) may expand
+    expand: ExpandLimits = field(default_factory=ExpandLimits)
+
+    def deep_limits(self) -> Limits:
+        """The deep scan's archive limits, with the ratio and total size of `expand`."""
+        from banscan.deep.archives import Limits
+
+        return Limits(max_ratio=self.expand.max_ratio, max_total=self.expand.max_total)
 
 
 def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> TargetResult:
@@ -53,7 +66,7 @@ def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> Target
     if opts.deep:
         from banscan.deep import DeepCollector
 
-        extra.append(DeepCollector(matcher.catalog))
+        extra.append(DeepCollector(matcher.catalog, opts.deep_limits()))
     matcher.add_all(collect_system(ctx, extra))
     matcher.hosts.setdefault(ctx.host, None)
     target.records = matcher.records - before
@@ -73,14 +86,38 @@ def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetR
         if bulk is not None:
             from banscan.inputs.bulk import bulk_scan
 
-            out.append(bulk_scan(f, matcher, sink, bulk, host=opts.host))
+            try:
+                out.append(bulk_scan(f, matcher, sink, bulk, host=opts.host, limits=opts.expand))
+            except Exception as exc:  # noqa: BLE001 - one input must not end the run
+                out.append(_failed(f, bulk, sink, exc))
             continue
         target, records = read_target(
-            f, sink, input_format=opts.input_format, host=opts.host, columns=opts.columns
+            f,
+            sink,
+            input_format=opts.input_format,
+            host=opts.host,
+            columns=opts.columns,
+            limits=opts.expand,
         )
-        matcher.add_all(records)
+        try:
+            matcher.add_all(records)
+        except Exception as exc:  # noqa: BLE001 - (the reader's own failures are reported inside)
+            close = getattr(records, "close", None)  # the generator: its errors go to the target
+            if close is not None:
+                close()
+            target.errors.append(_failed(f, target.format, sink, exc).errors[-1])
         out.append(target)
     return out
+
+
+def _failed(path: str, fmt: str, sink: ErrorSink, exc: Exception) -> TargetResult:
+    """The target of an input whose reading failed unexpectedly: what was reported, plus a line."""
+    if debug_enabled():
+        import traceback
+
+        traceback.print_exc()
+    sink.report(path, None, unexpected(exc))
+    return TargetResult(target=path, format=fmt, errors=list(sink.lines))
 
 
 def _bulk_reader(path: str, opts: ScanOptions) -> str | None:
@@ -106,15 +143,17 @@ def _bulk_reader(path: str, opts: ScanOptions) -> str | None:
 
 def _scan_deep_paths(paths: list[Path], matcher: Matcher, opts: ScanOptions) -> TargetResult:
     """`--deep PATH…`: examine file contents (signers, version resources, byte signatures)."""
-    from banscan.deep import deep_records
+    from banscan.deep import DeepScanner
 
     sink = ErrorSink(echo=opts.echo_errors)
     target = TargetResult(target=", ".join(str(p) for p in paths), format="deep")
     host = opts.host or socket.gethostname()
-    before = matcher.records
-    matcher.add_all(deep_records(paths, sink, host=host, catalog=matcher.catalog))
+    scanner = DeepScanner(sink, host=host, catalog=matcher.catalog, limits=opts.deep_limits())
+    matcher.add_all(scanner.scan_paths(paths))
     matcher.hosts.setdefault(host, None)
-    target.records = matcher.records - before
+    # What was read is the files examined without an error of their own (a corrupt zip among
+    # readable files is one error line, not "nothing could be read").
+    target.records = scanner.files_read
     target.errors.extend(sink.lines)
     return target
 
@@ -170,7 +209,8 @@ FAIL_LEVELS = {
 
 
 def exit_status(result: ScanResult, fail_on: str = "review") -> int:
-    """0 nothing found, 1 findings at or above `fail_on`, 2 when no target could be read."""
+    """0 nothing found, 1 findings at or above `fail_on`, 2 when no target could be read (every
+    target read nothing and reported an error)."""
     if result.targets and all(t.records == 0 and t.errors for t in result.targets):
         return 2
     failing = FAIL_LEVELS[fail_on]

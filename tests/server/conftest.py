@@ -164,10 +164,17 @@ class Fleet:
         )
         self.client = TestClient(self.app, base_url="https://testserver")
         self._admin_token: str | None = None
+        self.tokens: dict[str, str] = {}  # host identifier → the token its last enrolment gave
 
     def enroll(
-        self, identifier: str = "host-1", hostname: str = "srv-app-01", platform: str = "linux"
+        self,
+        identifier: str = "host-1",
+        hostname: str = "srv-app-01",
+        platform: str = "linux",
+        *,
+        token: str | None = None,
     ) -> tuple[int, str]:
+        """Enrol a new host, or enrol a known one again presenting its live `token`."""
         r = self.client.post(
             "/api/v1/enroll",
             json={
@@ -176,8 +183,10 @@ class Fleet:
                 "hostname": hostname,
                 "platform": platform,
             },
+            headers={"Authorization": f"Bearer {token}"} if token else {},
         )
         assert r.status_code == 201, r.text
+        self.tokens[identifier] = r.json()["token"]
         return r.json()["host_id"], r.json()["token"]
 
     def report(self, token: str, content: bytes | dict[str, Any], **headers: str) -> httpx.Response:

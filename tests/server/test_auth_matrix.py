@@ -44,7 +44,8 @@ from banscan.server.pages.render import EXPORT_SUFFIXES, DashboardRoute
 from banscan.server.security import UNSAFE_METHODS, session_cookie_name
 from banscan.server.state import ServerSettings
 from banscan.store.accounts import add_api_token, add_user, token_digest
-from banscan.store.models import Base, Finding, User, WebSession, utcnow
+from banscan.store.enrolment import add_enrol_secret
+from banscan.store.models import Base, Enrolment, EnrolSecret, Finding, Host, User, WebSession, utcnow
 
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, Fleet, _truncate_pg, at, body
 
@@ -112,7 +113,7 @@ SUPPORTED_KINDS = ("api", "export", "page")
 
 # ---------------------------------------------------------------- what is meant to be open
 
-DOCS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+DOCS = ("/openapi.json",)  # Swagger UI (/docs) only with --api-docs (tests/server/test_app_headers.py)
 PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "liveness probe for load balancers; answers only a status and the version",
     ("POST", "/api/v1/enroll"): "agents have no credentials yet; guarded by the enrolment secret",
@@ -133,9 +134,22 @@ AGENT_ONLY: dict[tuple[str, str], str] = {
 }
 ANY_USER_WRITES: dict[tuple[str, str], str] = {
     ("POST", "/logout"): "every signed-in user may end their own session",
+    ("POST", "/api/v1/me/password"): "every signed-in user may change their own password",
+    ("POST", "/account/password"): "every signed-in user may change their own password",
+}
+# Writes about the signed-in user themselves: an API token has no password (403).
+SESSION_ONLY: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/me/password"): "an API token has no password to change",
+    ("POST", "/account/password"): "an API token has no password to change",
 }
 ADMIN_READS: dict[tuple[str, str], str] = {
+    ("GET", "/enrolments"): "held enrolments with approve and deny buttons: only admins decide",
+    ("GET", "/api/v1/enrolments"): "held enrolments: who asks to take over which host",
+    ("GET", "/api/v1/enrol-secrets"): "enrol secrets, their scopes and status",
     ("GET", "/imports"): "the inventory upload form: only admins may import",
+    ("GET", "/api/v1/users"): "users, their state and failed logins: only admins manage accounts",
+    ("GET", "/api/v1/tokens"): "API tokens and their state: only admins manage them",
+    ("GET", "/users"): "the users and tokens page with its controls: only admins manage accounts",
 }
 
 # ---------------------------------------------------------------- the callers
@@ -176,6 +190,8 @@ def expectation(endpoint: Endpoint, caller: str) -> str:
         return REFUSED
     if caller in WITHOUT_CSRF:
         return CSRF
+    if key in SESSION_ONLY and caller in ("viewer_token", "admin_token"):
+        return REFUSED
     if caller in VIEWERS and (key in ADMIN_READS or (endpoint.unsafe and key not in ANY_USER_WRITES)):
         return ROLE
     return ALLOWED
@@ -192,7 +208,7 @@ T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)
 SESSION_COOKIE = session_cookie_name(secure=True)
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 # Values for path parameters, by name. `name` only appears in /static/{name}.
-PARAM_NAMES = ("host_id", "product", "report_id", "token_id", "user_id", "name")
+PARAM_NAMES = ("host_id", "product", "report_id", "token_id", "user_id", "name", "enrolment_id", "secret_id")
 
 
 @dataclass
@@ -238,10 +254,21 @@ def world(
         _truncate_pg(url)
     fleet = Fleet(url, UNLIMITED)
     try:
-        # A host whose first token was used, then revoked by enrolling the host again.
+        # A host whose first token was used, then revoked by enrolling the host again with it.
         _, revoked_agent_token = fleet.enroll("matrix-reenrolled", "srv-matrix-03")
         assert fleet.report(revoked_agent_token, at(results["clean"], T0.isoformat())).status_code == 201
-        fleet.enroll("matrix-reenrolled", "srv-matrix-03")
+        fleet.enroll("matrix-reenrolled", "srv-matrix-03", token=revoked_agent_token)
+        # An enrolment as that host without its token, held for an admin.
+        r = fleet.client.post(
+            "/api/v1/enroll",
+            json={
+                "enroll_secret": ENROLL_SECRET,
+                "host_identifier": "matrix-reenrolled",
+                "hostname": "srv-matrix-04",
+            },
+        )
+        assert r.status_code == 202, r.text
+        enrolment_id = r.json()["enrolment_id"]
         host_id, agent_token = fleet.enroll("matrix-host", "srv-matrix-01")
         r = fleet.report(agent_token, at(results["dirty"], T0.isoformat()))
         assert r.status_code == 201, r.text
@@ -268,7 +295,12 @@ def world(
                 s, "matrix-revoked", "admin", created_by="test"
             )
             revoked.revoked_at = now
-            token_id = revoked.id
+            # The user and the API token the account routes act on (no caller uses them).
+            user_id = add_user(s, "matrix-target", ADMIN_PASSWORD, "viewer").id
+            _, target_token = add_api_token(s, "matrix-target", "viewer", created_by="test")
+            token_id = target_token.id
+            _, enrol_secret = add_enrol_secret(s, "matrix-secret", created_by="test", site="matrix-site")
+            secret_id = enrol_secret.id
         params = {
             "host_id": str(host_id),
             "product": "kesl" if "kesl" in products else products[0],
@@ -276,6 +308,8 @@ def world(
             "token_id": str(token_id),
             "user_id": str(user_id),
             "name": "dashboard.css",
+            "enrolment_id": str(enrolment_id),
+            "secret_id": str(secret_id),
         }
         assert set(params) == set(PARAM_NAMES)
         with TestClient(fleet.app, base_url="https://testserver") as browser:
@@ -309,6 +343,52 @@ def _inventory(world: World) -> dict[str, Any]:
     return {"files": {"file": ("inventory.tsv", tsv.encode())}}
 
 
+def _held_again(world: World, form: bool = False) -> dict[str, Any]:
+    """The world's held enrolment back to pending, so that deciding it changes something."""
+    with world.fleet.app.state.banscan.db.writing() as s:
+        s.execute(
+            update(Enrolment)
+            .where(Enrolment.id == int(world.params["enrolment_id"]))
+            .values(state="pending", decided_at=None, decided_by=None)
+        )
+    return {"data": {}} if form else {}
+
+
+def _secret_again(world: World) -> dict[str, Any]:
+    """The world's enrol secret unrevoked, so that revoking it changes something."""
+    with world.fleet.app.state.banscan.db.writing() as s:
+        s.execute(
+            update(EnrolSecret)
+            .where(EnrolSecret.id == int(world.params["secret_id"]))
+            .values(revoked_at=None)
+        )
+    return {}
+
+
+def _target(world: World, form: bool = False, **values: Any) -> dict[str, Any]:
+    """Set columns of the world's target user first, so that the change asked for changes something."""
+    with world.fleet.app.state.banscan.db.writing() as s:
+        s.execute(update(User).where(User.id == int(world.params["user_id"])).values(**values))
+    return {"data": {}} if form else {}
+
+
+def _target_flipped(world: World) -> dict[str, Any]:
+    with world.fleet.app.state.banscan.db.reading() as s:
+        disabled = s.scalars(select(User.disabled).where(User.id == int(world.params["user_id"]))).one()
+    return {"json": {"disabled": not disabled}}
+
+
+def _token_unrevoked(world: World, form: bool = False) -> dict[str, Any]:
+    with world.fleet.app.state.banscan.db.writing() as s:
+        tokens = Base.metadata.tables["api_tokens"]
+        s.execute(update(tokens).where(tokens.c.id == int(world.params["token_id"])).values(revoked_at=None))
+    return {"data": {}} if form else {}
+
+
+LOCKED: dict[str, Any] = {"failed_logins": 5, "locked_until": dt.datetime(2999, 1, 1, tzinfo=dt.UTC)}
+SAME_PASSWORD = {"old_password": ADMIN_PASSWORD, "new_password": ADMIN_PASSWORD}
+
+
 def _login_form(world: World, client: TestClient) -> dict[str, Any]:
     csrf = client.get("/api/v1/csrf").json()["csrf_token"]
     return {
@@ -319,6 +399,16 @@ def _login_form(world: World, client: TestClient) -> dict[str, Any]:
         },
         "headers": {"Accept": "application/json"},
     }
+
+
+def _clock_ahead(world: World, form: bool = False) -> dict[str, Any]:
+    """Put the host's last-result time in the future, so that resetting it changes something."""
+    with world.fleet.app.state.banscan.db.writing() as s:
+        future = dt.datetime(2999, 1, 1, tzinfo=dt.UTC)
+        s.execute(
+            update(Host).where(Host.id == int(world.params["host_id"])).values(last_generated_at=future)
+        )
+    return {"data": {}} if form else {}
 
 
 # A valid request per write route: what an admin (or the agent) sends changes the database,
@@ -343,6 +433,23 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "json": {"site": f"matrix-site-{w.unique()}", "tags": ["matrix"]}
     },
     ("POST", "/api/v1/tokens"): lambda w, c: {"json": {"name": f"matrix-new-{w.unique()}", "role": "admin"}},
+    ("DELETE", "/api/v1/tokens/{token_id}"): lambda w, c: _token_unrevoked(w),
+    ("POST", "/tokens/{token_id}/revoke"): lambda w, c: _token_unrevoked(w, form=True),
+    ("PATCH", "/api/v1/users/{user_id}"): lambda w, c: _target_flipped(w),
+    ("POST", "/api/v1/users/{user_id}/unlock"): lambda w, c: _target(w, **LOCKED),
+    ("POST", "/api/v1/users/{user_id}/password"): lambda w, c: {
+        "json": {"password": f"matrix lantern reset {w.unique()}"}
+    },
+    ("POST", "/api/v1/me/password"): lambda w, c: {"json": SAME_PASSWORD},
+    ("POST", "/users/{user_id}/disable"): lambda w, c: _target(w, form=True, disabled=False),
+    ("POST", "/users/{user_id}/enable"): lambda w, c: _target(w, form=True, disabled=True),
+    ("POST", "/users/{user_id}/unlock"): lambda w, c: _target(w, form=True, **LOCKED),
+    ("POST", "/users/{user_id}/password"): lambda w, c: {
+        "data": {"password": f"matrix lantern reset {w.unique()}"}
+    },
+    ("POST", "/account/password"): lambda w, c: {
+        "data": {**SAME_PASSWORD, "repeat_password": ADMIN_PASSWORD}
+    },
     ("POST", "/api/v1/imports"): lambda w, c: _inventory(w),
     ("POST", "/login"): _login_form,
     ("POST", "/logout"): lambda w, c: {},
@@ -351,10 +458,20 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     },
     ("POST", "/imports"): lambda w, c: _inventory(w),
     ("POST", "/api/v1/hosts/{host_id}/scan"): lambda w, c: {},
+    ("POST", "/api/v1/hosts/{host_id}/reset-clock"): lambda w, c: _clock_ahead(w),
+    ("POST", "/hosts/{host_id}/reset-clock"): lambda w, c: _clock_ahead(w, form=True),
     ("POST", "/hosts/{host_id}/scan"): lambda w, c: {"data": {}},
     ("POST", "/hosts/{host_id}/labels"): lambda w, c: {
         "data": {"site": f"matrix-site-{w.unique()}", "tags": "matrix, kiosk"}
     },
+    ("POST", "/api/v1/enrolments/{enrolment_id}/approve"): lambda w, c: _held_again(w),
+    ("POST", "/api/v1/enrolments/{enrolment_id}/deny"): lambda w, c: _held_again(w),
+    ("POST", "/enrolments/{enrolment_id}/approve"): lambda w, c: _held_again(w, form=True),
+    ("POST", "/enrolments/{enrolment_id}/deny"): lambda w, c: _held_again(w, form=True),
+    ("POST", "/api/v1/enrol-secrets"): lambda w, c: {
+        "json": {"name": f"matrix-secret-{w.unique()}", "tag": "matrix", "expires_in_days": 1}
+    },
+    ("POST", "/api/v1/enrol-secrets/{secret_id}/revoke"): lambda w, c: _secret_again(w),
 }
 
 
@@ -471,6 +588,8 @@ def test_route_access(world: World, endpoint: Endpoint, caller: str) -> None:
     before = world.snapshot() if endpoint.unsafe else {}
     r = client.request(endpoint.method, path, **request)
     changed = changes(before, world.snapshot()) if endpoint.unsafe else []
+    if endpoint.key in SESSION_ONLY and expected == ALLOWED:
+        world.sessions.clear()  # a password change ends the user's other sessions
     if changed and expected != ALLOWED:
         world.sessions.clear()  # the shared sessions may be gone: no knock-on failures
         where += f" (and the request changed {', '.join(changed)})"
@@ -523,6 +642,7 @@ def test_route_table_is_fully_described() -> None:
         "AGENT_ONLY": AGENT_ONLY,
         "ANY_USER_WRITES": ANY_USER_WRITES,
         "ADMIN_READS": ADMIN_READS,
+        "SESSION_ONLY": SESSION_ONLY,
         "RECIPES": RECIPES,
     }
     problems = [

@@ -22,7 +22,7 @@ from banscan.server import deps
 from banscan.server.agent import Agent, AgentConfig, AgentState
 from banscan.server.state import ServerSettings
 from banscan.store.db import make_engine
-from banscan.store.models import Finding, Transition
+from banscan.store.models import AgentToken, Finding, Transition
 from linux_root import build_linux_root
 
 from .conftest import Fleet, at, make_admin
@@ -282,12 +282,17 @@ def test_first_identification_survives_removal_re_enrolment_and_recurrence(
     )
     assert r.status_code == 303
     engine = make_engine(fleet.db_url)
-    try:  # recorded on 5 March (the form records it now)
+    try:  # recorded on 5 March (the form records it now), by then the agent had enrolled
         with engine.begin() as conn:
             conn.execute(
                 update(Transition)
                 .where(Transition.host_id == host_id, Transition.product == "ksc-linux")
                 .values(updated_at=dt.datetime(2025, 3, 5, 12, tzinfo=dt.UTC))
+            )
+            conn.execute(
+                update(AgentToken)
+                .where(AgentToken.host_id == host_id)
+                .values(enrolled_at=dt.datetime(2025, 3, 3, 8, tzinfo=dt.UTC))
             )
     finally:
         engine.dispose()
@@ -298,7 +303,7 @@ def test_first_identification_survives_removal_re_enrolment_and_recurrence(
     assert finding(fleet, host_id, "ksc-linux")["transition"]["state"] == "verified"
 
     # the host is re-enrolled (same identifier: same host, its history kept)
-    again_id, token = fleet.enroll("machine-7", "srv-app-01")
+    again_id, token = fleet.enroll("machine-7", "srv-app-01", token=token)
     assert again_id == host_id
 
     # on 1 April the products are back; that scan knows nothing of 3 March

@@ -146,10 +146,28 @@ def test_agent_reenrols_when_its_token_is_revoked(fleet: Fleet, tmp_path: Path) 
     )
     assert run_agent(cfg, client=fleet.client) == 0
     first = AgentState.load(tmp_path / "s")
-    fleet.enroll(first.host_identifier)  # the same machine enrolled again elsewhere: old token revoked
+
+    def approve_waiting() -> None:
+        waiting = fleet.get("/api/v1/enrolments", state="pending")["items"]
+        assert len(waiting) == 1 and waiting[0]["identifier"] == first.host_identifier
+        r = fleet.client.post(f"/api/v1/enrolments/{waiting[0]['id']}/approve", headers=fleet.as_admin())
+        assert r.status_code == 200, r.text
+
+    # the same machine enrolled again elsewhere, and an admin approved it: the old token is revoked
+    r = fleet.client.post(
+        "/api/v1/enroll",
+        json={"enroll_secret": ENROLL_SECRET, "host_identifier": first.host_identifier, "hostname": "x"},
+    )
+    assert r.status_code == 202
+    approve_waiting()
+    # the agent is refused, enrols again and waits for an admin in turn; approved, it reports
+    assert run_agent(cfg, client=fleet.client) == 3
+    assert AgentState.load(tmp_path / "s").pending_secret
+    approve_waiting()
     assert run_agent(cfg, client=fleet.client) == 0
     second = AgentState.load(tmp_path / "s")
     assert second.token != first.token and second.host_id == first.host_id
+    assert second.pending_secret is None
 
 
 def test_agent_retries_then_gives_up_when_no_server(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from banscan.cli.tokens import token_add_command
 from banscan.cli.users import user_add_command
-from banscan.server.agent import STATE_FILE, Agent, AgentConfig, AgentState, machine_identifier, root_hostname
+from banscan.server.agent import STATE_FILE, Agent, AgentConfig, AgentState
 from banscan.server.limits import BodySizeLimit, RateLimit, TokenBuckets
 from banscan.server.security import AgentTokenCache
 from banscan.store.accounts import create_user, hash_secret, verify_password
@@ -181,24 +181,6 @@ def test_agent_token_cache_expires_forgets_and_stays_bounded(monkeypatch: pytest
     off = AgentTokenCache(ttl=0)
     off.put("a", 1, 10)
     assert off.get("a") is None
-
-
-def test_a_mounted_root_is_its_own_host(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    assert machine_identifier(root) is None and root_hostname(root) == ""
-    (root / "var/lib/dbus").mkdir(parents=True)
-    (root / "var/lib/dbus/machine-id").write_text("d" * 32 + "\n")
-    assert machine_identifier(root) == "d" * 32
-    (root / "etc/machine-id").write_text("e" * 32 + "\n")
-    (root / "etc/hostname").write_text("db-07\n# comment\n")
-    assert machine_identifier(root) == "e" * 32 and root_hostname(root) == "db-07"
-    # a link in an image points into the machine it came from, not into this one: ignored
-    (root / "etc/machine-id").unlink()
-    (root / "etc/machine-id").symlink_to("/etc/machine-id")
-    assert machine_identifier(root) == "d" * 32
-    (root / "etc/hostname").write_bytes(b"\xff\xfe binary")
-    assert root_hostname(root) == ""
 
 
 def test_agent_reenrols_when_told_a_different_host_identifier(tmp_path: Path) -> None:

@@ -36,14 +36,18 @@ TSV = (
 )
 
 
-def enroll(fleet: Fleet, identifier: str, **extra: Any) -> httpx.Response:
+def enroll(fleet: Fleet, identifier: str, token: str | None = None, **extra: Any) -> httpx.Response:
+    """Enrol; with `token` (the host's live one), enrol a known host again."""
     body = {"enroll_secret": ENROLL_SECRET, "host_identifier": identifier, "hostname": identifier}
-    r: httpx.Response = fleet.client.post("/api/v1/enroll", json={**body, "platform": "linux", **extra})
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r: httpx.Response = fleet.client.post(
+        "/api/v1/enroll", json={**body, "platform": "linux", **extra}, headers=headers
+    )
     return r
 
 
-def enrolled(fleet: Fleet, identifier: str, **extra: Any) -> tuple[int, str]:
-    r = enroll(fleet, identifier, **extra)
+def enrolled(fleet: Fleet, identifier: str, token: str | None = None, **extra: Any) -> tuple[int, str]:
+    r = enroll(fleet, identifier, token, **extra)
     assert r.status_code == 201, r.text
     return r.json()["host_id"], r.json()["token"]
 
@@ -94,7 +98,7 @@ def estate(fleet: Fleet, results: dict[str, Any]) -> dict[str, int]:
 
 
 def test_enrolment_sets_site_and_tags_and_host_json_shows_them(fleet: Fleet) -> None:
-    host_id, _ = enrolled(fleet, "m-1", site="  Paris DC1 ", tags=["pci", "db", "pci", " web "])
+    host_id, token = enrolled(fleet, "m-1", site="  Paris DC1 ", tags=["pci", "db", "pci", " web "])
     host = fleet.get(f"/api/v1/hosts/{host_id}")
     assert host["site"] == "Paris DC1" and host["tags"] == ["db", "pci", "web"]
     assert labels_in_db(fleet.db_url, host_id) == ("Paris DC1", ["db", "pci", "web"])
@@ -102,11 +106,14 @@ def test_enrolment_sets_site_and_tags_and_host_json_shows_them(fleet: Fleet) -> 
     assert listed["site"] == "Paris DC1" and listed["tags"] == ["db", "pci", "web"]
 
     # Enrolling again without them leaves them; with them, they replace what was there.
-    assert enrolled(fleet, "m-1")[0] == host_id
+    # (the agent presents its token: a known host is not enrolled again on the secret alone)
+    again, token = enrolled(fleet, "m-1", token)
+    assert again == host_id
     assert labels_in_db(fleet.db_url, host_id) == ("Paris DC1", ["db", "pci", "web"])
-    assert enrolled(fleet, "m-1", site="Lyon", tags=["kiosk"])[0] == host_id
+    again, token = enrolled(fleet, "m-1", token, site="Lyon", tags=["kiosk"])
+    assert again == host_id
     assert labels_in_db(fleet.db_url, host_id) == ("Lyon", ["kiosk"])
-    assert enrolled(fleet, "m-1", tags=[])[0] == host_id
+    assert enrolled(fleet, "m-1", token, tags=[])[0] == host_id
     assert labels_in_db(fleet.db_url, host_id) == ("Lyon", [])
 
     # A host enrolled without any has none.
@@ -636,6 +643,11 @@ def test_agent_config_site_and_tags_reach_the_server(fleet: Fleet, tmp_path: Pat
     plain = AgentConfig(
         server="https://testserver", enroll_secret=ENROLL_SECRET, state_dir=plain_dir, once=True, root=root
     )
+    # without the host's token its enrolment waits for an admin, who approves it
+    assert run_agent(plain, client=fleet.client) == 3
+    held = AgentState.load(plain_dir).enrolment_id
+    r = fleet.client.post(f"/api/v1/enrolments/{held}/approve", headers=fleet.as_admin())
+    assert r.status_code == 200, r.text
     assert run_agent(plain, client=fleet.client) == 0
     assert AgentState.load(plain_dir).host_id == state.host_id
     assert labels_in_db(fleet.db_url, state.host_id) == ("Bremen", ["kiosk", "pos"])
@@ -688,6 +700,8 @@ def test_agent_command_with_site_and_tags_against_a_server_process(
             "lab",
             "--tag",
             "edge",
+            "--host-identifier",
+            "cli-host",
         ],
     )
     assert result.exit_code == 0, result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime as dt
 import io
 import re
 import warnings
@@ -257,7 +258,7 @@ def test_transition_flow_up_to_verified_by_a_clean_scan(fleet: Fleet, results: d
         assert r.status_code == 303
     page = a.get(f"/hosts/{host}").text
     assert "uninstalled &lt;kesl&gt; &amp; co" in page and "<kesl>" not in page
-    later = at(results["clean"], "2099-01-01T00:00:00+00:00")
+    later = at(results["clean"], dt.datetime.now(dt.UTC).isoformat())  # after the removal record
     assert fleet.report(agent, later).status_code == 201
     page = a.get(f"/hosts/{host}").text
     section = page[page.index('id="p-kesl"') :]
@@ -469,8 +470,9 @@ def test_transitions_history_exports_every_step_by_host_product_and_time(
             follow_redirects=False,
         )
         assert r.status_code == 303
-    agent = fleet.enroll("id-0", "web-00", "linux")[1]  # enrolling again hands out a fresh token
-    assert fleet.report(agent, at(results["clean"], "2099-01-01T00:00:00+00:00")).status_code == 201
+    # enrolling again with its token hands out a fresh one: the same agent, whose scans verify
+    agent = fleet.enroll("id-0", "web-00", "linux", token=fleet.tokens["id-0"])[1]
+    assert fleet.report(agent, at(results["clean"], dt.datetime.now(dt.UTC).isoformat())).status_code == 201
 
     r = a.get("/transitions/history.csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")

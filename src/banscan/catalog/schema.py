@@ -486,6 +486,8 @@ def _integrity_problems(cat: Catalog) -> list[str]:
             out.append(f"entity {e.id}: unknown parent {e.parent!r}")
     for p in cat.products:
         refs(f"product {p.id}", p.sources)
+        if p.id.endswith("-unlisted") or "-unlisted-" in p.id:
+            out.append(f"product {p.id}: ids with '-unlisted' name products the catalog does not list")
         if p.relation == Relation.OWN and p.vendor not in ents:
             out.append(f"product {p.id}: vendor {p.vendor!r} is not a catalog entity")
         for eid in p.integrates:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +23,12 @@ def agent(
         Path | None, typer.Option("--state-dir", help="Where the agent keeps its token.")
     ] = None,
     root: Annotated[
-        Path | None, typer.Option("--root", help="Scan this mounted root instead of this machine.")
+        Path | None,
+        typer.Option(
+            "--root",
+            help="Scan this mounted root (Linux, Windows or macOS) instead of this machine; it enrols "
+            "as its own host, named as `banscan scan --root` names it (use one --state-dir per root).",
+        ),
     ] = None,
     role: Annotated[str, typer.Option("--role", help="Role used to evaluate obligations.")] = "user",
     ca_bundle: Annotated[
@@ -42,13 +46,17 @@ def agent(
         str | None,
         typer.Option(
             "--host-identifier",
-            help="Who this host is to the server (default: the machine-id, of --root when given).",
+            help="Who this host is to the server (default: the scanned system's machine id: Linux "
+            "machine-id, Windows MachineGuid, macOS hardware UUID; for a root without one, a hash of "
+            "its host name).",
         ),
     ] = None,
     hostname: Annotated[
         str | None,
         typer.Option(
-            "--hostname", help="Name shown in the dashboard (default: this machine's, or --root's)."
+            "--hostname",
+            help="Name shown in the dashboard (default: the name `banscan scan` gives this machine, "
+            "or --root: its /etc/hostname, Windows ComputerName or macOS computer name).",
         ),
     ] = None,
     checkin_interval: Annotated[
@@ -104,8 +112,9 @@ def agent_command(
 ) -> int:
     """Enrol (once), scan, post; repeat every `interval` seconds unless `once`. Returns an exit
     status: 0 posted, 1 failed, 2 enrolment refused or not possible (also for a `site` or `tags`
-    the server would refuse). The site and tags are sent when the agent enrols."""
-    from banscan.server.agent import AgentConfig, default_state_dir, root_hostname, run_agent
+    the server would refuse), 3 (`once`) enrolment waiting for an admin's approval. The site and
+    tags are sent when the agent enrols."""
+    from banscan.server.agent import AgentConfig, default_state_dir, run_agent
     from banscan.store.sites import clean_site, clean_tags
 
     logging.basicConfig(
@@ -130,7 +139,7 @@ def agent_command(
         site=site,
         tags=tags,
         host_identifier=(host_identifier or "").strip()[:255],
-        hostname=(hostname or (root_hostname(Path(root)) if root else "") or socket.gethostname())[:255],
+        hostname=(hostname or "").strip()[:255],  # empty: the scanned system's own name
         checkin_interval=max(0.0, checkin_interval),
     )
     return run_agent(cfg, handle_signals=True)

@@ -50,6 +50,20 @@ def _previous(paths: list[Path]) -> dict[tuple[str, str], dt.date]:
         raise usage_error(f"--previous: {exc}") from None
 
 
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """`1073741824`, `512M`, `8G`, `2GiB`, `1.5G` → bytes; ValueError otherwise."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in _SIZE_UNITS and t[-1:] else ""
+    number = t[: len(t) - len(unit)].strip()
+    value = float(number) * _SIZE_UNITS[unit]
+    if not number or value != value or value < 1 or value > 2**62:
+        raise ValueError(text)
+    return int(value)
+
+
 def scan(
     targets: Annotated[
         list[Path] | None,
@@ -107,12 +121,37 @@ def scan(
             "their first identification date, so deadlines do not restart.",
         ),
     ] = None,
+    max_expanded_size: Annotated[
+        str,
+        typer.Option(
+            "--max-expanded-size",
+            help="Most bytes one compressed input (.gz, .zst), or one archive with --deep, may expand "
+            "to, e.g. 8G; reading stops past it with one error line.",
+        ),
+    ] = "1G",
+    max_ratio: Annotated[
+        float,
+        typer.Option(
+            "--max-ratio",
+            help="Highest compression ratio (expanded:compressed) a compressed input or archive member "
+            "may have before it is taken for a decompression bomb.",
+        ),
+    ] = 100.0,
 ) -> None:
     """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
+    from banscan.inputs.base import ExpandLimits
     from banscan.output.formats import renderer
     from banscan.policy.exceptions import ExceptionsError, load_exceptions
     from banscan.scan import ScanOptions, exit_status, run_scan
 
+    try:
+        expand = ExpandLimits(max_total=parse_size(max_expanded_size), max_ratio=max_ratio)
+    except ValueError:
+        raise usage_error(
+            f"--max-expanded-size must be a size such as 1G, 512M or 1073741824, not {max_expanded_size!r}"
+        ) from None
+    if not max_ratio >= 1:
+        raise usage_error(f"--max-ratio must be at least 1, not {max_ratio:g}")
     if role not in ROLES:
         raise usage_error(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
     jurisdiction = _jurisdiction(jurisdiction)
@@ -167,6 +206,7 @@ def scan(
         columns=column_map,
         deep=deep,
         previous=identified,
+        expand=expand,
     )
     result = run_scan(
         cat,

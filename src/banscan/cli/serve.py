@@ -35,6 +35,21 @@ def serve(
     max_import_mb: Annotated[int, typer.Option("--max-import-mb", help="Largest accepted bulk import.")] = 64,
     ssl_certfile: Annotated[str | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM).")] = None,
     ssl_keyfile: Annotated[str | None, typer.Option("--ssl-keyfile", help="TLS key (PEM).")] = None,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            "--proxy-headers",
+            help="Behind a reverse proxy: trust X-Forwarded-Proto and -For from the addresses in "
+            "$FORWARDED_ALLOW_IPS (default 127.0.0.1), so HTTPS requests are known as such (HSTS) "
+            "and clients by their own address (rate limits, audit log).",
+        ),
+    ] = False,
+    api_docs: Annotated[
+        bool,
+        typer.Option(
+            "--api-docs", help="Serve Swagger UI at /docs (from files in the package; /openapi.json always)."
+        ),
+    ] = False,
     catalog: Annotated[str | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning or error (also uvicorn's access log).")
@@ -53,6 +68,8 @@ def serve(
         max_import_mb=max_import_mb,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        proxy_headers=proxy_headers,
+        api_docs=api_docs,
         catalog=catalog,
         log_level=log_level,
     )
@@ -71,14 +88,17 @@ def serve_command(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     proxy_headers: bool = False,
+    api_docs: bool = False,
     catalog: str | None = None,
     log_level: str = "info",
 ) -> None:
     """Migrate the database and serve the API with uvicorn until interrupted.
 
-    The enrolment secret comes from the argument, `enroll_secret_file`, or $BANSCAN_ENROLL_SECRET;
-    without one, agents cannot enrol. Cookies are Secure unless `insecure_cookies` (plain-HTTP
-    testing only): put the server behind TLS (`ssl_certfile`/`ssl_keyfile` or a proxy).
+    The enrolment secret comes from the argument, `enroll_secret_file`, or $BANSCAN_ENROLL_SECRET
+    (unscoped, never expires); without one, agents enrol only with the enrol secrets made by
+    `banscan enrol-secret add`. Cookies are Secure unless `insecure_cookies` (plain-HTTP
+    testing only): put the server behind TLS (`ssl_certfile`/`ssl_keyfile` or a proxy, with
+    `proxy_headers`); responses to HTTPS requests carry Strict-Transport-Security.
     """
     import uvicorn
 
@@ -95,11 +115,14 @@ def serve_command(
         max_import_bytes=max_import_mb * MiB,
         secure_cookies=not insecure_cookies,
         catalog_path=catalog,
+        api_docs=api_docs,
     )
     app = create_app(db, enroll_secret=secret, settings=settings)
     if secret is None:
         logging.getLogger("banscan.server").warning(
-            "no enrolment secret: agents cannot enrol (set --enroll-secret or $%s)", ENV_ENROLL_SECRET
+            "no server enrolment secret: agents enrol only with secrets from `banscan enrol-secret add` "
+            "(or set --enroll-secret-file or $%s)",
+            ENV_ENROLL_SECRET,
         )
     uvicorn.run(
         app,

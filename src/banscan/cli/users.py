@@ -1,4 +1,5 @@
-"""`banscan user add`: add a dashboard user (also `banscan serve --create-admin`)."""
+"""`banscan user add|list|passwd|disable|enable|unlock`: dashboard users (`add` is also
+`banscan serve --create-admin`). Each change is audited as done by `cli`."""
 
 from __future__ import annotations
 
@@ -54,4 +55,95 @@ def user_add_command(db: str, username: str, role: str = "admin", password: str 
         print(f"banscan: error: {exc}", file=sys.stderr)
         return 2
     print(f"created {role} {username}", file=sys.stderr)
+    return 0
+
+
+@user_app.command("list")
+def user_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB) -> None:
+    """List users: role, whether disabled or locked, failed logins, last login."""
+    raise typer.Exit(user_list_command(db))
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+) -> None:
+    """Set a user's password (prompted, or $BANSCAN_PASSWORD, or stdin); ends their sessions."""
+    raise typer.Exit(user_passwd_command(db, username))
+
+
+@user_app.command("disable")
+def user_disable(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+) -> None:
+    """Disable a user: their logins are refused and their sessions end at once."""
+    raise typer.Exit(user_change_command(db, username, "disable"))
+
+
+@user_app.command("enable")
+def user_enable(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+) -> None:
+    """Enable a disabled user again."""
+    raise typer.Exit(user_change_command(db, username, "enable"))
+
+
+@user_app.command("unlock")
+def user_unlock(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+) -> None:
+    """Clear a user's failed logins and the lockout they caused."""
+    raise typer.Exit(user_change_command(db, username, "unlock"))
+
+
+def user_list_command(db: str) -> int:
+    """Print one line per user on standard output."""
+    from banscan.store.accounts import account_store, list_users, user_json
+
+    with account_store(db) as s:
+        users = [user_json(u) for u in list_users(s)]
+    print(f"{'USER':<24} {'ROLE':<7} {'STATE':<36} {'FAILED':>6}  LAST LOGIN")
+    for u in users:
+        state = (
+            "disabled" if u["disabled"] else f"locked until {u['locked_until']}" if u["locked"] else "active"
+        )
+        print(
+            f"{u['username']!s:<24} {u['role']!s:<7} {state:<36} {u['failed_logins']!s:>6}  {u['last_login_at'] or '-'}"
+        )
+    return 0
+
+
+def user_passwd_command(db: str, username: str, password: str | None = None) -> int:
+    """Set `username`'s password (`banscan user passwd`)."""
+    from banscan.store.accounts import set_password
+
+    try:
+        set_password(db, username, _prompt_password(password))
+    except ValueError as exc:
+        print(f"banscan: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"password of {username} set; their sessions have ended", file=sys.stderr)
+    return 0
+
+
+def user_change_command(db: str, username: str, change: str) -> int:
+    """`disable`, `enable` or `unlock` the user `username`; exit 2 if there is no such user."""
+    from banscan.store.accounts import account_store, find_user, set_disabled, unlock_user
+
+    try:
+        with account_store(db) as s:
+            user = find_user(s, username)
+            if change == "unlock":
+                done = unlock_user(s, user, actor="cli")
+            else:
+                done = set_disabled(s, user, change == "disable", actor="cli")
+    except ValueError as exc:
+        print(f"banscan: error: {exc}", file=sys.stderr)
+        return 2
+    past = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}[change]
+    print(f"{username} {past}" if done else f"{username} was already {past}", file=sys.stderr)
     return 0

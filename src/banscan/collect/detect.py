@@ -1,13 +1,15 @@
-"""Which operating system a root holds, and what the host is called.
+"""Which operating system a root holds, what the host is called, and its machine id.
 
 Layout detection looks for files only that OS has, so a copied root or a mounted image
-is scanned with the right collectors without the user saying what it is.
+is scanned with the right collectors without the user saying what it is. `banscan scan` and
+`banscan agent` both name a system here, so a root is the same host to either.
 """
 
 from __future__ import annotations
 
 import platform
 import plistlib
+import re
 import socket
 from pathlib import Path
 
@@ -93,6 +95,35 @@ def host_name(ctx: CollectContext) -> str:
         if name:
             return name
     return ctx.root.resolve().name or str(ctx.root)
+
+
+_MACHINE_ID = re.compile(r"^[0-9a-f]{32}$")
+LINUX_MACHINE_ID_FILES = ("etc/machine-id", "var/lib/dbus/machine-id")
+
+
+def machine_id(ctx: CollectContext) -> str | None:
+    """The stable id the scanned system records for itself, or None where it records none:
+
+    - Linux: /etc/machine-id, else /var/lib/dbus/machine-id (32 hex digits; the empty file or
+      `uninitialized` of a golden image is no id);
+    - Windows: `MachineGuid` of `HKLM\\SOFTWARE\\Microsoft\\Cryptography` (lower case, no braces);
+    - macOS: the hardware UUID (IOPlatformUUID): from `ioreg` live, from the names of the
+      ByHost preference files in a root.
+    """
+    if ctx.os == "linux":
+        for rel in LINUX_MACHINE_ID_FILES:
+            text = fs.read_text(ctx, ctx.path(rel), limit=4096)
+            value = text.strip().lower() if text else ""
+            if _MACHINE_ID.match(value):
+                return value
+        return None
+    if ctx.os == "windows":
+        from banscan.collect.windows.hostname import windows_machine_guid
+
+        return windows_machine_guid(ctx)
+    from banscan.collect.macos.hostid import platform_uuid
+
+    return platform_uuid(ctx)
 
 
 def make_context(root: Path | None, errors: ErrorSink, host: str | None = None) -> CollectContext | None:

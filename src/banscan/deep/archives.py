@@ -26,6 +26,7 @@ import posixpath
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -231,9 +232,9 @@ def zip_members(zv: ZipView, limits: Limits, budget: Budget, report: Report) -> 
         if n >= limits.max_members:
             report("", f"more than {limits.max_members} members; the rest not examined")
             break
-        if info.is_dir():
-            continue
         name = info.filename
+        if not name or name.endswith("/"):  # a folder (ZipInfo.is_dir fails on an empty name)
+            continue
         if unsafe_name(name):
             bad_names += 1
             if bad_names <= limits.max_name_errors:
@@ -314,6 +315,7 @@ _STREAM_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     lzma.LZMAError,
     tarfile.TarError,
+    zlib.error,  # gzip and zip members with a corrupt deflate stream
 )
 
 

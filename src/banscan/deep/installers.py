@@ -322,7 +322,8 @@ def xar_package(data: Buffer) -> list[Facts]:
         raise BadInput(f"xar table of contents declares {max(toc_c, toc_u)} bytes, over the limit")
     if hsize + toc_c > len(view):
         raise BadInput("xar table of contents is cut short")
-    xml_errors = (ElementTree.ParseError, DefusedXmlException, ValueError)
+    # LookupError: an XML declaration naming an unknown encoding
+    xml_errors = (ElementTree.ParseError, DefusedXmlException, ValueError, LookupError)
     try:
         toc = _inflate(bytes(view[hsize : hsize + toc_c]), "gzip", MAX_XAR_TOC)
         root = ElementTree.fromstring(toc)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import plistlib
 import struct
+from xml.parsers.expat import ExpatError
 
 from banscan.deep.filetype import BadInput, Buffer, Facts
 
@@ -179,8 +180,17 @@ def bundle_info(plist: bytes) -> dict[str, str]:
     """CFBundleIdentifier, CFBundleName and versions from an Info.plist (XML or binary)."""
     try:
         data = plistlib.loads(plist)
-    except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError) as exc:
-        raise BadInput(f"Info.plist unreadable: {exc}") from exc
+    except RecursionError:
+        raise BadInput("Info.plist unreadable: nested too deeply") from None
+    except (
+        plistlib.InvalidFileException,
+        ValueError,  # bad binary plists; LookupError (an unknown encoding) in XML ones
+        TypeError,
+        OverflowError,
+        LookupError,
+        ExpatError,
+    ) as exc:
+        raise BadInput(f"Info.plist unreadable: {' '.join(str(exc).split())}") from exc
     if not isinstance(data, dict):
         raise BadInput("Info.plist is not a dictionary")
     out = {}

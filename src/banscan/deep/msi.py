@@ -56,8 +56,10 @@ def analyse(data: Buffer) -> Facts:
 
     try:
         ole = olefile.OleFileIO(io.BytesIO(bytes(data)) if not hasattr(data, "read") else data)
-    except (OSError, ValueError, struct.error) as exc:
+    except (OSError, ValueError, struct.error, IndexError, KeyError, EOFError) as exc:
         raise BadInput(f"not a readable OLE/MSI file: {exc}") from exc
+    except RecursionError:
+        raise BadInput("not a readable OLE/MSI file: nested too deeply") from None
     try:
         streams = {
             decode_stream_name(e[0]): e for e in ole.listdir(streams=True, storages=False) if len(e) == 1
@@ -88,6 +90,13 @@ def analyse(data: Buffer) -> Facts:
         if facts.name:
             # What the package says it installs: the name Windows will list once installed.
             facts.kind = RecordKind.APP
+    except (BadInput, NotInstaller):
+        raise
+    except RecursionError:
+        raise BadInput("OLE directory tree nested too deeply (or looped); not read") from None
+    except (OSError, EOFError, ValueError, IndexError, KeyError, struct.error) as exc:
+        # olefile on a damaged directory, FAT or stream
+        raise BadInput(f"OLE/MSI file unreadable: {type(exc).__name__}: {exc}") from None
     finally:
         ole.close()
     return facts

@@ -89,6 +89,7 @@ class DeepScanner:
         self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
         self.files_seen = 0
         self.files_examined = 0
+        self.files_read = 0  # files read without an error about the file itself (its members aside)
         self.bytes_examined = 0
         try:
             if rules_source is not None:
@@ -125,18 +126,24 @@ class DeepScanner:
         if self.workers <= 1:
             for entry in entries:
                 recs, errs = self._file(entry)
-                yield from self._emit(recs, errs)
+                yield from self._emit(entry, recs, errs)
             return
-        window: deque[Future[tuple[list[InventoryRecord], _ErrList]]] = deque()
+        window: deque[tuple[FileEntry, Future[tuple[list[InventoryRecord], _ErrList]]]] = deque()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="banscan-deep") as pool:
             for entry in entries:
-                window.append(pool.submit(self._file, entry))
+                window.append((entry, pool.submit(self._file, entry)))
                 while len(window) >= self.workers * 4:
-                    yield from self._emit(*window.popleft().result())
+                    done, future = window.popleft()
+                    yield from self._emit(done, *future.result())
             while window:
-                yield from self._emit(*window.popleft().result())
+                done, future = window.popleft()
+                yield from self._emit(done, *future.result())
 
-    def _emit(self, recs: list[InventoryRecord], errs: _ErrList) -> Iterator[InventoryRecord]:
+    def _emit(
+        self, entry: FileEntry, recs: list[InventoryRecord], errs: _ErrList
+    ) -> Iterator[InventoryRecord]:
+        if recs or all(where != entry.shown for where, _ in errs):
+            self.files_read += 1
         for where, msg in errs:
             self.errors.report(where, None, msg)
         yield from recs

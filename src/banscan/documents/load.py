@@ -84,7 +84,21 @@ def _where(path: list[Any] | Any) -> str:
 
 
 def parse_result(data: Any, name: str, *, allow_partial: bool = False) -> LoadedResult:
-    """Validate one decoded result document and turn it into a ScanResult."""
+    """Validate one decoded result document and turn it into a ScanResult; anything wrong with
+    it, foreseen or not, is a ResultError naming the file."""
+    try:
+        return _parse_result(data, name, allow_partial=allow_partial)
+    except ResultError:
+        raise
+    except RecursionError:
+        raise ResultError(f"{name}: not a banscan result: nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - a hand-edited file that the schema let through
+        from banscan.errors import unexpected
+
+        raise ResultError(f"{name}: not a usable banscan result: {unexpected(exc)}") from None
+
+
+def _parse_result(data: Any, name: str, *, allow_partial: bool) -> LoadedResult:
     if not isinstance(data, dict):
         raise ResultError(f"{name}: not a banscan result (expected a JSON object, got {type(data).__name__})")
     schema = data.get("schema")
@@ -157,12 +171,17 @@ def load_result(
         raise ResultError(f"{p}: cannot read: {exc.strerror or exc}") from None
     if not text.strip():
         raise ResultError(f"{p}: empty file; not a banscan result")
+    from banscan.inputs.jsondepth import TooDeep
+    from banscan.inputs.jsondepth import loads as bounded_loads
+
     try:
-        data = json.loads(text)
+        data = bounded_loads(text)
     except json.JSONDecodeError as exc:
         raise ResultError(
             f"{p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg} (truncated file?)"
         ) from None
+    except TooDeep as exc:
+        raise ResultError(f"{p}: not a banscan result: {exc}") from None
     return parse_result(data, str(p), allow_partial=allow_partial)
 
 

@@ -37,6 +37,7 @@ from banscan.policy.calendar import parse_date
 from banscan.removal import (
     EXPORT_COLUMNS,
     FLAG_GONE,
+    FLAG_NEW_AGENT,
     FLAG_SEEN_AFTER_REMOVAL,
     HISTORY_COLUMNS,
     STATES,
@@ -54,6 +55,8 @@ _SHAPES = {
 FLAG_TEXT = {
     FLAG_GONE: "a scan no longer found it, but no removal was recorded",
     FLAG_SEEN_AFTER_REMOVAL: "a scan found it again after it was recorded removed or verified",
+    FLAG_NEW_AGENT: "a clean scan came from an agent enrolled after the removal was recorded, "
+    "which does not verify it",
 }
 # Status words of the implementation-status section.
 STATE_STATUS = {

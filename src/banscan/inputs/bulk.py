@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
 from banscan.errors import ErrorSink
-from banscan.inputs.base import default_host_for
+from banscan.inputs.base import ExpandLimits, default_host_for
 from banscan.match.matcher import Matcher
 from banscan.match.prefilter import Prefilter, prefilter_for
 from banscan.models import TargetResult
@@ -249,7 +249,7 @@ class _Hosts:
         if hit is None and blob not in self._deco:
             try:
                 deco = json.loads(b"{" + blob + b"}")["decorations"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 hit = None
             else:
                 name = deco.get("hostname") if isinstance(deco, dict) else None
@@ -279,7 +279,7 @@ class _Hosts:
 
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # the reader reports the line
             return _NONE
         return host_of(obj, _NONE) if isinstance(obj, dict) else _NONE
 
@@ -673,6 +673,7 @@ def bulk_scan(
     *,
     host: str | None = None,
     workers: int | None = None,
+    limits: ExpandLimits | None = None,
 ) -> TargetResult:
     """Scan one big line-oriented input: one pass finds kept lines and hosts, the per-record
     reader reads the kept lines.
@@ -693,7 +694,7 @@ def bulk_scan(
         with open(path, "rb") as fh:
             magic = fh.read(4)
         if magic[:2] == _GZIP or magic == _ZSTD:
-            stream, _ = open_input(path)
+            stream, _ = open_input(path, limits)
             with stream:
                 part = scan_stream(stream, prefilter)
         else:
@@ -708,7 +709,7 @@ def bulk_scan(
         target.errors.extend(errors.lines[start:])
         return target
     if part.too_long:
-        return _per_record(path, matcher, errors, reader_name, host, target, start)
+        return _per_record(path, matcher, errors, reader_name, host, target, start, limits)
 
     default_host = host or default_host_for(path)
     matcher.add_all(records_from_lines(part.kept, path, errors, default_host))
@@ -727,12 +728,13 @@ def _per_record(
     host: str | None,
     target: TargetResult,
     start: int,
+    limits: ExpandLimits | None = None,
 ) -> TargetResult:
     """The ordinary path, for a file the bulk reader cannot take (a line over the size limit)."""
     from banscan.inputs.registry import read_target
 
     del errors.lines[start:]
-    sub, records = read_target(path, errors, input_format=reader_name, host=host)
+    sub, records = read_target(path, errors, host=host, limits=limits, input_format=reader_name, forced=False)
     matcher.add_all(records)
     target.records = sub.records
     target.errors = sub.errors

@@ -140,6 +140,8 @@ def _first_json_error(version: str, part: dict[str, Any]) -> Any:
         found = validator.validate_str(json.dumps(part), all_errors=True)
     except MissingOptionalDependencyException:
         return None  # validation extras not installed: read without validation, as documented
+    except (RecursionError, ValueError, TypeError) as exc:  # odd values the validator trips on
+        return _not_validated(version, exc)
     first = next(iter(found), None) if found is not None else None
     return getattr(first, "data", None)
 
@@ -155,9 +157,16 @@ def _first_error(fmt: str, version: str, text: str) -> Any:
         found = validator.validate_str(text, all_errors=True)
     except MissingOptionalDependencyException:
         return None  # validation extras not installed: read without validation, as documented
+    except Exception as exc:  # noqa: BLE001 - lxml refuses what defusedxml read (odd namespaces …)
+        return _not_validated(version, exc)
     if found is None:
         return None
     return next(iter(found), None)
+
+
+def _not_validated(version: str, exc: BaseException) -> str:
+    why = "nested too deeply" if isinstance(exc, RecursionError) else _short(f"{type(exc).__name__}: {exc}")
+    return f"not validated against the CycloneDX {version} schema ({why}); components read anyway"
 
 
 def _json_parts(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, int]]]:
@@ -524,6 +533,9 @@ class CycloneDxXmlReader:
             return
         except DefusedXmlException as exc:
             errors.report(filename, None, f"refused XML: {exc}")
+            return
+        except LookupError as exc:  # the XML declaration names an encoding Python does not know
+            errors.report(filename, None, f"not well-formed XML: {exc}")
             return
         except ParseError as exc:
             line, col = getattr(exc, "position", (0, 0))

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO, ClassVar
 
 from banscan.errors import ErrorSink
 from banscan.inputs.base import InputReader, head_of, read_capped
+from banscan.inputs.jsondepth import TooDeep
+from banscan.inputs.jsondepth import loads as bounded_loads
 from banscan.inputs.osquery_tables import SOURCE_KINDS, clean_name
 from banscan.models import InventoryRecord, RecordKind, Source
 
@@ -201,6 +202,9 @@ def _csv_rows(reader: Any, filename: str, errors: ErrorSink, default_host: str) 
     except csv.Error as exc:
         errors.report(filename, 1, f"unreadable CSV header ({exc})")
         return
+    if "name" not in header:
+        errors.report(filename, 1, "no 'name' column in the header; not a Fleet software CSV export")
+        return
     host_col = _host_column(header)
     fallback = FLEET_HOST if host_col is None and "hosts_count" in header else default_host
     while True:
@@ -254,7 +258,10 @@ class FleetReader:
         if data is None:
             return
         try:
-            doc = json.loads(data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace"))
+            doc = bounded_loads(data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace"))
+        except TooDeep as exc:
+            errors.report(filename, None, f"not readable: {exc}")
+            return
         except ValueError as exc:
             errors.report(filename, None, f"not valid JSON ({exc})")
             return

@@ -32,6 +32,7 @@ from banscan.errors import ErrorSink
 from banscan.inputs.base import InputReader
 from banscan.inputs.csvexport import IntuneCsvReader, PlanError
 from banscan.inputs.csvsniff import UTF8_BOM, UTF16_BE_BOM, UTF16_LE_BOM, header_key
+from banscan.inputs.jsondepth import TooDeep, too_deep
 from banscan.models import InventoryRecord, RecordKind, Source
 
 MAX_BYTES = 512 * 1024 * 1024
@@ -188,13 +189,16 @@ class _JsonReader:
             errors.report(filename, None, f"not UTF-8 or UTF-16 text (byte offset {exc.start}); skipped")
             return
         del data
+        if too_deep(text):
+            errors.report(filename, None, f"not readable: {TooDeep()}")
+            return
         try:
             doc = LocatedJson(text)
         except json.JSONDecodeError as exc:
             errors.report(filename, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
             return
         except RecursionError:
-            errors.report(filename, None, "invalid JSON: nested too deeply")
+            errors.report(filename, None, f"not readable: {TooDeep()}")
             return
         yield from self.records(doc, filename, errors, default_host)
 

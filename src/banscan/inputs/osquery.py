@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, ClassVar, cast
 
 from banscan.errors import ErrorSink
 from banscan.inputs.base import InputReader, head_of
+from banscan.inputs.jsondepth import TooDeep, loads_line, raw_decode, skip_value
 from banscan.inputs.osquery_tables import infer_table, row_record
 from banscan.models import InventoryRecord, Source
 
@@ -159,9 +160,13 @@ def records_from_lines(
             text = line.decode("utf-8", "replace")
             problem = "not valid UTF-8; undecodable bytes replaced"
         try:
-            obj = _loads(text)
+            obj = loads_line(_loads, text)
+        except TooDeep as exc:
+            errors.report(filename, no, f"not readable: {exc}; skipped")
+            continue
         except ValueError as exc:
-            errors.report(filename, no, f"not valid JSON ({str(exc).splitlines()[0][:120]}); skipped")
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            errors.report(filename, no, f"not valid JSON ({first[:120]}); skipped")
             continue
         if not isinstance(obj, dict):
             errors.report(filename, no, f"a JSON {type(obj).__name__} is not an osquery result; skipped")
@@ -239,7 +244,15 @@ def records_from_array(
         n += 1
         place = f"row {n}"
         try:
-            row, pos = decoder.raw_decode(text, pos)
+            row, pos = raw_decode(decoder, text, pos)
+        except TooDeep as exc:
+            end = skip_value(text, pos)
+            if end is None:
+                errors.report(filename, place, f"not readable: {exc}; rest of file skipped")
+                break
+            errors.report(filename, place, f"not readable: {exc}; skipped")
+            pos = end
+            continue
         except ValueError as exc:
             errors.report(filename, place, f"not valid JSON ({exc}); rest of file skipped")
             break
@@ -319,9 +332,9 @@ def _sniff_lines(head: bytes) -> int:
         if not line.startswith(b"{"):
             continue  # blank, or a stray line a reader reports and skips
         try:
-            obj = _loads(line.decode("utf-8", "replace"))
+            obj = loads_line(_loads, line.decode("utf-8", "replace"))
         except ValueError:
-            continue  # broken, or cut off by the end of `head`
+            continue  # broken, too deep, or cut off by the end of `head`
         if isinstance(obj, dict):
             objects += 1
             best = max(best, _envelope_score(obj))
@@ -343,7 +356,7 @@ def _sniff_array(head: bytes) -> int:
     if start < 0 or text[:start].strip() != "[":
         return 0
     try:
-        row, _ = json.JSONDecoder().raw_decode(text, start)
+        row, _ = raw_decode(json.JSONDecoder(), text, start)
     except ValueError:
         return 25 if '":"' in text.replace(" ", "") else 0
     if not isinstance(row, dict) or any(isinstance(v, dict | list) for v in row.values()):

@@ -4,9 +4,12 @@ Formats are auto-detected from the first bytes; `--input-format` forces one. A J
 first bytes say nothing (an SPDX document with `spdxVersion` after 5,000 packages, a CycloneDX BOM
 with `bomFormat` last) is detected from its top-level keys: `top_level_keys` reads the document
 with ijson's streaming parser, a chunk at a time, and stops at the first key that settles the
-format (or after SCAN_MAX_BYTES); the input is then read from its start again (seeking back, or
-from a spooled copy when it cannot seek, e.g. zstd or stdin).
-A target that cannot be read at all gives one error line and the run goes on with the next target.
+format (or after SCAN_MAX_BYTES, or past MAX_DEPTH levels of nesting); the input is then read from
+its start again (seeking back, or from a spooled copy when it cannot seek, e.g. zstd or stdin).
+A target that cannot be read at all gives one error line and the run goes on with the next target;
+so does a reader that fails unexpectedly (its records so far are kept; BANSCAN_DEBUG=1 shows the
+traceback), and a format forced with `--input-format` (or `--columns`) that reads no record from
+a non-empty input.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from banscan.errors import ErrorSink
+from banscan.errors import ErrorSink, debug_enabled, unexpected
 from banscan.inputs.base import (
     SNIFF_BYTES,
+    ExpandLimits,
     InputError,
     InputReader,
     default_host_for,
     head_of,
     open_input,
 )
+from banscan.inputs.jsondepth import MAX_DEPTH
 from banscan.models import InventoryRecord, TargetResult
 
 MIN_SCORE = 20
@@ -63,7 +68,12 @@ def detect(head: bytes, filename: str) -> InputReader | None:
     """The reader most sure of this input, or None if none is sure enough."""
     best: tuple[int, InputReader] | None = None
     for r in all_readers():
-        score = r.sniff(head, filename)
+        try:
+            score = r.sniff(head, filename)
+        except Exception:  # a sniffer that fails on odd bytes is simply not sure
+            if debug_enabled():
+                raise
+            continue
         if score >= MIN_SCORE and (best is None or score > best[0]):
             best = (score, r)
     return best[1] if best else None
@@ -114,19 +124,34 @@ def top_level_keys(
     """The top-level keys of the JSON object in `chunks`, read by ijson's streaming parser:
     scalars and short strings with their values, nested arrays and objects as [] and {}. Stops
     when `found` says the keys so far are enough (asked each time a DECISIVE_KEYS key is read),
-    at the end of the object, or where the input stops being JSON."""
+    at the end of the object, where the input stops being JSON, or past MAX_DEPTH levels of
+    nesting (the reader then says why). Events are read without their paths (`basic_parse`): a
+    path per event costs as much as the nesting is deep."""
     keys: dict[str, Any] = {}
     key: str | None = None
+    level = 0
     try:
-        for prefix, event, value in ijson.parse(_ChunkReader(chunks), use_float=True):
-            if prefix == "":
-                if event == "map_key":
-                    key = value
-                elif event == "start_array":
-                    break  # a JSON array, not an object
+        for event, value in ijson.basic_parse(_ChunkReader(chunks), use_float=True):
+            if event in ("end_map", "end_array"):
+                level -= 1
                 continue
-            if key is None or prefix != key:
+            opens = event in ("start_map", "start_array")
+            if level == 0:
+                if event != "start_map":
+                    break  # a JSON array or a scalar, not an object
+                level = 1
+                continue
+            if opens:
+                level += 1
+                if level > MAX_DEPTH:
+                    break
+            if level - opens != 1:
                 continue  # inside a nested value
+            if event == "map_key":
+                key = value
+                continue
+            if key is None:
+                continue
             if event == "start_array":
                 keys.setdefault(key, [])
             elif event == "start_map":
@@ -221,14 +246,21 @@ def read_target(
     input_format: str | None = None,
     host: str | None = None,
     columns: dict[str, str] | None = None,
+    limits: ExpandLimits | None = None,
+    forced: bool | None = None,
 ) -> tuple[TargetResult, Iterator[InventoryRecord]]:
-    """Open one input and return its TargetResult (filled as records are consumed) and records."""
+    """Open one input and return its TargetResult (filled as records are consumed) and records.
+
+    `forced` (default: when `input_format` or `columns` is given) says the user chose the format,
+    so an input it reads no record from is an error rather than an empty inventory."""
     target = TargetResult(target=path, format=input_format or "unknown")
+    if forced is None:
+        forced = bool(input_format or columns)
 
     def records() -> Iterator[InventoryRecord]:
         start = len(errors.lines)
         try:
-            stream, name = open_input(path)
+            stream, name = open_input(path, limits)
         except InputError as exc:
             errors.report(path, None, str(exc).removeprefix(f"{path}: "))
             target.errors.extend(errors.lines[start:])
@@ -253,10 +285,23 @@ def read_target(
             for rec in reader.read(stream, name, errors, host or default_host_for(name)):
                 target.records += 1
                 yield rec
+            if forced and not target.records and len(errors.lines) == start:
+                errors.report(
+                    name,
+                    None,
+                    f"read as {reader.name} (as asked), but no record was found in it; "
+                    "is it that format? (without --input-format the format is detected)",
+                )
         except InputError as exc:
             errors.report(path, None, str(exc).removeprefix(f"{path}: "))
         except (OSError, EOFError) as exc:
             errors.report(path, None, f"read failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one input that breaks a reader must not end the run
+            if debug_enabled():
+                import traceback
+
+                traceback.print_exc()
+            errors.report(path, None, unexpected(exc))
         finally:
             target.errors.extend(errors.lines[start:])
             if path != "-":

@@ -14,6 +14,7 @@ keeps that brand in the finding.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from banscan.match.normalize import norm_name
 from banscan.models import Confidence, Evidence, Finding, InventoryRecord, RecordKind, Verdict
 
 UNLISTED_SUFFIX = "-unlisted"
+_SLUG_MAX = 64  # characters of the product's name kept in an unlisted product's id
 _FORGED_SIGNATURE = ("digest mismatch", "bad signature", "signed attributes do not match")
 _PRIMARY_FIELDS = frozenset(
     {
@@ -198,7 +200,7 @@ class Matcher:
             key = (host, product.id)
         else:
             assert entity is not None
-            key = (host, f"{entity.id}{UNLISTED_SUFFIX}:{norm_name(name)}")
+            key = (host, unlisted_id(entity.id, name))
         g = self._groups.get(key)
         if g is None:
             g = self._groups[key] = _Group(product, entity, name)
@@ -255,7 +257,7 @@ class Matcher:
         assert g.entity is not None
         return Finding(
             host=host,
-            product=f"{g.entity.id}{UNLISTED_SUFFIX}",
+            product=unlisted_id(g.entity.id, g.name),
             product_name=g.name,
             vendor=g.entity.name,
             verdict=verdict,
@@ -265,6 +267,32 @@ class Matcher:
             version=version,
             brand=brand,
         )
+
+
+def unlisted_id(entity_id: str, name: str) -> str:
+    """The product id of a covered entity's product the catalog does not know, from its name:
+    `<entity>-unlisted-<the normalised name, words joined by hyphens>` ("Kaspersky Quantum
+    Shield 2031" → `kaspersky-lab-unlisted-kaspersky-quantum-shield`), so two such products on
+    one host are two findings everywhere (result, server, removal tracking) and the same product
+    keeps its id from scan to scan. A long name is cut and ends in a hash of the whole one; a
+    name with no words left gives `<entity>-unlisted`."""
+    slug = "-".join(norm_name(name).split())
+    if not slug:
+        return f"{entity_id}{UNLISTED_SUFFIX}"
+    if len(slug) > _SLUG_MAX:
+        digest = hashlib.sha256(slug.encode("ascii")).hexdigest()[:10]
+        slug = f"{slug[: _SLUG_MAX - len(digest) - 1].rstrip('-')}-{digest}"
+    return f"{entity_id}{UNLISTED_SUFFIX}-{slug}"
+
+
+def unlisted_entity(product_id: str) -> str | None:
+    """The entity of an id `unlisted_id` made (or of the bare `<entity>-unlisted` that results
+    of earlier versions carry, and that the osquery and Fleet exports use for all of an entity's
+    unlisted programs); None for any other id."""
+    if product_id.endswith(UNLISTED_SUFFIX):
+        return product_id[: -len(UNLISTED_SUFFIX)] or None
+    entity, sep, _slug = product_id.partition(UNLISTED_SUFFIX + "-")
+    return (entity or None) if sep else None
 
 
 def _vendor_of(g: _Group) -> set[str]:

@@ -1,7 +1,8 @@
 """CSV: one row per finding, for spreadsheets and ticketing imports.
 
 Cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
-carriage return) are prefixed with a single quote, since product names, paths and registry
+carriage return) are prefixed with a single quote, and bidirectional controls (U+202E …) are
+written out as `[U+202E]` (`banscan.text`), since host and product names, paths and registry
 values come from the scanned machines.
 """
 
@@ -12,6 +13,7 @@ import io
 
 from banscan.models import Evidence, Finding, ScanResult
 from banscan.policy import deadlines
+from banscan.text import show_bidi
 
 COLUMNS = (
     "host",
@@ -68,7 +70,8 @@ def row(f: Finding) -> list[str]:
 
 
 def safe_cell(value: str) -> str:
-    """Neutralise spreadsheet formula injection."""
+    """Neutralise spreadsheet formula injection, and text that reads as other text."""
+    value = show_bidi(value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 

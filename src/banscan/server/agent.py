@@ -5,18 +5,27 @@ written atomically with mode 0600. Posting retries with exponential backoff and 
 network errors, 429 (honouring Retry-After) and 5xx; the body is built once per run, so a
 retried post that did reach the server is answered as a duplicate, not stored twice. A 401
 means the token was revoked: the agent enrols again once and re-posts.
+
+Enrolling again presents the saved token (`Authorization: Bearer`): while it is live, the server
+exchanges it for a new one. Without a live token, enrolling as a host the server already knows
+is held for an admin (HTTP 202): the agent keeps the pending secret it was given in its state
+and asks again every `pending_interval` seconds (`--once`: it exits 3 and asks at its next run);
+once approved, the answer carries its token; once denied, it stops (exit 2).
+
+The agent names what it scans as `banscan scan` does (`identify`, through `collect.detect`):
+with `--root`, the root's own host name, platform and machine id, so every image is its own host.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import logging
 import os
 import random
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -30,11 +39,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from banscan import __version__
+from banscan.collect.detect import live_os, machine_id, make_context
+from banscan.errors import ErrorSink
 
 log = logging.getLogger("banscan.agent")
 
 STATE_FILE = "agent.json"
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PENDING = 0, 1, 2, 3
 
 
 class AgentError(Exception):
@@ -43,6 +54,13 @@ class AgentError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.code = code
+
+
+class EnrolmentPending(AgentError):
+    """The server holds the enrolment until an admin approves it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_PENDING)
 
 
 def default_state_dir() -> Path:
@@ -54,62 +72,40 @@ def default_state_dir() -> Path:
     return Path(base) / "banscan"
 
 
-def root_hostname(root: Path) -> str:
-    """The host name a mounted Linux root gives itself (/etc/hostname), or ''."""
-    return _small_text(root / "etc" / "hostname")[:255]
+@dataclass(frozen=True)
+class HostIdentity:
+    """Who a scanned system is to the server, named exactly as `banscan scan` names it."""
+
+    hostname: str  # the system's own name (/etc/hostname, ComputerName, macOS preferences …)
+    platform: str  # linux, windows or macos; '' for a root of no layout the scan knows
+    identifier: str | None  # None: a live machine recording no id (the agent makes one up)
+
+
+def hostname_identifier(name: str) -> str:
+    """The identifier of a root that records no machine id: a hash of its host name."""
+    return "hostname-sha256:" + hashlib.sha256(name.casefold().encode("utf-8")).hexdigest()
+
+
+def identify(root: Path | None = None) -> HostIdentity:
+    """Name this machine (`root` None) or a mounted root as `banscan scan` does.
+
+    The identifier is the system's own machine id (`collect.detect.machine_id`: Linux
+    machine-id, Windows MachineGuid, macOS IOPlatformUUID); a root that records none is
+    identified by a hash of its host name, so the same image is the same host on every run."""
+    ctx = make_context(root, ErrorSink(echo=False))
+    if ctx is None:  # not a system the scan can read (it will say so): named after its folder
+        assert root is not None
+        name = (root.resolve().name or str(root))[:255]
+        return HostIdentity(name, "", hostname_identifier(name))
+    ident = machine_id(ctx)
+    if ident is None and root is not None:
+        ident = hostname_identifier(ctx.host)
+    return HostIdentity(ctx.host[:255], ctx.os, ident)
 
 
 def os_name() -> str:
-    return {"linux": "linux", "win32": "windows", "darwin": "macos"}.get(sys.platform, sys.platform)
-
-
-def _small_text(path: Path, limit: int = 256) -> str:
-    """The first line of a small regular file ('' if missing, a link, or not text): a mounted
-    root's /etc files may be links that only make sense on the machine it came from."""
-    try:
-        if path.is_symlink() or not path.is_file():
-            return ""
-        with path.open("rb") as fh:
-            data = fh.read(limit)
-        return data.decode("utf-8").strip().splitlines()[0].strip() if data.strip() else ""
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
-def machine_identifier(root: Path | None = None) -> str | None:
-    """A stable per-machine id: systemd/dbus machine-id, Windows MachineGuid, macOS platform UUID.
-
-    With `root` (a mounted system), that system's machine-id, so each scanned image is its own host."""
-    for p in ("etc/machine-id", "var/lib/dbus/machine-id"):
-        text = _small_text((root or Path("/")) / p)
-        if text:
-            return text
-    if root is not None:
-        return None
-    if sys.platform == "win32":  # pragma: no cover - Windows only
-        try:
-            import winreg
-
-            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\Microsoft\Cryptography") as k:
-                return str(winreg.QueryValueEx(k, "MachineGuid")[0])
-        except OSError:
-            return None
-    if sys.platform == "darwin":  # pragma: no cover - macOS only
-        import subprocess
-
-        try:
-            out = subprocess.run(
-                ["/usr/sbin/ioreg", "-rd1", "-c", "IOPlatformExpertDevice"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            return None
-        for line in out.splitlines():
-            if "IOPlatformUUID" in line:
-                return line.split("=")[-1].strip().strip('"')
-    return None
+    """This machine's platform, as `banscan scan` names it."""
+    return live_os()
 
 
 def _day(text: str) -> dt.date | None:
@@ -128,6 +124,9 @@ class AgentState:
     # product → the day the server holds as its first identification on this host (ISO date),
     # from the answers to reports; the next scan carries it, as `banscan scan --previous` does
     first_identified: dict[str, str] = field(default_factory=dict)
+    # An enrolment the server holds for an admin: the secret to ask about it with, and its id.
+    pending_secret: str | None = None
+    enrolment_id: int | None = None
 
     @classmethod
     def load(cls, state_dir: Path) -> AgentState:
@@ -139,7 +138,8 @@ class AgentState:
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable agent state %s: %s", path, exc)
             return cls()
-        known = {k: data[k] for k in ("server", "host_identifier", "host_id", "token") if k in data}
+        keys = ("server", "host_identifier", "host_id", "token", "pending_secret", "enrolment_id")
+        known = {k: data[k] for k in keys if k in data}
         days = data.get("first_identified")
         if isinstance(days, dict):
             known["first_identified"] = {
@@ -196,14 +196,19 @@ class AgentConfig:
     max_attempts: int = 6
     backoff_base: float = 1.0
     backoff_max: float = 300.0
-    hostname: str = field(default_factory=socket.gethostname)
-    # Who this host is to the server; empty: the machine-id (of `root` when set), else a new UUID.
+    # The name shown in the dashboard, and the host of the scan's findings; empty: the name
+    # `banscan scan` gives the scanned system (this machine's, or the root's own).
+    hostname: str = ""
+    # Who this host is to the server; empty: the scanned system's machine id (see `identify`),
+    # else (a live machine without one) a new UUID kept in the state.
     host_identifier: str = ""
     # Between scans, ask the server this often whether someone wants a scan now (0: never).
     checkin_interval: float = 60.0
     # Sent when enrolling (the server sets them on the host); empty: not sent, left as they are.
     site: str = ""
     tags: list[str] = field(default_factory=list)
+    # While an enrolment waits for an admin, ask the server this often whether it was decided.
+    pending_interval: float = 60.0
 
     @property
     def base_url(self) -> str:
@@ -237,16 +242,28 @@ class Agent:
         self.scan_now = threading.Event()  # set by `request_scan` (SIGUSR1 from the command line)
         self.checkins = cfg.checkin_interval > 0
         self.state = AgentState.load(cfg.state_dir)
+        self._identity: HostIdentity | None = None
         if self.state.server and self.state.server != cfg.base_url:
             log.info("server changed from %s to %s: enrolling again", self.state.server, cfg.base_url)
             self.state.token = None
             self.state.host_id = None
-        if cfg.host_identifier and self.state.host_identifier not in ("", cfg.host_identifier):
-            log.info("host identifier changed to %s: enrolling again", cfg.host_identifier)
+            self.state.pending_secret = self.state.enrolment_id = None
+        # A root names itself: another root in the same state folder is another host.
+        wanted = cfg.host_identifier or ((self.identity.identifier or "") if cfg.root is not None else "")
+        if wanted and self.state.host_identifier not in ("", wanted):
+            log.info("host identifier changed to %s: enrolling again", wanted)
             self.state.token = None
             self.state.host_id = None
+            self.state.pending_secret = self.state.enrolment_id = None
             self.state.host_identifier = ""
             self.state.first_identified = {}  # another host's history
+
+    @property
+    def identity(self) -> HostIdentity:
+        """The scanned system's name, platform and id (read once per agent)."""
+        if self._identity is None:
+            self._identity = identify(self.cfg.root)
+        return self._identity
 
     # -- HTTP with retries
 
@@ -284,31 +301,64 @@ class Agent:
     # -- protocol
 
     def enroll(self) -> None:
+        """Enrol, or enrol again: with the saved token when there is one (exchanged for a new
+        one while it is live), with the pending secret while the server holds an enrolment.
+        EnrolmentPending while an admin has not approved it; AgentError (refused) otherwise."""
         if not self.cfg.enroll_secret:
             raise AgentError("not enrolled and no enrolment secret given", EXIT_REFUSED)
         if not self.state.host_identifier:
             self.state.host_identifier = (
-                self.cfg.host_identifier or machine_identifier(self.cfg.root) or str(uuid.uuid4())
+                self.cfg.host_identifier or self.identity.identifier or str(uuid.uuid4())
             )
         body: dict[str, Any] = {
             "enroll_secret": self.cfg.enroll_secret,
             "host_identifier": self.state.host_identifier,
-            "hostname": self.cfg.hostname,
-            "platform": os_name(),
+            "hostname": self.cfg.hostname or self.identity.hostname,
+            "platform": self.identity.platform,
         }
         if self.cfg.site:
             body["site"] = self.cfg.site
         if self.cfg.tags:
             body["tags"] = list(self.cfg.tags)
-        resp = self._request("POST", "/api/v1/enroll", json=body)
+        headers = {}
+        if self.state.pending_secret:
+            body["pending_secret"] = self.state.pending_secret
+        if self.state.token:  # proves this agent is the host's: the server rotates it
+            headers["Authorization"] = f"Bearer {self.state.token}"
+        resp = self._request("POST", "/api/v1/enroll", json=body, headers=headers)
+        if resp.status_code == 202:
+            self._held(resp)
         if resp.status_code != 201:
+            if self.state.pending_secret:  # denied, or spent: the next enrolment asks anew
+                self.state.pending_secret = self.state.enrolment_id = None
+                self.state.save(self.cfg.state_dir)
             raise AgentError(f"enrolment refused: HTTP {resp.status_code}: {_detail(resp)}", EXIT_REFUSED)
         data = resp.json()
         self.state.server = self.cfg.base_url
         self.state.host_id = int(data["host_id"])
         self.state.token = str(data["token"])
+        self.state.pending_secret = self.state.enrolment_id = None
         path = self.state.save(self.cfg.state_dir)
         log.info("enrolled as host %s (state in %s)", self.state.host_id, path)
+
+    def _held(self, resp: httpx.Response) -> None:
+        """Keep what the server said of the enrolment it holds, then raise EnrolmentPending."""
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        self.state.server = self.cfg.base_url
+        self.state.token = None  # not the host's token any more, if it ever was
+        if isinstance(data.get("pending_secret"), str):
+            self.state.pending_secret = data["pending_secret"]
+        if isinstance(data.get("enrolment_id"), int):
+            self.state.enrolment_id = data["enrolment_id"]
+        self.state.save(self.cfg.state_dir)
+        raise EnrolmentPending(
+            f"enrolment {self.state.enrolment_id or ''} of {self.state.host_identifier} is waiting "
+            "for an admin's approval on the server (Enrolments page)"
+        )
 
     def scan(self) -> bytes:
         from banscan.catalog.loader import load_catalog
@@ -319,6 +369,7 @@ class Agent:
             as_of=dt.datetime.now(dt.UTC).date(),
             role=self.cfg.role,
             jurisdiction=self.cfg.jurisdiction,
+            host=self.cfg.hostname or None,  # findings carry the name the host enrolled with
             echo_errors=False,
         )
         if self.cfg.root is not None:
@@ -357,7 +408,7 @@ class Agent:
                 return out
             if resp.status_code == 401 and not reenrolled:
                 log.warning("the server no longer accepts this agent's token; enrolling again")
-                self.state.token = None
+                self.enroll()  # presenting that token: held for an admin unless it is still live
                 continue
             raise AgentError(f"report rejected: HTTP {resp.status_code}: {_detail(resp)}")
         raise AgentError("report rejected after enrolling again")
@@ -442,6 +493,11 @@ class Agent:
             try:
                 self.run_once()
                 code = EXIT_OK
+            except EnrolmentPending as exc:
+                log.warning("%s", exc)
+                if self.cfg.once or self._wait(self.cfg.pending_interval):
+                    return exc.code
+                continue
             except AgentError as exc:
                 log.error("%s", exc)
                 code = exc.code

@@ -6,6 +6,8 @@ the security headers of every page, and the cache of valid agent tokens.
   authenticated by the cookie must echo the token in an `X-CSRF-Token` header or a `csrf_token`
   form field. The login form itself is protected by a double-submit cookie.
 - Pages allow only 'self' (Content-Security-Policy), cannot be framed, and are not sniffed.
+- Every response to a request that came over HTTPS (TLS in the server, or a TLS proxy trusted
+  through --proxy-headers) carries Strict-Transport-Security; a plain-HTTP one never does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import secrets
 import time
 
 from fastapi import HTTPException, Request, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "x-csrf-token"
@@ -33,6 +37,32 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class StrictTransportSecurity:
+    """Add `Strict-Transport-Security` to every response of an HTTPS request.
+
+    The scheme is the one uvicorn sets: `https` under --ssl-certfile, or behind a proxy whose
+    X-Forwarded-Proto it trusts (--proxy-headers, from FORWARDED_ALLOW_IPS). A plain-HTTP
+    response never carries it (browsers must ignore it there, RFC 6797 section 8.1)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("strict-transport-security", HSTS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
 
 
 def with_security_headers(response: Response) -> Response:

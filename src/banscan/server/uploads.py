@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 import tempfile
 from pathlib import Path
@@ -18,8 +19,10 @@ from banscan.models import ScanResult
 from banscan.server.deps import Principal, client_addr, state_of
 from banscan.store import sites
 from banscan.store.imports import ingest_import
+from banscan.text import has_bidi
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_log = logging.getLogger("banscan.server")
 
 
 async def receive_import(
@@ -31,11 +34,14 @@ async def receive_import(
     site: str | None,
 ) -> dict[str, Any]:
     """`{"hosts": [...], "targets": [...]}` for an upload; HTTPException 413 over the size limit,
-    400 when empty, 422 for a bad site or when nothing could be read (detail: reason and errors)."""
+    400 when empty, 422 for a bad site or host name or when nothing could be read (detail: reason
+    and errors)."""
     try:
         clean_site = sites.clean_site(site or "")
     except ValueError as exc:
         raise HTTPException(422, f"site: {exc}") from None
+    if host and (any(ord(c) < 32 or c == "\x7f" for c in host) or has_bidi(host)):
+        raise HTTPException(422, "host: must not contain control or bidirectional control characters")
     st = state_of(request)
     limit = st.settings.max_import_bytes
     name = _SAFE_NAME.sub("_", Path(file.filename or "upload").name)[-100:] or "upload"
@@ -53,7 +59,16 @@ async def receive_import(
                 out.write(chunk)
         if size == 0:
             raise HTTPException(400, "empty upload")
-        result = await run_in_threadpool(_scan, request, path, fmt, host)
+        try:
+            result = await run_in_threadpool(_scan, request, path, fmt, host)
+        except Exception as exc:  # noqa: BLE001 - a reader failure is the upload's fault, not a 500
+            from banscan.errors import unexpected
+
+            _log.exception("import of %s failed", shown)
+            line = f"{shown}: {unexpected(exc)}".replace(str(path), shown)
+            raise HTTPException(
+                422, {"reason": "nothing could be read from the upload", "errors": [line]}
+            ) from None
     targets = [t.to_json() for t in result.targets]
     for t in targets:  # do not echo the server's temporary path
         t["target"] = shown

@@ -14,7 +14,15 @@ A result is keyed by the SHA-256 of its canonical JSON, so sending the same resu
 returns the first report. Only a result at least as new as the host's latest moves the host's
 current state: an older one is kept for the record, may move a finding's first-seen date
 earlier, and changes nothing else. `verified` is only ever set here, by a newer scan that read
-this host and no longer sees the product after its removal was recorded. A product that
+this host and no longer sees the product after its removal was recorded — and, when the scan
+comes from an agent, by an agent that was already enrolled as this host when the removal was
+recorded (its token's `enrolled_at`, which a token rotated by proof of the one before keeps, is
+no later than the moment the removal was recorded: the transition's `updated_at`). A clean scan
+from an agent that enrolled after that — a newcomer approved by an admin, or anyone else who
+got a fresh token for the host — verifies nothing on its own: the removal stays `removed`,
+flagged `clean-scan-from-new-agent`, until an admin records it again (after which that agent's
+next clean scan verifies it) or the long-standing agent's scan does. Results without an agent
+token (an admin's inventory import) verify as before. A product that
 disappears without a removal record keeps its state and is flagged
 `gone-without-removal-record`; one seen again after being recorded removed (or verified) goes
 back to `found`, flagged `seen-after-removal`.
@@ -47,7 +55,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from banscan.removal import FLAG_GONE, FLAG_SEEN_AFTER_REMOVAL, SYSTEM
+from banscan.removal import FLAG_GONE, FLAG_NEW_AGENT, FLAG_SEEN_AFTER_REMOVAL, SYSTEM
 from banscan.store.ingest import generated_at, merge_findings, platform_of, read_anything
 from banscan.store.models import AgentToken, Finding, Host, Report, Transition, TransitionEvent, utcnow
 
@@ -179,13 +187,16 @@ def store_results(
     report_ids = _insert_reports(conn, items, plan, now)
     busy = sorted({items[i].host_id for i, *_ in plan})
     _read_state(conn, batch, busy)
+    enrolled = _read_enrolled(conn, {t for i, *_ in plan if (t := items[i].token_id) is not None})
 
     # Pass 2: the removal-tracking rules, on the rows in memory.
     for (i, when, applied, merged), rid in zip(plan, report_ids, strict=True):
         it = items[i]
         host = batch.hosts[it.host_id]
         if applied:
-            _apply(batch, host.id, rid, it.data, merged, when, now)
+            # a token gone since it was checked counts as enrolled now
+            since = enrolled.get(it.token_id, now) if it.token_id is not None else None
+            _apply(batch, host.id, rid, it.data, merged, when, now, since)
             host.last_generated_at = when
             host.last_report_id = rid
             if not host.platform:
@@ -270,6 +281,14 @@ def _read_known_reports(
     }
 
 
+def _read_enrolled(conn: Connection, token_ids: set[int]) -> dict[int, dt.datetime]:
+    """When the agent behind each token enrolled (see the module's docstring)."""
+    if not token_ids:
+        return {}
+    q = select(_A.c.id, _A.c.enrolled_at, _A.c.created_at).where(_A.c.id.in_(sorted(token_ids)))
+    return {r.id: r.enrolled_at or r.created_at for r in conn.execute(q)}
+
+
 def _read_state(conn: Connection, batch: _Batch, host_ids: list[int]) -> None:
     for hid in host_ids:
         batch.findings[hid] = {}
@@ -351,7 +370,9 @@ def _apply(
     merged: dict[str, dict[str, Any]],
     when: dt.datetime,
     now: dt.datetime,
+    enrolled_at: dt.datetime | None = None,
 ) -> None:
+    """Apply one newer result; `enrolled_at`: when the reporting agent enrolled (None: no agent)."""
     rows = batch.findings[host_id]
     trans = batch.transitions[host_id]
     for product, f in merged.items():
@@ -406,6 +427,24 @@ def _apply(
             continue
         state, flag = t.values["state"], t.values["flag"]
         if state == "removed" and when >= _second(t.values["updated_at"]):
+            if enrolled_at is not None and enrolled_at > t.values["updated_at"]:
+                if flag != FLAG_NEW_AGENT:  # said once; the time the removal was recorded stays
+                    note = (
+                        f"not seen in report {rid}, but that scan came from an agent enrolled after the "
+                        "removal was recorded: not verified (record the removal again to let it verify)"
+                    )
+                    _event(
+                        batch,
+                        t,
+                        from_state=state,
+                        to_state=state,
+                        flag=FLAG_NEW_AGENT,
+                        note=note,
+                        rid=rid,
+                        now=now,
+                    )
+                    t.set(flag=FLAG_NEW_AGENT)
+                continue
             note = f"not seen by the clean re-scan in report {rid}"
             _step(batch, t, to_state="verified", flag=None, note=note, rid=rid, now=now)
         elif state in ("found", "replacement-installed") and was_present and flag != FLAG_GONE:

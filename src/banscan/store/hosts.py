@@ -1,5 +1,5 @@
 """Hosts as the API and the dashboard list them: one filter for both, the host's JSON, its
-counts by verdict and removal state, the choices the filters offer, and enrolment.
+counts by verdict and removal state, the choices the filters offer (enrolment: `enrolment.py`).
 
 Counts and filters run in SQL (uncorrelated IN subqueries, evaluated once rather than once per
 host), so a list of 100 000 hosts pages as fast as one of ten."""
@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select, update
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
 from banscan.models import VERDICT_NAMES
 from banscan.store import sites
 from banscan.store.deadlines import Policy, deadlines, tracked
-from banscan.store.models import VERDICTS, AgentToken, Finding, Host, Transition, utcnow
+from banscan.store.models import VERDICTS, Finding, Host, Transition
 from banscan.store.paging import Page, iso, like_pattern, page_rows
 
 UNKNOWN_OS = "unknown"  # the `os` filter value and summary key of hosts that sent no platform
@@ -245,40 +245,6 @@ def platforms(session: Session) -> list[str]:
     return [
         p or UNKNOWN_OS for p in session.scalars(select(Host.platform).distinct().order_by(Host.platform))
     ]
-
-
-def enrol_host(
-    session: Session,
-    identifier: str,
-    *,
-    hostname: str,
-    platform: str,
-    site: str | None,
-    tags: list[str] | None,
-) -> Host:
-    """The host an agent enrols as: created, or updated and its earlier agent tokens revoked.
-    A `site` or `tags` given replace the host's; None leaves them. Flushes, does not commit."""
-    host = session.scalar(select(Host).where(Host.identifier == identifier).with_for_update())
-    if host is None:
-        host = Host(
-            identifier=identifier, hostname=hostname, platform=platform, site=site or "", source="agent"
-        )
-        session.add(host)
-        session.flush()
-    else:
-        host.hostname = hostname
-        if platform:
-            host.platform = platform
-        if site is not None:
-            host.site = site
-        session.execute(
-            update(AgentToken)
-            .where(AgentToken.host_id == host.id, AgentToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
-    if tags is not None:
-        sites.set_tags(session, host.id, tags)
-    return host
 
 
 def scan_requested_at(session: Session, host_id: int) -> dt.datetime | None:

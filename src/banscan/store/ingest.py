@@ -1,7 +1,8 @@
 """Parse and validate one scan result before it is stored, and record manual transitions.
 
 A result is accepted as the exact bytes the agent sent (kept verbatim) and keyed by the
-SHA-256 of its canonical JSON form; `banscan.store.apply` stores it and holds the rules of
+SHA-256 of its canonical JSON form; an agent's is also held to the server's `ReportLimits` (its
+time, its size, its product ids); `banscan.store.apply` stores it and holds the rules of
 the removal tracking (found → replacement-installed → removed → verified). People move a
 transition with `set_transition`; only a clean re-scan sets `verified`.
 """
@@ -12,19 +13,24 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from banscan.catalog.schema import Catalog
+from banscan.match.matcher import UNLISTED_SUFFIX, unlisted_entity
 from banscan.models import VERDICT_NAMES
 from banscan.removal import MANUAL_STATES
-from banscan.store.models import Host, Transition, TransitionEvent, utcnow
+from banscan.store.models import Host, Report, Transition, TransitionEvent, utcnow
 
 # Most severe first: a product reported twice in one result keeps its worst verdict.
 _LIMITS = {"product": 200, "product_name": 500, "vendor": 200, "category": 100, "version": 200}
@@ -161,8 +167,139 @@ def _check_strings(data: Any) -> None:
                 raise ReportRejected(422, f"{where}: string {problem}", [{"path": where, "message": problem}])
 
 
-def parse_result(raw: bytes) -> tuple[str, dict[str, Any], str]:
-    """Decode, parse and validate a result body; return (text, data, idempotency key)."""
+@dataclass(frozen=True)
+class ReportLimits:
+    """What a server accepts from an agent beyond the result schema (from `ServerSettings`).
+
+    `max_findings`: more findings in one result are refused (413). `max_evidence`: per finding,
+    the first ones are stored (a result lists the strongest first) and one more item, of kind
+    `truncated`, says how many were left out; the report keeps the whole body as sent.
+    `max_clock_skew`: a `generated_at` further ahead of the server's clock is refused (422), since
+    the host's state follows its newest result and a result from the future would freeze it;
+    results from the past are kept (an old inventory, an agent catching up). `known_product`: a
+    finding whose product id it answers False for is refused (422; `KnownProducts`). None: no
+    such limit. The number of findings and their product ids are checked, and evidence cut,
+    before the schema validation, which costs in proportion to what it walks."""
+
+    max_findings: int | None = None
+    max_evidence: int | None = None
+    max_clock_skew: dt.timedelta | None = None
+    known_product: Callable[[str], bool] | None = None
+
+
+# Bodies up to this size are parsed where they arrive (an agent's usual result is ~10 KiB);
+# the server validates larger ones on a worker thread.
+PARSE_INLINE_BYTES = 64 * 1024
+# An unlisted product's name part, as `banscan.match.matcher.unlisted_id` writes it.
+_UNLISTED_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+TRUNCATED_KIND = "truncated"
+
+
+class KnownProducts:
+    """The product ids a catalog accounts for: its products, and the unlisted products of the
+    entities it covers (`<entity>-unlisted-<name>` and the bare `<entity>-unlisted`)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.products = frozenset(p.id for p in catalog.products)
+        self.entities = frozenset(e.id for e in catalog.entities if e.covered)
+        self.version = catalog.meta.version
+
+    def __call__(self, product: str) -> bool:
+        if product in self.products:
+            return True
+        entity = unlisted_entity(product)
+        if entity is None or entity not in self.entities:
+            return False
+        slug = product[len(entity) + len(UNLISTED_SUFFIX) :]
+        return not slug or (slug[0] == "-" and _UNLISTED_SLUG.fullmatch(slug[1:]) is not None)
+
+
+def report_cost(data: dict[str, Any]) -> int:
+    """How much storing a parsed result costs, in rows and evidence items: 1 + its findings +
+    their evidence (the writer's unit of fairness, `GroupCommitWriter.submit_item`)."""
+    findings = data.get("findings") or []
+    return 1 + len(findings) + sum(len(f.get("evidence") or ()) for f in findings)
+
+
+def _refuse_early(data: dict[str, Any], limits: ReportLimits) -> None:
+    """The limits checked before any work on a result's findings: their number (413) and their
+    product ids (422); what the schema says of them comes after."""
+    findings = data.get("findings")
+    if not isinstance(findings, list):
+        return
+    if limits.max_findings is not None and len(findings) > limits.max_findings:
+        msg = f"{len(findings)} findings in one result; this server accepts at most {limits.max_findings}"
+        raise ReportRejected(413, f"$.findings: {msg}", [{"path": "$.findings", "message": msg}])
+    if limits.known_product is None:
+        return
+    for i, f in enumerate(findings):
+        product = f.get("product") if isinstance(f, dict) else None
+        if isinstance(product, str) and product and not limits.known_product(product):
+            where = json_path(["findings", i, "product"])
+            version = getattr(limits.known_product, "version", "")
+            msg = (
+                f"unknown product id {product[:200]!r}: neither a product of the server's catalog"
+                f"{f' {version}' if version else ''} nor an unlisted product of an entity it covers"
+                " (is the server's catalog older than the agent's?)"
+            )
+            raise ReportRejected(422, f"{where}: {msg}", [{"path": where, "message": msg}])
+
+
+def _cut(data: dict[str, Any], limits: ReportLimits) -> bool:
+    """Evidence beyond the limit left out before the result is validated (what is left out costs
+    no validation), with a marker saying how much; whether anything was."""
+    findings = data.get("findings")
+    keep = limits.max_evidence
+    if not isinstance(findings, list) or keep is None:
+        return False  # (not a list: the schema says what is wrong)
+    cut = False
+    for f in findings:
+        evidence = f.get("evidence") if isinstance(f, dict) else None
+        if isinstance(evidence, list) and len(evidence) > keep:
+            marker = {
+                "source": "banscan-server",
+                "kind": TRUNCATED_KIND,
+                "value": f"{len(evidence) - keep} more evidence items left out (this server keeps "
+                f"{keep} per finding); the stored report holds them all",
+                "location": "",
+                "confidence": "weak",
+            }
+            f["evidence"] = [*evidence[:keep], marker]
+            cut = True
+    return cut
+
+
+def check_limits(data: dict[str, Any], limits: ReportLimits, now: dt.datetime) -> None:
+    """The limit a valid result is held to: its time (ReportRejected)."""
+    if limits.max_clock_skew is not None:
+        when = generated_at(data)
+        if when is not None and when > now + limits.max_clock_skew:
+            msg = (
+                f"{when.isoformat()} is {_duration(when - now)} ahead of the server's clock "
+                f"({now.replace(microsecond=0).isoformat()}); at most {_duration(limits.max_clock_skew)} "
+                "is accepted: correct the clock of the host that generated it"
+            )
+            raise ReportRejected(422, f"$.generated_at: {msg}", [{"path": "$.generated_at", "message": msg}])
+
+
+def _duration(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds // 3600} hours"
+    if seconds >= 120:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} seconds"
+
+
+def parse_result(
+    raw: bytes, limits: ReportLimits | None = None, *, now: dt.datetime | None = None
+) -> tuple[str, dict[str, Any], str]:
+    """Decode, parse and validate a result body; return (text, data, idempotency key).
+
+    With `limits` (an agent's report), they are applied (`ReportLimits`) as of `now` (default:
+    the clock); the key is that of the body as sent, whatever evidence the limits left out."""
     if not raw.strip():
         raise ReportRejected(400, "empty body: expected a banscan/result/v1 JSON object")
     try:
@@ -179,12 +316,16 @@ def parse_result(raw: bytes) -> tuple[str, dict[str, Any], str]:
         raise ReportRejected(400, f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ReportRejected(422, f"$: expected a JSON object, got {type(data).__name__}")
+    if limits is not None:
+        _refuse_early(data, limits)
     # Each member is serialised once: for the memoised validation and for the idempotency key.
     try:
         texts: dict[str, str] | None = {k: _canonical(v) for k, v in data.items()}
     except ValueError:  # 1e999 parses as infinity, which JSON (and PostgreSQL) cannot hold
         texts = None
-    valid = texts is not None and _quick_check()(data, texts)
+    # What the limits leave out is not validated (the stored body keeps it as sent).
+    cut = limits is not None and _cut(data, limits)
+    valid = texts is not None and not cut and _quick_check()(data, texts)
     errors = [] if valid else list(result_validator().iter_errors(data))
     if errors:
         errors.sort(key=lambda e: list(e.absolute_path))
@@ -216,6 +357,8 @@ def parse_result(raw: bytes) -> tuple[str, dict[str, Any], str]:
                 raise ReportRejected(422, f"{where}: {msg}", [{"path": where, "message": msg}])
     generated_at(data)  # a present but unreadable generated_at is rejected here
     key = hashlib.sha256(encoded).hexdigest()
+    if limits is not None:
+        check_limits(data, limits, now or utcnow())
     return text, data, key
 
 
@@ -325,3 +468,24 @@ def request_scan(session: Session, host_id: int, actor: str) -> Host | None:
     host.scan_requested_by = actor[:255]
     session.flush()
     return host
+
+
+def reset_clock(
+    session: Session, host_id: int, now: dt.datetime | None = None
+) -> tuple[Host, dt.datetime | None] | None:
+    """Forget a host's last-result time if it lies ahead of `now` (a result generated in the
+    future — a host whose clock was wrong, accepted before limits refused it — after which every
+    later result would be kept without moving the host's state): it becomes the newest
+    `generated_at` of the host's reports not after `now`, or none. The reports are kept; the
+    next result is applied. Returns the host and its previous time; None for an unknown host."""
+    host = session.get(Host, host_id, with_for_update=True)
+    if host is None:
+        return None
+    now = now or utcnow()
+    previous = host.last_generated_at
+    if previous is not None and previous > now:
+        host.last_generated_at = session.scalar(
+            select(func.max(Report.generated_at)).where(Report.host_id == host_id, Report.generated_at <= now)
+        )
+        session.flush()
+    return host, previous

@@ -120,6 +120,69 @@ class AgentToken(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    # When the agent behind this token enrolled: a token rotated by proof of the one before
+    # keeps its predecessor's, an approved enrolment starts a new one (`banscan.store.apply`
+    # lets a clean scan verify only removals recorded after it).
+    enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=utcnow)
+
+
+class EnrolSecret(Base):
+    """A secret agents enrol with, besides the server's own: kept as an argon2 hash and found by
+    the public key id it carries (`bse_<key_id>_…`). A scope (site and/or tag) is forced on every
+    host enrolled with it; an expired or revoked secret is refused."""
+
+    __tablename__ = "enrol_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    site: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+ENROLMENT_STATES = ("pending", "approved", "denied", "enrolled")
+
+
+class Enrolment(Base):
+    """An enrolment held for an admin: an agent asked to enrol as a host the server already
+    knows without proving it holds that host's token. The agent polls with the pending secret
+    it was given (kept as its SHA-256 digest); once approved, its next poll gets the token."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (
+        CheckConstraint("state IN ({})".format(", ".join(f"'{s}'" for s in ENROLMENT_STATES)), name="state"),
+        Index("ix_enrolments_state_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(255), index=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(64), default="")
+    # What enrolling sets on the host (the secret's scope already applied); None: left as is.
+    site: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    tags: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    scope_tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Why it waits: "agent-host" (a host an agent enrolled) or "imported-host".
+    reason: Mapped[str] = mapped_column(String(32))
+    host_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hosts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    secret_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrol_secrets.id", ondelete="SET NULL"), nullable=True
+    )
+    request_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Report(Base):
@@ -258,6 +321,9 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Consecutive failed logins and the lock they set (`banscan.store.accounts.LockoutPolicy`).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ApiToken(Base):

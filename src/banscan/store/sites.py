@@ -2,7 +2,8 @@
 
 A host has at most one site (`hosts.site`, '' when not set) and up to `MAX_TAGS` tags (rows of
 `host_tags`). Both are short labels chosen by people: surrounding blanks are dropped, control
-characters, line separators and unpaired surrogates are refused, and a tag may not contain a
+characters, line separators, unpaired surrogates and bidirectional controls (`banscan.text`:
+they make a label read as another) are refused, and a tag may not contain a
 comma (the dashboard's form and the CSV export separate tags with commas). Tags are kept
 sorted and without duplicates. `NO_SITE` names the hosts without a site in the summary and in
 the `site=` filter, so it cannot be a site itself. The summary lists the `SUMMARY_TAGS` tags
@@ -18,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from banscan.store.models import Host, HostTag
+from banscan.text import has_bidi
 
 MAX_SITE = 100
 MAX_TAG = 64
@@ -35,6 +37,8 @@ def _check_text(value: str, what: str, limit: int) -> str:
         raise ValueError(f"{what} longer than {limit} characters")
     if any(unicodedata.category(c) in _REFUSED for c in value):
         raise ValueError(f"{what} must not contain control characters")
+    if has_bidi(value):
+        raise ValueError(f"{what} must not contain bidirectional control characters (such as U+202E)")
     return value
 
 

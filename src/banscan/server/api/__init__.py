@@ -5,10 +5,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from banscan.server.api import agents, findings, hosts, imports, session, tokens, transitions
+from banscan.server.api import (
+    agents,
+    enrol_secrets,
+    enrolments,
+    findings,
+    hosts,
+    imports,
+    session,
+    tokens,
+    transitions,
+    users,
+)
 
 API_PREFIX = "/api/v1"
-RESOURCES = (agents, hosts, findings, transitions, tokens, imports, session)
+RESOURCES = (agents, hosts, findings, transitions, tokens, users, imports, session, enrolments, enrol_secrets)
 
 
 def api_router() -> APIRouter:

@@ -1,10 +1,12 @@
-"""What agents do: enrol for a token, post scan results, and check in for scan requests."""
+"""What agents do: enrol for a token (the rules: `banscan.store.enrolment`), post scan results,
+and check in for scan requests."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -16,11 +18,12 @@ from banscan.server.api.common import no_control, site_or_none, tags_or_none
 from banscan.server.deps import AgentDep, ReadDB, WriteDB, client_addr, limit_anonymous, state_of
 from banscan.server.state import SafeJSONResponse
 from banscan.store import sites
-from banscan.store.accounts import add_agent_token, audit, verify_secret
+from banscan.store.accounts import AGENT_TOKEN_PREFIX, audit
 from banscan.store.apply import HostGone, Incoming, store_batch
+from banscan.store.enrolment import POLL_SECONDS, EnrolRefused, EnrolRequest, check_enrol_secret, enrol
 from banscan.store.findings import first_identified
-from banscan.store.hosts import enrol_host, scan_requested_at
-from banscan.store.ingest import ReportRejected, parse_result, result_schema
+from banscan.store.hosts import scan_requested_at
+from banscan.store.ingest import PARSE_INLINE_BYTES, ReportRejected, parse_result, report_cost, result_schema
 
 log = logging.getLogger("banscan.server")
 
@@ -35,13 +38,21 @@ class EnrollRequest(BaseModel):
     site: str | None = Field(
         default=None,
         max_length=1000,
-        description=f"Where the host is, at most {sites.MAX_SITE} characters; kept as is when omitted.",
+        description=f"Where the host is, at most {sites.MAX_SITE} characters; kept as is when omitted "
+        "(a scoped enrol secret's site replaces it).",
     )
     tags: list[str] | None = Field(
         default=None,
         max_length=1000,
         description=f"Up to {sites.MAX_TAGS} tags of at most {sites.MAX_TAG} characters, without commas; "
-        "they replace the host's tags (kept as they are when omitted).",
+        "they replace the host's tags (kept as they are when omitted; a scoped enrol secret's tag is "
+        "always added).",
+    )
+    pending_secret: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The `pending_secret` an earlier, held enrolment of this host gave: asks whether "
+        "an admin approved it (the answer then carries the token).",
     )
 
     _clean = field_validator("host_identifier", "hostname", "platform")(no_control)
@@ -50,50 +61,100 @@ class EnrollRequest(BaseModel):
 
 
 class EnrollResponse(BaseModel):
-    host_id: int
-    token: str = Field(description="Shown once; the server keeps only its SHA-256 digest.")
+    state: Literal["enrolled", "pending"] = Field(
+        default="enrolled", description="`pending`: held until an admin approves it (HTTP 202)."
+    )
+    host_id: int | None = None
+    token: str | None = Field(
+        default=None, description="Shown once; the server keeps only its SHA-256 digest."
+    )
+    enrolment_id: int | None = Field(default=None, description="The held enrolment, while pending.")
+    pending_secret: str | None = Field(
+        default=None,
+        description="Shown once, when the enrolment is first held: send it back as `pending_secret` "
+        "to learn the decision (and get the token once approved).",
+    )
+    retry_after: int | None = Field(default=None, description="Seconds to wait before asking again.")
+
+
+def _proof(request: Request) -> str | None:
+    """The agent token an enrolling agent presents (`Authorization: Bearer bsa_…`), if any."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value.startswith(AGENT_TOKEN_PREFIX):
+        return value
+    return None
 
 
 @router.post(
     "/enroll",
     status_code=201,
     response_model=EnrollResponse,
+    response_model_exclude_none=True,
+    responses={
+        202: {"description": "Held until an admin approves it", "model": EnrollResponse},
+        403: {"description": "Wrong, expired or revoked secret, or the enrolment was denied"},
+    },
     dependencies=[Depends(limit_anonymous)],
 )
-def enroll(body: EnrollRequest, request: Request, db: WriteDB) -> EnrollResponse:
-    """Exchange the enrolment secret for a per-host token (earlier tokens of the host are revoked).
+def enroll(body: EnrollRequest, request: Request, db: WriteDB) -> Any:
+    """Exchange an enrolment secret for a per-host token.
+
+    A new host identifier gets a new host and its token. A known one is never handed over on
+    the secret alone: an agent that presents the host's live token (`Authorization: Bearer
+    bsa_…`) gets a new one in exchange (the old one is revoked); any other enrolment as a known
+    host (another agent's, or one an inventory import created) is held for an admin (202, with a
+    `pending_secret`; poll with it, every `retry_after` seconds). Once approved, the host's old
+    tokens are revoked and the next poll gets the token; once denied, it gets a 403.
 
     A `site` or `tags` sent here are set on the host, also when it enrols again (the agent's
-    configuration wins over an earlier change in the dashboard); omitted, they stay as they are."""
+    configuration wins over an earlier change in the dashboard); omitted, they stay as they are.
+    A scoped enrol secret's site replaces the one sent, and its tag is always added."""
     st = state_of(request)
     addr = client_addr(request)
-    if st.enroll_secret_hash is None:
-        raise HTTPException(403, "enrolment is disabled on this server")
-    if not verify_secret(st.enroll_secret_hash, body.enroll_secret):
-        log.warning("enrolment refused for %r from %s: wrong secret", body.host_identifier, addr)
-        audit(db, "anonymous", "enroll.denied", body.host_identifier, addr)
-        db.commit()
-        raise HTTPException(403, "wrong enrolment secret")
+    actor = f"agent:{body.host_identifier}"
+    req = EnrolRequest(body.host_identifier, body.hostname, body.platform, body.site, body.tags, addr)
     for attempt in range(2):
         try:
-            host = enrol_host(
-                db,
-                body.host_identifier,
-                hostname=body.hostname,
-                platform=body.platform,
-                site=body.site,
-                tags=body.tags,
-            )
-            raw = add_agent_token(db, host.id, addr)
-            audit(db, f"agent:{body.host_identifier}", "enroll", body.host_identifier, addr, host_id=host.id)
+            scope = check_enrol_secret(db, body.enroll_secret, st.enroll_secret_hash)
+            out = enrol(db, req, scope, proof=_proof(request), pending_secret=body.pending_secret)
+            detail = {"secret": scope.name, "host_id": out.host_id, "enrolment_id": out.enrolment_id}
+            if out.kind != "pending":
+                audit(db, actor, ENROL_ACTIONS[out.kind], body.host_identifier, addr, **detail)
+            elif out.pending_secret is not None:  # held now (not a poll of a held one)
+                log.warning("enrolment of %r from %s held for an admin", body.host_identifier, addr)
+                audit(db, actor, "enroll.pending", body.host_identifier, addr, **detail)
             db.commit()
-            st.agent_tokens.forget_host(host.id)  # the revoked tokens stop now
-            return EnrollResponse(host_id=host.id, token=raw)
+        except EnrolRefused as exc:
+            db.rollback()
+            log.warning("enrolment refused for %r from %s: %s", body.host_identifier, addr, exc.reason)
+            audit(db, "anonymous", "enroll.denied", body.host_identifier, addr, reason=exc.reason)
+            db.commit()
+            raise HTTPException(exc.status, exc.reason) from None
         except IntegrityError:
             db.rollback()
             if attempt:
                 raise
+            continue
+        if out.kind == "pending":
+            answer = EnrollResponse(
+                state="pending",
+                enrolment_id=out.enrolment_id,
+                pending_secret=out.pending_secret,
+                retry_after=POLL_SECONDS,
+            )
+            return SafeJSONResponse(
+                answer.model_dump(exclude_none=True),
+                status_code=202,
+                headers={"Retry-After": str(POLL_SECONDS)},
+            )
+        assert out.host_id is not None
+        st.agent_tokens.forget_host(out.host_id)  # the revoked tokens stop now
+        return EnrollResponse(host_id=out.host_id, token=out.token)
     raise AssertionError("unreachable")
+
+
+ENROL_ACTIONS = {"enrolled": "enroll", "rotated": "enroll.rotate", "collected": "enroll.collect"}
 
 
 class ReportResponse(BaseModel):
@@ -117,8 +178,11 @@ class ReportResponse(BaseModel):
     responses={
         200: {"description": "Duplicate: this result was already stored", "model": ReportResponse},
         400: {"description": "Malformed JSON"},
-        413: {"description": "Body over the size limit"},
-        422: {"description": "Not a valid banscan/result/v1 document"},
+        413: {"description": "Body over the size limit, or more findings than the server accepts"},
+        422: {
+            "description": "Not a valid banscan/result/v1 document, generated ahead of the server's "
+            "clock, or naming a product the server's catalog does not know"
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -135,14 +199,21 @@ class ReportResponse(BaseModel):
 async def post_report(request: Request, agent: AgentDep) -> JSONResponse:
     """Post one scan result (the JSON `banscan scan --format json` writes) for the agent's host."""
     raw = await request.body()
+    limits = state_of(request).report_limits
     try:
-        text, data, key = parse_result(raw)
+        if len(raw) <= PARSE_INLINE_BYTES:
+            text, data, key = parse_result(raw, limits)
+        else:  # validating a large body takes a while: off the event loop, which serves the others
+            text, data, key = await run_in_threadpool(parse_result, raw, limits)
     except ReportRejected as exc:
         log.warning("rejected report from host %s: %s", agent.host_id, exc.reason)
         return SafeJSONResponse(exc.to_json(), status_code=exc.status)
     item = Incoming(agent.host_id, text, data, key, source="agent", token_id=agent.token_id)
     try:
-        stored = await asyncio.wrap_future(state_of(request).writer.submit_item(store_batch, item))
+        job = state_of(request).writer.submit_item(
+            store_batch, item, key=agent.host_id, cost=report_cost(data)
+        )
+        stored = await asyncio.wrap_future(job)
     except HostGone:
         raise HTTPException(404, "host not found") from None
     out = stored.to_json()

@@ -9,6 +9,7 @@ from fastapi import Path, Query
 
 from banscan.store import sites
 from banscan.store.paging import MAX_ID
+from banscan.text import has_bidi
 
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -16,6 +17,8 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 def no_control(value: str) -> str:
     if any(ord(c) < 32 or c == "\x7f" for c in value):
         raise ValueError("must not contain control characters")
+    if has_bidi(value):
+        raise ValueError("must not contain bidirectional control characters (such as U+202E)")
     return value
 
 

@@ -1,5 +1,5 @@
 """Hosts: list them (the dashboard's filter), read one with every finding and its obligations,
-set site and tags, ask for a scan."""
+set site and tags, ask for a scan, reset a last-result time from the future."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from banscan.store import hosts as host_store
 from banscan.store import sites
 from banscan.store.accounts import audit
 from banscan.store.findings import host_detail
-from banscan.store.ingest import request_scan
+from banscan.store.ingest import request_scan, reset_clock
 
 router = APIRouter()
 
@@ -116,3 +116,29 @@ def post_scan_request(host_id: RowId, request: Request, principal: AdminDep, db:
         "scan_requested_at": host.scan_requested_at.isoformat() if host.scan_requested_at else None,
         "scan_requested_by": host.scan_requested_by,
     }
+
+
+@router.post("/hosts/{host_id}/reset-clock", tags=["admin"])
+def post_reset_clock(host_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> dict[str, Any]:
+    """Forget the host's last-result time if it is ahead of the server's clock (admin): a
+    result generated in the future keeps every later one from being applied (`applied: false`).
+    The time goes back to the newest result not in the future (or none); the next result is
+    applied. Returns the host; nothing changes when its time is not in the future."""
+    done = reset_clock(db, host_id)
+    if done is None:
+        raise HTTPException(404, "host not found")
+    host, previous = done
+    audit(
+        db,
+        principal.name,
+        "host.clock_reset",
+        str(host_id),
+        client_addr(request),
+        previous=previous.isoformat() if previous else None,
+        now=host.last_generated_at.isoformat() if host.last_generated_at else None,
+    )
+    db.commit()
+    item = host_store.host_of(db, host_id)
+    if item is None:
+        raise HTTPException(404, "host not found")
+    return item

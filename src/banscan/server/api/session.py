@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
-from banscan.server.deps import UserDep, WriteDB, client_addr, limit_anonymous, state_of
+from banscan.server.deps import UserDep, client_addr, limit_anonymous, state_of
 from banscan.server.security import (
     check_login_csrf,
     clear_session_cookie,
@@ -19,7 +19,7 @@ from banscan.server.security import (
     set_session_cookie,
 )
 from banscan.server.state import SafeJSONResponse
-from banscan.store.accounts import audit, authenticate, end_session, start_session
+from banscan.store.accounts import StartedSession, attempt_login, audit, end_session
 
 router = APIRouter(tags=["auth"])
 web_router = APIRouter(tags=["auth"])
@@ -43,40 +43,48 @@ def _wants_json(request: Request) -> bool:
 
 
 @web_router.post("/login", dependencies=[Depends(limit_anonymous)])
-def login(
+async def login(
     request: Request,
-    db: WriteDB,
     username: Annotated[str, Form(max_length=150)],
     password: Annotated[str, Form(max_length=1024)],
     csrf_token: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
-    """Log in with a form post; sets the session cookie. 303 to `next`, or JSON if asked for."""
+    """Log in with a form post; sets the session cookie. 303 to `next`, or JSON if asked for.
+
+    A wrong password, an unknown user, a disabled account and a locked one (too many failed
+    logins: `ServerSettings.lockout`) all answer alike: 401, or back to the form. The password
+    is checked on the server's hashing threads; when they are all taken and their queue is
+    full, the answer is 503 with Retry-After."""
     st = state_of(request)
     secure = st.settings.secure_cookies
     check_login_csrf(request, csrf_token, secure=secure)
     addr = client_addr(request)
-    readable = "\x00" not in username and "\x00" not in password
-    user = authenticate(db, username, password) if readable else None
-    if user is None:
-        audit(db, "anonymous", "login.failed", username[:150].replace("\x00", "?"), addr)
-        db.commit()
+    started: StartedSession | None = None
+    if "\x00" not in username + password:  # no user has one: refused like a wrong password
+        started = await st.hash_gate.run(
+            attempt_login,
+            st.db,
+            username,
+            password,
+            policy=st.settings.lockout,
+            session_ttl=st.settings.session_ttl,
+            remote_addr=addr,
+        )
+    if started is None:
         if _wants_json(request):
             raise HTTPException(401, "wrong username or password")
         # A browser goes back to the form, which says the login failed.
         target = "/login?error=1&next=" + quote(safe_next(next), safe="")
         return RedirectResponse(target, status_code=303)
-    raw, ws = start_session(db, user, ttl=st.settings.session_ttl, remote_addr=addr)
-    audit(db, user.username, "login", user.username, addr)
-    db.commit()
     response: Response
     if _wants_json(request):
         response = SafeJSONResponse(
-            {"username": user.username, "role": user.role, "csrf_token": ws.csrf_token}
+            {"username": started.username, "role": started.role, "csrf_token": started.csrf_token}
         )
     else:
         response = RedirectResponse(safe_next(next), status_code=303)
-    set_session_cookie(response, raw, secure=secure, ttl=st.settings.session_ttl)
+    set_session_cookie(response, started.cookie, secure=secure, ttl=st.settings.session_ttl)
     response.delete_cookie(login_csrf_cookie_name(secure), path="/", secure=secure)
     return response
 

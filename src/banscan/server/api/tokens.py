@@ -1,16 +1,16 @@
-"""API tokens for automation (admins)."""
+"""API tokens for automation (admins): create, list, revoke."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, field_validator
 
-from banscan.server.api.common import no_control
-from banscan.server.deps import AdminDep, WriteDB
-from banscan.store.accounts import add_api_token
+from banscan.server.api.common import RowId, no_control
+from banscan.server.deps import AdminDep, ReadDB, WriteDB, client_addr
+from banscan.store.accounts import add_api_token, list_api_tokens, revoke_api_token, token_json
 from banscan.store.models import utcnow
 
 router = APIRouter(tags=["admin"])
@@ -37,3 +37,21 @@ def post_token(body: TokenRequest, principal: AdminDep, db: WriteDB) -> dict[str
         "token": raw,
         "expires_at": expires.isoformat() if expires else None,
     }
+
+
+@router.get("/tokens")
+def get_tokens(principal: AdminDep, db: ReadDB) -> dict[str, Any]:
+    """Every API token, newest first, with its state (live, expired, revoked); never the token
+    itself, which is kept only as a digest (admin)."""
+    return {"tokens": [token_json(t) for t in list_api_tokens(db)]}
+
+
+@router.delete("/tokens/{token_id}")
+def delete_token(token_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> dict[str, Any]:
+    """Revoke an API token: refused from its next request on (admin). Revoking one already
+    revoked changes nothing."""
+    row = revoke_api_token(db, token_id, actor=principal.name, remote_addr=client_addr(request))
+    if row is None:
+        raise HTTPException(404, "token not found")
+    db.commit()
+    return token_json(row)

@@ -1,15 +1,17 @@
 """The dashboard: server-rendered HTML pages over the fleet store (no script, no build step).
 
 Pages need a logged-in user (viewer or admin) except /login, /explainer and /static; changes
-(transitions, labels, scan requests, imports) need an admin and a CSRF token. Every response
-carries the security headers (`banscan.server.security`); errors are pages (`render.DashboardRoute`).
-One module per page; all SQL is in `banscan.store`."""
+(transitions, labels, scan requests, imports, enrolment decisions) need an admin and a CSRF
+token. Every response carries the security headers (`banscan.server.security`); errors are
+pages (`render.DashboardRoute`). One module per page; all SQL is in `banscan.store`."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from banscan.server.pages import (
+    accounts,
+    enrolments,
     exceptions,
     explainer,
     hosts,
@@ -20,7 +22,18 @@ from banscan.server.pages import (
     transitions,
 )
 
-PAGES = (login, overview, hosts, products, transitions, exceptions, imports, explainer)
+PAGES = (
+    login,
+    overview,
+    hosts,
+    products,
+    transitions,
+    exceptions,
+    imports,
+    enrolments,
+    accounts,
+    explainer,
+)
 
 
 def router() -> APIRouter:

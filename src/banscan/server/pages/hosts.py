@@ -1,8 +1,10 @@
 """The host list (with its CSV and JSON downloads), one host's page, and what an admin changes
-there: site and tags, a scan request, the next step of a product's removal."""
+there: site and tags, a scan request, the next step of a product's removal, a last-result time
+from the future."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -32,7 +34,7 @@ from banscan.store import sites
 from banscan.store.accounts import audit
 from banscan.store.findings import host_detail
 from banscan.store.hosts import HostFilter, iter_hosts, list_hosts, platforms, product_choices
-from banscan.store.ingest import request_scan, set_transition
+from banscan.store.ingest import request_scan, reset_clock, set_transition
 from banscan.store.models import VERDICTS
 from banscan.store.paging import MAX_ID
 
@@ -152,7 +154,16 @@ def host_page(request: Request, principal: UserDep, db: ReadDB, host_id: int, po
         max_site=sites.MAX_SITE,
         max_tag=sites.MAX_TAG,
         max_tags=sites.MAX_TAGS,
+        clock_ahead=_ahead(detail["last_generated_at"]),
     )
+
+
+def _ahead(when: str | None) -> bool:
+    """Whether a host's last-result time is ahead of the server's clock (no later result applies)."""
+    if not when:
+        return False
+    t = dt.datetime.fromisoformat(str(when))
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)) > dt.datetime.now(dt.UTC)
 
 
 @router.post("/hosts/{host_id}/labels")
@@ -195,6 +206,26 @@ def host_scan_request(request: Request, principal: AdminDep, db: WriteDB, host_i
     audit(db, principal.name, "host.scan_requested", str(host_id), client_addr(request))
     db.commit()
     return RedirectResponse(f"/hosts/{host_id}?scan_requested=1", status_code=303)
+
+
+@router.post("/hosts/{host_id}/reset-clock")
+def host_reset_clock(request: Request, principal: AdminDep, db: WriteDB, host_id: int) -> Response:
+    """Forget a last-result time ahead of the server's clock, from the host's page (admin)."""
+    done = reset_clock(db, host_id) if 1 <= host_id <= MAX_ID else None
+    if done is None:
+        raise HTTPException(404, "host not found")
+    host, previous = done
+    audit(
+        db,
+        principal.name,
+        "host.clock_reset",
+        str(host_id),
+        client_addr(request),
+        previous=previous.isoformat() if previous else None,
+        now=host.last_generated_at.isoformat() if host.last_generated_at else None,
+    )
+    db.commit()
+    return RedirectResponse(f"/hosts/{host_id}?clock_reset=1", status_code=303)
 
 
 def _next_state(state: str | None) -> str:

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from banscan.server.deps import Principal
@@ -22,6 +23,7 @@ from banscan.server.explainer import category_label
 from banscan.server.limits import PageParams
 from banscan.server.security import with_security_headers
 from banscan.server.state import SafeJSONResponse
+from banscan.text import show_bidi
 
 SERVER = Path(__file__).resolve().parent.parent
 TEMPLATES = SERVER / "templates"
@@ -36,11 +38,22 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=StrictUndefined,
+        finalize=_shown,
     )
     env.globals["category_label"] = category_label
     env.filters["day"] = _day
     env.filters["when"] = _when
     return env
+
+
+def _shown(value: Any) -> Any:
+    """Every value a template prints, with bidirectional controls written out (`banscan.text`):
+    host names, product names and evidence come from scanned machines."""
+    if isinstance(value, Markup):
+        return Markup(show_bidi(str(value)))
+    if isinstance(value, str):
+        return show_bidi(value)
+    return value
 
 
 def _day(value: Any) -> str:
