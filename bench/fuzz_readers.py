@@ -20,6 +20,7 @@ crashes; then the process's peak memory (RSS). The figures in bench/README.md co
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import hashlib
 import os
 import random
@@ -133,6 +134,7 @@ def main() -> int:
     ap.add_argument("--replay", type=Path, help="run the saved inputs of a --crashes folder again")
     args = ap.parse_args()
     signal.signal(signal.SIGALRM, _alarm)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` shows where a slow example is
     if args.replay is not None:
         return replay(args.replay)
     started = time.monotonic()

@@ -66,20 +66,9 @@ def analyse(data: Buffer) -> Facts:
         }
         if any(s in streams for s in _OFFICE_STREAMS):
             raise NotInstaller()
-        try:
-            meta = ole.get_metadata()
-            for attr, key in (
-                ("subject", "msi_subject"),
-                ("author", "msi_author"),
-                ("comments", "msi_comments"),
-            ):
-                v = getattr(meta, attr, None)
-                if isinstance(v, bytes):
-                    v = v.decode("cp1252", "replace")
-                if v:
-                    facts.extra[key] = str(v).strip()
-        except Exception as exc:  # noqa: BLE001 - olefile's property parser raises many types
-            facts.notes.append(f"summary information unreadable: {type(exc).__name__}")
+        for key, value in _summary(ole).items():
+            if value:
+                facts.extra[key] = value
         props = _properties(ole, streams)
         for key, prop in (("product_code", "ProductCode"), ("upgrade_code", "UpgradeCode")):
             if props.get(prop):
@@ -94,12 +83,54 @@ def analyse(data: Buffer) -> Facts:
         raise
     except RecursionError:
         raise BadInput("OLE directory tree nested too deeply (or looped); not read") from None
-    except (OSError, EOFError, ValueError, IndexError, KeyError, struct.error) as exc:
+    except (OSError, EOFError, ValueError, IndexError, KeyError, TypeError, struct.error) as exc:
         # olefile on a damaged directory, FAT or stream
         raise BadInput(f"OLE/MSI file unreadable: {type(exc).__name__}: {exc}") from None
     finally:
         ole.close()
     return facts
+
+
+_SUMMARY = "\x05SummaryInformation"
+_MAX_SUMMARY = 1024 * 1024
+# Summary-information properties kept: PIDSI_SUBJECT, PIDSI_AUTHOR, PIDSI_COMMENTS
+_SUMMARY_KEYS = {3: "msi_subject", 4: "msi_author", 6: "msi_comments"}
+_VT_LPSTR, _VT_LPWSTR = 0x1E, 0x1F
+
+
+def _summary(ole: Any) -> dict[str, str]:
+    """Subject, author and comments from the summary information stream (MS-OLEPS), read here
+    within its bounds: olefile's own parser (`get_metadata`) believes a vector's declared count
+    and can loop billions of times on a hostile file."""
+    if ole.get_type(_SUMMARY) != 2 or ole.get_size(_SUMMARY) > _MAX_SUMMARY:  # 2: STGTY_STREAM
+        return {}
+    s = bytes(ole.openstream(_SUMMARY).read(_MAX_SUMMARY))
+
+    def u32(at: int) -> int:
+        return int.from_bytes(s[at : at + 4], "little") if at + 4 <= len(s) else -1
+
+    section = u32(44)  # after the header (28 bytes) and the first FMTID (16)
+    if section < 0 or section + 8 > len(s):
+        return {}
+    count = min(max(u32(section + 4), 0), (len(s) - section - 8) // 8, 1000)
+    out: dict[str, str] = {}
+    for i in range(count):
+        key = _SUMMARY_KEYS.get(u32(section + 8 + 8 * i))
+        rel = u32(section + 12 + 8 * i)
+        if key is None or rel < 0:
+            continue
+        at = section + rel
+        vtype, size = u32(at), u32(at + 4)
+        if size <= 0:
+            continue
+        if vtype == _VT_LPSTR:  # a byte string with its terminating NUL (code page: as olefile, cp1252)
+            text = s[at + 8 : at + 8 + size - 1].replace(b"\x00", b"").decode("cp1252", "replace")
+        elif vtype == _VT_LPWSTR:  # UTF-16 characters, the NUL included
+            text = s[at + 8 : at + 8 + 2 * size].decode("utf-16-le", "replace").split("\x00", 1)[0]
+        else:
+            continue
+        out[key] = text.strip()
+    return out
 
 
 def _read(ole: Any, entry: list[str]) -> bytes:
