@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from banscan.documents import FindingView, HostView, ReportContext, ReportInputError
+from banscan.inputs import jsondepth
 from banscan.models import Verdict
 from banscan.output.csv import unguard_cell
 from banscan.policy.calendar import parse_date
@@ -294,11 +295,13 @@ def _from_csv(text: str, path: str) -> tuple[str, list[tuple[int, dict[str, str]
 
 def _from_json(text: str, path: str) -> tuple[str, list[tuple[int, dict[str, Any]]]]:
     try:
-        data = json.loads(text)
+        data = jsondepth.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(
             f"{path}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg} (truncated file?)"
         ) from None
+    except jsondepth.TooDeep as exc:
+        raise _fail(path, str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         what = "a scan result" if isinstance(data, dict) and "schema" in data else "no `items` list"
         raise _fail(
