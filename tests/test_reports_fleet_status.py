@@ -471,7 +471,8 @@ def test_bad_json_is_one_line_naming_file_and_place(board: Board, tmp_path: Path
             "scan.json",
             estate_files()[1].read_text(encoding="utf-8"),
             r"{p}:1: not a transitions export \(a scan result\)",
-        ),        ("deep.json", '{"items": ' + "[" * 5000, r"{p}: JSON nested too deeply"),
+        ),
+        ("deep.json", '{"items": ' + "[" * 5000, r"{p}: JSON nested too deeply"),
     ]
     for name, content, expect in cases:
         p = tmp_path / name
