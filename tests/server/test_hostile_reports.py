@@ -19,14 +19,15 @@ import pytest
 from sqlalchemy import select
 
 from banscan.catalog.loader import load_catalog
+from banscan.match.matcher import unlisted_id
 from banscan.output.csv import safe_cell
 from banscan.scan import ScanOptions, run_scan
 from banscan.server.state import ServerSettings
 from banscan.store import ingest
 from banscan.store.apply import Incoming, Stored, store_batch
-from banscan.store.db import Database
-from banscan.store.migrate import upgrade_db
-from banscan.store.models import AuditEntry, Host
+from banscan.store.db import Database, make_engine
+from banscan.store.migrate import alembic_config, upgrade_db
+from banscan.store.models import AuditEntry, Finding, Host, Transition
 from banscan.store.writer import GroupCommitWriter
 from banscan.text import BIDI_CONTROLS, has_bidi, show_bidi
 
@@ -439,3 +440,53 @@ def test_bidi_controls_from_scanned_machines_are_shown_spelled_out(fleet: Fleet)
     assert not has_bidi(csv_text)
     assert [row["hostname"] for row in read_csv(csv_text)] == ["KIOSK-09[U+202E]fdp.exe"]
     assert csrf_of(a.get("/").text)
+
+
+def test_migration_0007_gives_stored_unlisted_products_their_own_ids(db_url: str) -> None:
+    """Findings and removal records stored under the old shared `<entity>-unlisted` id move to
+    the id their recorded name gives, so an upgraded agent's next report continues them."""
+    from alembic import command
+
+    upgrade_db(db_url)  # a database another test left at head goes back to 0006
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0006")
+    finally:
+        engine.dispose()
+    db = Database(db_url)
+    now = dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC)
+    try:
+        with db.writing() as s:
+            host = Host(identifier="old-host", hostname="old-host", platform="windows", source="agent")
+            s.add(host)
+            s.flush()
+            for product, name in (
+                ("kaspersky-lab-unlisted", "Kaspersky Quantum Shield 2031"),
+                ("kesl", "Kaspersky Endpoint Security for Linux"),
+            ):
+                s.add(
+                    Finding(
+                        host_id=host.id,
+                        product=product,
+                        product_name=name,
+                        verdict="covered",
+                        confidence="strong",
+                        first_seen=now,
+                        first_identified=now.date(),
+                        last_seen=now,
+                    )
+                )
+                s.add(Transition(host_id=host.id, product=product, state="removed"))
+        upgrade_db(db_url)
+        with db.reading() as s:
+            found = dict(s.execute(select(Finding.product, Finding.first_identified)).all())
+            tracked = dict(s.execute(select(Transition.product, Transition.state)).all())
+    finally:
+        db.dispose()
+    new = unlisted_id("kaspersky-lab", "Kaspersky Quantum Shield 2031")
+    assert new == "kaspersky-lab-unlisted-kaspersky-quantum-shield"
+    assert found == {new: dt.date(2025, 3, 1), "kesl": dt.date(2025, 3, 1)}
+    assert tracked == {new: "removed", "kesl": "removed"}
