@@ -74,7 +74,6 @@ def create_app(
         finally:
             gc.unfreeze()  # collectable again once this app is gone (tests build many)
             state.writer.close()
-            state.hash_gate.close()
             db.dispose()
 
     app = FastAPI(
