@@ -40,3 +40,36 @@ def test_server_commands_default_to_the_stores_database() -> None:
     from banscan.store.db import DEFAULT_URL
 
     assert DEFAULT_DB == DEFAULT_URL
+
+
+def test_version_option_and_plan_help(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from banscan import __version__
+    from banscan.cli import app
+
+    runner = CliRunner()
+    for flag in ("--version", "-V"):
+        res = runner.invoke(app, [flag])
+        assert res.exit_code == 0 and res.output.startswith(f"banscan {__version__} (catalog ")
+    plan_help = runner.invoke(app, ["plan", "--help"], env={"COLUMNS": "200"}).output
+    assert "trend" not in plan_help and "newest result" in plan_help
+
+
+def test_output_file_is_confirmed_on_stderr(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.json"
+    inventory.write_text(
+        '{"name":"pack_banscan_programs","hostIdentifier":"pc-7","calendarTime":"Mon Dec  1 10:00:00 2026 UTC",'
+        '"unixTime":1796205600,"columns":{"name":"Kaspersky Endpoint Security for Windows",'
+        '"version":"12.3.0.493","publisher":"AO Kaspersky Lab"},"action":"added"}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, "-m", "banscan.cli", "scan", "-f", "json", "-o", str(out), str(inventory)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.strip() == f"banscan: wrote {out} (json): 1 finding on 1 host"
+    assert out.is_file()
+    quiet = subprocess.run([*cmd, "--quiet"], capture_output=True, text=True, check=False)
+    assert quiet.returncode == 1 and quiet.stderr == ""

@@ -7,6 +7,7 @@ imports happen inside its functions, so `banscan scan` never loads the server.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import typer
 
@@ -26,9 +27,31 @@ app = typer.Typer(
     name="banscan",
     help="Find banned software (Kaspersky first), say what each rule requires by when, and prove it is gone.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        version()
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the versions of banscan and its catalog.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    """Find banned software (Kaspersky first), say what each rule requires by when, and prove it is gone."""
+
 
 # Listed in this order by `banscan --help`: the commands, then the groups of subcommands.
 COMMANDS: list[tuple[str, Callable[..., None]]] = [

@@ -87,6 +87,14 @@ ResultsArg = Annotated[
         show_default=False,
     ),
 ]
+PlanResultsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Result files written by `banscan scan --format json`; with several, each host is "
+        "planned from the newest result that names it.",
+        show_default=False,
+    ),
+]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file (default stdout).")
 ]

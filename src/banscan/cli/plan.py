@@ -15,7 +15,7 @@ from banscan.cli.common import (
     CatalogOpt,
     OutputOpt,
     PartialOpt,
-    ResultsArg,
+    PlanResultsArg,
     report_context,
     usage_error,
     write_output,
@@ -39,7 +39,7 @@ def _print_config_template(value: bool) -> None:
 
 
 def plan_command(
-    results: ResultsArg,
+    results: PlanResultsArg,
     fmt: Annotated[
         PlanFormat,
         typer.Option("--format", "-f", help="md, html, pdf, csv (one row per step) or json."),

@@ -224,4 +224,11 @@ def scan(
         write_output(render_table(result, width=width, color=tty), output)
     else:
         write_output(renderer(fmt)(result), output)
+    if output is not None and not quiet:
+        hosts = len(result.hosts)
+        print(
+            f"banscan: wrote {output} ({fmt.value}): {len(result.findings)} finding"
+            f"{'' if len(result.findings) == 1 else 's'} on {hosts} host{'' if hosts == 1 else 's'}",
+            file=sys.stderr,
+        )
     raise typer.Exit(exit_status(result, fail_on.value))
