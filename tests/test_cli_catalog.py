@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 
 from banscan.catalog.loader import default_catalog_dir
@@ -32,7 +33,7 @@ def test_list_table_and_version() -> None:
 
 
 def test_show_includes_cited_sources() -> None:
-    res = runner.invoke(app, ["catalog", "show", "bis-icts-2024-kaspersky"])
+    res = runner.invoke(app, ["catalog", "show", "bis-icts-2024-kaspersky", "--json"])
     assert res.exit_code == 0
     data = json.loads(res.stdout)
     assert data["citation"].startswith("89 FR 52434")
@@ -40,15 +41,24 @@ def test_show_includes_cited_sources() -> None:
     assert runner.invoke(app, ["catalog", "show", "no-such-thing"]).exit_code == 2
 
 
-def test_show_prints_each_sources_publisher_and_provenance() -> None:
+def test_show_prints_readable_text_by_default() -> None:
     res = runner.invoke(app, ["catalog", "show", "bis-icts-2024-kaspersky"])
+    assert res.exit_code == 0 and not res.stdout.lstrip().startswith("{")
+    data = yaml.safe_load(res.stdout)
+    assert data["id"] == "bis-icts-2024-kaspersky" and data["citation"].startswith("89 FR 52434")
+    assert "fr-2024-13532" in {s["id"] for s in data["sources_cited"]}
+    assert "citation: 89 FR 52434" in res.stdout
+
+
+def test_show_prints_each_sources_publisher_and_provenance() -> None:
+    res = runner.invoke(app, ["catalog", "show", "bis-icts-2024-kaspersky", "--json"])
     sources = {s["id"]: s for s in json.loads(res.stdout)["_sources"]}
     fr = sources["fr-2024-13532"]
     assert fr["publisher"].startswith("Office of the Federal Register") and fr["topic"] == "legal"
     assert fr["citation"] == "89 FR 52434 (FR Doc 2024-13532)" and fr["published"] == "2024-06-24"
     assert fr["url"] == "https://www.federalregister.gov/d/2024-13532"
     assert "justia" in fr["consulted"]
-    res = runner.invoke(app, ["catalog", "show", "kaspersky-generic"])
+    res = runner.invoke(app, ["catalog", "show", "kaspersky-generic", "--json"])
     cited = json.loads(res.stdout)["_sources"]
     topics = [s["topic"] for s in cited]
     assert topics == sorted(topics, key=lambda t: t != "legal")  # legal sources first

@@ -52,8 +52,9 @@ def catalog_list(
 def catalog_show(
     item: Annotated[str, typer.Argument(help="A product, entity, regulation or alternative id.")],
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Print one catalog entry as JSON, with the sources it cites."""
+    """Print one catalog entry with the sources it cites, as text (YAML) or JSON."""
     cat = load_catalog_or_exit(catalog)
     for group in (cat.products, cat.entities, cat.regulations, cat.alternatives):
         for entry in group:
@@ -65,7 +66,13 @@ def catalog_show(
                     (cat.source(s) for s in set(_cited(data))), key=lambda s: (s.topic != "legal", s.id)
                 )
                 data["_sources"] = [s.model_dump(mode="json", exclude_none=True) for s in cited]
-                write_output(json.dumps(data, indent=2, ensure_ascii=False) + "\n", None)
+                if as_json:
+                    write_output(json.dumps(data, indent=2, ensure_ascii=False) + "\n", None)
+                else:
+                    import yaml
+
+                    data["sources_cited"] = data.pop("_sources")
+                    write_output(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), None)
                 return
     raise usage_error(f"no catalog entry with id {item!r}")
 
