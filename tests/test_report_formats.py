@@ -573,6 +573,24 @@ def test_table_colours_by_verdict_when_asked() -> None:
     assert "\x1b[1;31m" in text  # bold red for covered
 
 
+def test_table_says_when_nothing_could_be_read_and_prints_each_error_once() -> None:
+    res = empty_result()
+    res.hosts = []
+    res.targets = [TargetResult("bad.json", "osquery", errors=["bad.json:3: invalid JSON"])]
+    text = table_report.render(res)
+    assert "No banned software found" not in text
+    assert "Nothing could be read (1 input error)." in text
+    assert "Error reading bad.json (osquery): bad.json:3: invalid JSON" in text
+    # errors already on stderr are counted, not printed again
+    text = table_report.render(res, errors_on_stderr=True)
+    assert "Error reading" not in text and "Nothing could be read (1 input error)." in text
+    res.hosts = ["A"]
+    res.targets.append(TargetResult("good.json", "osquery", records=4))
+    text = table_report.render(res, errors_on_stderr=True)
+    assert "No banned software found on 1 host." in text and "1 input error, reported on stderr." in text
+    assert "Error reading" not in text
+
+
 def test_table_markup_in_names_is_not_interpreted() -> None:
     res = make_result()
     res.findings[0].product_name = "[bold]Kaspersky[/bold] Free"

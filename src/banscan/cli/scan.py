@@ -221,7 +221,8 @@ def scan(
 
         tty = output is None and sys.stdout.isatty()
         width = shutil.get_terminal_size((140, 40)).columns if tty else 140
-        write_output(render_table(result, width=width, color=tty), output)
+        text = render_table(result, width=width, color=tty, errors_on_stderr=not quiet and output is None)
+        write_output(text, output)
     else:
         write_output(renderer(fmt)(result), output)
     if output is not None and not quiet:

@@ -23,8 +23,12 @@ VERDICT_ORDER = VERDICT_SEVERITY
 EVIDENCE_WIDTH = 60
 
 
-def render(result: ScanResult, *, width: int = 120, color: bool = False) -> str:
-    """The table as text; `color=True` keeps the styles as ANSI escapes for a terminal."""
+def render(
+    result: ScanResult, *, width: int = 120, color: bool = False, errors_on_stderr: bool = False
+) -> str:
+    """The table as text; `color=True` keeps the styles as ANSI escapes for a terminal.
+    `errors_on_stderr`: the input errors were already printed there, one line each, so the
+    table counts them instead of printing each a second time."""
     console = Console(
         file=io.StringIO(),
         width=width,
@@ -35,14 +39,30 @@ def render(result: ScanResult, *, width: int = 120, color: bool = False) -> str:
         emoji=False,
     )
     hosts = _host_count(result)
+    errors = error_lines(result)
     if result.findings:
         console.print(_table(result))
         console.print(Text(summary_line(result)))
+    elif errors and not any(t.records for t in result.targets):
+        # Nothing was read: "no banned software" would claim a clean estate nobody looked at.
+        console.print(
+            Text(f"Nothing could be read ({_count(len(errors), 'input error')}).", style="bold red")
+        )
+        if errors_on_stderr:
+            return console.export_text(styles=color)
     else:
         console.print(Text(f"No banned software found on {_hosts(hosts)}.", style="bold green"))
-    for line in error_lines(result):
-        console.print(Text(line, style="red"))
+    if errors_on_stderr:
+        if errors:
+            console.print(Text(f"{_count(len(errors), 'input error')}, reported on stderr.", style="red"))
+    else:
+        for line in errors:
+            console.print(Text(line, style="red"))
     return console.export_text(styles=color)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def summary_line(result: ScanResult) -> str:
