@@ -100,3 +100,16 @@ def test_export_commands_write_each_format(tmp_path: Path) -> None:
     res = runner.invoke(app, ["export", "yara"])
     assert res.exit_code == 0 and "rule banscan_" in res.stdout
     assert runner.invoke(app, ["export", "snort"]).exit_code == 2
+
+
+def test_list_keeps_every_id_whole_at_80_columns() -> None:
+    from banscan.catalog.loader import load_catalog
+
+    res = runner.invoke(app, ["catalog", "list"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0
+    lines = res.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    first_cells = {line.split("│")[1].strip() for line in lines if line.startswith("│")}
+    assert {p.id for p in load_catalog().products} <= first_cells
+    wide = runner.invoke(app, ["catalog", "list"], env={"COLUMNS": "200"}).stdout
+    assert "category" in wide and "platforms" in wide

@@ -607,3 +607,20 @@ def test_table_no_findings() -> None:
     text = table_report.render(res)
     assert "No banned software found on 3 hosts." in text
     assert "Error reading bad.json (osquery): invalid JSON at line 3" in text
+
+
+def test_table_reads_at_80_columns() -> None:
+    """Narrow terminals get a block per finding: names, verdicts and evidence whole, no line
+    longer than the terminal, nothing cut to an ellipsis."""
+    text = table_report.render(make_result(), width=80)
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "…" not in text
+    for needle in (
+        "WKS-042  covered (definitive)  due 2024-10-04  no updates for 2 days",
+        "  Kaspersky Endpoint Security for Windows 12.3.0.493",
+        "WKS-117  accepted (definitive)  overdue since 2024-09-20",
+        "  evidence 1: process=avp.exe @ pid:4312",
+    ):
+        assert needle in text, needle
+    wide = table_report.render(make_result(), width=200)
+    assert "┃ Host" in wide and "Confidence" in wide  # the table where there is room

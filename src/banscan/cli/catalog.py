@@ -38,14 +38,27 @@ def catalog_list(
         ]
         write_output(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", None)
         return
+    console = Console(highlight=False)
+    wide = console.width >= 120  # narrower: the columns that say the most, ids never cut
     table = Table(title=f"banscan catalog {cat.meta.version} — {len(cat.products)} products")
-    for col in ("id", "name", "category", "status", "platforms", "ids"):
-        table.add_column(col)
+    table.add_column("id", no_wrap=True, min_width=max((len(p.id) for p in cat.products), default=2))
+    table.add_column("name", ratio=1)
+    if wide:
+        table.add_column("category", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    if wide:
+        table.add_column("platforms")
+    table.add_column("ids", no_wrap=True, justify="right")
     for p in cat.products:
-        table.add_row(
-            p.id, p.name, p.category.value, p.status.value, ",".join(p.platforms), str(len(p.identifiers))
-        )
-    Console(highlight=False).print(table)
+        cells = [p.id, p.name]
+        if wide:
+            cells.append(p.category.value)
+        cells.append(p.status.value)
+        if wide:
+            cells.append(",".join(p.platforms))
+        cells.append(str(len(p.identifiers)))
+        table.add_row(*cells)
+    console.print(table)
 
 
 @catalog_app.command("show")

@@ -21,6 +21,7 @@ VERDICT_STYLES: dict[Verdict, str] = {
 }
 VERDICT_ORDER = VERDICT_SEVERITY
 EVIDENCE_WIDTH = 60
+WIDE = 120  # narrower terminals get one block of lines per finding instead of the table
 
 
 def render(
@@ -41,7 +42,11 @@ def render(
     hosts = _host_count(result)
     errors = error_lines(result)
     if result.findings:
-        console.print(_table(result))
+        if width >= WIDE:
+            console.print(_table(result))
+        else:
+            for block_line in _stacked(result):
+                console.print(block_line)
         console.print(Text(summary_line(result)))
     elif errors and not any(t.records for t in result.targets):
         # Nothing was read: "no banned software" would claim a clean estate nobody looked at.
@@ -103,6 +108,32 @@ def _table(result: ScanResult) -> Table:
     return table
 
 
+def _stacked(result: ScanResult) -> list[Text]:
+    """One block per finding for narrow terminals (80 columns): host, verdict and what is due on
+    the first line, the product and the strongest evidence indented below — nothing cut short."""
+    title = f"banscan findings (catalog {result.catalog_version}, as of {result.as_of}, role {result.role})"
+    lines = [Text(title, style="bold"), Text("")]
+    for f in result.findings:
+        style = VERDICT_STYLES[f.verdict]
+        head = Text()
+        head.append(f.host, style="bold")
+        head.append("  ")
+        head.append(f.verdict.value, style=style)
+        head.append(f" ({f.confidence.value})")
+        due = _deadline(f)
+        if due.plain.startswith("overdue"):
+            head.append("  ")
+            head.append(due)
+        elif due.plain != "-":
+            head.append(f"  due {due.plain}")
+        if f.definitions_age_days:
+            head.append(f"  no updates for {f.definitions_age_days} days")
+        lines.append(head)
+        lines.append(Text("  " + _product(f)))
+        lines.append(Text("  evidence " + _evidence(f, limit=None), style="dim"))
+    return lines
+
+
 def _deadline(f: Finding) -> Text:
     dl = deadlines.of(f)
     if dl.overdue_since:
@@ -120,12 +151,12 @@ def _product(f: Finding) -> str:
     return name
 
 
-def _evidence(f: Finding) -> str:
+def _evidence(f: Finding, limit: int | None = EVIDENCE_WIDTH) -> str:
     if not f.evidence:
         return "0"
     first = describe_evidence(f.evidence[0])
-    if len(first) > EVIDENCE_WIDTH:
-        first = first[: EVIDENCE_WIDTH - 1] + "…"
+    if limit is not None and len(first) > limit:
+        first = first[: limit - 1] + "…"
     return f"{len(f.evidence)}: {first}"
 
 
