@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 
+from banscan.server.actions import decide_enrolment
 from banscan.server.api.common import RowId
-from banscan.server.deps import AdminDep, PagingDep, ReadDB, WriteDB, choice, client_addr, state_of
+from banscan.server.deps import AdminDep, PagingDep, ReadDB, WriteDB, choice
 from banscan.store import enrolment as store
 from banscan.store.models import ENROLMENT_STATES
 
@@ -43,16 +44,7 @@ def list_enrolments(
 def _decide(
     request: Request, principal: AdminDep, db: WriteDB, enrolment_id: int, approve: bool
 ) -> dict[str, Any]:
-    decide = store.approve_enrolment if approve else store.deny_enrolment
-    try:
-        row = decide(db, enrolment_id, actor=principal.name, remote_addr=client_addr(request))
-    except ValueError as exc:
-        raise HTTPException(409, str(exc)) from None
-    if row is None:
-        raise HTTPException(404, "enrolment not found")
-    db.commit()
-    if approve and row.host_id is not None:
-        state_of(request).agent_tokens.forget_host(row.host_id)  # its revoked tokens stop now
+    decide_enrolment(request, principal, db, enrolment_id, approve)
     item = store.enrolment_of(db, enrolment_id)
     assert item is not None
     return item

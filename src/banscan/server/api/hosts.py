@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from banscan.server.actions import reset_host_clock
 from banscan.server.api.common import AsOfParam, RoleParam, RowId, site_or_none, tags_or_none
 from banscan.server.deps import (
     AdminDep,
@@ -25,7 +26,7 @@ from banscan.store import hosts as host_store
 from banscan.store import sites
 from banscan.store.accounts import audit
 from banscan.store.findings import host_detail
-from banscan.store.ingest import request_scan, reset_clock
+from banscan.store.ingest import request_scan
 
 router = APIRouter()
 
@@ -124,20 +125,7 @@ def post_reset_clock(host_id: RowId, request: Request, principal: AdminDep, db: 
     result generated in the future keeps every later one from being applied (`applied: false`).
     The time goes back to the newest result not in the future (or none); the next result is
     applied. Returns the host; nothing changes when its time is not in the future."""
-    done = reset_clock(db, host_id)
-    if done is None:
-        raise HTTPException(404, "host not found")
-    host, previous = done
-    audit(
-        db,
-        principal.name,
-        "host.clock_reset",
-        str(host_id),
-        client_addr(request),
-        previous=previous.isoformat() if previous else None,
-        now=host.last_generated_at.isoformat() if host.last_generated_at else None,
-    )
-    db.commit()
+    reset_host_clock(request, principal, db, host_id)
     item = host_store.host_of(db, host_id)
     if item is None:
         raise HTTPException(404, "host not found")

@@ -3,13 +3,13 @@ and the latest decisions."""
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
-from banscan.server.deps import AdminDep, ReadDB, WriteDB, client_addr, state_of
+from banscan.server.actions import decide_enrolment
+from banscan.server.deps import AdminDep, ReadDB, WriteDB
 from banscan.server.pages.render import page, page_router
 from banscan.store import enrolment as store
-from banscan.store.paging import MAX_ID
 
 router = page_router()
 
@@ -33,18 +33,7 @@ def enrolments_page(request: Request, principal: AdminDep, db: ReadDB) -> Respon
 
 
 def _decide(request: Request, principal: AdminDep, db: WriteDB, enrolment_id: int, approve: bool) -> Response:
-    if not 1 <= enrolment_id <= MAX_ID:
-        raise HTTPException(404, "enrolment not found")
-    decide = store.approve_enrolment if approve else store.deny_enrolment
-    try:
-        row = decide(db, enrolment_id, actor=principal.name, remote_addr=client_addr(request))
-    except ValueError as exc:
-        raise HTTPException(409, str(exc)) from None
-    if row is None:
-        raise HTTPException(404, "enrolment not found")
-    db.commit()
-    if approve and row.host_id is not None:
-        state_of(request).agent_tokens.forget_host(row.host_id)  # its revoked tokens stop now
+    decide_enrolment(request, principal, db, enrolment_id, approve)
     return RedirectResponse(f"/enrolments?done={'approved' if approve else 'denied'}", status_code=303)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from banscan.models import VERDICT_NAMES
 from banscan.removal import MANUAL_STATES, STATES
+from banscan.server.actions import reset_host_clock
 from banscan.server.deps import (
     AdminDep,
     HostFilterDep,
@@ -34,7 +35,7 @@ from banscan.store import sites
 from banscan.store.accounts import audit
 from banscan.store.findings import host_detail
 from banscan.store.hosts import HostFilter, iter_hosts, list_hosts, platforms, product_choices
-from banscan.store.ingest import request_scan, reset_clock, set_transition
+from banscan.store.ingest import request_scan, set_transition
 from banscan.store.models import VERDICTS
 from banscan.store.paging import MAX_ID
 
@@ -211,20 +212,7 @@ def host_scan_request(request: Request, principal: AdminDep, db: WriteDB, host_i
 @router.post("/hosts/{host_id}/reset-clock")
 def host_reset_clock(request: Request, principal: AdminDep, db: WriteDB, host_id: int) -> Response:
     """Forget a last-result time ahead of the server's clock, from the host's page (admin)."""
-    done = reset_clock(db, host_id) if 1 <= host_id <= MAX_ID else None
-    if done is None:
-        raise HTTPException(404, "host not found")
-    host, previous = done
-    audit(
-        db,
-        principal.name,
-        "host.clock_reset",
-        str(host_id),
-        client_addr(request),
-        previous=previous.isoformat() if previous else None,
-        now=host.last_generated_at.isoformat() if host.last_generated_at else None,
-    )
-    db.commit()
+    reset_host_clock(request, principal, db, host_id)
     return RedirectResponse(f"/hosts/{host_id}?clock_reset=1", status_code=303)
 
 

@@ -1,0 +1,53 @@
+"""Admin actions the API and the dashboard both offer, done once: each checks, changes, audits
+and commits, and raises an HTTPException the caller answers in its own way (JSON or a page)."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+from sqlalchemy.orm import Session
+
+from banscan.server.deps import Principal, client_addr, state_of
+from banscan.store import enrolment
+from banscan.store.accounts import audit
+from banscan.store.ingest import reset_clock
+from banscan.store.models import Enrolment, Host
+from banscan.store.paging import MAX_ID
+
+
+def reset_host_clock(request: Request, principal: Principal, db: Session, host_id: int) -> Host:
+    """Forget a host's last-result time that is ahead of the server's clock; 404 for no host."""
+    done = reset_clock(db, host_id) if 1 <= host_id <= MAX_ID else None
+    if done is None:
+        raise HTTPException(404, "host not found")
+    host, previous = done
+    audit(
+        db,
+        principal.name,
+        "host.clock_reset",
+        str(host_id),
+        client_addr(request),
+        previous=previous.isoformat() if previous else None,
+        now=host.last_generated_at.isoformat() if host.last_generated_at else None,
+    )
+    db.commit()
+    return host
+
+
+def decide_enrolment(
+    request: Request, principal: Principal, db: Session, enrolment_id: int, approve: bool
+) -> Enrolment:
+    """Approve or deny a held enrolment; 404 for none, 409 when it is no longer pending. An
+    approval revokes the host's tokens at once, in this process's token cache too."""
+    if not 1 <= enrolment_id <= MAX_ID:
+        raise HTTPException(404, "enrolment not found")
+    decide = enrolment.approve_enrolment if approve else enrolment.deny_enrolment
+    try:
+        row = decide(db, enrolment_id, actor=principal.name, remote_addr=client_addr(request))
+    except ValueError as exc:
+        raise HTTPException(409, str(exc)) from None
+    if row is None:
+        raise HTTPException(404, "enrolment not found")
+    db.commit()
+    if approve and row.host_id is not None:
+        state_of(request).agent_tokens.forget_host(row.host_id)  # its revoked tokens stop now
+    return row
