@@ -33,7 +33,8 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    # <wbr> (a line-break opportunity in ids and paths) is invisible: it joins, not separates
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.replace("<wbr>", "")))
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_site_chart_omitted_with_a_note_without_mapping() -> None:
     html = render_html(late_context())
     assert 'id="chart-by-site"' not in html
     assert "no site mapping was given" in html
-    assert "needs two or more result files" in html  # one scan: no trend
+    assert 'id="chart-trend"' not in html and "every result given is from one date" in html  # no trend
 
 
 def test_empty_findings_say_no_banned_software(tmp_path: Path) -> None:
@@ -174,16 +175,18 @@ def test_chromium_renders_offline(html: str, tmp_path: Path) -> None:
 
 
 def test_legal_sources_are_listed_apart_from_technical(html: str) -> None:
-    legal = html[html.index('<table class="sources-legal">') :]
+    legal = html[html.index('<table class="sources sources-legal">') :]
     legal = legal[: legal.index("</table>")]
-    technical = html[html.index('<table class="sources-technical">') :]
+    technical = html[html.index('<table class="sources sources-technical">') :]
     technical = technical[: technical.index("</table>")]
     assert html.index("<h3>Legal sources</h3>") < html.index("<h3>Technical sources</h3>")
-    assert "<th>Citation</th><th>Title</th><th>Publisher</th><th>Date</th><th>Link</th>" in legal
+    assert "<th>Citation</th><th>Title</th><th>Publisher</th><th>Date</th></tr>" in legal
+    assert legal.count('<tr class="links">') == len(both_context().legal_sources)  # a link row each
     assert "89 FR 52434 (FR Doc 2024-13532)" in legal and "2024-06-24" in legal
-    assert "https://www.federalregister.gov/d/2024-13532" in legal
+    assert "https://www.federalregister.gov/d/2024-13532" in legal.replace("<wbr>", "")
     assert "Office of the Federal Register" in legal
     assert "<th>Publisher / repository</th><th>Title</th><th>Path</th><th>Commit</th>" in technical
+    technical = technical.replace("<wbr>", "")
     assert "federalregister.gov" not in technical
     ctx = both_context()
     coded = [s for s in ctx.technical_sources if s.commit]
@@ -191,4 +194,4 @@ def test_legal_sources_are_listed_apart_from_technical(html: str) -> None:
     for s in coded:
         assert s.repository in technical and s.commit in technical
     for s in ctx.legal_sources:
-        assert str(markupsafe.escape(s.title)) in legal
+        assert str(markupsafe.escape(s.title)) in legal.replace("<wbr>", "")

@@ -33,7 +33,7 @@ from typer.testing import CliRunner
 
 from banscan.cli.plan import plan_command
 from banscan.cli.report import report_command
-from banscan.documents import ReportContext, build_context
+from banscan.documents import PLATFORM_LABELS, ReportContext, build_context
 from banscan.documents.bod import BodDocument, build_bod
 from banscan.documents.far import FarDocument, build_far, load_far_context
 from banscan.documents.load import load_results
@@ -243,7 +243,7 @@ def _audit_values(ctx: ReportContext) -> Iterator[str]:
 
 def _plan_values(plans: list[HostPlan]) -> Iterator[str]:
     for hp in plans:
-        yield from (hp.host, hp.platform)
+        yield from (hp.host, PLATFORM_LABELS.get(hp.platform, hp.platform))  # "macOS", not "macos"
         for pp in hp.products:
             yield from (pp.product_name, pp.version or "", pp.replacement, pp.replacement_source, *pp.notes)
             for s in pp.steps:

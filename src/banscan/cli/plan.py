@@ -20,6 +20,21 @@ from banscan.cli.common import (
     usage_error,
     write_output,
 )
+from banscan.cli.report import (
+    AboutOpt,
+    AboutTemplateOpt,
+    AttestationOpt,
+    CertifierOpt,
+    CertifierTitleOpt,
+    LogoOpt,
+    OrganisationOpt,
+    PreparedOpt,
+    PreparerEmailOpt,
+    PreparerOpt,
+    PreparerTitleOpt,
+    UnitOpt,
+    set_about,
+)
 
 
 class PlanFormat(str, Enum):
@@ -62,6 +77,18 @@ def plan_command(
     as_of: AsOfOpt = None,
     catalog: CatalogOpt = None,
     allow_partial: PartialOpt = False,
+    about: AboutOpt = None,
+    about_template: AboutTemplateOpt = False,
+    organisation: OrganisationOpt = None,
+    unit: UnitOpt = None,
+    logo: LogoOpt = None,
+    preparer: PreparerOpt = None,
+    preparer_title: PreparerTitleOpt = None,
+    preparer_email: PreparerEmailOpt = None,
+    prepared: PreparedOpt = None,
+    certifier: CertifierOpt = None,
+    certifier_title: CertifierTitleOpt = None,
+    attestation: AttestationOpt = None,
 ) -> None:
     """Write a transition plan per host: replace, prepare, remove, verify — with commands and due dates."""
     from banscan.documents import ReportInputError
@@ -70,6 +97,20 @@ def plan_command(
     if fmt is PlanFormat.pdf and output is None and sys.stdout.isatty():
         raise usage_error("--format pdf writes binary data: give --output FILE")
     ctx = report_context(results, catalog, as_of, allow_partial, sites)
+    set_about(
+        ctx,
+        about,
+        organisation=organisation,
+        unit=unit,
+        logo=logo,
+        preparer=preparer,
+        preparer_title=preparer_title,
+        preparer_email=preparer_email,
+        prepared=prepared,
+        certifier=certifier,
+        certifier_title=certifier_title,
+        attestation=attestation,
+    )
     try:
         cfg = load_plan_config(config) if config else None
     except ReportInputError as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +20,102 @@ from banscan.cli.common import (
     usage_error,
     write_output,
 )
+
+if TYPE_CHECKING:
+    from banscan.documents import ReportContext
+
+
+# --- who the document is for and from (`report` and `plan`) --------------------------------------
+
+_ABOUT = "Organisation and attestation"
+
+
+def _print_about_template(value: bool) -> None:
+    if value:
+        from banscan.documents.yaml_inputs import ABOUT_TEMPLATE
+
+        write_output(ABOUT_TEMPLATE, None, as_bytes=True)
+        raise typer.Exit(0)
+
+
+AboutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--about",
+        help="YAML with organisation, unit, logo, preparer, prepared date, attestation and certifier "
+        "(--about-template prints one); the options below override it.",
+        rich_help_panel=_ABOUT,
+    ),
+]
+AboutTemplateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--about-template",
+        is_eager=True,
+        callback=_print_about_template,
+        help="Print a commented example --about YAML (every key) and exit.",
+        rich_help_panel=_ABOUT,
+    ),
+]
+OrganisationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--organisation",
+        "--organization",
+        help="Organisation name (head of every page).",
+        rich_help_panel=_ABOUT,
+    ),
+]
+UnitOpt = Annotated[str | None, typer.Option("--unit", help="Unit or department.", rich_help_panel=_ABOUT)]
+LogoOpt = Annotated[
+    Path | None,
+    typer.Option("--logo", help="Logo, PNG or SVG (at most 512 KiB), embedded.", rich_help_panel=_ABOUT),
+]
+PreparerOpt = Annotated[
+    str | None, typer.Option("--preparer", help="Name of the person who prepared it.", rich_help_panel=_ABOUT)
+]
+PreparerTitleOpt = Annotated[
+    str | None, typer.Option("--preparer-title", help="The preparer's title.", rich_help_panel=_ABOUT)
+]
+PreparerEmailOpt = Annotated[
+    str | None,
+    typer.Option("--preparer-email", help="The preparer's e-mail address.", rich_help_panel=_ABOUT),
+]
+PreparedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prepared", help="Date of preparation, YYYY-MM-DD (default: today).", rich_help_panel=_ABOUT
+    ),
+]
+CertifierOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--certifier",
+        help="Name of the person who certifies it (under the signature line).",
+        rich_help_panel=_ABOUT,
+    ),
+]
+CertifierTitleOpt = Annotated[
+    str | None, typer.Option("--certifier-title", help="The certifier's title.", rich_help_panel=_ABOUT)
+]
+AttestationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--attestation", help="The statement the certifier signs (default: standard).", rich_help_panel=_ABOUT
+    ),
+]
+
+
+def set_about(ctx: ReportContext, about: Path | None, **options: Any) -> None:
+    """Put the `--about` file and the options over it on `ctx`; a bad file or logo exits 2 with
+    one line naming it."""
+    from banscan.documents import ReportInputError
+    from banscan.documents.about import resolve_about
+
+    try:
+        ctx.about = resolve_about(about, **options)
+    except ReportInputError as exc:
+        raise usage_error(str(exc)) from None
 
 
 class ReportFormat(str, Enum):
@@ -92,6 +188,18 @@ def report_command(
     as_of: AsOfOpt = None,
     catalog: CatalogOpt = None,
     allow_partial: PartialOpt = False,
+    about: AboutOpt = None,
+    about_template: AboutTemplateOpt = False,
+    organisation: OrganisationOpt = None,
+    unit: UnitOpt = None,
+    logo: LogoOpt = None,
+    preparer: PreparerOpt = None,
+    preparer_title: PreparerTitleOpt = None,
+    preparer_email: PreparerEmailOpt = None,
+    prepared: PreparedOpt = None,
+    certifier: CertifierOpt = None,
+    certifier_title: CertifierTitleOpt = None,
+    attestation: AttestationOpt = None,
 ) -> None:
     """Write an audit report (HTML, PDF, Markdown), or a FAR 52.204-23 / BOD 17-01 document."""
     from banscan.documents import ReportInputError
@@ -123,6 +231,20 @@ def report_command(
         ReportDocument.bod: "BOD 17-01 report",
     }[document]
     ctx = report_context(results, catalog, as_of, allow_partial, sites, title or default_title)
+    set_about(
+        ctx,
+        about,
+        organisation=organisation,
+        unit=unit,
+        logo=logo,
+        preparer=preparer,
+        preparer_title=preparer_title,
+        preparer_email=preparer_email,
+        prepared=prepared,
+        certifier=certifier,
+        certifier_title=certifier_title,
+        attestation=attestation,
+    )
     try:
         plan_cfg = load_plan_config(config) if config else None
         record = load_transition_files(transitions) if transitions else None

@@ -13,13 +13,11 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-
-import yaml
-from pydantic import BaseModel, ValidationError
 
 from banscan.catalog.schema import Catalog, CatalogSource, Regulation
+from banscan.documents.about import About
 from banscan.documents.load import LoadedResult, Merged, merge
+from banscan.documents.yaml_inputs import ReportInputError, load_yaml_config
 from banscan.models import VERDICT_NAMES, Evidence, Finding, Obligation, ObligationStatus, ScanResult, Verdict
 from banscan.output.csv import describe_evidence
 from banscan.policy import deadlines
@@ -43,31 +41,6 @@ PLATFORM_LABELS = {
     "appliance": "Appliance",
     "unknown": "Unknown",
 }
-
-
-class ReportInputError(Exception):
-    """A report input other than a result file (sites CSV, context YAML) is unusable."""
-
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def load_yaml_config(path: Path, model: type[_M]) -> _M:
-    """A YAML settings file validated by `model`; errors name the file and the place."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ReportInputError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    try:
-        return model.model_validate(raw or {})
-    except ValidationError as exc:
-        from banscan.documents.yaml_inputs import describe_error
-
-        raise ReportInputError(describe_error(path, model, exc)) from None
 
 
 @dataclass
@@ -137,6 +110,32 @@ class RuleView:
 
 
 @dataclass
+class DutyView:
+    """One obligation of a finding under a regulation: the rule it comes from, its state as of
+    the report date and its deadline."""
+
+    rule: str  # the catalog rule id ("report-3-days"), or "" when none matches (an exemption)
+    kind: str  # prohibition, reporting, advisory, action, or "exempt"
+    state: ObligationStatus
+    deadline: str
+
+
+@dataclass
+class AppliesView:
+    """A finding a regulation applies to, once, with every obligation it carries under it."""
+
+    host: str
+    product: str
+    duties: list[DutyView]
+
+    @property
+    def state(self) -> str:
+        """The most urgent state of its obligations."""
+        states = {d.state for d in self.duties}
+        return next((s for s in ObligationStatus if s in states), "")
+
+
+@dataclass
 class RegulationView:
     id: str
     short: str
@@ -147,8 +146,8 @@ class RegulationView:
     note: str
     exemptions: list[str]
     rules: list[RuleView]
-    applies: list[tuple[str, str, ObligationStatus, str]]  # host, product, state, deadline
-    states: dict[ObligationStatus, int]
+    applies: list[AppliesView]  # one per finding, with all of its obligations under this regulation
+    states: dict[ObligationStatus, int]  # obligations per state
     sources: list[CatalogSource]
 
     @property
@@ -174,13 +173,66 @@ class ExceptionView:
 
 @dataclass
 class TrendPoint:
-    path: str
-    as_of: str
-    generated_at: str
+    """One estate on one scan date: each of its hosts counted once, from the newest result naming
+    it as of that date (a host's findings carry forward until its next scan)."""
+
+    day: str
+    estate: str
+    hosts: int
     hosts_with_findings: int
     hosts_with_covered: int
     by_verdict: dict[str, int]
-    findings_known: bool
+
+    @property
+    def covered(self) -> int:
+        return self.by_verdict.get("covered", 0)
+
+    @property
+    def findings(self) -> int:
+        return sum(self.by_verdict.values())
+
+
+ALL_HOSTS = "All hosts"
+NO_SITE = "(no site)"
+
+
+def _result_day(r: LoadedResult) -> dt.date | None:
+    return parse_date(r.result.as_of) or parse_date(r.result.generated_at[:10])
+
+
+def estate_trend(merged: Merged, sites: dict[str, str] | None = None) -> list[TrendPoint]:
+    """Findings per estate and scan date. An estate is a site of the `--sites` mapping (hosts it
+    does not name are "(no site)"), else every host given. Results whose findings are unknown,
+    or that have no date, add nothing."""
+    dated = sorted(
+        ((day, r) for r in merged.results if r.findings_known and (day := _result_day(r)) is not None),
+        key=lambda dr: (dr[0], dr[1].sort_key),
+    )
+    current: dict[str, Counter[str]] = {}  # host → verdict counts from its newest result so far
+    out: list[TrendPoint] = []
+    i = 0
+    for day in sorted({d for d, _ in dated}):
+        while i < len(dated) and dated[i][0] <= day:
+            r = dated[i][1].result
+            for h in dict.fromkeys([*r.hosts, *(f.host for f in r.findings)]):
+                current[h] = Counter(f.verdict.value for f in r.findings if f.host == h)
+            i += 1
+        estates: dict[str, list[Counter[str]]] = {}
+        for h, counts in current.items():
+            estate = (sites.get(h.lower()) or NO_SITE) if sites is not None else ALL_HOSTS
+            estates.setdefault(estate, []).append(counts)
+        for estate, hosts in estates.items():
+            out.append(
+                TrendPoint(
+                    day=day.isoformat(),
+                    estate=estate,
+                    hosts=len(hosts),
+                    hosts_with_findings=sum(1 for c in hosts if sum(c.values())),
+                    hosts_with_covered=sum(1 for c in hosts if c.get("covered")),
+                    by_verdict={v: sum(c.get(v, 0) for c in hosts) for v in VERDICT_ORDER},
+                )
+            )
+    return sorted(out, key=lambda p: (p.estate == NO_SITE, p.estate.lower(), p.day))
 
 
 def legal_sources(sources: list[CatalogSource]) -> list[CatalogSource]:
@@ -224,6 +276,12 @@ class ReportContext:
     warnings: list[str]
     sites: dict[str, str] | None
     charts: dict[str, object] = field(default_factory=dict)  # name → charts.Chart (filled by html)
+    about: About = field(default_factory=About)  # organisation, preparer, attestation (`--about`)
+
+    @property
+    def trend_days(self) -> list[str]:
+        """The scan dates of the trend, oldest first."""
+        return sorted({p.day for p in self.trend})
 
     @property
     def findings_known(self) -> bool:
@@ -437,18 +495,7 @@ def build_context(
 
     regulations = _regulations(catalog, views, roles)
     exceptions = _exceptions(views, report_day)
-    trend = [
-        TrendPoint(
-            path=r.path,
-            as_of=r.result.as_of,
-            generated_at=r.result.generated_at,
-            hosts_with_findings=len({f.host for f in r.result.findings}),
-            hosts_with_covered=len({f.host for f in r.result.findings if f.verdict is Verdict.COVERED}),
-            by_verdict={v: sum(1 for f in r.result.findings if f.verdict.value == v) for v in VERDICT_ORDER},
-            findings_known=r.findings_known,
-        )
-        for r in merged.results
-    ]
+    trend = estate_trend(merged, sites)
     source_ids: list[str] = []
     for rv in regulations:
         source_ids.extend(s.id for s in rv.sources)
@@ -506,20 +553,35 @@ def build_context(
     )
 
 
+def _rule_of(reg: Regulation | None, o: Obligation) -> tuple[str, str]:
+    """(rule id, kind) of the catalog rule an obligation was evaluated from (by its action)."""
+    if o.status is ObligationStatus.EXEMPT:
+        return "", "exempt"
+    action = " ".join(o.action.split())
+    for rule in reg.obligations if reg is not None else []:
+        if " ".join(rule.action.split()) == action:
+            return rule.id, rule.kind
+    return "", ""
+
+
 def _regulations(catalog: Catalog, views: list[FindingView], roles: list[str]) -> list[RegulationView]:
-    applies: dict[str, list[tuple[str, str, ObligationStatus, str]]] = {}
+    known = {r.id: r for r in catalog.regulations}
+    applies: dict[str, list[AppliesView]] = {}
     states: dict[str, Counter[ObligationStatus]] = {}
     citations: dict[str, str] = {}
     for fv in views:
+        rows: dict[str, AppliesView] = {}
         for ov in fv.obligations:
             o = ov.obligation
-            applies.setdefault(o.regulation, []).append(
-                (fv.finding.host, fv.finding.product_name, ov.state, o.deadline or "")
-            )
+            row = rows.get(o.regulation)
+            if row is None:
+                row = rows[o.regulation] = AppliesView(fv.finding.host, fv.finding.product_name, [])
+                applies.setdefault(o.regulation, []).append(row)
+            rule, kind = _rule_of(known.get(o.regulation), o)
+            row.duties.append(DutyView(rule=rule, kind=kind, state=ov.state, deadline=o.deadline or ""))
             states.setdefault(o.regulation, Counter())[ov.state] += 1
             citations.setdefault(o.regulation, o.citation)
     out: list[RegulationView] = []
-    known = {r.id: r for r in catalog.regulations}
     for reg_id in list(applies) + [r.id for r in catalog.regulations if r.id not in applies]:
         reg = known.get(reg_id)
         if reg is None:
@@ -605,10 +667,16 @@ def _exceptions(views: list[FindingView], day: dt.date | None) -> list[Exception
 __all__ = [
     "VERDICT_LABELS",
     "VERDICT_ORDER",
+    "About",
+    "AppliesView",
+    "DutyView",
     "FindingView",
     "HostView",
     "ReportContext",
     "ReportInputError",
+    "TrendPoint",
     "build_context",
+    "estate_trend",
     "load_sites",
+    "load_yaml_config",
 ]

@@ -1,36 +1,33 @@
-"""Charts for the HTML/PDF report, drawn with matplotlib's Agg backend as self-contained SVG.
+"""Charts for the HTML/PDF report, drawn with matplotlib's Agg backend as self-contained SVG in
+the house style (`chartstyle`) and the colours of `banscan.palette`.
 
 Text is drawn as paths (matplotlib's bundled DejaVu Sans covers Cyrillic), so the SVG needs
 no font and no network; it is embedded as a `data:` URI that both browsers and WeasyPrint
-render. Each chart keeps its numbers so the report can show them as a table too.
+render. Each chart keeps its numbers, for its text alternative.
+
+The bar charts count findings per product, operating system and site, split by verdict: their
+segments are verdicts and take the verdict colours. The trend draws estates (sites, or every host
+given) over scan dates: estates are not verdicts, so its lines take the series colours.
 """
 
 from __future__ import annotations
 
 import base64
-import io
-import re
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
+from matplotlib.dates import DateFormatter
 from matplotlib.ticker import MaxNLocator
 
-from banscan.documents import PLATFORM_LABELS, VERDICT_LABELS, VERDICT_ORDER, ReportContext
+from banscan import palette
+from banscan.documents import PLATFORM_LABELS, VERDICT_LABELS, VERDICT_ORDER, ReportContext, TrendPoint
+from banscan.documents import chartstyle as style
 
-VERDICT_COLORS = {
-    "covered": "#c0392b",
-    "review": "#e6a100",
-    "remnant": "#8e44ad",
-    "informational": "#2e86c1",
-    "accepted": "#27ae60",
-}
 _MAX_BARS = 15
+_MAX_LABEL = 48
+_MAX_POINT_LABELS = 12  # a line with more points labels its last value only
 
 
 @dataclass
@@ -38,8 +35,9 @@ class Chart:
     name: str
     title: str
     svg: str  # the <svg> element, without XML declaration or DOCTYPE
-    rows: list[tuple[str, dict[str, int]]]  # label → counts per series (for the data table)
+    rows: list[tuple[str, dict[str, int]]]  # label → counts per series (for the text alternative)
     series: list[str]
+    note: str = ""  # what the chart counts, printed under it
 
     @property
     def data_uri(self) -> str:
@@ -54,42 +52,62 @@ class Chart:
         return f"{self.title}. " + "; ".join(parts)
 
 
-def _svg(fig: Figure) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buf.getvalue()
-    text = re.sub(r"^<\?xml[^>]*>\s*", "", text)
-    text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
-    return text
+def _short(label: str) -> str:
+    return label if len(label) <= _MAX_LABEL else label[: _MAX_LABEL - 1] + "…"
 
 
-def _stacked_bars(name: str, title: str, rows: list[tuple[str, dict[str, int]]], xlabel: str) -> Chart:
-    rows = rows[:_MAX_BARS]
+def _stacked_bars(
+    name: str, title: str, rows: list[tuple[str, dict[str, int]]], note: str, more: int = 0
+) -> Chart:
+    """Horizontal bars, one per label, split by verdict; each bar ends in its total."""
     series = [v for v in VERDICT_ORDER if any(c.get(v) for _, c in rows)]
-    height = 0.9 + 0.38 * max(1, len(rows))
-    fig, ax = plt.subplots(figsize=(7.2, height), dpi=96)
-    labels = [r[0] if len(r[0]) <= 48 else r[0][:47] + "…" for r in rows][::-1]
-    left = [0] * len(rows)
-    for s in series:
-        vals = [c.get(s, 0) for _, c in rows][::-1]
-        ax.barh(labels, vals, left=left, color=VERDICT_COLORS[s], label=VERDICT_LABELS[s], height=0.6)
-        left = [a + b for a, b in zip(left, vals, strict=True)]
-    ax.set_xlabel(xlabel)
-    ax.set_title(title, loc="left", fontsize=11)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.spines[["top", "right"]].set_visible(False)
-    if series:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    return Chart(name=name, title=title, svg=_svg(fig), rows=rows, series=series)
+    with style.house_style():
+        fig, ax = style.figure(style.bar_plot_height(len(rows)))
+        labels = [_short(r[0]) for r in rows][::-1]
+        positions = list(range(len(rows)))
+        left = [0] * len(rows)
+        for s in series:
+            vals = [c.get(s, 0) for _, c in rows][::-1]
+            ax.barh(
+                positions,
+                vals,
+                left=left,
+                color=palette.VERDICT[s].fill,
+                label=VERDICT_LABELS[s],
+                height=style.BAR_HEIGHT,
+                linewidth=0,
+            )
+            left = [a + b for a, b in zip(left, vals, strict=True)]
+        ax.set_yticks(positions, labels)
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        notes = [
+            " · ".join(f"{c[v]} {v}" for v in series if c.get(v))
+            if sum(1 for v in series if c.get(v)) > 1
+            else ""
+            for _, c in rows
+        ][::-1]
+        labels_ = style.label_bars(ax, left, positions, notes)
+        style.finish(fig, ax, title, legend=len(series) > 1, bar_labels=labels_)
+        svg = style.to_svg(fig)
+    if more:
+        note += f" The {more} smallest are left out of the chart."
+    return Chart(name=name, title=title, svg=svg, rows=rows, series=series, note=note)
+
+
+def _sorted_rows(counts: dict[str, Counter[str]]) -> list[tuple[str, dict[str, int]]]:
+    return sorted(((k, dict(v)) for k, v in counts.items()), key=lambda r: (-sum(r[1].values()), r[0]))
+
+
+def _bars(name: str, title: str, counts: dict[str, Counter[str]], note: str) -> Chart:
+    rows = _sorted_rows(counts)
+    return _stacked_bars(name, title, rows[:_MAX_BARS], note, more=max(0, len(rows) - _MAX_BARS))
 
 
 def findings_by_product(ctx: ReportContext) -> Chart:
     counts: dict[str, Counter[str]] = {}
     for fv in ctx.findings:
         counts.setdefault(fv.finding.product_name, Counter())[fv.finding.verdict.value] += 1
-    rows = sorted(((k, dict(v)) for k, v in counts.items()), key=lambda r: (-sum(r[1].values()), r[0]))
-    return _stacked_bars("by-product", "Findings by product", rows, "findings")
+    return _bars("by-product", "Findings by product", counts, "Each finding once: one product on one host.")
 
 
 def findings_by_platform(ctx: ReportContext) -> Chart:
@@ -98,8 +116,12 @@ def findings_by_platform(ctx: ReportContext) -> Chart:
         label = PLATFORM_LABELS.get(hv.platform, hv.platform)
         for fv in hv.findings:
             counts.setdefault(label, Counter())[fv.finding.verdict.value] += 1
-    rows = sorted(((k, dict(v)) for k, v in counts.items()), key=lambda r: (-sum(r[1].values()), r[0]))
-    return _stacked_bars("by-platform", "Findings by operating system", rows, "findings")
+    return _bars(
+        "by-platform",
+        "Findings by operating system",
+        counts,
+        "Findings on the hosts of each operating system.",
+    )
 
 
 def findings_by_site(ctx: ReportContext) -> Chart:
@@ -108,36 +130,58 @@ def findings_by_site(ctx: ReportContext) -> Chart:
         label = hv.site or "(no site)"
         for fv in hv.findings:
             counts.setdefault(label, Counter())[fv.finding.verdict.value] += 1
-    rows = sorted(((k, dict(v)) for k, v in counts.items()), key=lambda r: (-sum(r[1].values()), r[0]))
-    return _stacked_bars("by-site", "Findings by site", rows, "findings")
+    return _bars("by-site", "Findings by site", counts, "Findings on the hosts of each site (--sites).")
 
 
-def trend(ctx: ReportContext) -> Chart:
-    points = [p for p in ctx.trend if p.findings_known]
-    labels = [p.as_of or p.generated_at[:10] for p in points]
-    # Two scans on one day are told apart by their time of generation.
-    if len(set(labels)) < len(labels):
-        labels = [f"{p.as_of} {p.generated_at[11:16]}".strip() for p in points]
-    series = {
-        "hosts with covered findings": [p.hosts_with_covered for p in points],
-        "hosts with findings": [p.hosts_with_findings for p in points],
-        **{
-            f"{VERDICT_LABELS[v].lower()} findings": [p.by_verdict[v] for p in points]
-            for v in ("covered", "review")
-        },
-    }
-    fig, ax = plt.subplots(figsize=(7.2, 2.8), dpi=96)
-    styles = ["-o", "--o", "-s", ":s"]
-    colors = ["#c0392b", "#555555", "#e67e22", "#e6a100"]
-    for (name, vals), style, color in zip(series.items(), styles, colors, strict=True):
-        ax.plot(labels, vals, style, label=name, color=color)
-    ax.set_title("Trend across scans", loc="left", fontsize=11)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylim(bottom=0)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    rows = [(label, {k: v[i] for k, v in series.items()}) for i, label in enumerate(labels)]
-    return Chart(name="trend", title="Trend across scans", svg=_svg(fig), rows=rows, series=list(series))
+def trend(points: list[TrendPoint]) -> Chart:
+    """Covered findings per estate over scan dates: one line per estate, one point per date on
+    which any result was taken (each host counted from its newest result as of that date)."""
+    estates = list(dict.fromkeys(p.estate for p in points))
+    days = sorted({p.day for p in points})
+    title = "Covered findings over time"
+    with style.house_style():
+        fig, ax = style.figure(style.LINE_HEIGHT)
+        for i, estate in enumerate(estates):
+            line = [p for p in points if p.estate == estate]
+            xs: list[Any] = [dt.date.fromisoformat(p.day) for p in line]
+            ys = [p.covered for p in line]
+            colour = palette.series(i)
+            ax.plot(xs, ys, "-o", color=colour.fill, label=estate, markeredgewidth=0, clip_on=False)
+            labelled = range(len(line)) if len(line) <= _MAX_POINT_LABELS else [len(line) - 1]
+            for k in labelled:
+                ax.annotate(
+                    str(ys[k]),
+                    (xs[k], ys[k]),
+                    xytext=(0, 6),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    color=colour.ink,
+                    fontsize=style.SMALL_SIZE,
+                    weight="bold",
+                )
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        top = max([p.covered for p in points] + [1])
+        ax.set_ylim(0, top * 1.18)
+        dates = [dt.date.fromisoformat(d) for d in days]
+        if len(dates) <= 8:
+            ax.set_xticks(dates)  # type: ignore[arg-type]
+        ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
+        span = max((dates[-1] - dates[0]).days, 1)
+        pad = dt.timedelta(days=max(span * 0.04, 0.5))
+        ax.set_xlim(dates[0] - pad, dates[-1] + pad)  # type: ignore[arg-type]
+        style.finish(fig, ax, title, value_axis="y", legend=len(estates) > 1)
+        svg = style.to_svg(fig)
+    rows = [
+        (f"{p.day} {p.estate}" if len(estates) > 1 else p.day, {"covered": p.covered, "findings": p.findings})
+        for p in points
+    ]
+    per = "site" if len(estates) > 1 or estates[0] != "All hosts" else "estate"
+    note = (
+        f"Covered findings per {per} on each scan date; a host counts with its newest scan as of that "
+        "date, so a host not scanned again carries its last count forward."
+    )
+    return Chart(name="trend", title=title, svg=svg, rows=rows, series=estates, note=note)
 
 
 def build_charts(ctx: ReportContext) -> dict[str, Chart]:
@@ -148,6 +192,6 @@ def build_charts(ctx: ReportContext) -> dict[str, Chart]:
         out["by-platform"] = findings_by_platform(ctx)
         if ctx.sites is not None:
             out["by-site"] = findings_by_site(ctx)
-    if sum(1 for p in ctx.trend if p.findings_known) >= 2:
-        out["trend"] = trend(ctx)
+    if len(ctx.trend_days) >= 2:
+        out["trend"] = trend(ctx.trend)
     return out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import jinja2
+from markupsafe import Markup, escape
 
-from banscan import __version__
-from banscan.documents import VERDICT_ORDER, ReportContext
+from banscan import __version__, palette
+from banscan.documents import PLATFORM_LABELS, VERDICT_ORDER, ReportContext
 from banscan.documents.bod import BodDocument
 from banscan.documents.far import FarDocument
 from banscan.documents.plan import HostPlan
@@ -22,6 +24,35 @@ VERDICT_MEANING = {
 }
 
 
+# Where a long identifier, path, address or key may wrap: after these separators, and nowhere
+# else (report.css.j2 keeps ids from breaking inside a word).
+_SEPARATORS = re.compile(r"([/\\.\-_:?&=,;@+#|~)\]}]+)(?=[^\s])")
+
+
+def wbr(value: object) -> Markup:
+    """`value` escaped, with a line-break opportunity (<wbr>) after each separator, so that
+    "kaspersky-ru-help" or a path wraps at "-" or "/" rather than inside a word."""
+    text = str(escape(str(value)))
+    # escaping turned & < > " ' into entities; break after "&amp;" rather than inside it
+    parts = re.split(r"(&[a-z]+;|&#\d+;)", text)
+    out = []
+    for part in parts:
+        if part.startswith("&") and part.endswith(";"):
+            out.append(part + ("<wbr>" if part == "&amp;" else ""))
+        else:
+            out.append(_SEPARATORS.sub(r"\1<wbr>", part))
+    return Markup("".join(out))
+
+
+def stamp(value: object) -> Markup:
+    """A timestamp ("2024-10-01T18:00:00+00:00") that wraps only between its date and its time."""
+    text = str(value)
+    date, sep, time = text.partition("T")
+    if not sep:
+        return Markup('<span class="nowrap">{}</span>').format(text)
+    return Markup('<span class="nowrap">{}T</span><wbr><span class="nowrap">{}</span>').format(date, time)
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -32,6 +63,11 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["days_text"] = days_text  # "1 day", "18 days": the overdue wording's count
+    env.globals["palette_css"] = palette.css_variables()
+    env.globals["palette_muted"] = palette.MUTED
+    env.globals["platform_labels"] = PLATFORM_LABELS
+    env.filters["wbr"] = wbr
+    env.filters["stamp"] = stamp
     return env
 
 
@@ -44,6 +80,8 @@ def _common(ctx: ReportContext) -> dict[str, object]:
         "catalog_version": ctx.catalog.meta.version,
         "verdict_order": VERDICT_ORDER,
         "verdict_meaning": VERDICT_MEANING,
+        "about": ctx.about,
+        "doc_kind": "report",
     }
 
 
@@ -71,7 +109,7 @@ def render_plan(plans: list[HostPlan], ctx: ReportContext) -> str:
         environment()
         .get_template("plan.html.j2")
         .render(
-            **{**_common(ctx), "title": "Transition plan"},
+            **{**_common(ctx), "title": "Transition plan", "doc_kind": "plan"},
             plans=plans,
             inputs=[r.path for r in ctx.merged.results],
         )

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections import Counter
 
 from banscan.catalog.schema import CatalogSource
-from banscan.documents import PLATFORM_LABELS, VERDICT_ORDER, FindingView, ReportContext
+from banscan.documents import PLATFORM_LABELS, VERDICT_ORDER, AppliesView, FindingView, ReportContext
 from banscan.documents.bod import BodDocument
 from banscan.documents.bod import render_markdown as bod_markdown
 from banscan.documents.far import FarDocument
 from banscan.documents.far import render_markdown as far_markdown
 from banscan.documents.html import VERDICT_MEANING
+from banscan.documents.plan import markdown_attestation, markdown_header
 from banscan.documents.plan import md_escape as e
 from banscan.policy.deadlines import overdue_text
 
@@ -26,6 +27,16 @@ def deadline_text(fv: FindingView) -> str:
 
 def _cell(text: str) -> str:
     return e(text).replace("\n", " ")
+
+
+def _duties(a: AppliesView) -> str:
+    """ "overdue 2024-10-04 (report-3-days); prohibited (contractor-prohibited)"."""
+    parts = []
+    for d in a.duties:
+        text = str(d.state) + (f" {d.deadline}" if d.deadline else "")
+        label = d.rule or d.kind
+        parts.append(f"{text} ({_cell(label)})" if label else text)
+    return "; ".join(parts)
 
 
 def _counts_table(title: str, rows: dict[str, Counter[str]]) -> list[str]:
@@ -44,6 +55,7 @@ def render_markdown(
     out = [
         f"# {e(ctx.title)}",
         "",
+        *markdown_header(ctx.about),
         f"As of **{ctx.as_of}** · role {', '.join(ctx.roles)} · catalog {ctx.catalog.meta.version} · "
         f"{len(ctx.merged.results)} result file(s)",
         "",
@@ -98,25 +110,32 @@ def render_markdown(
             out += _counts_table("By site", by_site)
         else:
             out += ["_By site: no site mapping given (`--sites FILE`); omitted._", ""]
-    if len(ctx.trend) >= 2:
+    days = ctx.trend_days
+    if len(days) >= 2:
         out += [
             "## Trend",
             "",
-            "| As of | Generated | Hosts with findings | Hosts with covered | "
+            "Per scan date, each host counted from its newest result as of that date.",
+            "",
+            "| Date | Estate | Hosts | Hosts with findings | Hosts with covered | "
             + " | ".join(VERDICT_ORDER)
             + " |",
-            "|---|---|---:|---:|" + "---:|" * len(VERDICT_ORDER),
+            "|---|---|---:|---:|---:|" + "---:|" * len(VERDICT_ORDER),
         ]
         for p in ctx.trend:
-            counts = (
-                " | ".join(str(p.by_verdict[v]) for v in VERDICT_ORDER)
-                if p.findings_known
-                else "unknown | " * 4 + "unknown"
-            )
+            counts = " | ".join(str(p.by_verdict[v]) for v in VERDICT_ORDER)
             out.append(
-                f"| {p.as_of} | {p.generated_at} | {p.hosts_with_findings} | {p.hosts_with_covered} | {counts} |"
+                f"| {p.day} | {_cell(p.estate)} | {p.hosts} | {p.hosts_with_findings} | "
+                f"{p.hosts_with_covered} | {counts} |"
             )
         out.append("")
+    elif len(days) == 1:
+        covered = sum(p.covered for p in ctx.trend)
+        out += [
+            f"_Trend: every result given is from one date ({days[0]}): {covered} covered finding(s) "
+            "on that date; a trend needs scans from two or more dates._",
+            "",
+        ]
 
     out += ["## Hosts", ""]
     if not ctx.hosts:
@@ -183,8 +202,8 @@ def render_markdown(
                 )
             out.append("")
         if r.applies:
-            out += ["Applies to:", "", "| Host | Product | Status | Deadline |", "|---|---|---|---|"]
-            out += [f"| {_cell(h)} | {_cell(p)} | {s} | {d or '—'} |" for h, p, s, d in r.applies]
+            out += ["Applies to:", "", "| Host | Product | Obligations |", "|---|---|---|"]
+            out += [f"| {_cell(a.host)} | {_cell(a.product)} | {_duties(a)} |" for a in r.applies]
         else:
             out.append("Applies to no finding in these results.")
         out.append("")
@@ -219,6 +238,7 @@ def render_markdown(
     out += ["### What was not scanned, and why", ""]
     out += [f"- {e(x)}" for x in ctx.errors] or ["Every target was read without errors."]
     out += ["", *_source_tables(ctx.legal_sources, ctx.technical_sources)]
+    out += ["", *markdown_attestation(ctx.about, "report")]
     return "\n".join(out)
 
 

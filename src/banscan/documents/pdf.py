@@ -38,6 +38,10 @@ def html_to_pdf(html: str) -> bytes:
             f"PDF output needs WeasyPrint and its system libraries (pango): {exc}; "
             "install weasyprint, or use --format html and print to PDF"
         ) from None
+    # WeasyPrint breaks a long word inside a column where `overflow-wrap: anywhere` holds even
+    # next to a <wbr>, but honours a zero-width space: the same break opportunities, as text.
+    # (The HTML keeps <wbr>, so that text copied from a browser has no invisible characters.)
+    html = html.replace("<wbr>", "\u200b")
     pdf = HTML(string=html, url_fetcher=_fetcher(), base_url=None).write_pdf()
     if not isinstance(pdf, bytes):
         raise PdfError("WeasyPrint returned no PDF")

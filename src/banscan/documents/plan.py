@@ -33,7 +33,7 @@ from typing import Any, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from banscan.catalog.schema import PLATFORMS, Catalog, Category
-from banscan.documents import FindingView, HostView, ReportContext, load_yaml_config
+from banscan.documents import About, FindingView, HostView, ReportContext, load_yaml_config
 from banscan.models import Evidence, Finding, ObligationStatus, Verdict
 from banscan.output.csv import safe_cell
 from banscan.policy.calendar import parse_date
@@ -669,6 +669,33 @@ def md_escape(text: str) -> str:
     return "\\" + text if text.startswith(("#", "+", "-", "=")) else text
 
 
+def markdown_header(about: About) -> list[str]:
+    """Organisation and preparer lines for a Markdown document (after its title)."""
+    e = md_escape
+    out = []
+    org = " · ".join(e(x) for x in (about.organisation, about.unit) if x)
+    if org:
+        out.append(f"**{org}**  ")
+    by = f" by {e(about.preparer.line)}" if about.preparer.line else ""
+    out += [f"Prepared {about.prepared}{by}", ""]
+    return out
+
+
+def markdown_attestation(about: About, kind: str) -> list[str]:
+    """The attestation with signature and date lines, for a Markdown document's end."""
+    e = md_escape
+    who = ", ".join(e(x) for x in (about.certifier.name, about.certifier.title) if x) or "name and title"
+    return [
+        "## Attestation",
+        "",
+        e(about.statement(kind)),
+        "",
+        f"Signature: ______________________________ ({who})  ",
+        "Date: ______________",
+        "",
+    ]
+
+
 def _fence(command: str) -> str:
     ticks = "```"
     while ticks in command:
@@ -680,6 +707,7 @@ def render_markdown(plans: list[HostPlan], ctx: ReportContext) -> str:
     lines = [
         "# Transition plan",
         "",
+        *markdown_header(ctx.about),
         f"As of {ctx.as_of} · role {ctx.role} · catalog {ctx.catalog.meta.version} · "
         f"inputs: {', '.join(md_escape(r.path) for r in ctx.merged.results)}",
         "",
@@ -721,4 +749,5 @@ def render_markdown(plans: list[HostPlan], ctx: ReportContext) -> str:
                 lines.append("")
         for note in hp.informational:
             lines += [f"- {md_escape(note)}", ""]
+    lines += markdown_attestation(ctx.about, "plan")
     return "\n".join(lines)

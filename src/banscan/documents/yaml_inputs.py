@@ -1,8 +1,10 @@
 """The YAML inputs of `banscan report` and `banscan plan`: commented templates and error lines.
 
-`--far-context FILE` is read into `far.FarContext`, `--config FILE` into `plan.PlanConfig`
-(both through `load_yaml_config`). `banscan report --far-context-template` and
-`banscan plan --config-template` print the templates below; each names every key, says
+`--far-context FILE` is read into `far.FarContext`, `--config FILE` into `plan.PlanConfig`,
+`--about FILE` into `about.AboutFile` (all through `load_yaml_config`, below; `banscan.documents`
+exports it and `ReportInputError`).
+`banscan report --far-context-template`, `banscan plan --config-template` and
+`--about-template` (either command) print the templates below; each names every key, says
 whether it is required and what it changes, and loads as it stands.
 
 A file that does not validate is refused with one line naming the file and the key:
@@ -15,9 +17,34 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
+import yaml
 from pydantic import BaseModel, ValidationError
+
+
+class ReportInputError(Exception):
+    """A report input other than a result file (sites CSV, context YAML) is unusable."""
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def load_yaml_config(path: Path, model: type[_M]) -> _M:
+    """A YAML settings file validated by `model`; errors name the file and the place."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ReportInputError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    try:
+        return model.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ReportInputError(describe_error(path, model, exc)) from None
+
 
 FAR_CONTEXT_TEMPLATE = """\
 # banscan report --far-context FILE: the contract data a scan cannot know, for the
@@ -100,6 +127,33 @@ approved_alternatives:
       linux: sudo apt-get install -y falcon-sensor
     # Optional. Free text kept with the choice.
     note: Approved by the Change Advisory Board (CAB-2024-0412).
+"""
+
+ABOUT_TEMPLATE = """\
+# banscan report --about FILE (and banscan plan --about FILE): who the document is for and
+# from, and who certifies it. Every key is optional; unknown keys are refused. Options such as
+# --organisation, --preparer or --logo override the values here.
+# Print this template with `banscan report --about-template`.
+
+# The organisation and unit the document is about, printed at its head and on every page.
+organisation: Example Federal Services LLC
+unit: Security Operations
+# Optional. A PNG or SVG file (at most 512 KiB), relative to this file; embedded in the document.
+logo:
+
+# Who prepared the document, and when (YYYY-MM-DD; empty: the day it is written).
+preparer:
+  name: Pat Lee
+  title: Compliance Analyst
+  email: pat.lee@example.com
+prepared:
+
+# The statement the certifying person signs. Empty: the document's standard statement.
+attestation:
+# Who certifies it: printed under the signature and date lines.
+certifier:
+  name: Dana Whitfield
+  title: Chief Information Security Officer
 """
 
 
