@@ -45,7 +45,17 @@ from banscan.server.security import UNSAFE_METHODS, session_cookie_name
 from banscan.server.state import ServerSettings
 from banscan.store.accounts import add_api_token, add_user, token_digest
 from banscan.store.enrolment import add_enrol_secret
-from banscan.store.models import Base, Enrolment, EnrolSecret, Finding, Host, User, WebSession, utcnow
+from banscan.store.models import (
+    Base,
+    Enrolment,
+    EnrolSecret,
+    Finding,
+    Host,
+    Transition,
+    User,
+    WebSession,
+    utcnow,
+)
 
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, Fleet, _truncate_pg, at, body
 
@@ -411,6 +421,21 @@ def _clock_ahead(world: World, form: bool = False) -> dict[str, Any]:
     return {"data": {}} if form else {}
 
 
+def _found_again(world: World, form: bool = False) -> dict[str, Any]:
+    """Put the product's removal back to `found`, so that marking it removed (with others, here
+    alone) changes something: steps for several products at once go forward only."""
+    host_id, product = int(world.params["host_id"]), world.params["product"]
+    with world.fleet.app.state.banscan.db.writing() as s:
+        s.execute(
+            update(Transition)
+            .where(Transition.host_id == host_id, Transition.product == product)
+            .values(state="found", flag=None)
+        )
+    if form:
+        return {"data": {"product": [product], "state": "removed", "note": "matrix"}}
+    return {"json": {"products": [product], "state": "removed", "note": "matrix"}}
+
+
 # A valid request per write route: what an admin (or the agent) sends changes the database,
 # so a refused caller's unchanged database shows the refusal is what stopped it.
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -457,6 +482,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "data": {"product": w.params["product"], "state": "replacement-installed", "note": "matrix"}
     },
     ("POST", "/imports"): lambda w, c: _inventory(w),
+    ("POST", "/api/v1/hosts/{host_id}/transitions"): lambda w, c: _found_again(w),
+    ("POST", "/hosts/{host_id}/transitions"): lambda w, c: _found_again(w, form=True),
     ("POST", "/api/v1/hosts/{host_id}/scan"): lambda w, c: {},
     ("POST", "/api/v1/hosts/{host_id}/reset-clock"): lambda w, c: _clock_ahead(w),
     ("POST", "/hosts/{host_id}/reset-clock"): lambda w, c: _clock_ahead(w, form=True),

@@ -58,7 +58,7 @@ def test_explainer_is_public_and_generated_from_the_catalog(public: Fleet) -> No
     assert "Kaspersky Security Training products and services" in text
     # what to do: built-in alternatives first, per platform
     todo = text[text.index('id="todo"') : text.index('id="sources"')]
-    windows = todo[todo.index("<h3>Windows</h3>") :]
+    windows = todo[todo.index('<h3 id="alt-windows">Windows</h3>') :]
     assert windows.index("Microsoft Defender Antivirus") < windows.index("ClamAV")
     assert "built in" in windows
     # Cyrillic names arrive as UTF-8

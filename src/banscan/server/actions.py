@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 from banscan.server.deps import Principal, client_addr, state_of
 from banscan.store import enrolment
 from banscan.store.accounts import audit
+from banscan.store.board import BULK_STATES, MAX_BULK, StepRefused, UnknownItems, record_steps
 from banscan.store.ingest import reset_clock
-from banscan.store.models import Enrolment, Host
+from banscan.store.models import Enrolment, Host, Transition
 from banscan.store.paging import MAX_ID
 
 
@@ -51,3 +52,48 @@ def decide_enrolment(
     if approve and row.host_id is not None:
         state_of(request).agent_tokens.forget_host(row.host_id)  # its revoked tokens stop now
     return row
+
+
+def record_removal_steps(
+    request: Request,
+    principal: Principal,
+    db: Session,
+    host_id: int,
+    products: list[str],
+    state: str,
+    note: str,
+) -> list[Transition]:
+    """Record one step of removal, with one note, for several products of a host at once: all
+    or nothing, each step recorded and audited as one product's step is. 404 for no host or a
+    product with no removal record there, 409 naming every refused step (forward only:
+    `banscan.store.board.bulk_step_problem`), 400 for a state, a note or a list that cannot be
+    recorded; nothing changes unless everything can."""
+    if not 1 <= host_id <= MAX_ID:
+        raise HTTPException(404, "host not found")
+    if state not in BULK_STATES:
+        raise HTTPException(
+            400,
+            f"state must be {' or '.join(BULK_STATES)} for several findings at once; verified comes from a clean scan",
+        )
+    wanted = list(dict.fromkeys(products))
+    if not wanted:
+        raise HTTPException(400, "select at least one finding")
+    if len(wanted) > MAX_BULK:
+        raise HTTPException(400, f"at most {MAX_BULK} findings at once")
+    if any(not p or len(p) > 200 or "\x00" in p for p in wanted) or "\x00" in note or len(note) > 4000:
+        raise HTTPException(400, "products must be 1-200 characters and notes at most 4000, without NUL")
+    try:
+        moved = record_steps(db, host_id, wanted, state, note, principal.name)
+    except UnknownItems as exc:
+        db.rollback()
+        raise HTTPException(404, f"Nothing recorded: {exc}.") from None
+    except StepRefused as exc:
+        db.rollback()
+        raise HTTPException(409, f"Nothing recorded: {exc}.") from None
+    if moved is None:
+        raise HTTPException(404, "host not found")
+    addr = client_addr(request)
+    for t in moved:
+        audit(db, principal.name, "transition", f"{host_id}/{t.product}", addr, state=state, batch=len(moved))
+    db.commit()
+    return moved

@@ -1,21 +1,32 @@
 """Small inline SVG charts for the dashboard, drawn on the server (no script, no external files).
 
 Every label is escaped; the SVG uses presentation attributes and CSS classes only (no inline
-`style`), so it renders under a Content-Security-Policy that allows nothing but 'self'.
+`style`), so it renders under a Content-Security-Policy that allows nothing but 'self'. Colours
+come from `banscan.palette` through the classes of dashboard.css: `verdict_chart` is the one
+chart drawn in verdict colours (`verdict-<name>`); every other chart draws in a series colour
+(`series-<i>`), so a colour on a chart never says a verdict it does not mean. Every bar carries
+its value as text, because colour alone is never enough.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["bar_chart", "line_chart"]
+from banscan.models import VERDICT_NAMES
+from banscan.palette import SERIES
+
+__all__ = ["bar_chart", "line_chart", "verdict_chart"]
 
 
 def _num(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
+
+
+def _series_class(series: int) -> str:
+    return f"series-{series % len(SERIES)}"
 
 
 def bar_chart(
@@ -27,8 +38,57 @@ def bar_chart(
     label_width: int = 190,
     links: Sequence[str | None] | None = None,
     css_class: str = "",
+    series: int = 0,
 ) -> Markup:
-    """A horizontal bar chart: one row per (label, value), the value printed after the bar."""
+    """A horizontal bar chart of one series (products, sites, tags …): one row per
+    (label, value), every bar in the colour of `series`, its value printed after it."""
+    return _bars(
+        data,
+        [_series_class(series)] * len(data),
+        title=title,
+        width=width,
+        bar_height=bar_height,
+        label_width=label_width,
+        links=links,
+        css_class=css_class,
+    )
+
+
+def verdict_chart(
+    counts: Mapping[str, float],
+    *,
+    title: str,
+    links: Mapping[str, str] | None = None,
+    width: int = 520,
+) -> Markup:
+    """A bar chart of verdicts, in the order of `VERDICT_NAMES`, each bar in its verdict's
+    colour; verdicts missing from `counts` count 0, names that are not verdicts are refused."""
+    unknown = sorted(set(counts) - set(VERDICT_NAMES))
+    if unknown:
+        raise ValueError(f"not verdicts: {', '.join(unknown)}")
+    return _bars(
+        [(v, counts.get(v, 0)) for v in VERDICT_NAMES],
+        [f"verdict-{v}" for v in VERDICT_NAMES],
+        title=title,
+        width=width,
+        bar_height=20,
+        label_width=190,
+        links=[links.get(v) for v in VERDICT_NAMES] if links is not None else None,
+        css_class="verdicts",
+    )
+
+
+def _bars(
+    data: Sequence[tuple[str, float]],
+    classes: Sequence[str],
+    *,
+    title: str,
+    width: int,
+    bar_height: int,
+    label_width: int,
+    links: Sequence[str | None] | None,
+    css_class: str,
+) -> Markup:
     gap = 6
     rows = list(data)
     height = max(1, len(rows)) * (bar_height + gap) + gap
@@ -47,7 +107,7 @@ def bar_chart(
         room = max(4, (label_width - 10) // 7)
         short = label if len(label) <= room else label[: room - 1] + "…"
         bar = (
-            f'<rect class="bar-fill bar-{i % 6}" x="{label_width}" y="{y}" width="{_num(w)}" '
+            f'<rect class="bar-fill {escape(classes[i])}" x="{label_width}" y="{y}" width="{_num(w)}" '
             f'height="{bar_height}" rx="2"><title>{escape(label)}: {_num(value)}</title></rect>'
         )
         text = (
@@ -72,9 +132,12 @@ def line_chart(
     title: str,
     width: int = 640,
     height: int = 220,
+    series: int = 0,
 ) -> Markup:
-    """A line chart of values over dates, with the axis range and a tooltip on every point."""
+    """A line chart of values over dates in the colour of `series`, with the axis range and a
+    tooltip on every point."""
     left, right, top_pad, bottom = 48, 16, 14, 34
+    colour = _series_class(series)
     parts = [
         f'<svg class="chart line" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
@@ -119,15 +182,15 @@ def line_chart(
         + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         + f" {coords[-1][0]:.1f},{base_y}"
     )
-    parts.append(f'<polygon class="line-area" points="{area}"/>')
+    parts.append(f'<polygon class="line-area {colour}" points="{area}"/>')
     parts.append(
-        '<polyline class="line-stroke" fill="none" points="'
+        f'<polyline class="line-stroke {colour}" fill="none" points="'
         + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         + '"/>'
     )
     for (d, v), (x, y) in zip(pts, coords, strict=False):
         parts.append(
-            f'<circle class="line-point" cx="{x:.1f}" cy="{y:.1f}" r="3">'
+            f'<circle class="line-point {colour}" cx="{x:.1f}" cy="{y:.1f}" r="3">'
             f"<title>{escape(d.isoformat())}: {_num(v)}</title></circle>"
         )
     parts.append("</svg>")

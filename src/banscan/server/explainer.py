@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from banscan.catalog.schema import (
+    ROLES,
     Alternative,
     Catalog,
     CatalogSource,
@@ -43,6 +44,25 @@ ROLE_LABELS = {
     "state-agency": "state agencies",
     "telecom": "telecommunications carriers",
 }
+
+
+# The heading of each role's "What do I do now?" box: the catalog's roles, named for the reader.
+ROLE_HEADINGS = {
+    "user": "Users of Kaspersky software: IT administrators and security teams",
+    "seller": "Sellers, resellers and integrators",
+    "federal-contractor": "Federal contractors",
+    "federal-agency": "Federal agencies",
+    "state-agency": "State agencies",
+    "telecom": "Telecommunications carriers",
+}
+# Duties a reader acts on first: what must be done and reported, then what is forbidden, then advice.
+KIND_ORDER = ("action", "reporting", "prohibition", "advisory")
+
+
+def anchor(kind: str, *ids: str) -> str:
+    """The stable `id` of a thing on the explainer, from its catalog ids: `prod-kesl`,
+    `reg-dhs-bod-17-01`, `ob-dhs-bod-17-01-identify`, `role-federal-contractor`."""
+    return "-".join((kind, *ids))
 
 
 def category_label(value: str) -> str:
@@ -84,6 +104,7 @@ def product_json(catalog: Catalog, p: Product) -> dict[str, Any]:
     integrates = [catalog.entity(e) for e in p.integrates]
     return {
         "id": p.id,
+        "anchor": anchor("prod", p.id),
         "name": p.name,
         "vendor": vendor.name if vendor else p.vendor,
         "category": p.category.value,
@@ -110,6 +131,7 @@ def _rule_json(r: Regulation, rule: Any) -> dict[str, Any]:
         due = f"within {rule.due_calendar_days} days of identification"
     return {
         "id": rule.id,
+        "anchor": anchor("ob", r.id, rule.id),
         "effective": rule.effective.isoformat(),
         "kind": rule.kind,
         "action": rule.action,
@@ -123,6 +145,7 @@ def _rule_json(r: Regulation, rule: Any) -> dict[str, Any]:
 def regulation_json(catalog: Catalog, r: Regulation) -> dict[str, Any]:
     return {
         "id": r.id,
+        "anchor": anchor("reg", r.id),
         "short": r.short,
         "title": r.title,
         "citation": r.citation,
@@ -141,6 +164,68 @@ def regulation_json(catalog: Catalog, r: Regulation) -> dict[str, Any]:
     }
 
 
+def _duty_json(catalog: Catalog, r: Regulation, rule: Any) -> dict[str, Any]:
+    """One obligation as a line of a role's box: its words, when, the rule and its first source."""
+    linked = [s for s in _sources(catalog, r.sources) if s["url"]]
+    return {
+        **_rule_json(r, rule),
+        "due_days": rule.due_business_days if rule.due_business_days is not None else rule.due_calendar_days,
+        "regulation": r.short,
+        "regulation_anchor": anchor("reg", r.id),
+        "jurisdiction": None if r.jurisdiction == "US" else r.jurisdiction,
+        "source": linked[0] if linked else None,
+    }
+
+
+def _sorted_duties(duties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Duties with a deadline first, the soonest first (fixed dates, then days from
+    identification), then prohibitions, then advice."""
+
+    def key(d: dict[str, Any]) -> tuple[int, str, int, str, str]:
+        kind = KIND_ORDER.index(d["kind"]) if d["kind"] in KIND_ORDER else len(KIND_ORDER)
+        days = d["due_days"] if d["due_days"] is not None else 10**6
+        group = 0 if d["due"] else 1 + kind
+        return (group, d["deadline"] or "~", days, d["effective"], d["anchor"])
+
+    return sorted(duties, key=key)
+
+
+def what_to_do_now(catalog: Catalog) -> dict[str, Any]:
+    """The obligations of the catalog's regulations per role, word for word: `everyone` holds
+    those that bind every role, `roles` one box per role a regulation binds with the rest (a
+    role binds where the regulation names it and the obligation does, as the policy engine
+    reads them)."""
+    regulations = sorted(catalog.regulations, key=lambda r: (r.issued, r.id))
+    everyone: list[dict[str, Any]] = []
+    per_role: dict[str, list[dict[str, Any]]] = {role: [] for role in ROLES}
+    rules: dict[str, list[dict[str, str]]] = {role: [] for role in ROLES}
+    for r in regulations:
+        for role in r.binds:
+            rules[role].append({"short": r.short, "anchor": anchor("reg", r.id)})
+        for rule in r.obligations:
+            applies = [role for role in ROLES if role in r.binds and role in rule.roles]
+            duty = _duty_json(catalog, r, rule)
+            if len(applies) == len(ROLES):
+                everyone.append(duty)
+                continue
+            for role in applies:
+                per_role[role].append(duty)
+    roles = [
+        {
+            "role": role,
+            "anchor": anchor("role", role),
+            "heading": ROLE_HEADINGS.get(role, ROLE_LABELS.get(role, role)),
+            "label": ROLE_LABELS.get(role, role),
+            "rules": rules[role],
+            "duties": _sorted_duties(per_role[role]),
+            "jurisdictions": sorted({d["jurisdiction"] for d in per_role[role] if d["jurisdiction"]}),
+        }
+        for role in ROLES
+        if rules[role]
+    ]
+    return {"everyone": _sorted_duties(everyone), "roles": roles}
+
+
 def _alternative_json(catalog: Catalog, a: Alternative) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -155,7 +240,7 @@ def _alternative_json(catalog: Catalog, a: Alternative) -> dict[str, Any]:
 
 def build_explainer(catalog: Catalog) -> dict[str, Any]:
     """Everything the explainer page shows, from the catalog alone."""
-    by_category: dict[str, list[dict[str, Any]]] = {}
+    by_category: dict[str, dict[str, Any]] = {}
     integrations: list[dict[str, Any]] = []
     review: list[dict[str, Any]] = []
     carve_outs: list[dict[str, Any]] = []
@@ -172,25 +257,41 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
         elif p.relation != Relation.OWN:
             integrations.append(item)
         elif p.status == ProductStatus.COVERED:
-            by_category.setdefault(item["category_label"], []).append(item)
+            group = by_category.setdefault(
+                p.category.value,
+                {"label": item["category_label"], "anchor": anchor("cat", p.category.value), "products": []},
+            )
+            group["products"].append(item)
         elif p.status == ProductStatus.REVIEW:
             review.append(item)
     regulations = sorted(catalog.regulations, key=lambda r: (r.issued, r.id))
     timeline: list[dict[str, str]] = []
     for r in regulations:
+        ref = anchor("reg", r.id)
         timeline.append(
-            {"date": r.issued.isoformat(), "regulation": r.short, "what": "issued: " + r.citation}
+            {
+                "date": r.issued.isoformat(),
+                "regulation": r.short,
+                "anchor": ref,
+                "what": "issued: " + r.citation,
+            }
         )
         for rule in r.obligations:
             if rule.effective != r.issued:
                 timeline.append(
-                    {"date": rule.effective.isoformat(), "regulation": r.short, "what": rule.action}
+                    {
+                        "date": rule.effective.isoformat(),
+                        "regulation": r.short,
+                        "anchor": ref,
+                        "what": rule.action,
+                    }
                 )
             if rule.deadline is not None:
                 timeline.append(
                     {
                         "date": rule.deadline.isoformat(),
                         "regulation": r.short,
+                        "anchor": ref,
                         "what": "deadline: " + rule.action,
                     }
                 )
@@ -208,7 +309,12 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
             platforms.setdefault(plat, []).append(_alternative_json(catalog, a))
     order = list(PLATFORM_LABELS)
     alternatives = [
-        {"platform": plat, "label": PLATFORM_LABELS.get(plat, plat), "items": items}
+        {
+            "platform": plat,
+            "anchor": anchor("alt", plat),
+            "label": PLATFORM_LABELS.get(plat, plat),
+            "items": items,
+        }
         for plat, items in sorted(
             platforms.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99
         )
@@ -216,6 +322,7 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
     entities = [
         {
             "id": e.id,
+            "anchor": anchor("ent", e.id),
             "name": e.name,
             "country": e.country,
             "legal_names": list(e.legal_names),
@@ -257,14 +364,15 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
             "days_without_updates": max(0, (dt.datetime.now(dt.UTC).date() - last).days),
         },
         "entities": entities,
-        "covered_by_category": sorted(by_category.items()),
-        "covered_count": sum(len(v) for v in by_category.values()),
+        "covered_by_category": sorted(by_category.values(), key=lambda g: str(g["label"])),
+        "covered_count": sum(len(g["products"]) for g in by_category.values()),
         "integrations": integrations,
         "review": review,
         "carve_outs": carve_outs,
         "successors": successors,
         "remnants": remnants,
         "regulations": [regulation_json(catalog, r) for r in regulations],
+        "now": what_to_do_now(catalog),
         "timeline": timeline,
         "alternatives": alternatives,
         "sources": sources,

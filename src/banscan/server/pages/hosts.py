@@ -1,6 +1,7 @@
-"""The host list (with its CSV and JSON downloads), one host's page, and what an admin changes
-there: site and tags, a scan request, the next step of a product's removal, a last-result time
-from the future."""
+"""The host list (with its CSV and JSON downloads), one host's page — its findings one row each,
+obligations by the regulation's name — and what an admin changes there: site and tags, a scan
+request, the next step of one product's removal or the same step for several at once, a
+last-result time from the future."""
 
 from __future__ import annotations
 
@@ -9,18 +10,20 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Form, HTTPException, Request, Response
+from fastapi import Form, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
-from banscan.models import VERDICT_NAMES
+from banscan.catalog.schema import Catalog
+from banscan.models import VERDICT_NAMES, ObligationStatus
 from banscan.removal import MANUAL_STATES, STATES
-from banscan.server.actions import reset_host_clock
+from banscan.server.actions import record_removal_steps, reset_host_clock
 from banscan.server.deps import (
     AdminDep,
     HostFilterDep,
     PagingDep,
     PolicyDep,
+    Principal,
     ReadDB,
     UserDep,
     WriteDB,
@@ -33,6 +36,8 @@ from banscan.server.pages.exports import csv_response, json_response
 from banscan.server.pages.render import page, page_router, pager, qs
 from banscan.store import sites
 from banscan.store.accounts import audit
+from banscan.store.board import BULK_STATES
+from banscan.store.deadlines import Policy
 from banscan.store.findings import host_detail
 from banscan.store.hosts import HostFilter, iter_hosts, list_hosts, platforms, product_choices
 from banscan.store.ingest import request_scan, set_transition
@@ -129,7 +134,36 @@ def hosts_json(request: Request, _: UserDep, f: HostFilterDep) -> Response:
 
 
 @router.get("/hosts/{host_id}")
-def host_page(request: Request, principal: UserDep, db: ReadDB, host_id: int, policy: PolicyDep) -> Response:
+def host_page(
+    request: Request,
+    principal: UserDep,
+    db: ReadDB,
+    host_id: int,
+    policy: PolicyDep,
+    moved: Annotated[str | None, Query(max_length=200)] = None,
+    recorded: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+    to: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """The host's page; `moved`: the product whose step was just recorded (its row opens on its
+    history), `recorded` and `to`: how many steps to which state the form just recorded."""
+    done = {"count": recorded, "state": to if to in STATES else None} if recorded else None
+    return _host_page(request, principal, db, host_id, policy, opened=moved, recorded=done)
+
+
+def _host_page(
+    request: Request,
+    principal: Principal,
+    db: Session,
+    host_id: int,
+    policy: Policy,
+    *,
+    status_code: int = 200,
+    opened: str | None = None,
+    recorded: dict[str, Any] | None = None,
+    bulk: dict[str, Any] | None = None,
+) -> Response:
+    """The host's page; `bulk`: a refused request for several steps, shown with its message
+    and the products, state and note it asked for (so nothing typed is lost)."""
     if not 1 <= host_id <= MAX_ID:
         raise HTTPException(404, "host not found")
     detail = host_detail(db, host_id, policy=policy)
@@ -142,21 +176,56 @@ def host_page(request: Request, principal: UserDep, db: ReadDB, host_id: int, po
             i["product"],
         )
     )
+    names = regulation_names(policy.catalog)
+    for f in detail["finding_list"]:
+        f["regulations"] = regulations_of(f["obligations"], names)
     return page(
         request,
         principal,
         "host.html.j2",
+        status_code=status_code,
         title=detail["hostname"],
         nav="hosts",
         h=detail,
         role=policy.role,
         manual_states=MANUAL_STATES,
+        bulk_states=BULK_STATES,
         next_state=_next_state,
+        regulation_names=names,
+        tracked=sum(1 for f in detail["finding_list"] if f["transition"]),
+        opened=opened,
+        recorded=recorded,
+        bulk=bulk or {"error": None, "products": [], "state": BULK_STATES[-1], "note": ""},
         max_site=sites.MAX_SITE,
         max_tag=sites.MAX_TAG,
         max_tags=sites.MAX_TAGS,
         clock_ahead=_ahead(detail["last_generated_at"]),
     )
+
+
+def regulation_names(catalog: Catalog) -> dict[str, str]:
+    """Each regulation's short name by its id (`bis-icts-2024-kaspersky` → `BIS ICTS Final
+    Determination (Kaspersky)`), as the documents name them."""
+    return {r.id: r.short for r in catalog.regulations}
+
+
+_URGENCY = list(ObligationStatus)
+
+
+def regulations_of(obligations: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, str]]:
+    """The regulations a finding's obligations come from, in order, each once: its id, its name
+    (the id when the catalog does not know it) and the most urgent status of its obligations."""
+    out: dict[str, dict[str, str]] = {}
+    for o in obligations:
+        reg, status = str(o.get("regulation", "")), str(o.get("status", ""))
+        item = out.setdefault(reg, {"id": reg, "name": names.get(reg, reg), "status": status})
+        if _rank(status) < _rank(item["status"]):
+            item["status"] = status
+    return list(out.values())
+
+
+def _rank(status: str) -> int:
+    return _URGENCY.index(ObligationStatus(status)) if status in _URGENCY else len(_URGENCY)
 
 
 def _ahead(when: str | None) -> bool:
@@ -248,3 +317,36 @@ def host_transition(
     audit(db, principal.name, "transition", f"{host_id}/{product}", client_addr(request), state=state)
     db.commit()
     return RedirectResponse(f"/hosts/{host_id}?{urlencode({'moved': product})}#p-{product}", status_code=303)
+
+
+@router.post("/hosts/{host_id}/transitions")
+def host_transitions(
+    request: Request,
+    principal: AdminDep,
+    db: WriteDB,
+    host_id: int,
+    product: Annotated[list[str] | None, Form()] = None,
+    state: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Record the same step, with one note, for the products ticked on the host's page (admin):
+    all or nothing. A refused request shows the page again with the reason, the ticks and the
+    note, and changes nothing."""
+    products = product or []
+    try:
+        moved = record_removal_steps(request, principal, db, host_id, products, state, note)
+    except HTTPException as exc:
+        db.rollback()  # nothing was written; no host at all is a 404 of the page itself
+        bulk = {"error": str(exc.detail), "products": products, "state": state, "note": note}
+        with state_of(request).db.reading() as session:
+            return _host_page(
+                request,
+                principal,
+                session,
+                host_id,
+                server_policy(request),
+                status_code=exc.status_code,
+                bulk=bulk,
+            )
+    query = urlencode({"recorded": len(moved), "to": state})
+    return RedirectResponse(f"/hosts/{host_id}?{query}#findings", status_code=303)

@@ -61,10 +61,10 @@ def overview_page(
     role: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     data = cached_overview(db, state_of(request), role_param(request, role), today())
-    verdict_chart = charts.bar_chart(
-        [(v, data["findings_by_verdict"][v]) for v in VERDICT_NAMES],
+    verdict_chart = charts.verdict_chart(
+        {v: data["findings_by_verdict"][v] for v in VERDICT_NAMES},
         title="Present findings by verdict",
-        links=[f"/hosts?{urlencode({'verdict': v})}" for v in VERDICT_NAMES],
+        links={v: f"/hosts?{urlencode({'verdict': v})}" for v in VERDICT_NAMES},
     )
     top = data["by_product"][:12]
     product_chart = charts.bar_chart(
@@ -84,6 +84,7 @@ def overview_page(
         nav="overview",
         s=data,
         roles=CATALOG_ROLES,
+        verdicts=VERDICT_NAMES,
         verdict_chart=verdict_chart,
         product_chart=product_chart,
         os_chart=_covered_by(data["by_os"], "os", "OS"),
