@@ -695,3 +695,24 @@ def test_migration_0006_gives_existing_users_a_clean_slate(
         engine.dispose()
     upgrade_db(at_0005)
     assert user_row(fleet_factory(UNLIMITED), "old-admin").failed_logins == 0
+
+
+def test_db_url_from_the_environment(
+    open_fleet: Fleet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`$BANSCAN_DB` stands in for `--db` on the server-side commands (a container sets it once)."""
+    from typer.testing import CliRunner
+
+    from banscan.cli.commands import app
+
+    create_user(open_fleet.db_url, "carol", NEW_PASSWORD, "viewer")
+    runner = CliRunner()
+    monkeypatch.setenv("BANSCAN_DB", open_fleet.db_url)
+    listed = runner.invoke(app, ["user", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert any(line.startswith("carol ") for line in listed.output.splitlines())
+    # an explicit --db still wins over the environment
+    monkeypatch.setenv("BANSCAN_DB", "postgresql://nobody@127.0.0.1:1/none")
+    listed = runner.invoke(app, ["user", "list", "--db", open_fleet.db_url])
+    assert listed.exit_code == 0, listed.output
+    assert "carol" in listed.output

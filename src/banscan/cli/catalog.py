@@ -42,7 +42,7 @@ def catalog_list(
     wide = console.width >= 120  # narrower: the columns that say the most, ids never cut
     table = Table(title=f"banscan catalog {cat.meta.version} — {len(cat.products)} products")
     table.add_column("id", no_wrap=True, min_width=max((len(p.id) for p in cat.products), default=2))
-    table.add_column("name", ratio=1)
+    table.add_column("name", ratio=1, overflow="fold")
     if wide:
         table.add_column("category", no_wrap=True)
     table.add_column("status", no_wrap=True)

@@ -138,6 +138,9 @@ def report_context(
 
 DB_HELP = "Database URL: sqlite:///banscan.db (default) or postgresql://user@host/db."
 DEFAULT_DB = "sqlite:///banscan.db"  # banscan.store.db.DEFAULT_URL, not imported: it loads the store
+ENV_DB = "BANSCAN_DB"
+# One `--db` for every server-side command; $BANSCAN_DB saves repeating the URL (a container sets it once).
+DbOption = Annotated[str, typer.Option("--db", envvar=ENV_DB, help=DB_HELP)]
 ENV_ENROLL_SECRET = "BANSCAN_ENROLL_SECRET"
 
 

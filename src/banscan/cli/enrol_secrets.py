@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from banscan.cli.common import DB_HELP, DEFAULT_DB
+from banscan.cli.common import DEFAULT_DB, DbOption
 
 enrol_secret_app = typer.Typer(
     help="Manage enrol secrets: scoped to a site and/or tag, expiring, revocable.", no_args_is_help=True
@@ -28,7 +28,7 @@ def enrol_secret_add(
     expires_in_days: Annotated[
         int | None, typer.Option("--expires-in-days", min=1, max=3650, help="Refused after this many days.")
     ] = None,
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Make an enrol secret; it is printed once and stored only as an argon2 hash."""
     raise typer.Exit(enrol_secret_add_command(db, name, site=site, tag=tag, expires_in_days=expires_in_days))
@@ -36,7 +36,7 @@ def enrol_secret_add(
 
 @enrol_secret_app.command("list")
 def enrol_secret_list(
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document instead of a table.")] = False,
 ) -> None:
     """List enrol secrets with their scope and status (never the secrets themselves)."""
@@ -46,7 +46,7 @@ def enrol_secret_list(
 @enrol_secret_app.command("revoke")
 def enrol_secret_revoke(
     secret: Annotated[str, typer.Argument(help="The secret's name or id.")],
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Revoke an enrol secret: agents can no longer enrol with it (enrolled ones keep their tokens)."""
     raise typer.Exit(enrol_secret_revoke_command(db, secret))

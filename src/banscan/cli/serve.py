@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from banscan.cli.common import DB_HELP, DEFAULT_DB, ENV_ENROLL_SECRET, read_secret
+from banscan.cli.common import DEFAULT_DB, ENV_ENROLL_SECRET, DbOption, read_secret
 from banscan.cli.users import user_add_command
 
 
 def serve(
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
     enroll_secret_file: Annotated[

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from banscan.cli.common import DB_HELP, DEFAULT_DB
+from banscan.cli.common import DEFAULT_DB, DbOption
 
 token_app = typer.Typer(help="Manage API tokens for automation.", no_args_is_help=True)
 
@@ -16,7 +16,7 @@ token_app = typer.Typer(help="Manage API tokens for automation.", no_args_is_hel
 def token_add(
     name: Annotated[str, typer.Argument(help="What the token is for.")],
     role: Annotated[str, typer.Option("--role", help="admin or viewer.")] = "viewer",
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
     raise typer.Exit(token_add_command(db, name, role))
@@ -36,7 +36,7 @@ def token_add_command(db: str, name: str, role: str = "viewer") -> int:
 
 
 @token_app.command("list")
-def token_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB) -> None:
+def token_list(db: DbOption = DEFAULT_DB) -> None:
     """List API tokens (newest first): id, name, role, state; never the tokens themselves."""
     raise typer.Exit(token_list_command(db))
 
@@ -44,7 +44,7 @@ def token_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_
 @token_app.command("revoke")
 def token_revoke(
     token_id: Annotated[int, typer.Argument(help="The token's id (from `banscan token list`).", min=1)],
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Revoke an API token; the server refuses it from its next request on."""
     raise typer.Exit(token_revoke_command(db, token_id))

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from banscan.cli.common import DB_HELP, DEFAULT_DB
+from banscan.cli.common import DEFAULT_DB, DbOption
 
 ENV_PASSWORD = "BANSCAN_PASSWORD"
 
@@ -21,7 +21,7 @@ user_app = typer.Typer(help="Manage dashboard users (there is no default user)."
 def user_add(
     username: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[str, typer.Option("--role", help="admin or viewer.")] = "viewer",
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Add a user; the password is prompted (or read from $BANSCAN_PASSWORD or stdin)."""
     raise typer.Exit(user_add_command(db, username, role))
@@ -59,7 +59,7 @@ def user_add_command(db: str, username: str, role: str = "admin", password: str 
 
 
 @user_app.command("list")
-def user_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB) -> None:
+def user_list(db: DbOption = DEFAULT_DB) -> None:
     """List users: role, whether disabled or locked, failed logins, last login."""
     raise typer.Exit(user_list_command(db))
 
@@ -67,7 +67,7 @@ def user_list(db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_D
 @user_app.command("passwd")
 def user_passwd(
     username: Annotated[str, typer.Argument(help="Login name.")],
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Set a user's password (prompted, or $BANSCAN_PASSWORD, or stdin); ends their sessions."""
     raise typer.Exit(user_passwd_command(db, username))
@@ -76,7 +76,7 @@ def user_passwd(
 @user_app.command("disable")
 def user_disable(
     username: Annotated[str, typer.Argument(help="Login name.")],
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Disable a user: their logins are refused and their sessions end at once."""
     raise typer.Exit(user_change_command(db, username, "disable"))
@@ -85,7 +85,7 @@ def user_disable(
 @user_app.command("enable")
 def user_enable(
     username: Annotated[str, typer.Argument(help="Login name.")],
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Enable a disabled user again."""
     raise typer.Exit(user_change_command(db, username, "enable"))
@@ -94,7 +94,7 @@ def user_enable(
 @user_app.command("unlock")
 def user_unlock(
     username: Annotated[str, typer.Argument(help="Login name.")],
-    db: Annotated[str, typer.Option("--db", help=DB_HELP)] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Clear a user's failed logins and the lockout they caused."""
     raise typer.Exit(user_change_command(db, username, "unlock"))
