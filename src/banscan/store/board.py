@@ -1,6 +1,7 @@
 """The removal board: each product on each host from found to verified, as cards by state, as
-an export, and as the history of every step; and the exceptions (accepted findings) with who
-approved them until when. Informational products are findings, not removal items."""
+an export, and as the history of every step; the step a person records for several products of
+a host at once; and the exceptions (accepted findings) with who approved them until when.
+Informational products are findings, not removal items."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from banscan.policy.deadlines import summarize
-from banscan.removal import STATES
+from banscan.removal import FLAG_NEW_AGENT, STATES
 from banscan.store.deadlines import Deadlines, Policy, deadline_json, tracked
-from banscan.store.models import Finding, Host, Report, Transition, TransitionEvent
+from banscan.store.models import Finding, Host, Report, Transition, TransitionEvent, utcnow
 from banscan.store.paging import as_date, count, iso
 
 
@@ -184,6 +185,102 @@ def iter_history(
             yield history_item(e, t, hostname)
             sent += 1
         after = (keys[-1].host_id, keys[-1].product)
+
+
+# ---------------------------------------------------------------- several steps at once
+
+# What a person may record for several products at once: steps forward only. One product at a
+# time (`banscan.store.ingest.set_transition`) may also go back, to correct a mistake.
+BULK_STATES = ("replacement-installed", "removed")
+MAX_BULK = 500  # products in one request
+_NAMED = 10  # products a refusal names; the rest are counted
+
+
+def _listed(parts: list[str], sep: str) -> str:
+    more = len(parts) - _NAMED
+    return sep.join(parts[:_NAMED]) + (f"{sep}and {more} more" if more > 0 else "")
+
+
+class UnknownItems(LookupError):
+    """Products with no removal record on the host (not found there, or informational)."""
+
+    def __init__(self, products: list[str]) -> None:
+        self.products = products
+        super().__init__("no removal record on this host for " + _listed(products, ", "))
+
+
+class StepRefused(ValueError):
+    """Steps the rules refuse, each as (product, why); nothing was recorded."""
+
+    def __init__(self, refused: list[tuple[str, str]]) -> None:
+        self.refused = refused
+        super().__init__(_listed([f"{product} {why}" for product, why in refused], "; "))
+
+
+def bulk_step_problem(state: str, flag: str | None, to_state: str) -> str | None:
+    """Why `to_state` may not be recorded, as one of several, for an item in `state` (None: it
+    may), worded to follow the product's id. Forward only: `verified` is a clean scan's to give
+    and is never undone by hand, and an item already there is refused, except a removal a new
+    agent's clean scan could not verify (recording it again lets that agent's next clean scan
+    verify it; `banscan.store.apply`)."""
+    if to_state not in BULK_STATES:
+        return f"cannot be moved to {to_state!r} with others (only to {' or '.join(BULK_STATES)})"
+    if state == "verified":
+        return "is already verified by a clean scan"
+    if state not in STATES:
+        return f"is in an unknown state {state!r}"
+    if STATES.index(state) > STATES.index(to_state):
+        return f"is already {state}, so {to_state} would be a step back (record that for it alone)"
+    if state == to_state and not (state == "removed" and flag == FLAG_NEW_AGENT):
+        return f"is already {state}"
+    return None
+
+
+def record_steps(
+    session: Session, host_id: int, products: list[str], to_state: str, note: str, actor: str
+) -> list[Transition] | None:
+    """Record the same step, with the same note, for several products of one host: all or
+    nothing. None when there is no such host; raises UnknownItems when a product has no removal
+    record there, StepRefused when a step is refused (`bulk_step_problem`), before anything is
+    written. The removal records are locked (FOR UPDATE) until the caller commits."""
+    if session.get(Host, host_id) is None:
+        return None
+    wanted = list(dict.fromkeys(products))
+    rows = session.execute(
+        select(Transition)
+        .outerjoin(
+            Finding, and_(Finding.host_id == Transition.host_id, Finding.product == Transition.product)
+        )
+        .where(
+            Transition.host_id == host_id,
+            Transition.product.in_(wanted),
+            or_(Finding.id.is_(None), tracked()),  # an informational product has no removal record
+        )
+        .order_by(Transition.id)
+        .with_for_update(of=Transition)
+    )
+    found = {t.product: t for t in rows.scalars()}
+    missing = [p for p in wanted if p not in found]
+    if missing:
+        raise UnknownItems(missing)
+    refused = [
+        (p, why) for p in wanted if (why := bulk_step_problem(found[p].state, found[p].flag, to_state))
+    ]
+    if refused:
+        raise StepRefused(refused)
+    now = utcnow()
+    moved = []
+    for p in wanted:
+        t = found[p]
+        session.add(
+            TransitionEvent(
+                transition_id=t.id, actor=actor, from_state=t.state, to_state=to_state, note=note, at=now
+            )
+        )
+        t.state, t.flag, t.updated_at, t.updated_by = to_state, None, now, actor
+        moved.append(t)
+    session.flush()
+    return moved
 
 
 # ---------------------------------------------------------------- exceptions
