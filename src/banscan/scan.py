@@ -25,6 +25,7 @@ from banscan.policy.exceptions import ExceptionEntry, apply_exceptions
 
 if TYPE_CHECKING:
     from banscan.deep.archives import Limits
+    from banscan.deep.stats import DeepObserver
 
 
 @dataclass
@@ -42,6 +43,8 @@ class ScanOptions:
     previous: dict[tuple[str, str], dt.date] = field(default_factory=dict)
     # how far a compressed input (and, in a deep scan, an archive) may expand
     expand: ExpandLimits = field(default_factory=ExpandLimits)
+    # told how a deep scan goes (the CLI's progress line and summary)
+    deep_observer: DeepObserver | None = None
 
     def deep_limits(self) -> Limits:
         """The deep scan's archive limits, with the ratio and total size of `expand`."""
@@ -66,7 +69,7 @@ def _scan_root(root: Path | None, matcher: Matcher, opts: ScanOptions) -> Target
     if opts.deep:
         from banscan.deep import DeepCollector
 
-        extra.append(DeepCollector(matcher.catalog, opts.deep_limits()))
+        extra.append(DeepCollector(matcher.catalog, opts.deep_limits(), opts.deep_observer))
     matcher.add_all(collect_system(ctx, extra))
     matcher.hosts.setdefault(ctx.host, None)
     target.records = matcher.records - before
@@ -148,7 +151,9 @@ def _scan_deep_paths(paths: list[Path], matcher: Matcher, opts: ScanOptions) -> 
     sink = ErrorSink(echo=opts.echo_errors)
     target = TargetResult(target=", ".join(str(p) for p in paths), format="deep")
     host = opts.host or socket.gethostname()
-    scanner = DeepScanner(sink, host=host, catalog=matcher.catalog, limits=opts.deep_limits())
+    scanner = DeepScanner(
+        sink, host=host, catalog=matcher.catalog, limits=opts.deep_limits(), observer=opts.deep_observer
+    )
     matcher.add_all(scanner.scan_paths(paths))
     matcher.hosts.setdefault(host, None)
     # What was read is the files examined without an error of their own (a corrupt zip among

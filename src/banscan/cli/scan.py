@@ -137,6 +137,14 @@ def scan(
             "may have before it is taken for a decompression bomb.",
         ),
     ] = 100.0,
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats",
+            help="With --deep: print what was read and skipped, and what took the time, on stderr "
+            "(printed anyway when stderr is a terminal).",
+        ),
+    ] = False,
 ) -> None:
     """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
     from banscan.inputs.base import ExpandLimits
@@ -195,6 +203,14 @@ def scan(
             roots.append(t)  # a mounted image or copied root
         else:
             inputs.append(str(t))  # an inventory file, or a folder of them
+    # A deep scan can take minutes: on a terminal, a progress line and a closing summary on
+    # stderr; in pipes and CI nothing unless --stats asks for the summary.
+    progress = None
+    on_terminal = not quiet and sys.stderr.isatty()
+    if deep and (on_terminal or stats):
+        from banscan.output.progress import DeepProgress
+
+        progress = DeepProgress(live=on_terminal)
     opts = ScanOptions(
         as_of=day,
         role=role,
@@ -207,6 +223,7 @@ def scan(
         deep=deep,
         previous=identified,
         expand=expand,
+        deep_observer=progress,
     )
     result = run_scan(
         cat,
@@ -225,6 +242,9 @@ def scan(
         write_output(text, output)
     else:
         write_output(renderer(fmt)(result), output)
+    if progress is not None:
+        for line in progress.summary():
+            print(f"banscan: {line}" if not line.startswith(" ") else line, file=sys.stderr)
     if output is not None and not quiet:
         hosts = len(result.hosts)
         print(

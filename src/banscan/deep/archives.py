@@ -187,6 +187,7 @@ class ZipView:
         self.infos = self.zf.infolist()
         self.names = [i.filename for i in self.infos]
         self._by_name = {i.filename: i for i in self.infos}
+        self.view = memoryview(data)
 
     def read(self, name: str, limit: int) -> bytes | None:
         info = self._by_name.get(name)
@@ -201,6 +202,7 @@ class ZipView:
     def close(self) -> None:
         self.zf.close()
         self._fh.close()
+        self.view.release()
 
 
 def zlib_error() -> type[Exception]:
@@ -253,16 +255,28 @@ def zip_members(zv: ZipView, limits: Limits, budget: Budget, report: Report) -> 
                 f"the {limits.max_ratio:g}:1 limit; likely decompression bomb, not expanded",
             )
             continue
-        try:
-            with zv.zf.open(info) as fh:
-                head = fh.read(HEAD_BYTES)
-                if sniff(head) not in INTERESTING:
-                    continue
-            with zv.zf.open(info) as fh:
-                got = _slurp(fh, name, info.file_size, limits, budget)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib_error()) as exc:
-            report(name, f"member unreadable: {exc}")
+        got = _quick_member(zv, info, limits, budget)
+        if got is _SKIP:
             continue
+        if got is _SLOW:
+            try:
+                with zv.zf.open(info) as fh:
+                    head = fh.read(HEAD_BYTES)
+                    if sniff(head) not in INTERESTING:
+                        continue
+                    # Go on from the head: the member is inflated once, not twice.
+                    got = _slurp(_Prefixed(head, fh), name, info.file_size, limits, budget)  # type: ignore[arg-type]
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                EOFError,
+                ValueError,
+                NotImplementedError,
+                zlib_error(),
+            ) as exc:
+                report(name, f"member unreadable: {exc}")
+                continue
+        assert isinstance(got, (Member, str))
         if isinstance(got, str):
             report(name, got)
             if "total-size" in got:
@@ -272,6 +286,61 @@ def zip_members(zv: ZipView, limits: Limits, budget: Budget, report: Report) -> 
     if encrypted:
         more = f" and {len(encrypted) - 1} more" if len(encrypted) > 1 else ""
         report(encrypted[0], f"encrypted member{more} not examined")
+
+
+_SKIP = object()  # the member's head shows nothing worth examining
+_SLOW = object()  # not for the quick path: let zipfile read it (and word any error)
+
+
+def _quick_member(zv: ZipView, info: zipfile.ZipInfo, limits: Limits, budget: Budget) -> object:
+    """A small stored or deflated member read straight from the archive's bytes: its head, and
+    all of it only when the head is worth it. Jars and wheels hold tens of thousands of members;
+    going through zipfile costs more than inflating most of them. Anything unusual (a local
+    header that disagrees with the directory, a bad CRC, a short stream, a large member) goes
+    the ordinary way, which reports it as before."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.file_size > limits.spool:
+        return _SLOW
+    view = zv.view
+    at = info.header_offset
+    local = bytes(view[at : at + 30])
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        return _SLOW
+    n_name = int.from_bytes(local[26:28], "little")
+    n_extra = int.from_bytes(local[28:30], "little")
+    try:
+        expected = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    except UnicodeEncodeError:
+        return _SLOW
+    if bytes(view[at + 30 : at + 30 + n_name]) != expected:
+        return _SLOW
+    start = at + 30 + n_name + n_extra
+    end = start + info.compress_size
+    if end > len(view):
+        return _SLOW
+    raw = view[start:end]
+    try:
+        if info.compress_type == zipfile.ZIP_STORED:
+            head = bytes(raw[:HEAD_BYTES])
+            inflate = None
+        else:
+            inflate = zlib.decompressobj(-15)
+            head = inflate.decompress(raw, HEAD_BYTES)
+        if sniff(head) not in INTERESTING:
+            return _SKIP
+        if inflate is None:
+            data = bytes(raw)
+        else:
+            rest = inflate.decompress(inflate.unconsumed_tail, info.file_size - len(head) + 1)
+            if not inflate.eof:
+                return _SLOW
+            data = head + rest
+    except zlib.error:
+        return _SLOW
+    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+        return _SLOW
+    if not budget.take(len(data)):
+        return "archive expands past the total-size limit; rest not expanded"
+    return Member(info.filename, data)
 
 
 # -- tar and compressed streams ---------------------------------------------------------------
@@ -334,6 +403,8 @@ def compressed_members(
     """A compressed file: its tar members, or the one decompressed file."""
     errors = stream_errors()
     size = len(memoryview(data))
+    if kind == FileType.GZIP and _gzip_head_is_nothing(data):
+        return  # most .gz files are manual pages and changelogs: text, left at their head
     try:
         with as_file(data) as f, decompressor(kind, f) as s:
             head = s.read(HEAD_BYTES)
@@ -350,7 +421,7 @@ def compressed_members(
                 report("", f"{kind.value} stream unreadable: {exc}")
                 return
             with stream:
-                yield from tar_members(stream, limits, budget, report, counting=counting)
+                yield from tar_members(stream, limits, budget, report, counting=counting, packed_total=size)
         return
     if inner not in INTERESTING:
         return
@@ -364,6 +435,24 @@ def compressed_members(
         report("", got)
         return
     yield got
+
+
+def _gzip_head_is_nothing(data: Buffer) -> bool:
+    """Whether a gzip stream plainly starts with something neither a tar nor worth examining,
+    found by one zlib call instead of a GzipFile. Any doubt (a corrupt or very short stream)
+    answers False, and the ordinary reader decides and words any error."""
+    view = memoryview(data)
+    try:
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        head = inflate.decompress(view[: 64 * 1024], HEAD_BYTES)
+    except zlib.error:
+        return False
+    finally:
+        view.release()
+    if len(head) < HEAD_BYTES and not (inflate.eof and not inflate.unused_data):
+        return False  # a cut stream, or more members after a short one: the ordinary reader decides
+    inner = sniff(head)
+    return inner != FileType.TAR and inner not in INTERESTING
 
 
 def _bounded_ratio_read(s: IO[bytes], name: str, packed: int, limits: Limits, budget: Budget) -> Member | str:
@@ -396,13 +485,20 @@ class _Bomb(Exception):
 
 
 def tar_members(
-    src: IO[bytes], limits: Limits, budget: Budget, report: Report, *, counting: _Counting | None = None
+    src: IO[bytes],
+    limits: Limits,
+    budget: Budget,
+    report: Report,
+    *,
+    counting: _Counting | None = None,
+    packed_total: int = 0,
 ) -> Iterator[Member]:
     errors = stream_errors()
     expanded = 0
     bad_names = 0
     try:
-        tf = tarfile.open(fileobj=src, mode="r|")  # noqa: SIM115 - closed below
+        # Large reads: the stream is decompressed in 1 MiB steps, not 10 KiB ones.
+        tf = tarfile.open(fileobj=src, mode="r|", bufsize=1024 * 1024)  # noqa: SIM115 - closed below
     except errors as exc:
         report("", f"tar archive unreadable: {exc}")
         return
@@ -413,7 +509,10 @@ def tar_members(
                 return
             if counting is not None:
                 expanded += m.size + 512
-                packed = max(counting.count, 1)
+                # A member's declared size is counted before its bytes are read, so measure it
+                # against the whole compressed input, not the few blocks read so far (a .deb
+                # whose first file is a 20 MB binary is no bomb).
+                packed = max(counting.count, packed_total, 1)
                 if expanded > limits.ratio_floor * 16 and expanded > limits.max_ratio * packed:
                     report(
                         m.name,
@@ -495,10 +594,13 @@ def ar_entries(data: Buffer, limits: Limits, report: Report) -> list[ArEntry]:
     """The members of an ar archive (.deb, .a), in order and inside the file.
 
     A corrupt header or a member running past the end stops the listing with one report;
-    the members before it are still returned.
+    the members before it are still returned. Long member names are resolved: GNU ar (static
+    libraries, Rust .rlib) writes `/123` for the name at offset 123 of its `//` table, BSD ar
+    writes `#1/20` with the name as the member's first 20 bytes.
     """
     view = memoryview(data)
     out: list[ArEntry] = []
+    longnames = b""
     pos = 8
     while pos + 60 <= len(view):
         if len(out) >= limits.max_members:
@@ -508,7 +610,8 @@ def ar_entries(data: Buffer, limits: Limits, report: Report) -> list[ArEntry]:
         if hdr[58:60] != b"`\n":
             report("", f"ar member header at {pos} is corrupt")
             break
-        name = hdr[:16].decode("ascii", "replace").strip().rstrip("/")
+        raw = hdr[:16].decode("ascii", "replace").strip()
+        name = raw.rstrip("/")
         try:
             size = int(hdr[48:58].decode("ascii").strip())
         except ValueError:
@@ -518,8 +621,20 @@ def ar_entries(data: Buffer, limits: Limits, report: Report) -> list[ArEntry]:
         if size < 0 or start + size > len(view):
             report(name, "ar member is cut short")
             break
-        out.append(ArEntry(name, start, size))
         pos = start + size + (size & 1)
+        if raw == "//":  # GNU long-name table: names ending in "/\n"
+            longnames = bytes(view[start : start + size])
+            continue
+        if raw[:1] == "/" and raw[1:].isdigit() and longnames:
+            off = int(raw[1:])
+            end = longnames.find(b"/\n", off)
+            if off < len(longnames):
+                name = longnames[off : end if end >= 0 else len(longnames)].decode("utf-8", "replace")
+        elif raw.startswith("#1/") and raw[3:].isdigit():
+            n = min(int(raw[3:]), size)
+            name = bytes(view[start : start + n]).split(b"\x00", 1)[0].decode("utf-8", "replace")
+            start, size = start + n, size - n
+        out.append(ArEntry(name, start, size))
     return out
 
 

@@ -8,6 +8,7 @@ YARA pass, not here.
 from __future__ import annotations
 
 import struct
+import sys
 
 from banscan.deep.filetype import BadInput, Buffer, Facts
 
@@ -45,19 +46,22 @@ def analyse(data: Buffer) -> Facts:
         return facts
     if shoff + shnum * shentsize > len(view) or shentsize < (64 if is64 else 40):
         raise BadInput("ELF section headers lie past the end of the file (truncated?)")
-    sections = []
-    for i in range(min(shnum, 65535)):
-        p = shoff + i * shentsize
-        if is64:
-            _n, stype, _f, _a, off, size, link = struct.unpack_from(e + "IIQQQQI", view, p)
-        else:
-            _n, stype, _f, _a, off, size, link = struct.unpack_from(e + "IIIIIII", view, p)
-        sections.append((stype, off, size, link))
+    count = min(shnum, 65535)
+    layout = e + ("IIQQQQI" if is64 else "IIIIIII")
+
+    def section(i: int) -> tuple[int, int, int, int]:
+        _n, stype, _f, _a, off, size, link = struct.unpack_from(layout, view, shoff + i * shentsize)
+        return stype, off, size, link
+
+    types = _section_types(view, shoff, count, shentsize, e)
     needed: list[str] = []
-    for stype, off, size, link in sections:
-        if stype != SHT_DYNAMIC or link >= len(sections):
+    at = -1
+    while SHT_DYNAMIC in types[at + 1 :]:
+        at = types.index(SHT_DYNAMIC, at + 1)
+        _st, off, size, link = section(at)
+        if link >= count:
             continue
-        _st, str_off, str_size, _l = sections[link]
+        _st, str_off, str_size, _l = section(link)
         if off + size > len(view) or str_off + str_size > len(view):
             facts.notes.append("ELF dynamic section lies past the end of the file")
             break
@@ -78,3 +82,12 @@ def analyse(data: Buffer) -> Facts:
     if needed:
         facts.extra["needed"] = ",".join(needed)
     return facts
+
+
+def _section_types(view: memoryview, shoff: int, count: int, shentsize: int, e: str) -> list[int]:
+    """Every section's sh_type, read at once: object files in static libraries have hundreds
+    of sections and a deep scan meets tens of thousands of them; only the dynamic one is used."""
+    if shentsize % 4 == 0 and (e == "<") == (sys.byteorder == "little"):
+        words = memoryview(bytes(view[shoff : shoff + count * shentsize])).cast("I")
+        return words[1 :: shentsize // 4].tolist()
+    return [struct.unpack_from(e + "I", view, shoff + i * shentsize + 4)[0] for i in range(count)]

@@ -33,8 +33,10 @@ import mmap
 import os
 import posixpath
 import stat
+import threading
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
@@ -54,13 +56,18 @@ from banscan.deep.filetype import (
     FileType,
     sniff,
 )
-from banscan.deep.walk import FileEntry, explicit, walk_root
+from banscan.deep.stats import DeepObserver, DeepStats, Estimate, FileStats
+from banscan.deep.walk import FileEntry, WalkCount, count_files, estimate_root, explicit, walk_root
 from banscan.deep.yarascan import ByteSignatures, YaraUnavailable
 from banscan.errors import ErrorSink
 from banscan.models import InventoryRecord, RecordKind, Source
 
 COLLECTOR = "deep"
 _ErrList = list[tuple[str, str]]
+_Done = tuple[FileEntry, list[InventoryRecord], _ErrList, FileStats]
+# Files handed to a worker at once: one task per file cost more than sniffing most files.
+_BATCH_FILES = 64
+_BATCH_BYTES = 64 * 1024 * 1024
 
 
 @functools.cache
@@ -82,8 +89,12 @@ class DeepScanner:
         rules_source: str | None = None,
         limits: Limits | None = None,
         workers: int | None = None,
+        observer: DeepObserver | None = None,
     ) -> None:
         self.errors = errors
+        self.observer = observer
+        self.stats = DeepStats()
+        self._count: WalkCount | None = None
         self.host = host
         self.limits = limits or Limits()
         self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
@@ -103,17 +114,34 @@ class DeepScanner:
     # -- entry points -----------------------------------------------------------------------
     def scan_paths(self, paths: Iterable[str | Path]) -> Iterator[InventoryRecord]:
         """Files and folders named by the user."""
-        yield from self._run(explicit(paths, self._report))
+        paths = list(paths)
+        count = WalkCount()
+
+        def counted(stop: threading.Event) -> Estimate:
+            return count_files(explicit(paths, _ignore), stop)
+
+        label = ", ".join(str(p) for p in paths)
+        yield from self._run(explicit(paths, self._report, count), label, count, None, counted)
 
     def scan_root(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         """A whole system (live or a mounted root), known install locations first."""
-        yield from self._run(walk_root(ctx.root, ctx.os, ctx.live, self._report))
+        count = WalkCount()
+        label = "this machine" if ctx.live else str(ctx.root)
+        estimate = estimate_root(ctx.root, ctx.os, ctx.live) if self.observer is not None else None
+
+        def counted(stop: threading.Event) -> Estimate:
+            return count_files(walk_root(ctx.root, ctx.os, ctx.live, _ignore), stop)
+
+        entries = walk_root(ctx.root, ctx.os, ctx.live, self._report, count)
+        yield from self._run(entries, label, count, estimate, counted)
 
     def scan_buffer(self, data: Buffer, shown: str) -> list[InventoryRecord]:
         """Examine bytes already in memory (e.g. a file fetched by another collector)."""
         errs: _ErrList = []
         ftype = sniff(bytes(memoryview(data)[:HEAD_BYTES]))
-        out = self._examine(data, ftype, shown, shown, 0, Budget(self.limits.max_total), errs, None)
+        out = self._examine(
+            data, ftype, shown, shown, 0, Budget(self.limits.max_total), errs, None, FileStats()
+        )
         for where, msg in errs:
             self.errors.report(where, None, msg)
         return out
@@ -122,60 +150,129 @@ class DeepScanner:
     def _report(self, where: str, message: str) -> None:
         self.errors.report(where, None, message)
 
-    def _run(self, entries: Iterator[FileEntry]) -> Iterator[InventoryRecord]:
-        if self.workers <= 1:
-            for entry in entries:
-                recs, errs = self._file(entry)
-                yield from self._emit(entry, recs, errs)
-            return
-        window: deque[tuple[FileEntry, Future[tuple[list[InventoryRecord], _ErrList]]]] = deque()
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="banscan-deep") as pool:
-            for entry in entries:
-                window.append((entry, pool.submit(self._file, entry)))
-                while len(window) >= self.workers * 4:
-                    done, future = window.popleft()
-                    yield from self._emit(done, *future.result())
-            while window:
-                done, future = window.popleft()
-                yield from self._emit(done, *future.result())
+    def _run(
+        self,
+        entries: Iterator[FileEntry],
+        label: str = "",
+        count: WalkCount | None = None,
+        estimate: Estimate | None = None,
+        counter: Callable[[threading.Event], Estimate] | None = None,
+    ) -> Iterator[InventoryRecord]:
+        """Examine the walked files in batches on worker threads, yielding records in walk order."""
+        stats = self.stats = DeepStats(label=label, workers=max(1, self.workers), estimate=estimate)
+        self._count = count
+        observer = self.observer
+        stop = threading.Event()
+        if observer is not None:
+            observer.started(stats)
+            if estimate is None and counter is not None:
+                # No free figure for this tree: count it beside the scan, for the ETA.
+                def count_in_background() -> None:
+                    with contextlib.suppress(Exception):
+                        stats.estimate = counter(stop)
+
+                threading.Thread(target=count_in_background, name="banscan-count", daemon=True).start()
+        try:
+            if self.workers <= 1:
+                for batch in self._batches(entries, stats):
+                    for done in self._batch(batch):
+                        yield from self._emit(*done)
+                return
+            window: deque[Future[list[_Done]]] = deque()
+            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="banscan-deep") as pool:
+                for batch in self._batches(entries, stats):
+                    window.append(pool.submit(self._batch, batch))
+                    while len(window) >= self.workers * 2:
+                        for done in window.popleft().result():
+                            yield from self._emit(*done)
+                while window:
+                    for done in window.popleft().result():
+                        yield from self._emit(*done)
+        finally:
+            stop.set()
+            stats.finish()
+            if observer is not None:
+                observer.finished(stats)
+
+    def _batches(self, entries: Iterator[FileEntry], stats: DeepStats) -> Iterator[list[FileEntry]]:
+        """The walk cut into batches; the time spent walking is counted apart."""
+        batch: list[FileEntry] = []
+        size = 0
+        clock = time.perf_counter
+        while True:
+            t = clock()
+            entry = next(entries, None)
+            stats.walk_seconds += clock() - t
+            if entry is None:
+                break
+            batch.append(entry)
+            size += entry.size
+            if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _batch(self, batch: list[FileEntry]) -> list[_Done]:
+        return [self._file(entry) for entry in batch]
 
     def _emit(
-        self, entry: FileEntry, recs: list[InventoryRecord], errs: _ErrList
+        self, entry: FileEntry, recs: list[InventoryRecord], errs: _ErrList, fs: FileStats
     ) -> Iterator[InventoryRecord]:
+        self.files_seen += 1
+        if fs.skip is None:
+            self.files_examined += 1
+            self.bytes_examined += fs.bytes_read
         if recs or all(where != entry.shown for where, _ in errs):
             self.files_read += 1
         for where, msg in errs:
             self.errors.report(where, None, msg)
+        self.stats.add(entry.shown, entry.size, fs, len(errs))
+        if self.observer is not None:
+            if self._count is not None:
+                self.stats.dirs_seen = self._count.dirs
+            self.observer.update(self.stats)
         yield from recs
 
-    def _file(self, entry: FileEntry) -> tuple[list[InventoryRecord], _ErrList]:
+    def _file(self, entry: FileEntry) -> _Done:
         errs: _ErrList = []
-        self.files_seen += 1
+        fs = FileStats()
+        t = time.perf_counter()
         try:
-            return self._file_inner(entry, errs), errs
+            recs = self._file_inner(entry, errs, fs)
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the scan
             errs.append((entry.shown, f"examination failed: {type(exc).__name__}: {exc}"))
-            return [], errs
+            recs = []
+        fs.seconds = time.perf_counter() - t
+        return entry, recs, errs, fs
 
-    def _file_inner(self, entry: FileEntry, errs: _ErrList) -> list[InventoryRecord]:
+    def _file_inner(self, entry: FileEntry, errs: _ErrList, fs: FileStats) -> list[InventoryRecord]:
+        t = time.perf_counter()
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
         try:
             fd = os.open(entry.real, flags)
         except OSError as exc:
             errs.append((entry.shown, exc.strerror or str(exc)))
+            fs.skip = "unreadable"
             return []
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 errs.append((entry.shown, "not a regular file (device, FIFO or socket); skipped"))
+                fs.skip = "not-regular"
                 return []
             if st.st_size == 0:
+                fs.skip = "empty"
                 return []
+            # The first bytes decide: most files cannot hold code we detect and are left there.
             head = os.pread(fd, HEAD_BYTES, 0)
             ftype = sniff(head)
+            fs.add("headers", time.perf_counter() - t)
             if ftype not in INTERESTING:
+                fs.skip = "not-code"
                 return []
+            fs.ftype = ftype.value
             if st.st_size > self.limits.max_file:
                 errs.append(
                     (
@@ -183,23 +280,31 @@ class DeepScanner:
                         f"file is {st.st_size} bytes, over the {self.limits.max_file}-byte limit; skipped",
                     )
                 )
+                fs.skip = "too-big"
                 return []
-            self.files_examined += 1
-            self.bytes_examined += st.st_size
-            mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            fs.bytes_read = st.st_size
+            mm = self._map(fd)
             try:
-                if hasattr(mm, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
-                    mm.madvise(mmap.MADV_SEQUENTIAL)
                 budget = Budget(self.limits.max_total)
-                return self._examine(mm, ftype, entry.shown, entry.shown, 0, budget, errs, entry.real)
+                return self._examine(mm, ftype, entry.shown, entry.shown, 0, budget, errs, entry.real, fs)
             finally:
                 with contextlib.suppress(BufferError):  # a view still held by a parser; freed with it
                     mm.close()
         except OSError as exc:
             errs.append((entry.shown, exc.strerror or str(exc)))
+            if fs.skip is None and not fs.bytes_read:
+                fs.skip = "unreadable"
             return []
         finally:
             os.close(fd)
+
+    @staticmethod
+    def _map(fd: int) -> mmap.mmap:
+        """The whole file, memory-mapped for reading (only files worth examining get here)."""
+        mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        if hasattr(mm, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
+            mm.madvise(mmap.MADV_SEQUENTIAL)
+        return mm
 
     # -- examination ------------------------------------------------------------------------
     def _examine(
@@ -212,6 +317,7 @@ class DeepScanner:
         budget: Budget,
         errs: _ErrList,
         disk_path: str | None,
+        fs: FileStats,
         said: tuple[str, ...] = (),
     ) -> list[InventoryRecord]:
         """Records for one file or member. `said` holds what an enclosing installer states
@@ -220,14 +326,18 @@ class DeepScanner:
         facts: Facts | None = None
         location = shown
         sha: list[str] = []
+        clock = time.perf_counter
 
         def digest() -> str:
             if not sha:
+                t = clock()
                 sha.append(hashlib.sha256(data).hexdigest())
+                fs.add("hash", clock() - t)
             return sha[0]
 
         if ftype in EXECUTABLE_LIKE:
             found: list[Facts] = []
+            t = clock()
             try:
                 found = self._identity(data, ftype, disk_path, errs, shown)
             except msi.NotInstaller:
@@ -236,12 +346,17 @@ class DeepScanner:
                 errs.append((shown, str(exc)))
             except Exception as exc:  # noqa: BLE001 - parsers of hostile input raise anything
                 errs.append((shown, f"{ftype.value} parser failed: {type(exc).__name__}: {exc}"))
+            finally:
+                fs.add("identity", clock() - t)
             hits = []
             if self.signatures is not None:
+                t = clock()
                 try:
                     hits = self.signatures.scan(data)
                 except ValueError as exc:
                     errs.append((shown, str(exc)))
+                finally:
+                    fs.add("yara", clock() - t)
             found = [f for f in found if f.has_identity()]
             for f in found:
                 where = f"{shown}!{f.location}" if f.location else shown
@@ -266,6 +381,7 @@ class DeepScanner:
         def report(member: str, message: str) -> None:
             errs.append((f"{shown}!{member}" if member else shown, message))
 
+        t_open = time.perf_counter()
         members: Iterator[archives.Member]
         zv: ZipView | None = None
         if ftype == FileType.ZIP:
@@ -273,13 +389,17 @@ class DeepScanner:
                 zv = ZipView(data)
             except Exception as exc:  # noqa: BLE001 - zipfile raises many types on bad input
                 errs.append((shown, f"zip archive unreadable: {type(exc).__name__}: {exc}"))
+                fs.add("archives", time.perf_counter() - t_open)
                 return out
             kind = archives.zip_kind(zv.names)
             if kind == "office":
                 zv.close()
+                fs.add("archives", time.perf_counter() - t_open)
                 return out
             if kind in ("apk", "ipa"):
+                t = clock()
                 facts, location = self._package(zv, kind, shown, errs)
+                fs.add("identity", clock() - t)
                 if facts is not None and facts.has_identity():
                     out.append(self._record(shown, location, top, ftype, facts, digest(), None, kind))
             members = archives.zip_members(zv, self.limits, budget, report)
@@ -305,13 +425,21 @@ class DeepScanner:
             members = archives.compressed_members(
                 ftype, data, archives.strip_suffix(shown), self.limits, budget, report
             )
+        spent = clock() - t_open
         try:
-            for m in members:
+            while True:
+                # Time to list, expand and pick the next member is the archive's own cost.
+                t = clock()
+                m = next(members, None)
+                spent += clock() - t
+                if m is None:
+                    break
+                fs.members += 1
                 try:
                     sub = sniff(bytes(memoryview(m.data)[:HEAD_BYTES]))
                     out.extend(
                         self._examine(
-                            m.data, sub, f"{shown}!{m.name}", top, depth + 1, budget, errs, None, said
+                            m.data, sub, f"{shown}!{m.name}", top, depth + 1, budget, errs, None, fs, said
                         )
                     )
                 finally:
@@ -319,6 +447,7 @@ class DeepScanner:
         finally:
             if zv is not None:
                 zv.close()
+            fs.add("archives", spent)
         return out
 
     def _identity(
@@ -450,6 +579,10 @@ class DeepScanner:
         )
 
 
+def _ignore(where: str, message: str) -> None:
+    """Error lines of the background count: the scan itself reports them."""
+
+
 def _restated(identifier: str, stated: tuple[str, ...]) -> bool:
     needle = identifier.casefold()
     return any(needle in value for value in stated)
@@ -463,16 +596,27 @@ def deep_records(
     catalog: Catalog | None = None,
     limits: Limits | None = None,
     workers: int | None = None,
+    observer: DeepObserver | None = None,
 ) -> Iterator[InventoryRecord]:
     """Deep-scan a system (a CollectContext) or the given files and folders."""
     if isinstance(target, CollectContext):
         scanner = DeepScanner(
-            errors, host=host or target.host, catalog=catalog, limits=limits, workers=workers
+            errors,
+            host=host or target.host,
+            catalog=catalog,
+            limits=limits,
+            workers=workers,
+            observer=observer,
         )
         yield from scanner.scan_root(target)
     else:
         scanner = DeepScanner(
-            errors, host=host or "localhost", catalog=catalog, limits=limits, workers=workers
+            errors,
+            host=host or "localhost",
+            catalog=catalog,
+            limits=limits,
+            workers=workers,
+            observer=observer,
         )
         yield from scanner.scan_paths(target)
 
@@ -484,9 +628,17 @@ class DeepCollector:
     os: ClassVar[tuple[OS, ...]] = ("linux", "windows", "macos")
     live_only: ClassVar[bool] = False
 
-    def __init__(self, catalog: Catalog | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        limits: Limits | None = None,
+        observer: DeepObserver | None = None,
+    ) -> None:
         self.catalog = catalog
         self.limits = limits
+        self.observer = observer
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
-        yield from deep_records(ctx, ctx.errors, catalog=self.catalog, limits=self.limits)
+        yield from deep_records(
+            ctx, ctx.errors, catalog=self.catalog, limits=self.limits, observer=self.observer
+        )

@@ -15,9 +15,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from banscan.deep.stats import Estimate
 
 KNOWN_LOCATIONS: dict[str, tuple[str, ...]] = {
     "windows": (
@@ -90,6 +93,15 @@ class FileEntry:
 ReportFn = Callable[[str, str], None]
 
 
+class WalkCount:
+    """Folders entered so far (set by the walk, read by the progress display)."""
+
+    __slots__ = ("dirs",)
+
+    def __init__(self) -> None:
+        self.dirs = 0
+
+
 def live_skips() -> set[str]:
     """Mount points on this Linux machine that hold no software (pseudo and network fs)."""
     out: set[str] = set()
@@ -112,9 +124,11 @@ def walk_tree(
     seen: set[tuple[int, int]],
     skip: set[str] | None = None,
     max_depth: int = 64,
+    count: WalkCount | None = None,
 ) -> Iterator[FileEntry]:
     """Regular files below `top` (depth-first, sorted), never following a link."""
     skip = skip or set()
+    count = count or WalkCount()
     try:
         st = os.lstat(top)
     except OSError:
@@ -128,6 +142,7 @@ def walk_tree(
     stack: list[tuple[str, str, int]] = [(str(top), shown_top, 0)]
     while stack:
         real, shown, depth = stack.pop()
+        count.dirs += 1
         try:
             with os.scandir(real) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -160,13 +175,21 @@ def walk_tree(
         stack.extend(reversed(dirs))
 
 
-def walk_root(root: Path, os_name: str, live: bool, report: ReportFn) -> Iterator[FileEntry]:
+def root_skips(root: Path, os_name: str, live: bool) -> set[str]:
+    """Folders a whole-system walk of `root` passes over (pseudo and network file systems)."""
+    if not (live and os_name == "linux" and str(root) == "/"):
+        return set()
+    skip = {f"/{d}" for d in LIVE_SKIP} | live_skips()
+    skip.discard("/")
+    return skip
+
+
+def walk_root(
+    root: Path, os_name: str, live: bool, report: ReportFn, count: WalkCount | None = None
+) -> Iterator[FileEntry]:
     """Every regular file of a scanned system, known install locations first."""
     seen: set[tuple[int, int]] = set()
-    skip: set[str] = set()
-    if live and os_name == "linux" and str(root) == "/":
-        skip = {f"/{d}" for d in LIVE_SKIP} | live_skips()
-        skip.discard("/")
+    skip = root_skips(root, os_name, live)
 
     def shown(p: Path) -> str:
         rel = p.relative_to(root).as_posix()
@@ -176,13 +199,13 @@ def walk_root(root: Path, os_name: str, live: bool, report: ReportFn) -> Iterato
         p = root / rel
         # A known location is walked only if no link on the way leads elsewhere.
         if _plain_path(root, p):
-            yield from walk_tree(p, shown(p), report, seen=seen, skip=skip)
+            yield from walk_tree(p, shown(p), report, seen=seen, skip=skip, count=count)
     # Mark nothing more: walk_tree skips folders already seen by (device, inode).
-    yield from _walk_rest(root, report, seen, skip)
+    yield from _walk_rest(root, report, seen, skip, count)
 
 
 def _walk_rest(
-    root: Path, report: ReportFn, seen: set[tuple[int, int]], skip: set[str]
+    root: Path, report: ReportFn, seen: set[tuple[int, int]], skip: set[str], count: WalkCount | None
 ) -> Iterator[FileEntry]:
     try:
         st = os.lstat(root)
@@ -191,7 +214,7 @@ def _walk_rest(
         return
     key = (st.st_dev, st.st_ino)
     seen.discard(key)
-    yield from walk_tree(root, "/", report, seen=seen, skip=skip)
+    yield from walk_tree(root, "/", report, seen=seen, skip=skip, count=count)
 
 
 def _plain_path(root: Path, p: Path) -> bool:
@@ -206,7 +229,9 @@ def _plain_path(root: Path, p: Path) -> bool:
     return True
 
 
-def explicit(paths: Iterable[str | Path], report: ReportFn) -> Iterator[FileEntry]:
+def explicit(
+    paths: Iterable[str | Path], report: ReportFn, count: WalkCount | None = None
+) -> Iterator[FileEntry]:
     """Files named on the command line: a file is read, a folder walked."""
     seen: set[tuple[int, int]] = set()
     for raw in paths:
@@ -223,8 +248,59 @@ def explicit(paths: Iterable[str | Path], report: ReportFn) -> Iterator[FileEntr
             continue
         if stat.S_ISDIR(st.st_mode):
             real = os.path.realpath(p)
-            yield from walk_tree(Path(real), p.rstrip("/") or "/", report, seen=seen)
+            yield from walk_tree(Path(real), p.rstrip("/") or "/", report, seen=seen, count=count)
         elif stat.S_ISREG(st.st_mode):
             yield FileEntry(p, p, st.st_size)
         else:
             report(p, "not a regular file (device, FIFO or socket); skipped")
+
+
+def count_files(entries: Iterable[FileEntry], stop: threading.Event | None = None) -> Estimate:
+    """An exact count of what a walk yields (run in a background thread for the ETA); `stop`
+    ends it early (the scan finished first)."""
+    files = size = 0
+    for e in entries:
+        files += 1
+        size += e.size
+        if stop is not None and not files % 1024 and stop.is_set():
+            break
+    return Estimate(files, size, exact=True)
+
+
+def estimate_root(root: Path, os_name: str, live: bool) -> Estimate | None:
+    """The used space and inodes of the file systems a whole-system walk enters: free to ask
+    (statvfs), where counting would walk everything twice. None when `root` is a folder
+    inside a larger file system (its figures would say nothing about the folder)."""
+    import psutil
+
+    top = os.path.abspath(root)
+    if not (os.path.ismount(top) or (live and top == os.path.abspath(os.sep))):
+        return None
+    skip = root_skips(root, os_name, live)
+    devices: dict[int, str] = {}
+    try:
+        parts = psutil.disk_partitions(all=True)
+    except (OSError, RuntimeError):
+        parts = []
+    points = {top} | {p.mountpoint for p in parts if p.fstype not in _SKIP_FSTYPES}
+    for mp in sorted(points):
+        if mp != top and not mp.startswith(top.rstrip(os.sep) + os.sep):
+            continue
+        if any(mp == s or mp.startswith(s.rstrip("/") + "/") for s in skip):
+            continue
+        try:
+            devices.setdefault(os.stat(mp).st_dev, mp)
+        except OSError:
+            continue
+    files = size = 0
+    for mp in devices.values():
+        try:
+            if hasattr(os, "statvfs"):
+                vfs = os.statvfs(mp)
+                size += (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+                files += max(0, vfs.f_files - vfs.f_ffree)
+            else:  # Windows: no inode counts
+                size += psutil.disk_usage(mp).used
+        except OSError:
+            continue
+    return Estimate(files, size) if files or size else None
