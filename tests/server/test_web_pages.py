@@ -426,6 +426,8 @@ def test_product_page(fleet: Fleet, results: dict[str, Any]) -> None:
     assert data_cell(page, "verdict", "covered") == 2
     assert f'href="/hosts/{ids[0]}#p-kesl"' in page and f'href="/hosts/{ids[3]}#p-kesl"' in page
     assert 'href="/hosts.csv?product=kesl"' in page
+    # the chart of verdicts draws each bar in its verdict's colour, nothing else in one
+    assert 'class="bar-fill verdict-covered"' in page and "series-" not in page
     assert "https://" in page  # sources are linked
     assert a.get("/products/no-such-product").status_code == 404
     assert a.get("/products/kaspersky-cybertrace").status_code == 200  # in the catalog, on no host

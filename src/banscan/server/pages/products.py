@@ -46,7 +46,7 @@ def product_page(
         items=result.items,
         pager=pager(f"/products/{product}", {}, paging, result.total),
         export=qs({"product": product}),
-        chart=charts.bar_chart(
-            [(v, counts[v]) for v in VERDICT_NAMES], title=f"Hosts with {name} by verdict"
+        chart=charts.verdict_chart(
+            {v: counts[v] for v in VERDICT_NAMES}, title=f"Hosts with {name} by verdict"
         ),
     )
