@@ -9,7 +9,6 @@ import datetime as dt
 import ipaddress
 import os
 import re
-import shutil
 import ssl
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from banscan.server.app import create_app
 from banscan.server.security import HSTS
 from banscan.server.state import ServerSettings
 
+from .chromium import CHROMIUM, needs_chromium, playwright
 from .conftest import ENROLL_SECRET, free_port
 
 with warnings.catch_warnings():
@@ -36,7 +36,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 HSTS_HEADER = "strict-transport-security"
-CHROMIUM = "/usr/bin/chromium"
 
 
 MakeClient = Callable[..., TestClient]
@@ -124,10 +123,10 @@ def test_api_docs_load_only_same_origin_files(make_client: MakeClient) -> None:
     assert "/docs" not in client.get("/openapi.json").json()["paths"]
 
 
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing")
+@needs_chromium
 def test_api_docs_render_in_a_browser_without_leaving_the_server(tmp_path: Path) -> None:
     """Swagger UI draws the API (OpenAPI 3.1) under the page's CSP, asking nothing of any other host."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = playwright()
     with serving(tmp_path, "--api-docs") as url:
         origin = urlsplit(url).netloc
         requests: list[str] = []

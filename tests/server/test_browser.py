@@ -11,9 +11,7 @@ import csv
 import datetime as dt
 import io
 import re
-import shutil
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,26 +20,13 @@ import pytest
 
 from banscan.cli.users import user_add_command
 
+from .chromium import ARGS, ARTIFACTS, CHROMIUM, LoopbackGuard, needs_chromium, playwright
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at, body
 
-CHROMIUM = "/usr/bin/chromium"
 SITE = "Rīga DC 2"  # a space and a non-ASCII letter: the site links must encode them
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
-playwright_sync = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
-)
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing (apt-get install chromium)"
-)
+playwright_sync = playwright()
+pytestmark = needs_chromium
 
 
 def _enroll(url: str, identifier: str, hostname: str) -> str:
@@ -86,17 +71,7 @@ def test_dashboard_in_chromium(
     _post(url, dirty_token, at(results["dirty"], "2025-03-01T10:00:00+00:00"))
     _post(url, clean_token, at(results["clean"], "2025-03-01T11:00:00+00:00"))
 
-    requested: list[str] = []
-    outside: list[str] = []
-
-    def guard(route: Any) -> None:
-        target = route.request.url
-        requested.append(target)
-        if urlparse(target).hostname != "127.0.0.1":
-            outside.append(target)
-            route.abort()
-        else:
-            route.continue_()
+    guard = LoopbackGuard()
 
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -227,5 +202,5 @@ def test_dashboard_in_chromium(
         finally:
             browser.close()
 
-    assert requested, "the route guard saw no request"
-    assert outside == [], f"requests left 127.0.0.1: {outside}"
+    assert guard.requested, "the route guard saw no request"
+    assert guard.outside == [], f"requests left 127.0.0.1: {guard.outside}"

@@ -7,13 +7,9 @@ Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from html import unescape
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
@@ -22,19 +18,10 @@ from banscan.catalog.schema import ROLES
 from banscan.server.explainer import build_explainer
 from banscan.store.migrate import upgrade_db
 
+from .chromium import ARGS, ARTIFACTS, CHROMIUM, DESKTOP, PHONE, LoopbackGuard, needs_chromium, playwright
 from .conftest import Fleet, ServerProcess
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 
 @pytest.fixture
@@ -131,28 +118,13 @@ def test_role_boxes_on_the_page(public: Fleet) -> None:
 # ---------------------------------------------------------------- in Chromium
 
 
-def _playwright() -> Any:
-    mod = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
-    )
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    return mod
-
-
+@needs_chromium
 def test_explainer_in_chromium(sqlite_url: str, server_process: Callable[[str], ServerProcess]) -> None:
-    sync_api = _playwright()
+    sync_api = playwright()
     ARTIFACTS.mkdir(exist_ok=True)
     upgrade_db(sqlite_url)
     url = server_process(sqlite_url).start()
-    outside: list[str] = []
-
-    def guard(route: Any) -> None:
-        if urlparse(route.request.url).hostname != "127.0.0.1":
-            outside.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
+    guard = LoopbackGuard()
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -207,4 +179,4 @@ def test_explainer_in_chromium(sqlite_url: str, server_process: Callable[[str], 
                 context.close()
         finally:
             browser.close()
-    assert outside == [], f"requests left 127.0.0.1: {outside}"
+    assert guard.outside == [], f"requests left 127.0.0.1: {guard.outside}"

@@ -12,31 +12,25 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
-import pytest
 
 from banscan.store.accounts import create_user
 
+from .chromium import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    LoopbackGuard,
+    needs_chromium,
+    playwright,
+)
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at, body
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
 # Catalog products added to the dirty Linux root's three, with the verdicts they get here: ten
 # findings, one of them informational (a finding, not a removal item).
 MORE = [
@@ -51,12 +45,8 @@ MORE = [
 MARKED = ["kesl", "ksc-linux", "kes-windows"]
 NOTE = "Uninstalled with the EDR roll-out, change OPS-41"
 
-playwright_sync = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
-)
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing (apt-get install chromium)"
-)
+playwright_sync = playwright()
+pytestmark = needs_chromium
 
 
 def ten_findings(dirty: dict[str, Any]) -> dict[str, Any]:
@@ -130,14 +120,7 @@ def test_host_page_and_board_in_chromium(
     host_id = seed(url, ten_findings(results["dirty"]))
     host_url = f"{url}/hosts/{host_id}"
 
-    outside: list[str] = []
-
-    def guard(route: Any) -> None:
-        if urlparse(route.request.url).hostname != "127.0.0.1":
-            outside.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
+    guard = LoopbackGuard()
 
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -259,4 +242,4 @@ def test_host_page_and_board_in_chromium(
         finally:
             browser.close()
 
-    assert outside == [], f"requests left 127.0.0.1: {outside}"
+    assert guard.outside == [], f"requests left 127.0.0.1: {guard.outside}"

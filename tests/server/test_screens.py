@@ -11,7 +11,6 @@ sideways: a wide table scrolls inside its own box."""
 from __future__ import annotations
 
 import copy
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,18 +22,15 @@ import pytest
 
 from banscan.store.accounts import create_api_token, create_user
 
+from .chromium import ARGS, ARTIFACTS, CHROMIUM, DESKTOP, PHONE, LoopbackGuard, needs_chromium, playwright
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at
-from .test_browser import ARGS, ARTIFACTS, CHROMIUM, _post
+from .test_browser import _post
 
-playwright_sync = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
-)
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing (apt-get install chromium)"
-)
+playwright_sync = playwright()
+pytestmark = needs_chromium
 
 SCREENS = ARTIFACTS / "screens"
-VIEWPORTS = {1366: {"width": 1366, "height": 768}, 390: {"width": 390, "height": 844}}
+VIEWPORTS = {DESKTOP["width"]: DESKTOP, PHONE["width"]: PHONE}
 DATA = Path(__file__).resolve().parents[1] / "data" / "inputs"
 LONG_HOST = "ws-finance-workstation-0042.corp.example.org"
 T1 = "2025-03-01T10:00:00+00:00"
@@ -251,21 +247,14 @@ class Browser:
         self.browser = browser
         self.url = url
         self.contexts: dict[tuple[int, bool], Any] = {}
-        self.outside: list[str] = []
-
-    def _guard(self, route: Any) -> None:
-        if urlparse(route.request.url).hostname != "127.0.0.1":
-            self.outside.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
+        self.guard = LoopbackGuard()
 
     def context(self, width: int, logged_in: bool) -> Any:
         key = (width, logged_in)
         if key not in self.contexts:
             ctx = self.browser.new_context(viewport=VIEWPORTS[width])
             ctx.set_default_timeout(20_000)
-            ctx.route("**/*", self._guard)
+            ctx.route("**/*", self.guard)
             if logged_in:
                 page = ctx.new_page()
                 page.goto(self.url + "/login")
@@ -307,7 +296,7 @@ def test_page_at_width(fleet: Fleet, chromium: Browser, name: str, logged_in: bo
 
         assert page.locator("h1").first.is_visible(), f"{name}: no visible <h1>"
         assert problems == [], f"{name} at {width}: {problems}"
-        assert chromium.outside == [], f"requests left 127.0.0.1: {chromium.outside}"
+        assert chromium.guard.outside == [], f"requests left 127.0.0.1: {chromium.guard.outside}"
         if width < 600:
             size = page.evaluate(
                 "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})"
