@@ -15,6 +15,7 @@ from banscan.documents import build_context, load_sites
 from banscan.documents.bod import build_bod
 from banscan.documents.html import render_html
 from banscan.documents.load import parse_result
+from chromium import ARGS, CHROMIUM, needs_chromium, playwright
 from linux_root import HOSTNAME as LINUX_HOST
 from test_reports_data import (
     APPROVER,
@@ -29,7 +30,6 @@ from test_reports_data import (
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _text(html: str) -> str:
@@ -126,26 +126,15 @@ def test_escapes_hostile_values(tmp_path: Path) -> None:
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
 
 
+@needs_chromium
 def test_chromium_renders_offline(html: str, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+    sync_api = playwright()
     page_file = tmp_path / "report.html"
     page_file.write_text(html, encoding="utf-8")
     url = page_file.as_uri()
     requests: list[str] = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
 

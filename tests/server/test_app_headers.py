@@ -27,8 +27,8 @@ from fastapi import FastAPI
 from banscan.server.app import create_app
 from banscan.server.security import HSTS
 from banscan.server.state import ServerSettings
+from chromium import CHROMIUM, needs_chromium, playwright
 
-from .chromium import CHROMIUM, needs_chromium, playwright
 from .conftest import ENROLL_SECRET, free_port
 
 with warnings.catch_warnings():

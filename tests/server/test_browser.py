@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from banscan.cli.users import user_add_command
+from chromium import ARGS, ARTIFACTS, CHROMIUM, LoopbackGuard, needs_chromium, playwright
 
-from .chromium import ARGS, ARTIFACTS, CHROMIUM, LoopbackGuard, needs_chromium, playwright
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at, body
 
 SITE = "Rīga DC 2"  # a space and a non-ASCII letter: the site links must encode them

@@ -17,8 +17,8 @@ from banscan.catalog.loader import load_catalog
 from banscan.catalog.schema import ROLES
 from banscan.server.explainer import build_explainer
 from banscan.store.migrate import upgrade_db
+from chromium import ARGS, ARTIFACTS, CHROMIUM, DESKTOP, PHONE, LoopbackGuard, needs_chromium, playwright
 
-from .chromium import ARGS, ARTIFACTS, CHROMIUM, DESKTOP, PHONE, LoopbackGuard, needs_chromium, playwright
 from .conftest import Fleet, ServerProcess
 
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}

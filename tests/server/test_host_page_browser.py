@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 
 from banscan.store.accounts import create_user
-
-from .chromium import (
+from chromium import (
     ARGS,
     ARTIFACTS,
     CHROMIUM,
@@ -29,6 +28,7 @@ from .chromium import (
     needs_chromium,
     playwright,
 )
+
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at, body
 
 # Catalog products added to the dirty Linux root's three, with the verdicts they get here: ten

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from banscan.store.accounts import create_api_token, create_user
+from chromium import ARGS, ARTIFACTS, CHROMIUM, DESKTOP, PHONE, LoopbackGuard, needs_chromium, playwright
 
-from .chromium import ARGS, ARTIFACTS, CHROMIUM, DESKTOP, PHONE, LoopbackGuard, needs_chromium, playwright
 from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at
 from .test_browser import _post
 

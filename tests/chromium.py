@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 # Without the background-networking flags Chromium tries to reach Google's hosts at every start.
 ARGS = [
     "--no-sandbox",
