@@ -55,9 +55,7 @@ def analyse(data: Buffer) -> Facts:
 
     types = _section_types(view, shoff, count, shentsize, e)
     needed: list[str] = []
-    at = -1
-    while SHT_DYNAMIC in types[at + 1 :]:
-        at = types.index(SHT_DYNAMIC, at + 1)
+    for at in (i for i, stype in enumerate(types) if stype == SHT_DYNAMIC):
         _st, off, size, link = section(at)
         if link >= count:
             continue
