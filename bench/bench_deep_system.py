@@ -5,8 +5,9 @@
 Deep-scans ROOT (default `/`: this machine, as `banscan scan --deep` with no target does —
 known install locations first, pseudo and network file systems skipped; any other folder is
 walked as `banscan scan --deep FOLDER` walks it) in a child process and prints what it walked
-and read, wall and CPU time (user + system, of the child), peak RSS, and the scan's own
-summary (skip reasons, time by kind of work, slowest files).
+and read, wall and CPU time (user + system, of the child and its worker processes), peak RSS
+(of the largest single process), and the scan's own summary (skip reasons, time by kind of
+work, slowest files).
 
 `--src DIR` imports banscan from DIR instead (e.g. `git archive OLD src | tar -x -C /tmp/old`
 then `--src /tmp/old/src`) to compare two versions on the same machine. The machine's page
@@ -101,7 +102,11 @@ def run_once(root: str, workers: str, src: str | None) -> Run:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root", nargs="?", default="/")
-    ap.add_argument("--workers", default="auto", help="worker threads (default: the scanner's choice)")
+    ap.add_argument(
+        "--workers",
+        default="auto",
+        help="workers: threads, then processes once big (default: one per CPU, at most 4)",
+    )
     ap.add_argument("--src", help="import banscan from this src folder (another version)")
     ap.add_argument("--rounds", type=int, default=1, help="runs; the fastest is printed")
     args = ap.parse_args()

@@ -2,4 +2,5 @@
 
 from banscan.cli import main
 
-main()
+if __name__ == "__main__":  # worker processes of a deep scan import this module too
+    main()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bz2
 import contextlib
-import gzip
 import io
 import lzma
 import mmap
@@ -31,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from banscan.deep import inflate
 from banscan.deep.filetype import HEAD_BYTES, INTERESTING, Buffer, FileType, sniff
 
 MiB = 1024 * 1024
@@ -292,13 +292,68 @@ _SKIP = object()  # the member's head shows nothing worth examining
 _SLOW = object()  # not for the quick path: let zipfile read it (and word any error)
 
 
+class _MemberStream(io.RawIOBase):
+    """A zip member read straight from the archive's bytes — a stored member as it lies, a
+    deflated one inflated in bounded steps — counting its size and CRC-32 as it goes."""
+
+    _FIRST_IN = 64 * 1024  # enough compressed input for a member's head
+    _IN = 1 * MiB
+
+    def __init__(self, raw: memoryview, deflated: bool) -> None:
+        self.raw = raw
+        self.inflate = inflate.decompressobj(-15) if deflated else None
+        self.pos = 0
+        self.pending: Buffer = b""
+        self.out = memoryview(b"")
+        self.size = 0
+        self.crc = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def complete(self, size: int, crc: int) -> bool:
+        """Whether the whole member was read and is what the archive's directory says."""
+        done = self.inflate.eof if self.inflate is not None else self.pos >= len(self.raw)
+        return done and not self.out and self.size == size and self.crc == crc
+
+    def readinto(self, b: Any) -> int:
+        if not self.out:
+            self.out = memoryview(self._more(len(b)))
+            if not self.out:
+                return 0
+        n = min(len(b), len(self.out))
+        b[:n] = self.out[:n]
+        self.out = self.out[n:]
+        return n
+
+    def _more(self, want: int) -> bytes:
+        if self.inflate is None:
+            data = bytes(self.raw[self.pos : self.pos + max(want, self._IN)])
+            self.pos += len(data)
+        else:
+            data = b""
+            while not data and not self.inflate.eof:
+                if not self.pending:
+                    if self.pos >= len(self.raw):
+                        break
+                    step = self._FIRST_IN if self.pos == 0 else self._IN
+                    self.pending = self.raw[self.pos : self.pos + step]
+                    self.pos += len(self.pending)
+                data = self.inflate.decompress(self.pending, max(want, HEAD_BYTES))
+                self.pending = self.inflate.unconsumed_tail
+        if data:
+            self.size += len(data)
+            self.crc = inflate.crc32(data, self.crc)
+        return data
+
+
 def _quick_member(zv: ZipView, info: zipfile.ZipInfo, limits: Limits, budget: Budget) -> object:
-    """A small stored or deflated member read straight from the archive's bytes: its head, and
-    all of it only when the head is worth it. Jars and wheels hold tens of thousands of members;
-    going through zipfile costs more than inflating most of them. Anything unusual (a local
-    header that disagrees with the directory, a bad CRC, a short stream, a large member) goes
-    the ordinary way, which reports it as before."""
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.file_size > limits.spool:
+    """A stored or deflated member read straight from the archive's bytes: its head, and all
+    of it only when the head is worth it. Jars and wheels hold tens of thousands of members;
+    going through zipfile costs more than inflating most of them, and its inflate is zlib's,
+    not the faster one of `inflate`. Anything unusual (a local header that disagrees with the
+    directory, a bad CRC, a short stream) goes the ordinary way, which reports it as before."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         return _SLOW
     view = zv.view
     at = info.header_offset
@@ -317,30 +372,21 @@ def _quick_member(zv: ZipView, info: zipfile.ZipInfo, limits: Limits, budget: Bu
     end = start + info.compress_size
     if end > len(view):
         return _SLOW
-    raw = view[start:end]
+    stream = _MemberStream(view[start:end], info.compress_type == zipfile.ZIP_DEFLATED)
+    reader = io.BufferedReader(stream, 64 * 1024)
     try:
-        if info.compress_type == zipfile.ZIP_STORED:
-            head = bytes(raw[:HEAD_BYTES])
-            inflate = None
-        else:
-            inflate = zlib.decompressobj(-15)
-            head = inflate.decompress(raw, HEAD_BYTES)
+        head = reader.read(HEAD_BYTES)
         if sniff(head) not in INTERESTING:
             return _SKIP
-        if inflate is None:
-            data = bytes(raw)
-        else:
-            rest = inflate.decompress(inflate.unconsumed_tail, info.file_size - len(head) + 1)
-            if not inflate.eof:
-                return _SLOW
-            data = head + rest
-    except zlib.error:
+        left = budget.left
+        got = _slurp(_Prefixed(head, reader), info.filename, info.file_size, limits, budget)  # type: ignore[arg-type]
+    except inflate.ERRORS:
         return _SLOW
-    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+    if isinstance(got, Member) and not stream.complete(info.file_size, info.CRC):
+        got.close()
+        budget.left = left  # the ordinary reader takes it again
         return _SLOW
-    if not budget.take(len(data)):
-        return "archive expands past the total-size limit; rest not expanded"
-    return Member(info.filename, data)
+    return got
 
 
 # -- tar and compressed streams ---------------------------------------------------------------
@@ -366,7 +412,7 @@ class _Counting(io.RawIOBase):
 
 def decompressor(kind: FileType, src: IO[bytes]) -> IO[bytes]:
     if kind == FileType.GZIP:
-        return gzip.GzipFile(fileobj=src, mode="rb")  # type: ignore[return-value]
+        return inflate.gzip_reader(src)
     if kind == FileType.BZIP2:
         return bz2.BZ2File(src, mode="rb")
     if kind == FileType.XZ:
@@ -384,7 +430,7 @@ _STREAM_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     lzma.LZMAError,
     tarfile.TarError,
-    zlib.error,  # gzip and zip members with a corrupt deflate stream
+    *inflate.ERRORS,  # gzip and zip members with a corrupt deflate stream
 )
 
 
@@ -443,13 +489,13 @@ def _gzip_head_is_nothing(data: Buffer) -> bool:
     answers False, and the ordinary reader decides and words any error."""
     view = memoryview(data)
     try:
-        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        head = inflate.decompress(view[: 64 * 1024], HEAD_BYTES)
-    except zlib.error:
+        gz = inflate.decompressobj(16 + zlib.MAX_WBITS)
+        head = gz.decompress(view[: 64 * 1024], HEAD_BYTES)
+    except inflate.ERRORS:
         return False
     finally:
         view.release()
-    if len(head) < HEAD_BYTES and not (inflate.eof and not inflate.unused_data):
+    if len(head) < HEAD_BYTES and not (gz.eof and not gz.unused_data):
         return False  # a cut stream, or more members after a short one: the ordinary reader decides
     inner = sniff(head)
     return inner != FileType.TAR and inner not in INTERESTING

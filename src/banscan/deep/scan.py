@@ -35,15 +35,15 @@ import posixpath
 import stat
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from banscan.catalog.schema import Catalog
 from banscan.collect.base import OS, CollectContext
-from banscan.deep import apk, archives, elf, installers, macho, msi, pe
+from banscan.deep import apk, aptindex, archives, elf, installers, macho, msi, pe
+from banscan.deep.aptindex import Vouch, index_for
 from banscan.deep.archives import Budget, Limits, ZipView
 from banscan.deep.filetype import (
     CONTAINERS,
@@ -56,6 +56,7 @@ from banscan.deep.filetype import (
     FileType,
     sniff,
 )
+from banscan.deep.pool import BatchRunner, cpu_workers
 from banscan.deep.stats import DeepObserver, DeepStats, Estimate, FileStats
 from banscan.deep.walk import FileEntry, WalkCount, count_files, estimate_root, explicit, walk_root
 from banscan.deep.yarascan import ByteSignatures, YaraUnavailable
@@ -90,21 +91,32 @@ class DeepScanner:
         limits: Limits | None = None,
         workers: int | None = None,
         observer: DeepObserver | None = None,
+        processes: bool | None = None,
+        signatures: ByteSignatures | None = None,
+        _setup: Callable[[], None] | None = None,
     ) -> None:
+        """`processes`: examine in worker processes (True), in threads only (False), or move
+        to processes once the scan turns out big (None; see deep.pool). `_setup` runs in each
+        worker process before it examines anything (tests use it)."""
         self.errors = errors
         self.observer = observer
         self.stats = DeepStats()
         self._count: WalkCount | None = None
         self.host = host
         self.limits = limits or Limits()
-        self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+        self.workers = workers if workers is not None else cpu_workers()
+        self.processes = processes
+        self._setup = _setup
+        self.apt_root: str | None = None  # a system root whose apt indexes vouch for its cached packages
         self.files_seen = 0
         self.files_examined = 0
         self.files_read = 0  # files read without an error about the file itself (its members aside)
         self.bytes_examined = 0
         try:
-            if rules_source is not None:
-                self.signatures: ByteSignatures | None = ByteSignatures(rules_source)
+            if signatures is not None:
+                self.signatures: ByteSignatures | None = signatures
+            elif rules_source is not None:
+                self.signatures = ByteSignatures(rules_source)
             else:
                 self.signatures = ByteSignatures.from_catalog(catalog or _default_catalog())
         except YaraUnavailable as exc:
@@ -127,6 +139,10 @@ class DeepScanner:
         """A whole system (live or a mounted root), known install locations first."""
         count = WalkCount()
         label = "this machine" if ctx.live else str(ctx.root)
+        if ctx.os == "linux" and (ctx.root / aptindex.LISTS).is_dir():
+            self.apt_root = str(ctx.root)
+            for where, message in index_for(self.apt_root).problems:
+                self._report(where, message)
         estimate = estimate_root(ctx.root, ctx.os, ctx.live) if self.observer is not None else None
 
         def counted(stop: threading.Event) -> Estimate:
@@ -172,22 +188,19 @@ class DeepScanner:
                         stats.estimate = counter(stop)
 
                 threading.Thread(target=count_in_background, name="banscan-count", daemon=True).start()
+        runner: BatchRunner[FileEntry, _Done] = BatchRunner(
+            self._batch,
+            _examine_remote,
+            _init_remote,
+            (_WorkerSetup(self.host, self.limits, self.signatures, self.apt_root, self._setup),),
+            workers=self.workers,
+            size=_entry_size,
+            crashed=_crashed,
+            processes=self.processes,
+        )
         try:
-            if self.workers <= 1:
-                for batch in self._batches(entries, stats):
-                    for done in self._batch(batch):
-                        yield from self._emit(*done)
-                return
-            window: deque[Future[list[_Done]]] = deque()
-            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="banscan-deep") as pool:
-                for batch in self._batches(entries, stats):
-                    window.append(pool.submit(self._batch, batch))
-                    while len(window) >= self.workers * 2:
-                        for done in window.popleft().result():
-                            yield from self._emit(*done)
-                while window:
-                    for done in window.popleft().result():
-                        yield from self._emit(*done)
+            for done in runner.run(self._batches(entries, stats)):
+                yield from self._emit(*done)
         finally:
             stop.set()
             stats.finish()
@@ -415,11 +428,19 @@ class DeepScanner:
                 # A Debian package: its control file says what it is; its data archive is still
                 # opened, for binaries of one vendor shipped inside another's package.
                 deb = installers.deb_control(data, entries, report)
+                vouch = self._vouch(digest) if depth == 0 and disk_path is not None else None
                 if deb is not None:
+                    if vouch is not None:
+                        deb.extra["package_index"] = vouch.label
                     where = f"{shown}!{deb.location}"
                     out.append(self._record(shown, where, top, ftype, deb, digest(), None, "deb"))
                     said = said + tuple(v.casefold() for v in deb.values())
                 entries = [e for e in entries if not e.name.startswith("control.tar")]
+                if vouch is not None and deb is not None:
+                    # Published by a free-software distribution archive: identified by its
+                    # control file, its contents known (see deep.aptindex).
+                    fs.vouched = vouch.label
+                    entries = []
             members = archives.ar_members(data, entries, report)
         else:
             members = archives.compressed_members(
@@ -449,6 +470,11 @@ class DeepScanner:
                 zv.close()
             fs.add("archives", spent)
         return out
+
+    def _vouch(self, digest: Callable[[], str]) -> Vouch | None:
+        if self.apt_root is None:
+            return None
+        return index_for(self.apt_root).vouch(digest())
 
     def _identity(
         self, data: Buffer, ftype: FileType, disk_path: str | None, errs: _ErrList, shown: str
@@ -577,6 +603,49 @@ class DeepScanner:
             sha256=sha256,
             extra=tuple(extra.items()),
         )
+
+
+@dataclass(frozen=True)
+class _WorkerSetup:
+    """What a worker process needs to examine files as this scanner would (picklable)."""
+
+    host: str
+    limits: Limits
+    signatures: ByteSignatures | None
+    apt_root: str | None
+    setup: Callable[[], None] | None
+
+
+_REMOTE: list[DeepScanner] = []  # the worker process's own scanner
+
+
+def _init_remote(config: _WorkerSetup) -> None:
+    if config.setup is not None:
+        config.setup()
+    scanner = DeepScanner(
+        ErrorSink(echo=False),
+        host=config.host,
+        limits=config.limits,
+        workers=1,
+        processes=False,
+        signatures=config.signatures,
+    )
+    scanner.apt_root = config.apt_root
+    _REMOTE[:] = [scanner]
+
+
+def _examine_remote(batch: list[FileEntry]) -> list[_Done]:
+    return _REMOTE[0]._batch(batch)
+
+
+def _entry_size(entry: FileEntry) -> int:
+    return entry.size
+
+
+def _crashed(entry: FileEntry) -> _Done:
+    fs = FileStats()
+    fs.skip = "unreadable"
+    return entry, [], [(entry.shown, "examining this file stopped a worker process; not examined")], fs
 
 
 def _ignore(where: str, message: str) -> None:

@@ -35,10 +35,11 @@ WORK_KINDS: dict[str, str] = {
 class FileStats:
     """One file's figures, filled by the worker that examines it."""
 
-    __slots__ = ("bytes_read", "ftype", "members", "seconds", "skip", "work")
+    __slots__ = ("bytes_read", "ftype", "members", "seconds", "skip", "vouched", "work")
 
     def __init__(self) -> None:
         self.skip: str | None = None
+        self.vouched = ""  # a package file whose index vouches for it (see deep.aptindex)
         self.bytes_read = 0
         self.members = 0
         self.ftype = ""
@@ -71,6 +72,7 @@ class DeepStats:
     bytes_read: int = 0
     members: int = 0  # archive members examined
     skipped: dict[str, list[int]] = field(default_factory=dict)  # reason → [files, bytes]
+    vouched: dict[str, list[int]] = field(default_factory=dict)  # index → [files, bytes]
     work: dict[str, float] = field(default_factory=dict)  # kind → worker seconds
     walk_seconds: float = 0.0
     workers: int = 1
@@ -94,6 +96,10 @@ class DeepStats:
             self.files_read += 1
             self.bytes_read += fs.bytes_read
             self.members += fs.members
+        if fs.vouched:
+            row = self.vouched.setdefault(fs.vouched, [0, 0])
+            row[0] += 1
+            row[1] += size
         for kind, seconds in fs.work.items():
             self.work[kind] = self.work.get(kind, 0.0) + seconds
         if fs.skip is None:
@@ -135,6 +141,13 @@ class DeepStats:
             lines.append(f"  skipped {_n(skipped)} files, unread past their first bytes:")
             for reason, (files, size) in sorted(self.skipped.items(), key=lambda kv: -kv[1][0]):
                 lines.append(f"    {SKIP_REASONS.get(reason, reason)}: {_n(files)} ({human_bytes(size)})")
+        if self.vouched:
+            lines.append(
+                "  package files listed by a distribution's signed index, identified by their "
+                "control files and not expanded:"
+            )
+            for label, (files, size) in sorted(self.vouched.items(), key=lambda kv: -kv[1][0]):
+                lines.append(f"    {label}: {_n(files)} ({human_bytes(size)})")
         kinds = sorted(self.work.items(), key=lambda kv: -kv[1])
         if kinds:
             busy = ", ".join(f"{WORK_KINDS.get(k, k)} {human_seconds(s)}" for k, s in kinds)

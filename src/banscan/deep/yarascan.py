@@ -157,6 +157,7 @@ class ByteSignatures:
             raise YaraUnavailable(f"byte-signature rules do not compile: {exc}") from exc
         self._error = yara.Error
         self.source = source
+        self._literals = literals
         self._prefilter: _Prefilter | None = None
         if literals is not None:
             try:
@@ -164,6 +165,10 @@ class ByteSignatures:
             except Exception:  # noqa: BLE001 - no Hyperscan (or it refuses): YARA alone, as before
                 self._prefilter = None
         self.no_signatures = literals is not None and not literals
+
+    def __reduce__(self) -> tuple[type[ByteSignatures], tuple[str, list[bytes] | None]]:
+        """Sent to worker processes as source and literals, compiled again there."""
+        return (ByteSignatures, (self.source, self._literals))
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> ByteSignatures:
