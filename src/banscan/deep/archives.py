@@ -28,7 +28,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from banscan.deep import inflate
 from banscan.deep.filetype import HEAD_BYTES, INTERESTING, Buffer, FileType, sniff
@@ -68,14 +68,24 @@ Report = Callable[[str, str], None]  # (member path, message)
 
 
 class Member:
-    """An expanded member; call close() when done (unmaps and deletes any spool file)."""
+    """An expanded member; call close() when done (unmaps and deletes any spool file).
+    `examined`: already examined on the way (streamed through the prefilter, nothing found);
+    its data is empty."""
 
-    __slots__ = ("_closers", "data", "name")
+    __slots__ = ("_closers", "data", "examined", "name")
 
-    def __init__(self, name: str, data: Buffer, closers: list[Callable[[], object]] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        data: Buffer,
+        closers: list[Callable[[], object]] | None = None,
+        *,
+        examined: bool = False,
+    ) -> None:
         self.name = name
         self.data = data
         self._closers = closers or []
+        self.examined = examined
 
     def close(self) -> None:
         for c in reversed(self._closers):
@@ -227,7 +237,12 @@ def zip_kind(names: list[str]) -> str:
     return "zip"
 
 
-def zip_members(zv: ZipView, limits: Limits, budget: Budget, report: Report) -> Iterator[Member]:
+def zip_members(
+    zv: ZipView, limits: Limits, budget: Budget, report: Report, checker: Checker | None = None
+) -> Iterator[Member]:
+    """Members worth examining. With `checker`, a large ELF member is streamed through its
+    prefilter instead of being held: when none of the strings it looks for is there, the member
+    is yielded `examined` and empty (nothing can come of it), else it is read whole as usual."""
     encrypted: list[str] = []
     bad_names = 0
     for n, info in enumerate(zv.infos):
@@ -255,8 +270,11 @@ def zip_members(zv: ZipView, limits: Limits, budget: Budget, report: Report) -> 
                 f"the {limits.max_ratio:g}:1 limit; likely decompression bomb, not expanded",
             )
             continue
-        got = _quick_member(zv, info, limits, budget)
+        got = _quick_member(zv, info, limits, budget, checker)
         if got is _SKIP:
+            continue
+        if got is _CLEAR:
+            yield Member(name, b"", examined=True)
             continue
         if got is _SLOW:
             try:
@@ -289,6 +307,7 @@ def zip_members(zv: ZipView, limits: Limits, budget: Budget, report: Report) -> 
 
 
 _SKIP = object()  # the member's head shows nothing worth examining
+_CLEAR = object()  # streamed through the prefilter: none of its strings is there
 _SLOW = object()  # not for the quick path: let zipfile read it (and word any error)
 
 
@@ -347,7 +366,9 @@ class _MemberStream(io.RawIOBase):
         return data
 
 
-def _quick_member(zv: ZipView, info: zipfile.ZipInfo, limits: Limits, budget: Budget) -> object:
+def _quick_member(
+    zv: ZipView, info: zipfile.ZipInfo, limits: Limits, budget: Budget, checker: Checker | None = None
+) -> object:
     """A stored or deflated member read straight from the archive's bytes: its head, and all
     of it only when the head is worth it. Jars and wheels hold tens of thousands of members;
     going through zipfile costs more than inflating most of them, and its inflate is zlib's,
@@ -372,12 +393,33 @@ def _quick_member(zv: ZipView, info: zipfile.ZipInfo, limits: Limits, budget: Bu
     end = start + info.compress_size
     if end > len(view):
         return _SLOW
-    stream = _MemberStream(view[start:end], info.compress_type == zipfile.ZIP_DEFLATED)
+    deflated = info.compress_type == zipfile.ZIP_DEFLATED
+    stream = _MemberStream(view[start:end], deflated)
     reader = io.BufferedReader(stream, 64 * 1024)
     try:
         head = reader.read(HEAD_BYTES)
-        if sniff(head) not in INTERESTING:
+        kind = sniff(head)
+        if kind not in INTERESTING:
             return _SKIP
+        if (
+            kind == FileType.ELF
+            and checker is not None
+            and limits.spool < info.file_size <= limits.max_member
+            and (check := checker()) is not None
+        ):
+            # An ELF file says nothing about itself that a record needs unless a signature is
+            # in it: stream it through the prefilter rather than hold (and spool) it.
+            if not budget.take(info.file_size):
+                return "archive expands past the total-size limit; rest not expanded"
+            seen = _stream_check(head, reader, check)
+            if seen is None and stream.complete(info.file_size, info.CRC):
+                return _CLEAR
+            budget.left += info.file_size
+            if seen is None:
+                return _SLOW  # cut short or not what the directory says: zipfile words it
+            stream = _MemberStream(view[start:end], deflated)  # a string is there: read it whole
+            reader = io.BufferedReader(stream, 64 * 1024)
+            head = reader.read(HEAD_BYTES)
         left = budget.left
         got = _slurp(_Prefixed(head, reader), info.filename, info.file_size, limits, budget)  # type: ignore[arg-type]
     except inflate.ERRORS:
@@ -387,6 +429,40 @@ def _quick_member(zv: ZipView, info: zipfile.ZipInfo, limits: Limits, budget: Bu
         budget.left = left  # the ordinary reader takes it again
         return _SLOW
     return got
+
+
+class Check(Protocol):
+    """A prefilter fed piece by piece (yarascan.StreamCheck)."""
+
+    maybe: bool
+
+    def feed(self, data: Buffer) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+Checker = Callable[[], "Check | None"]
+
+
+def _stream_check(head: bytes, reader: io.BufferedReader[Any], check: Check) -> bool | None:
+    """Feed a member through `check` to its end: True at the first possible match, None when
+    it was read to the end with none."""
+    buf = bytearray(4 * MiB)
+    view = memoryview(buf)
+    try:
+        if check.feed(head):
+            return True
+        while True:
+            n = reader.readinto(buf)
+            if not n:
+                break
+            if check.feed(view[:n]):
+                return True
+        check.close()
+        return True if check.maybe else None
+    finally:
+        check.close()
+        view.release()
 
 
 # -- tar and compressed streams ---------------------------------------------------------------

@@ -415,7 +415,8 @@ class DeepScanner:
                 fs.add("identity", clock() - t)
                 if facts is not None and facts.has_identity():
                     out.append(self._record(shown, location, top, ftype, facts, digest(), None, kind))
-            members = archives.zip_members(zv, self.limits, budget, report)
+            checker = self.signatures.stream_check if self.signatures is not None else None
+            members = archives.zip_members(zv, self.limits, budget, report, checker)
         elif ftype == FileType.TAR:
             members = archives.tar_plain_members(data, self.limits, budget, report)
         elif ftype == FileType.AR:
@@ -456,6 +457,8 @@ class DeepScanner:
                 if m is None:
                     break
                 fs.members += 1
+                if m.examined:
+                    continue
                 try:
                     sub = sniff(bytes(memoryview(m.data)[:HEAD_BYTES]))
                     out.extend(

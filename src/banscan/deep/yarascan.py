@@ -122,7 +122,24 @@ class _Prefilter:
         self._db.compile(
             expressions=exprs, ids=list(range(len(exprs))), flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(exprs)
         )
+        self._exprs = exprs
+        self._stream_db: Any = None
+        self._lock = threading.Lock()
         self._local = threading.local()
+
+    def stream(self) -> StreamCheck:
+        """A check fed piece by piece (a member as it is inflated), compiled on first use."""
+        with self._lock:
+            if self._stream_db is None:
+                hs = self._hs
+                db = hs.Database(mode=hs.HS_MODE_STREAM)
+                n = len(self._exprs)
+                db.compile(expressions=self._exprs, ids=list(range(n)), flags=[hs.HS_FLAG_SINGLEMATCH] * n)
+                self._stream_db = db
+        scratch = getattr(self._local, "stream_scratch", None)
+        if scratch is None:
+            scratch = self._local.stream_scratch = self._hs.Scratch(self._stream_db)
+        return StreamCheck(self._hs, self._stream_db, scratch)
 
     def may_match(self, data: Buffer) -> bool:
         if len(memoryview(data)) >= self.MAX:
@@ -137,6 +154,43 @@ class _Prefilter:
         except self._hs.HyperscanError:
             return True  # let YARA decide (and report)
         return False
+
+
+class StreamCheck:
+    """Whether bytes fed in pieces hold any of the prefilter's strings (across piece
+    boundaries): `maybe` turns True at the first one, and YARA must then see the whole."""
+
+    def __init__(self, hs: Any, db: Any, scratch: Any) -> None:
+        self._hs = hs
+        self._scratch = scratch
+        # The stream opens on entering its context (and the handler must outlive it: a
+        # module-level function, not a lambda).
+        self._ctx: Any = db.stream(match_event_handler=_stop)
+        self._stream: Any = self._ctx.__enter__()
+        self._open = True
+        self.maybe = False
+
+    def feed(self, data: Buffer) -> bool:
+        if not self.maybe and self._open:
+            try:
+                self._stream.scan(data, scratch=self._scratch)
+            except self._hs.ScanTerminated:
+                self.maybe = True
+            except self._hs.HyperscanError:
+                self.maybe = True  # let YARA decide
+        return self.maybe
+
+    def close(self) -> None:
+        """End the stream (literal strings were reported by feed as they ended); idempotent."""
+        if not self._open:
+            return
+        self._open = False
+        try:
+            self._ctx.__exit__(None, None, None)
+        except self._hs.ScanTerminated:
+            self.maybe = True
+        except self._hs.HyperscanError:
+            pass
 
 
 def _stop(*_args: object) -> bool:
@@ -169,6 +223,16 @@ class ByteSignatures:
     def __reduce__(self) -> tuple[type[ByteSignatures], tuple[str, list[bytes] | None]]:
         """Sent to worker processes as source and literals, compiled again there."""
         return (ByteSignatures, (self.source, self._literals))
+
+    def stream_check(self) -> StreamCheck | None:
+        """A piece-by-piece prefilter for content too big to hold, or None when there is no
+        exact prefilter (then the content must be read whole and given to `scan`)."""
+        if self._prefilter is None or self.no_signatures:
+            return None
+        try:
+            return self._prefilter.stream()
+        except Exception:  # noqa: BLE001 - Hyperscan refuses stream mode here: read it whole
+            return None
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> ByteSignatures:
