@@ -39,7 +39,9 @@ def elf(size: int, at: int | None) -> bytes:
     return bytes(data)
 
 
-def scan(path: Path, catalog: Catalog, limits: Limits | None) -> tuple[list[InventoryRecord], list[str], DeepScanner]:
+def scan(
+    path: Path, catalog: Catalog, limits: Limits | None
+) -> tuple[list[InventoryRecord], list[str], DeepScanner]:
     sink = ErrorSink(echo=False)
     scanner = DeepScanner(sink, catalog=catalog, limits=limits, workers=1)
     return list(scanner.scan_paths([path])), list(sink.lines), scanner
@@ -88,7 +90,11 @@ def test_a_streamed_member_with_a_bad_crc_is_reported(catalog: Catalog, tmp_path
     wheel.write_bytes(bytes(raw))
     recs, errors, _ = scan(wheel, catalog, SMALL_SPOOL)
     assert recs == []
-    assert len(errors) == 1 and errors[0].startswith(f"{wheel}!lib/big.so: member unreadable") and "CRC" in errors[0]
+    assert (
+        len(errors) == 1
+        and errors[0].startswith(f"{wheel}!lib/big.so: member unreadable")
+        and "CRC" in errors[0]
+    )
 
 
 def test_without_a_checker_members_are_held_whole(tmp_path: Path) -> None:
@@ -99,8 +105,12 @@ def test_without_a_checker_members_are_held_whole(tmp_path: Path) -> None:
         z.writestr("lib/big.so", elf(256 * 1024, 1000))
     zv = ZipView(path.read_bytes())
     try:
-        got = list(archives.zip_members(zv, SMALL_SPOOL, Budget(SMALL_SPOOL.max_total), lambda *a: None, None))
-        assert [(m.name, m.examined, len(memoryview(m.data))) for m in got] == [("lib/big.so", False, 256 * 1024)]
+        got = list(
+            archives.zip_members(zv, SMALL_SPOOL, Budget(SMALL_SPOOL.max_total), lambda *a: None, None)
+        )
+        assert [(m.name, m.examined, len(memoryview(m.data))) for m in got] == [
+            ("lib/big.so", False, 256 * 1024)
+        ]
         for m in got:
             m.close()
     finally:
