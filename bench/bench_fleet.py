@@ -4,6 +4,7 @@
     python bench/bench_fleet.py --hosts 10000   # a tenth of that
     python bench/bench_fleet.py --keep DIR      # write (or reuse) the file in DIR and keep it
     python bench/bench_fleet.py --plain         # also time the bulk path without hyperscan
+    python bench/bench_fleet.py --hosts 20000 --spelling spaced   # 2 M rows as json.dumps writes them
 
 The fleet is generated deterministically from a seed: Windows, macOS and Linux hosts with
 programs, deb_packages, apps, chrome_extensions and processes rows in osqueryd's event format
@@ -375,8 +376,15 @@ class Fleet:
     removed: set[str] = field(default_factory=set)
 
 
-def generate(path: Path, hosts: int, seed: int = SEED) -> Fleet:
-    """Write the fleet's result log (NDJSON); deterministic for a seed and host count."""
+SPELLINGS = ("compact", "spaced", "no-decorations")
+
+
+def generate(path: Path, hosts: int, seed: int = SEED, spelling: str = "compact") -> Fleet:
+    """Write the fleet's result log (NDJSON); deterministic for a seed and host count.
+
+    `compact` is how osqueryd writes it; `spaced` has a space after every `:` and `,` (as
+    Python's `json.dumps` and many exporters write JSON); `no-decorations` is spaced too and
+    names hosts only by `hostIdentifier`, after the columns."""
     rng = random.Random(seed)
     n_k = max(1, int(hosts * KASPERSKY_SHARE))
     picks = rng.sample(
@@ -388,7 +396,9 @@ def generate(path: Path, hosts: int, seed: int = SEED) -> Fleet:
     fleet = Fleet(path, hosts, 0, 0)
     counter = 0
     buf: list[str] = []
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    spaced = spelling != "compact"
+    colon, comma = (": ", ", ") if spaced else (":", ",")
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(comma, colon)).encode
     with path.open("w", encoding="utf-8", newline="\n") as out:
         for h in range(hosts):
             os_name = ("windows", "windows", "windows", "macos", "linux")[h % 5]
@@ -396,8 +406,21 @@ def generate(path: Path, hosts: int, seed: int = SEED) -> Fleet:
             hostname = f"{os_name[:3]}-{h:06d}.corp.example.com"
             unix = 1736762400 + h % 3600
             cal = time.strftime("%a %b %d %H:%M:%S %Y UTC", time.gmtime(unix))
-            head = f'"hostIdentifier":"{hid}","calendarTime":"{cal}","unixTime":{unix},"epoch":0,"counter":'
-            deco = f',"numerics":false,"decorations":{{"host_uuid":"{hid.upper()}","hostname":"{hostname}"}},"columns":'
+            c, k = colon, comma
+            if spelling == "no-decorations":
+                head = f'"calendarTime"{c}"{cal}"{k}"unixTime"{c}{unix}{k}"epoch"{c}0{k}"counter"{c}'
+                deco = f'{k}"numerics"{c}false{k}"columns"{c}'
+                tail = f'{k}"hostIdentifier"{c}"{hostname}"'
+            else:
+                head = (
+                    f'"hostIdentifier"{c}"{hid}"{k}"calendarTime"{c}"{cal}"{k}"unixTime"{c}{unix}{k}'
+                    f'"epoch"{c}0{k}"counter"{c}'
+                )
+                deco = (
+                    f'{k}"numerics"{c}false{k}"decorations"{c}{{"host_uuid"{c}"{hid.upper()}"{k}'
+                    f'"hostname"{c}"{hostname}"}}{k}"columns"{c}'
+                )
+                tail = ""
             rows: list[tuple[str, dict[str, str], str]] = []
             tables = OS_OF_TABLES[os_name]
             for _ in range(ROWS_PER_HOST):
@@ -432,7 +455,8 @@ def generate(path: Path, hosts: int, seed: int = SEED) -> Fleet:
             for table, cols, action in rows:
                 counter += 1
                 buf.append(
-                    f'{{"name":"pack_inventory_{table}",{head}{counter}{deco}{dumps(cols)},"action":"{action}"}}\n'
+                    f'{{"name"{colon}"pack_inventory_{table}"{comma}{head}{counter}{deco}{dumps(cols)}'
+                    f'{comma}"action"{colon}"{action}"{tail}}}\n'
                 )
             if len(buf) >= 20000:
                 out.write("".join(buf))
@@ -530,12 +554,25 @@ def _run_scan(path: Path, plain: bool) -> tuple[float, dict[str, Any]]:
     return time.perf_counter() - t0, json.loads(child.stdout)
 
 
+def _run_command(path: Path) -> float:
+    """The whole `banscan scan FILE` command as a user runs it: start-up, catalog, prefilter,
+    scan, matching and writing the JSON result."""
+    out = path.with_suffix(".result.json")
+    cmd = [sys.executable, "-m", "banscan", "scan", str(path), "-f", "json", "-o", str(out), "--quiet"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=False, capture_output=True)
+    secs = time.perf_counter() - t0
+    out.unlink(missing_ok=True)
+    return secs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hosts", type=int, default=100_000)
     ap.add_argument("--keep", type=Path, help="directory to write (or reuse) the fleet file in, kept after")
     ap.add_argument("--scan", help=argparse.SUPPRESS)  # child process: scan this file, print JSON
     ap.add_argument("--plain", action="store_true", help="also time the engine without hyperscan")
+    ap.add_argument("--spelling", choices=SPELLINGS, default="compact", help="how the JSON lines are written")
     args = ap.parse_args()
     if args.scan:
         print(json.dumps(scan_child(args.scan, plain=args.plain)))
@@ -543,8 +580,9 @@ def main() -> int:
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="banscan-fleet-"))
     work.mkdir(parents=True, exist_ok=True)
-    path = work / f"fleet-{args.hosts}.ndjson"
-    meta_path = work / f"fleet-{args.hosts}.json"
+    stem = f"fleet-{args.hosts}" + ("" if args.spelling == "compact" else f"-{args.spelling}")
+    path = work / f"{stem}.ndjson"
+    meta_path = work / f"{stem}.json"
     need = args.hosts * ROWS_PER_HOST * 700
     free = shutil.disk_usage(work).free
     if not path.exists() and free < need * 1.2:
@@ -557,7 +595,7 @@ def main() -> int:
             print(f"reusing {path}")
         else:
             t0 = time.perf_counter()
-            fleet = generate(path, args.hosts)
+            fleet = generate(path, args.hosts, spelling=args.spelling)
             meta_path.write_text(
                 json.dumps(
                     {
@@ -582,6 +620,7 @@ def main() -> int:
         duck = duckdb_alone(path)
         wall, res = _run_scan(path, plain=False)
         plain = _run_scan(path, plain=True) if args.plain else None
+        command = _run_command(path)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -590,6 +629,7 @@ def main() -> int:
     print()
     print(
         f"fleet: {fleet.hosts:,} hosts, {rows:,} rows, {fleet.bytes / 1e9:.2f} GB, {len(fleet.kaspersky)} Kaspersky hosts"
+        f" ({args.spelling} JSON lines)"
     )
     print(f"{'step':48} {'seconds':>8} {'rows/s':>12} {'MB/s':>8}  notes")
     steps: list[tuple[str, float, str]] = [
@@ -615,6 +655,7 @@ def main() -> int:
             )
         )
         ok = ok and set(r["found"]) == fleet.kaspersky and r["hosts"] == fleet.hosts and r["rows"] == rows
+    steps.append(("banscan scan FILE -f json -o OUT (whole command)", command, "start-up to result file"))
     for label, secs, note in steps:
         print(f"{label:48} {secs:8.2f} {rows / secs:12,.0f} {fleet.bytes / secs / 1e6:8.0f}  {note}")
     print(

@@ -324,3 +324,62 @@ def test_scan_takes_the_bulk_path_for_large_logs(tmp_path: Path, monkeypatch: py
     fast = _per_record(path)
     assert taken == [str(path)]
     assert _key(fast) == _key(slow) and slow.findings
+
+
+def _respell(path: Path, how: str) -> Path:
+    """The same log in another valid spelling of JSON Lines."""
+    out: list[str] = []
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            out.append(line)  # the empty and the broken line stay as they are
+            continue
+        if how == "spaced":  # json.dumps's own default: a space after ':' and ','
+            out.append(json.dumps(obj, ensure_ascii=False))
+        elif how == "columns-first":  # hostIdentifier and decorations after the columns
+            first = {k: obj[k] for k in ("columns", "action", "name") if k in obj}
+            out.append(json.dumps({**first, **obj}, ensure_ascii=False, separators=(",", ":")))
+        elif how == "no-decorations":
+            obj.pop("decorations", None)
+            out.append(json.dumps(obj, ensure_ascii=False, indent=None, separators=(", ", ": ")))
+        else:
+            raise AssertionError(how)
+    text = "\n".join(out)
+    respelled = path.with_name(f"{how}.log")
+    respelled.write_bytes(text.encode("utf-8"))
+    return respelled
+
+
+@pytest.mark.parametrize("how", ["spaced", "columns-first", "no-decorations", "crlf"])
+def test_every_spelling_keeps_the_fast_host_count(
+    tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spaces after ':' and ',', other key orders, CRLF line ends and logs without decorations
+    name their hosts from the bytes of each run, as compact osqueryd lines do: only the lines
+    that are not JSON objects are parsed one by one."""
+    compact = _fleet(tmp_path / "fleet.log")
+    if how == "crlf":
+        path = tmp_path / "crlf.log"
+        path.write_bytes(compact.read_bytes().replace(b"\n", b"\r\n"))
+    else:
+        path = _respell(compact, how)
+    parsed: list[bytes] = []
+    slow = bulk._Hosts._slow
+
+    def counting(self: Any, line: bytes) -> str:
+        parsed.append(line)
+        return slow(self, line)
+
+    monkeypatch.setattr(bulk._Hosts, "_slow", counting)
+    monkeypatch.setattr(bulk, "READ_BYTES", 4096)
+    monkeypatch.setattr(bulk, "_per_record", _no_fallback)
+    result, sink = _bulk(path, workers=1)
+    expected = _per_record(path)
+    assert _key(result) == _key(expected) and result.findings
+    assert result.summary() | {"generated_at": 0} == expected.summary() | {"generated_at": 0}
+    assert result.summary()["hosts"] == 40
+    bad = [e for e in expected.targets[0].errors if "not valid JSON" in e]
+    assert bad and bad == [e for e in sink.lines if "not valid JSON" in e]
+    # Parsed one by one: only the empty line and the broken one.
+    assert [p.strip()[:18] for p in parsed] == [b"", b'{"name": "broken",'], [p[:80] for p in parsed]

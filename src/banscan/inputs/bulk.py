@@ -54,8 +54,9 @@ BULK_READERS = frozenset({"osquery"})
 
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
-_DECO = b'"decorations":{'
-_HID = b'"hostIdentifier":"'
+_DECO = b'"decorations"'  # the keys; any JSON whitespace may stand around the colon after them
+_HID = b'"hostIdentifier"'
+_JSON_SPACE = b" \t\r"
 _NL = b"\n"
 _CACHE_MAX = 200_000  # decoration and hostIdentifier byte strings remembered per worker
 
@@ -263,7 +264,7 @@ class _Hosts:
         """`"hostIdentifier":"…"` → its value; None when escaped and not valid JSON."""
         hit = self._hid.get(blob)
         if hit is None and blob not in self._hid:
-            raw = blob[len(_HID) - 1 :]
+            raw = blob[blob.index(b'"', len(_HID)) :]  # the value, from its opening quote
             try:
                 value = json.loads(raw) if b"\\" in raw else raw[1:-1].decode("utf-8")
             except ValueError:
@@ -302,17 +303,21 @@ class _Hosts:
                 k += 1
             kd = kh = b""
             host = ""  # "": only the slow path can tell
-            d = find(_DECO, pos, eol)
+            # Only a line that ends its object is named from its bytes: a cut one (not JSON, so
+            # the reader names no host for it) is parsed below like any irregular line.
+            d = find(_DECO, pos, eol) if _closed(chunk, eol) else -2
             if d >= 0:
-                c = find(b"}", d, eol)
+                v = _value_at(chunk, d + len(_DECO), eol)
+                c = find(b"}", v, eol) if v >= 0 and chunk[v] == 0x7B else -1  # {
                 kd = bytes(chunk[d : c + 1]) if c >= 0 else b""
                 host = (self._deco_host(kd) or "") if kd else ""
                 if not host and (not kd or self._deco_host(kd) is None):
                     kd = b""  # not a flat object: parsed whole below
-            if not host and (kd or d < 0):
+            if not host and (kd or d == -1):
                 h = find(_HID, pos, eol)
-                if h >= 0:
-                    q = find(b'"', h + len(_HID), eol)
+                v = _value_at(chunk, h + len(_HID), eol) if h >= 0 else -1
+                if v >= 0 and chunk[v] == 0x22:  # "
+                    q = find(b'"', v + 1, eol)
                     while q > 0 and chunk[q - 1] == 0x5C:  # an escaped quote: not the end
                         q = find(b'"', q + 1, eol)
                     if q >= 0:
@@ -341,7 +346,7 @@ class _Hosts:
                     break
                 stop = find(_NL, last) + 1
                 n = count(_NL, end, stop)
-                ok = count(key, end, stop) == n
+                ok = count(key, end, stop) == n and count(b"}\n", end, stop) + count(b"}\r\n", end, stop) == n
                 if ok and kd and kh:
                     ok = count(kh, end, stop) == n
                 elif ok and not kd:
@@ -362,6 +367,27 @@ class _Hosts:
             self._run = max(4096, (end - pos) + (end - pos) // 4)
             pos = end
         return lines
+
+
+def _closed(chunk: bytearray, eol: int) -> bool:
+    """Whether the line ending at `eol` (past its newline) ends with `}` (before any CR)."""
+    last = chunk[eol - 2] if eol >= 2 else 0
+    if last == 0x0D and eol >= 3:  # CRLF
+        last = chunk[eol - 3]
+    return last == 0x7D
+
+
+def _value_at(chunk: bytearray, at: int, eol: int) -> int:
+    """Where the value after a key ending at `at` starts (past `:` and any JSON whitespace, as
+    `json.dumps` and many exporters write it), or -1 when no colon follows."""
+    while at < eol and chunk[at] in _JSON_SPACE:
+        at += 1
+    if at >= eol or chunk[at] != 0x3A:  # :
+        return -1
+    at += 1
+    while at < eol and chunk[at] in _JSON_SPACE:
+        at += 1
+    return at if at < eol else -1
 
 
 # ---- one byte range ----------------------------------------------------------------------
