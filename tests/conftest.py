@@ -27,3 +27,10 @@ def shared_fixtures() -> Path:
     if d is None:
         pytest.skip("registry hive fixtures (../shared/fixtures) are not beside this clone")
     return d
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Compiled catalog artefacts go to a folder of this test run (and its subprocesses), not
+    to the user's cache."""
+    os.environ["BANSCAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("banscan-cache"))

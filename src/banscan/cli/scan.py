@@ -33,6 +33,8 @@ def _jurisdiction(code: str) -> str:
 
 def _previous(paths: list[Path]) -> dict[tuple[str, str], dt.date]:
     """First identification by (host, product) from earlier results (files, or folders of *.json)."""
+    if not paths:
+        return {}  # and no result reader (or its JSON-schema library) to import
     from banscan.documents.load import ResultError, first_identified, load_result
 
     files: list[Path] = []

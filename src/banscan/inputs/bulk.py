@@ -99,6 +99,7 @@ class Hits:
     """Offsets in a chunk: token hits, non-ASCII lines, `\\u` escapes, fallback-regex hits."""
 
     token: list[int] = field(default_factory=list)
+    which: list[int] = field(default_factory=list)  # per token hit: its index in ascii_tokens
     fold: list[int] = field(default_factory=list)
     regex: list[int] = field(default_factory=list)
 
@@ -147,10 +148,14 @@ class HyperscanScanner(_Scanner):
 
     def scan(self, chunk: bytes | bytearray, size: int) -> Hits:
         hits = Hits()
-        n_tokens, token, fold = self._n_tokens, hits.token.append, hits.fold.append
+        n_tokens, token, which, fold = self._n_tokens, hits.token.append, hits.which.append, hits.fold.append
 
         def on_match(ident: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-            (token if ident < n_tokens else fold)(to - 1)
+            if ident < n_tokens:
+                token(to - 1)
+                which(ident)
+            else:
+                fold(to - 1)
 
         self._db.scan(
             cast(bytes, memoryview(chunk)[:size]), match_event_handler=on_match, scratch=self._scratch
@@ -172,8 +177,8 @@ class PlainScanner(_Scanner):
 
         super().__init__(prefilter)
         self._auto: Any = ahocorasick.Automaton()
-        for t in self.ascii_tokens:
-            self._auto.add_word(t, len(t))
+        for i, t in enumerate(self.ascii_tokens):
+            self._auto.add_word(t, i)
         if self.ascii_tokens:
             self._auto.make_automaton()
         self._yara: Any = None
@@ -185,8 +190,8 @@ class PlainScanner(_Scanner):
             strings = " ".join(f'$t{i} = "{t}" nocase' for i, t in enumerate(self.ascii_tokens))
             self._yara = yara.compile(source=f"rule tokens {{ strings: {strings} condition: any of them }}")
 
-    def _yara_tokens(self, data: bytes) -> list[int] | None:
-        """Token end offsets by YARA; None when it stopped recording a string (too many hits)."""
+    def _yara_tokens(self, data: bytes) -> list[tuple[int, int]] | None:
+        """(end offset, token index) by YARA; None when it stopped recording a string (too many hits)."""
         import yara
 
         overflow = False
@@ -199,7 +204,12 @@ class PlainScanner(_Scanner):
         matches = self._yara.match(data=data, warnings_callback=on_warning)
         if overflow:
             return None
-        return [i.offset + i.matched_length - 1 for m in matches for s in m.strings for i in s.instances]
+        return [
+            (i.offset + i.matched_length - 1, int(s.identifier[2:]))
+            for m in matches
+            for s in m.strings
+            for i in s.instances
+        ]
 
     def scan(self, chunk: bytes | bytearray, size: int) -> Hits:
         hits = Hits()
@@ -208,8 +218,9 @@ class PlainScanner(_Scanner):
         if self.ascii_tokens:
             found = self._yara_tokens(data) if self._yara is not None else None
             if found is None:
-                found = [end for end, _n in self._auto.iter(lowered.decode("latin-1"))]
-            hits.token.extend(found)
+                found = list(self._auto.iter(lowered.decode("latin-1")))
+            hits.token.extend(end for end, _ in found)
+            hits.which.extend(i for _, i in found)
         for text, needle in ((lowered, b"\x80"), (data, b"\\u")):
             pos = 0
             while (at := text.find(needle, pos)) >= 0:
@@ -415,10 +426,26 @@ class _Worker:
         hits = self.scanner.scan(chunk, size)
         keep: set[int] = set()
         rfind, find = chunk.rfind, chunk.find
-        for off in hits.token:
-            keep.add(rfind(_NL, 0, off) + 1)
-        checked: set[int] = set()
         pf = self.prefilter
+        tokens, conditions = self.scanner.ascii_tokens, pf.conditions
+        tentative: dict[int, set[str]] = {}  # line start → tokens that must confirm it
+        for off, i in zip(hits.token, hits.which, strict=True):
+            start = rfind(_NL, 0, off) + 1
+            if start in keep:
+                continue
+            if tokens[i] in conditions:
+                tentative.setdefault(start, set()).add(tokens[i])
+            else:
+                keep.add(start)
+        for start, held in tentative.items():
+            if start in keep:
+                continue
+            line = bytes(chunk[start : find(_NL, start, size)])
+            if not line.isascii() or b"\\u" in line:
+                keep.add(start)  # folded text: as before, the reader decides
+            elif any(pf.confirms(t, line.lower()) for t in held):
+                keep.add(start)
+        checked: set[int] = set()
         for off in hits.fold:
             start = rfind(_NL, 0, off) + 1
             if start in keep or start in checked:
@@ -609,7 +636,9 @@ def scan_file(
         return scan_range(path, 0, size, prefilter, use_hs, progress.shared if progress else None, 0)
     # fork (Linux): the workers start at once with the catalog already loaded; elsewhere spawn
     ctx: Any = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    plain = Prefilter(tokens=list(prefilter.tokens), regexes=list(prefilter.regexes))
+    plain = Prefilter(
+        tokens=list(prefilter.tokens), regexes=list(prefilter.regexes), conditions=dict(prefilter.conditions)
+    )
     shared = progress.shared if progress else None
     procs = []
     for i, (a, b) in enumerate(ranges):

@@ -29,7 +29,9 @@ keeps the usual Cyrillic lines; `passes()` is the exact check, folding such line
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -48,6 +50,37 @@ _sre_p: Any = importlib.import_module("re._parser")
 _sre_c: Any = importlib.import_module("re._constants")
 
 MIN_TOKEN = 3  # shorter words only when an identifier has nothing longer
+GOOD_TOKEN = 5  # words this long are preferred; among them, the one covering most identifiers
+# File-format words: in every path, uninstall string and process of an inventory, so a token
+# only when an identifier has no other word.
+FORMAT_WORDS = frozenset(
+    [
+        "exe",
+        "dll",
+        "sys",
+        "msi",
+        "msp",
+        "app",
+        "pkg",
+        "dmg",
+        "deb",
+        "rpm",
+        "apk",
+        "ipa",
+        "jar",
+        "bin",
+        "lnk",
+        "cab",
+        "zip",
+        "inf",
+        "cat",
+        "ocx",
+        "cpl",
+        "scr",
+        "plist",
+        "kext",
+    ]
+)
 _RUN = re.compile(r"[^\W_]+")  # letters and digits: never escaped in JSON or CSV
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _U_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -234,12 +267,17 @@ def _satisfied(req: _Requirement, tokens: Iterable[str]) -> bool:
 
 
 def _select(reqs: Sequence[_Requirement]) -> list[str]:
-    """Greedy cover: words of 3+ characters first; most requirements covered; rarest; longest."""
+    """Greedy cover: usable words first (3+ characters, not a file-format word like "exe",
+    which is in every path of an inventory), preferring 5+ characters ("open" keeps every line
+    with "opened" or "openssh"); then most requirements covered; rarest; longest."""
     corpus = [w for r in reqs for c in r.choices for a in c for w in a]
 
     @functools.cache
     def df(tok: str) -> int:
         return sum(1 for w in corpus if tok in w)
+
+    def quality(tok: str) -> tuple[bool, bool, int]:
+        return (len(tok) >= MIN_TOKEN, tok not in FORMAT_WORDS, min(len(tok), GOOD_TOKEN))
 
     chosen: list[str] = []
     unsat = [r for r in reqs if r.choices]
@@ -247,16 +285,18 @@ def _select(reqs: Sequence[_Requirement]) -> list[str]:
         cands = {w for r in unsat for c in r.choices if len(c) == 1 for w in c[0]}
         if cands:
 
-            def score(tok: str, unsat: list[_Requirement] = unsat) -> tuple[bool, int, int, int, str]:
+            def score(
+                tok: str, unsat: list[_Requirement] = unsat
+            ) -> tuple[tuple[bool, bool, int], int, int, int, str]:
                 covered = sum(1 for r in unsat if _satisfied(r, [tok]))
-                return (len(tok) >= MIN_TOKEN, covered, -df(tok), len(tok), tok)
+                return (quality(tok), covered, -df(tok), len(tok), tok)
 
             best = max(sorted(cands), key=score)
             chosen.append(best)
         else:  # only branch choices left: one word per alternative of the smallest choice
             choice = min(unsat[0].choices, key=len)
             for alt in choice:
-                chosen.append(max(sorted(alt), key=lambda w: (len(w) >= MIN_TOKEN, -df(w), len(w))))
+                chosen.append(max(sorted(alt), key=lambda w: (quality(w), -df(w), len(w))))
         unsat = [r for r in unsat if not _satisfied(r, chosen)]
     return _minimal(chosen)
 
@@ -367,6 +407,23 @@ class Prefilter:
     tokens: list[str]
     regexes: list[str] = field(default_factory=list)
     labels: dict[str, list[str]] = field(default_factory=dict)  # token → requirements it covers
+    # token → word sets: a line holding the token can match only if it holds every word of
+    # one of its sets (see `confirms`); a token absent here confirms itself.
+    conditions: dict[str, list[list[str]]] = field(default_factory=dict)
+
+    def confirms(self, token: str, lowered: bytes) -> bool:
+        """Whether an ASCII line (lower case, no `\\u` escapes) that holds `token` holds all
+        the words of some identifier the token stands for. One word per identifier finds the
+        candidate lines; this drops those with only a common word ("windows" of "Endpoint
+        Security for Windows") before they are parsed."""
+        sets = self._condition_bytes.get(token)
+        if sets is None:
+            return True
+        return any(all(w in lowered for w in words) for words in sets)
+
+    @functools.cached_property
+    def _condition_bytes(self) -> dict[str, list[tuple[bytes, ...]]]:
+        return {t: [tuple(w.encode() for w in ws) for ws in sets] for t, sets in self.conditions.items()}
 
     def pattern(self) -> str:
         """One regex (RE2, Java and Python syntax) that finds any token in any letter case.
@@ -488,17 +545,94 @@ def build_prefilter(catalog: Catalog) -> Prefilter:
         tokens=tokens + [c for c in cyrillic if c not in tokens],
         regexes=regexes + [_escaped_form(c) for c in cyrillic],
         labels=labels,
+        conditions=_conditions(reqs, tokens),
     )
 
 
+def _conditions(reqs: Sequence[_Requirement], tokens: list[str]) -> dict[str, list[list[str]]]:
+    """Per ASCII token, the word sets of the identifiers it stands for: for each requirement
+    the token satisfies, the alternatives of the choice it satisfies (every match holds all the
+    words of one of them). A token that is itself one of those words confirms itself."""
+    out: dict[str, list[list[str]]] = {}
+    for t in tokens:
+        if not t.isascii():
+            continue
+        sets: set[frozenset[str]] = set()
+        for r in reqs:
+            choice = next((c for c in r.choices if all(any(t in w for w in alt) for alt in c)), None)
+            if choice is not None:
+                sets.update(choice)
+        if not sets or any(len(ws) == 1 and t in ws for ws in sets):
+            continue
+        if all(ws.isascii() for alt in sets for ws in alt):
+            out[t] = sorted(sorted(alt) for alt in sets)
+    return out
+
+
 _BUILT: dict[int, tuple[Catalog, Prefilter]] = {}
+# Bump when build_prefilter chooses differently for the same catalog: older cache entries
+# are then never read again.
+PREFILTER_FORMAT = 3
 
 
 def prefilter_for(catalog: Catalog) -> Prefilter:
-    """The prefilter of a catalog, built once per catalog object."""
+    """The prefilter of a catalog, built once per catalog content and kept in the user's cache
+    (building it takes about a second; reading it back, a millisecond)."""
     hit = _BUILT.get(id(catalog))
     if hit is None or hit[0] is not catalog:
         if len(_BUILT) >= 8:
             _BUILT.clear()
-        hit = _BUILT[id(catalog)] = (catalog, build_prefilter(catalog))
+        hit = _BUILT[id(catalog)] = (catalog, _cached_or_built(catalog))
     return hit[1]
+
+
+def _cached_or_built(catalog: Catalog) -> Prefilter:
+    from banscan import __version__, cache
+
+    key = hashlib.sha256(
+        f"{__version__}\n{PREFILTER_FORMAT}\n".encode() + catalog.model_dump_json().encode()
+    ).hexdigest()
+    doc = cache.read_json("prefilter", key)
+    got = _from_doc(doc) if doc is not None else None
+    if got is not None:
+        return got
+    built = build_prefilter(catalog)
+    body = {
+        "tokens": built.tokens,
+        "regexes": built.regexes,
+        "labels": built.labels,
+        "conditions": built.conditions,
+    }
+    cache.write_json("prefilter", key, {"body": body, "sha256": _digest(body)})
+    return built
+
+
+def _digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _from_doc(doc: Any) -> Prefilter | None:
+    """A cached prefilter, only if it is whole and well-formed (else it is built again)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("body"), dict):
+        return None
+    body = doc["body"]
+    if doc.get("sha256") != _digest(body):
+        return None
+    tokens, regexes, labels = body.get("tokens"), body.get("regexes"), body.get("labels")
+    conditions = body.get("conditions")
+    if not (
+        isinstance(tokens, list)
+        and all(isinstance(t, str) for t in tokens)
+        and isinstance(regexes, list)
+        and all(isinstance(r, str) for r in regexes)
+        and isinstance(labels, dict)
+        and all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in labels.values())
+        and isinstance(conditions, dict)
+        and all(
+            isinstance(v, list)
+            and all(isinstance(ws, list) and all(isinstance(w, str) for w in ws) for ws in v)
+            for v in conditions.values()
+        )
+    ):
+        return None
+    return Prefilter(tokens=tokens, regexes=regexes, labels=labels, conditions=conditions)

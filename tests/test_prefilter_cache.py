@@ -1,0 +1,86 @@
+"""The catalog's prefilter is built once per catalog content and read back from the cache:
+the same prefilter, whichever way it came; a damaged or foreign cache entry is built again;
+a cache that cannot be written costs only time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from banscan.catalog.loader import load_catalog
+from banscan.match import prefilter as pfmod
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BANSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(pfmod, "_BUILT", {})
+    return tmp_path / "cache"
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted((cache / "prefilter").glob("*.json"))
+
+
+def _no_build(catalog: object) -> object:
+    raise AssertionError("built again instead of read from the cache")
+
+
+def test_built_once_then_read_back(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = load_catalog()
+    built = pfmod.prefilter_for(catalog)
+    assert len(_entries(cache)) == 1
+    monkeypatch.setattr(pfmod, "_BUILT", {})
+    monkeypatch.setattr(pfmod, "build_prefilter", _no_build)
+    again = pfmod.prefilter_for(load_catalog())
+    assert (again.tokens, again.regexes, again.labels) == (built.tokens, built.regexes, built.labels)
+    assert again.pattern() == built.pattern()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda doc: {**doc, "body": {**doc["body"], "tokens": doc["body"]["tokens"][1:]}},  # a token dropped
+        lambda doc: {"body": {"tokens": [1], "regexes": [], "labels": {}}},  # wrong types
+        lambda doc: [],
+    ],
+)
+def test_a_damaged_entry_is_built_again(cache: Path, monkeypatch: pytest.MonkeyPatch, damage) -> None:  # type: ignore[no-untyped-def]
+    catalog = load_catalog()
+    built = pfmod.prefilter_for(catalog)
+    (entry,) = _entries(cache)
+    entry.write_text(json.dumps(damage(json.loads(entry.read_text()))))
+    monkeypatch.setattr(pfmod, "_BUILT", {})
+    again = pfmod.prefilter_for(load_catalog())
+    assert again.tokens == built.tokens
+    assert json.loads(entry.read_text())["body"]["tokens"] == built.tokens  # and stored whole again
+
+
+def test_another_catalog_has_its_own_entry(cache: Path) -> None:
+    catalog = load_catalog()
+    pfmod.prefilter_for(catalog)
+    other = catalog.model_copy(update={"products": catalog.products[:5]})
+    pfmod.prefilter_for(other)
+    assert len(_entries(cache)) == 2
+
+
+def test_an_unwritable_cache_costs_only_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("BANSCAN_CACHE_DIR", str(blocker))
+    monkeypatch.setattr(pfmod, "_BUILT", {})
+    got = pfmod.prefilter_for(load_catalog())
+    assert "kaspersky" in got.tokens
+
+
+def test_confirmation_needs_every_word_of_an_identifier(cache: Path) -> None:
+    """A token that stands for longer identifiers confirms a line only when the line holds all
+    the words of one of them; the words of each of its identifiers do confirm."""
+    pf = pfmod.prefilter_for(load_catalog())
+    assert pf.conditions, "the catalog has identifiers whose chosen word is not the whole identifier"
+    for token, sets in pf.conditions.items():
+        assert not pf.confirms(token, f'{{"name":"{token}"}}'.encode()), token
+        for words in sets:
+            assert pf.confirms(token, ('{"name":"' + " ".join(words) + '"}').encode()), (token, words)
