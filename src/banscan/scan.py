@@ -6,10 +6,12 @@ The CLI, the agent and the tests all call `run_scan`; nothing here prints or exi
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from banscan import __version__
 from banscan.catalog.schema import Catalog
@@ -26,6 +28,7 @@ from banscan.policy.exceptions import ExceptionEntry, apply_exceptions
 if TYPE_CHECKING:
     from banscan.deep.archives import Limits
     from banscan.deep.stats import DeepObserver
+    from banscan.output.progress import ByteProgress
 
 
 @dataclass
@@ -45,6 +48,8 @@ class ScanOptions:
     expand: ExpandLimits = field(default_factory=ExpandLimits)
     # told how a deep scan goes (the CLI's progress line and summary)
     deep_observer: DeepObserver | None = None
+    # progress bars on stderr for long inputs (the CLI: a terminal and not --quiet)
+    progress: bool = False
 
     def deep_limits(self) -> Limits:
         """The deep scan's archive limits, with the ratio and total size of `expand`."""
@@ -90,10 +95,15 @@ def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetR
             from banscan.inputs.bulk import bulk_scan
 
             try:
-                out.append(bulk_scan(f, matcher, sink, bulk, host=opts.host, limits=opts.expand))
+                out.append(
+                    bulk_scan(
+                        f, matcher, sink, bulk, host=opts.host, limits=opts.expand, progress=opts.progress
+                    )
+                )
             except Exception as exc:  # noqa: BLE001 - one input must not end the run
                 out.append(_failed(f, bulk, sink, exc))
             continue
+        bars: list[ByteProgress] = []
         target, records = read_target(
             f,
             sink,
@@ -101,6 +111,7 @@ def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetR
             host=opts.host,
             columns=opts.columns,
             limits=opts.expand,
+            on_open=_progress_for(f, bars) if opts.progress else None,
         )
         try:
             matcher.add_all(records)
@@ -109,8 +120,35 @@ def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetR
             if close is not None:
                 close()
             target.errors.append(_failed(f, target.format, sink, exc).errors[-1])
+        finally:
+            for bar in bars:
+                bar.stop()
         out.append(target)
     return out
+
+
+PROGRESS_MIN_BYTES = 50 * 1024 * 1024  # inputs smaller than this are read before a bar would help
+
+
+def _progress_for(path: str, bars: list[ByteProgress]) -> Callable[[BinaryIO], None]:
+    """Start a bar for a long input once it is open (not for stdin: its size is unknown)."""
+
+    def on_open(stream: BinaryIO) -> None:
+        from banscan.inputs.base import bytes_consumed
+        from banscan.output.progress import ByteProgress
+
+        position = bytes_consumed(stream)
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return
+        if position is None or size < PROGRESS_MIN_BYTES:
+            return
+        bar = ByteProgress(os.path.basename(path), size, position)
+        bars.append(bar)
+        bar.start()
+
+    return on_open
 
 
 def _failed(path: str, fmt: str, sink: ErrorSink, exc: Exception) -> TargetResult:

@@ -226,6 +226,7 @@ def scan(
         previous=identified,
         expand=expand,
         deep_observer=progress,
+        progress=on_terminal,
     )
     result = run_scan(
         cat,

@@ -16,7 +16,7 @@ import gzip
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Protocol
@@ -167,6 +167,25 @@ def open_input(path: str, limits: ExpandLimits | None = None) -> tuple[BinaryIO,
         )
         return _peekable(_Bounded(inner, counted, limits, "zstd")), name
     return peek, name
+
+
+def bytes_consumed(stream: BinaryIO) -> Callable[[], int] | None:
+    """How far into its file an input from `open_input` is (compressed bytes for .gz/.zst),
+    readable from another thread for a progress bar; None for stdin and other streams."""
+    raw = getattr(stream, "raw", None)
+    if isinstance(raw, _Bounded):
+        source = raw.source
+        return lambda: source.count
+    if isinstance(raw, io.FileIO):
+
+        def position() -> int:
+            try:
+                return raw.tell()
+            except (OSError, ValueError):  # closed meanwhile
+                return 0
+
+        return position
+    return None
 
 
 def _peekable(raw: BinaryIO | io.RawIOBase) -> io.BufferedReader:

@@ -675,9 +675,9 @@ def scan_file(
 class _Progress:
     """A Rich progress bar (bytes, MB/s) on stderr, fed from the workers' shared counters."""
 
-    def __init__(self, path: str, size: int, slots: int) -> None:
+    def __init__(self, path: str, size: int, slots: int, show: bool | None = None) -> None:
         self.size = size
-        self.enabled = size > PROGRESS_MIN_BYTES and sys.stderr.isatty()
+        self.enabled = size > PROGRESS_MIN_BYTES and (sys.stderr.isatty() if show is None else show)
         self.path = path
         self.shared: Any = (
             multiprocessing.get_context().Array("q", slots, lock=False) if self.enabled else None
@@ -729,9 +729,10 @@ def bulk_scan(
     host: str | None = None,
     workers: int | None = None,
     limits: ExpandLimits | None = None,
+    progress: bool | None = None,
 ) -> TargetResult:
     """Scan one big line-oriented input: one pass finds kept lines and hosts, the per-record
-    reader reads the kept lines.
+    reader reads the kept lines. `progress`: show a bar on stderr (None: when it is a terminal).
 
     `target.records` counts the file's rows (lines). Falls back to the per-record path for a
     file with a line over the reader's limit.
@@ -754,11 +755,11 @@ def bulk_scan(
                 part = scan_stream(stream, prefilter)
         else:
             n = workers if workers is not None else workers_for(size)
-            progress = _Progress(path, size, n)
+            bar = _Progress(path, size, n, progress)
             try:
-                part = scan_file(path, prefilter, workers=n, progress=progress)
+                part = scan_file(path, prefilter, workers=n, progress=bar)
             finally:
-                progress.stop()
+                bar.stop()
     except (OSError, EOFError, InputError) as exc:
         errors.report(path, None, getattr(exc, "strerror", None) or str(exc))
         target.errors.extend(errors.lines[start:])

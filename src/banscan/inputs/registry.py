@@ -248,11 +248,13 @@ def read_target(
     columns: dict[str, str] | None = None,
     limits: ExpandLimits | None = None,
     forced: bool | None = None,
+    on_open: Callable[[BinaryIO], None] | None = None,
 ) -> tuple[TargetResult, Iterator[InventoryRecord]]:
     """Open one input and return its TargetResult (filled as records are consumed) and records.
 
     `forced` (default: when `input_format` or `columns` is given) says the user chose the format,
-    so an input it reads no record from is an error rather than an empty inventory."""
+    so an input it reads no record from is an error rather than an empty inventory. `on_open`
+    is given the opened stream (a progress bar follows it with `base.bytes_consumed`)."""
     target = TargetResult(target=path, format=input_format or "unknown")
     if forced is None:
         forced = bool(input_format or columns)
@@ -265,6 +267,8 @@ def read_target(
             errors.report(path, None, str(exc).removeprefix(f"{path}: "))
             target.errors.extend(errors.lines[start:])
             return
+        if on_open is not None:
+            on_open(stream)
         try:
             head = head_of(stream)
             if not head:

@@ -11,7 +11,9 @@ printed meanwhile appear above the progress line.
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -121,3 +123,46 @@ class DeepProgress:
     def summary(self) -> list[str]:
         """The summary lines of every deep scan of this run, for stderr."""
         return [one_line(line) for stats in self.runs for line in stats.summary()]
+
+
+class ByteProgress:
+    """A bar on stderr while one long input is read record by record: bytes of the file read
+    (compressed bytes for .gz/.zst), rate and time left, redrawn four times a second from
+    `position` (polled from a thread; the reading thread does nothing for it). Transient: it
+    is gone when the input is done. The caller decides whether to show it (a terminal, not
+    `--quiet`)."""
+
+    def __init__(
+        self, label: str, total: int, position: Callable[[], int], console: Console | None = None
+    ) -> None:
+        self.label = label
+        self.total = total
+        self.position = position
+        self.console = console or Console(stderr=True)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="banscan-progress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from rich.progress import DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(self.label, total=self.total)
+            while not self._stop.wait(0.25):
+                bar.update(task, completed=min(self.total, self.position()))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)

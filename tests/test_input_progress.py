@@ -1,0 +1,110 @@
+"""A long input read record by record shows a progress bar on stderr (bytes of the file read,
+rate, time left) when the CLI asks for one (a terminal, not --quiet); short inputs, stdin and
+--quiet show none."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import threading
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from rich.console import Console
+
+from banscan import scan as scan_mod
+from banscan.catalog.loader import load_catalog
+from banscan.inputs.base import bytes_consumed, open_input
+from banscan.output.progress import ByteProgress
+from banscan.scan import ScanOptions, run_scan
+
+HEADER = "ApplicationKey,ApplicationName,ApplicationPublisher,ApplicationVersion,DeviceName\r\n"
+
+
+def _intune(path: Path, rows: int) -> Path:
+    lines = [HEADER] + [f"{{K{i}}},App {i % 50},Vendor,1.{i % 7},PC-{i // 20:05d}\r\n" for i in range(rows)]
+    lines[5] = "{K}," + "Kaspersky Endpoint Security for Windows,AO Kaspersky Lab,12.6.0.438,PC-00000\r\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_bytes_consumed_follows_the_file(tmp_path: Path, compressed: bool) -> None:
+    plain = _intune(tmp_path / "apps.csv", 20_000)
+    path = plain
+    if compressed:
+        path = tmp_path / "apps.csv.gz"
+        path.write_bytes(gzip.compress(plain.read_bytes()))
+    stream, _ = open_input(str(path))
+    with stream:
+        position = bytes_consumed(stream)
+        assert position is not None
+        stream.read(1000)
+        early = position()
+        while stream.read(64 * 1024):
+            pass
+        assert 0 < early < position() <= path.stat().st_size
+        assert position() == path.stat().st_size
+
+
+def test_stdin_has_no_position() -> None:
+    assert bytes_consumed(io.BufferedReader(io.BytesIO(b"x"))) is None  # type: ignore[arg-type]
+
+
+class _Recorder:
+    started: ClassVar[list[tuple[str, int]]] = []
+    seen: ClassVar[list[int]] = []
+
+    def __init__(self, label: str, total: int, position) -> None:  # type: ignore[no-untyped-def]
+        self.label, self.total, self.position = label, total, position
+
+    def start(self) -> None:
+        _Recorder.started.append((self.label, self.total))
+        self.most = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        while not self.done.wait(0.001):
+            self.most = max(self.most, self.position())
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+        _Recorder.seen.append(self.most)
+
+
+@pytest.mark.parametrize(
+    ("progress", "threshold", "expected"), [(True, 1, 1), (False, 1, 0), (True, 10**12, 0)]
+)
+def test_a_long_input_gets_a_bar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, progress: bool, threshold: int, expected: int
+) -> None:
+    path = _intune(tmp_path / "AppInvRawData.csv", 5_000)
+    monkeypatch.setattr(scan_mod, "PROGRESS_MIN_BYTES", threshold)
+    monkeypatch.setattr("banscan.output.progress.ByteProgress", _Recorder)
+    _Recorder.started, _Recorder.seen = [], []
+    result = run_scan(
+        load_catalog(),
+        ScanOptions(as_of=date(2025, 1, 15), echo_errors=False, progress=progress),
+        inputs=[str(path)],
+    )
+    assert {f.host for f in result.findings} == {"PC-00000"}
+    assert _Recorder.started == [("AppInvRawData.csv", path.stat().st_size)] * expected
+    assert all(0 < most <= path.stat().st_size for most in _Recorder.seen)  # it moved while reading
+    assert len(_Recorder.seen) == expected
+
+
+def test_the_bar_says_how_far_and_how_fast() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120, color_system=None)
+    done = threading.Event()
+    bar = ByteProgress("fleet.csv", 200_000_000, lambda: 50_000_000, console=console)
+    bar.start()
+    done.wait(0.8)
+    bar.stop()
+    text = out.getvalue()
+    assert "fleet.csv" in text and "50.0/200.0 MB" in text
