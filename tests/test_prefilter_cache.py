@@ -84,3 +84,14 @@ def test_confirmation_needs_every_word_of_an_identifier(cache: Path) -> None:
         assert not pf.confirms(token, f'{{"name":"{token}"}}'.encode()), token
         for words in sets:
             assert pf.confirms(token, ('{"name":"' + " ".join(words) + '"}').encode()), (token, words)
+
+
+def test_no_confirmation_where_normalising_adds_words() -> None:
+    """`%SystemRoot%\\drivers\\acme.sys` is matched as "c:/windows/drivers/acme.sys": a raw line
+    need not hold "windows", so a token standing for such a path confirms every line."""
+    plain = pfmod._Requirement("p name:Acme Guard Windows", ((frozenset({"acme", "guard", "windows"}),),))
+    spelled = pfmod._Requirement(
+        "p path glob:C:\\Windows\\Acme\\*", ((frozenset({"c", "windows", "acme"}),),), verbatim=False
+    )
+    assert pfmod._conditions([plain], ["guard"]) == {"guard": [["acme", "guard", "windows"]]}
+    assert pfmod._conditions([plain, spelled], ["acme"]) == {}

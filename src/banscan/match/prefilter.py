@@ -98,6 +98,9 @@ class _Requirement:
     label: str
     choices: tuple[Choice, ...]
     fallback: str | None = None  # a regex (for lower-cased text) when no choice exists
+    # False when normalisation can add words the raw value lacks (a Windows folder variable
+    # spelled out: "%SystemRoot%" becomes "c:/windows"): then no line is dropped for lacking them
+    verbatim: bool = True
 
 
 def words(text: str) -> list[str]:
@@ -237,15 +240,19 @@ def _requirements(catalog: Catalog) -> list[_Requirement]:
                     _Requirement(label, tuple(choices), None if choices else _anchorless(ident.value))
                 )
                 continue
-            key = normalise(normaliser(ident.kind, ident.match), ident.value)
+            how = normaliser(ident.kind, ident.match)
+            key = normalise(how, ident.value)
+            verbatim = how != "path" or not key.startswith("c:")
             if ident.match == MatchKind.GLOB:
                 choices = _glob_choices(key)
                 fallback = None if choices else "(?i:" + re.escape(key.strip("*?")) + ")"
-                reqs.append(_Requirement(label, tuple(choices), fallback))
+                reqs.append(_Requirement(label, tuple(choices), fallback, verbatim))
                 continue
             alt = _alt(key)
             reqs.append(
-                _Requirement(label, ((alt,),) if alt else (), None if alt else "(?i:" + re.escape(key) + ")")
+                _Requirement(
+                    label, ((alt,),) if alt else (), None if alt else "(?i:" + re.escape(key) + ")", verbatim
+                )
             )
     for entity in catalog.entities:
         if not entity.covered:
@@ -558,11 +565,13 @@ def _conditions(reqs: Sequence[_Requirement], tokens: list[str]) -> dict[str, li
         if not t.isascii():
             continue
         sets: set[frozenset[str]] = set()
+        verbatim = True
         for r in reqs:
             choice = next((c for c in r.choices if all(any(t in w for w in alt) for alt in c)), None)
             if choice is not None:
                 sets.update(choice)
-        if not sets or any(len(ws) == 1 and t in ws for ws in sets):
+                verbatim = verbatim and r.verbatim
+        if not verbatim or not sets or any(len(ws) == 1 and t in ws for ws in sets):
             continue
         if all(ws.isascii() for alt in sets for ws in alt):
             out[t] = sorted(sorted(alt) for alt in sets)
@@ -572,7 +581,7 @@ def _conditions(reqs: Sequence[_Requirement], tokens: list[str]) -> dict[str, li
 _BUILT: dict[int, tuple[Catalog, Prefilter]] = {}
 # Bump when build_prefilter chooses differently for the same catalog: older cache entries
 # are then never read again.
-PREFILTER_FORMAT = 3
+PREFILTER_FORMAT = 4
 
 
 def prefilter_for(catalog: Catalog) -> Prefilter:
