@@ -81,9 +81,10 @@ def test_confirmation_needs_every_word_of_an_identifier(cache: Path) -> None:
     pf = pfmod.prefilter_for(load_catalog())
     assert pf.conditions, "the catalog has identifiers whose chosen word is not the whole identifier"
     for token, sets in pf.conditions.items():
-        assert not pf.confirms(token, f'{{"name":"{token}"}}'.encode()), token
+        assert not pf.confirms(token, f'{{"name":"x{token}x"}}'.encode()), token
         for words in sets:
-            assert pf.confirms(token, ('{"name":"' + " ".join(words) + '"}').encode()), (token, words)
+            line = '{"name":"' + " ".join(w for w in words if w != pfmod.WHOLE) + '"}'
+            assert pf.confirms(token, line.encode()), (token, words)
 
 
 def test_no_confirmation_where_normalising_adds_words() -> None:
@@ -95,3 +96,24 @@ def test_no_confirmation_where_normalising_adds_words() -> None:
     )
     assert pfmod._conditions([plain], ["guard"]) == {"guard": [["acme", "guard", "windows"]]}
     assert pfmod._conditions([plain, spelled], ["acme"]) == {}
+
+
+def test_process_names_confirm_only_as_whole_words() -> None:
+    """A process compared whole (`stpass.exe`) keeps the lines where it stands as a name, in
+    any of the ways an osquery line spells it, and not "LastPass" rows."""
+    req = pfmod._Requirement("p process iexact:stpass.exe", ((frozenset({"stpass"}),),), whole=True)
+    pf = pfmod.Prefilter(tokens=["stpass"], conditions=pfmod._conditions([req], ["stpass"]))
+    kept = [
+        b'{"name":"stpass.exe"}',
+        b'{"path":"c:\\\\program files\\\\x\\\\stpass.exe"}',  # escaped backslashes
+        b'{"cmdline":"\\tstpass.exe -r"}',  # a tab escape right before it
+        b'{"path":"\\/opt\\/stpass"}',  # escaped slashes
+        b'{"name":"stpass"}',
+    ]
+    dropped = [
+        b'{"name":"lastpass: free password manager"}',
+        b'{"name":"stpassword.exe"}',
+        b'{"n":"xstpass"}',
+    ]
+    assert [pf.confirms("stpass", line) for line in kept] == [True] * len(kept)
+    assert [pf.confirms("stpass", line) for line in dropped] == [False] * len(dropped)

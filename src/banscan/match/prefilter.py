@@ -101,6 +101,9 @@ class _Requirement:
     # False when normalisation can add words the raw value lacks (a Windows folder variable
     # spelled out: "%SystemRoot%" becomes "c:/windows"): then no line is dropped for lacking them
     verbatim: bool = True
+    # True for names compared whole after `norm_token` (processes, services, drivers, modules):
+    # the raw value's base name is the identifier, so its words stand whole in a matching line
+    whole: bool = False
 
 
 def words(text: str) -> list[str]:
@@ -251,7 +254,12 @@ def _requirements(catalog: Catalog) -> list[_Requirement]:
             alt = _alt(key)
             reqs.append(
                 _Requirement(
-                    label, ((alt,),) if alt else (), None if alt else "(?i:" + re.escape(key) + ")", verbatim
+                    label,
+                    ((alt,),) if alt else (),
+                    None if alt else "(?i:" + re.escape(key) + ")",
+                    verbatim,
+                    whole=how == "token"
+                    and ident.match in (MatchKind.EXACT, MatchKind.IEXACT, MatchKind.NAME),
                 )
             )
     for entity in catalog.entities:
@@ -415,7 +423,9 @@ class Prefilter:
     regexes: list[str] = field(default_factory=list)
     labels: dict[str, list[str]] = field(default_factory=dict)  # token → requirements it covers
     # token → word sets: a line holding the token can match only if it holds every word of
-    # one of its sets (see `confirms`); a token absent here confirms itself.
+    # one of its sets (see `confirms`); a token absent here confirms itself. A set that starts
+    # with WHOLE holds words that stand whole in the line (names of processes, services,
+    # drivers: "stpass" of `stpass.exe`, not of "LastPass").
     conditions: dict[str, list[list[str]]] = field(default_factory=dict)
 
     def confirms(self, token: str, lowered: bytes) -> bool:
@@ -426,11 +436,17 @@ class Prefilter:
         sets = self._condition_bytes.get(token)
         if sets is None:
             return True
-        return any(all(w in lowered for w in words) for words in sets)
+        for whole, words in sets:
+            if all((_stands_whole(w, lowered) if whole else w in lowered) for w in words):
+                return True
+        return False
 
     @functools.cached_property
-    def _condition_bytes(self) -> dict[str, list[tuple[bytes, ...]]]:
-        return {t: [tuple(w.encode() for w in ws) for ws in sets] for t, sets in self.conditions.items()}
+    def _condition_bytes(self) -> dict[str, list[tuple[bool, tuple[bytes, ...]]]]:
+        out: dict[str, list[tuple[bool, tuple[bytes, ...]]]] = {}
+        for t, sets in self.conditions.items():
+            out[t] = [(ws[:1] == [WHOLE], tuple(w.encode() for w in ws if w != WHOLE)) for ws in sets]
+        return out
 
     def pattern(self) -> str:
         """One regex (RE2, Java and Python syntax) that finds any token in any letter case.
@@ -556,32 +572,54 @@ def build_prefilter(catalog: Catalog) -> Prefilter:
     )
 
 
+WHOLE = "^"  # marks a condition set of whole words (never a word itself: words are letters and digits)
+_ESCAPES = frozenset(b"tnrbf")  # JSON's one-letter escapes: `\\tstpass` still starts a word
+
+
+def _stands_whole(word: bytes, line: bytes) -> bool:
+    """Whether `word` occurs in `line` with no letter or digit right before or after it (a
+    letter of a JSON escape such as `\\t` right before it counts as a separator)."""
+    at = line.find(word)
+    while at >= 0:
+        end = at + len(word)
+        before = line[at - 1] if at else 0x20
+        left = not (0x30 <= before <= 0x39 or 0x61 <= before <= 0x7A) or (
+            at >= 2 and line[at - 2] == 0x5C and before in _ESCAPES
+        )
+        after = line[end] if end < len(line) else 0x20
+        if left and not (0x30 <= after <= 0x39 or 0x61 <= after <= 0x7A):
+            return True
+        at = line.find(word, at + 1)
+    return False
+
+
 def _conditions(reqs: Sequence[_Requirement], tokens: list[str]) -> dict[str, list[list[str]]]:
     """Per ASCII token, the word sets of the identifiers it stands for: for each requirement
     the token satisfies, the alternatives of the choice it satisfies (every match holds all the
-    words of one of them). A token that is itself one of those words confirms itself."""
+    words of one of them; whole words for names compared whole, see `_Requirement.whole`). A
+    token that is itself one of the substring sets confirms itself."""
     out: dict[str, list[list[str]]] = {}
     for t in tokens:
         if not t.isascii():
             continue
-        sets: set[frozenset[str]] = set()
+        sets: set[tuple[bool, frozenset[str]]] = set()
         verbatim = True
         for r in reqs:
             choice = next((c for c in r.choices if all(any(t in w for w in alt) for alt in c)), None)
             if choice is not None:
-                sets.update(choice)
+                sets.update((r.whole, alt) for alt in choice)
                 verbatim = verbatim and r.verbatim
-        if not verbatim or not sets or any(len(ws) == 1 and t in ws for ws in sets):
+        if not verbatim or not sets or any(not whole and ws == {t} for whole, ws in sets):
             continue
-        if all(ws.isascii() for alt in sets for ws in alt):
-            out[t] = sorted(sorted(alt) for alt in sets)
+        if all(w.isascii() for _, alt in sets for w in alt):
+            out[t] = sorted(([WHOLE] if whole else []) + sorted(alt) for whole, alt in sets)
     return out
 
 
 _BUILT: dict[int, tuple[Catalog, Prefilter]] = {}
 # Bump when build_prefilter chooses differently for the same catalog: older cache entries
 # are then never read again.
-PREFILTER_FORMAT = 4
+PREFILTER_FORMAT = 5
 
 
 def prefilter_for(catalog: Catalog) -> Prefilter:
