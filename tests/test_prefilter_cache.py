@@ -117,3 +117,36 @@ def test_process_names_confirm_only_as_whole_words() -> None:
     ]
     assert [pf.confirms("stpass", line) for line in kept] == [True] * len(kept)
     assert [pf.confirms("stpass", line) for line in dropped] == [False] * len(dropped)
+
+
+def _lines_for(pf: pfmod.Prefilter) -> list[bytes]:
+    """Lines that hold every word of a set, all but one, the words glued to letters, or only
+    the token, for every conditioned token of the catalog; and decoys."""
+    out = [b'{"name":"lastpass: free password manager","path":"c:\\\\windows\\\\system32"}', b""]
+    for token, sets in pf.conditions.items():
+        out.append(f'{{"name":"x{token}x"}}'.encode())
+        for ws in sets:
+            words = [w for w in ws if w != pfmod.WHOLE]
+            out.append(('{"name":"' + " ".join(words) + '"}').encode())
+            out.append(('{"cmd":"\\t' + "\\\\".join(words) + '.exe"}').encode())
+            out.append(('{"name":"a' + "b".join(words) + 'c"}').encode())
+            if len(words) > 1:
+                out.append(('{"name":"' + " ".join(words[1:]) + '"}').encode())
+    return out
+
+
+@pytest.mark.parametrize("hyperscan", [True, False])
+def test_one_scan_confirms_as_the_sets_do(hyperscan: bool, monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """`confirms_line` (every set as a Hyperscan logical combination, or the Python check
+    without Hyperscan) gives, line for line, what checking each present token's sets gives."""
+    import sys
+
+    if not hyperscan:
+        monkeypatch.setitem(sys.modules, "hyperscan", None)
+    pf = pfmod.prefilter_for(load_catalog())
+    fresh = pfmod.Prefilter(tokens=pf.tokens, regexes=pf.regexes, conditions=pf.conditions)
+    assert (fresh._confirm_engine is not None) == hyperscan
+    lines = _lines_for(fresh)
+    expected = [any(fresh.confirms(t, ln) for t in fresh.conditions if t.encode() in ln) for ln in lines]
+    assert [fresh.confirms_line(ln) for ln in lines] == expected
+    assert any(expected) and not all(expected)

@@ -428,22 +428,20 @@ class _Worker:
         rfind, find = chunk.rfind, chunk.find
         pf = self.prefilter
         tokens, conditions = self.scanner.ascii_tokens, pf.conditions
-        tentative: dict[int, set[str]] = {}  # line start → tokens that must confirm it
+        tentative: set[int] = set()  # starts of lines whose tokens must be confirmed
         for off, i in zip(hits.token, hits.which, strict=True):
             start = rfind(_NL, 0, off) + 1
             if start in keep:
                 continue
             if tokens[i] in conditions:
-                tentative.setdefault(start, set()).add(tokens[i])
+                tentative.add(start)
             else:
                 keep.add(start)
-        for start, held in tentative.items():
-            if start in keep:
-                continue
+        for start in tentative - keep:
             line = bytes(chunk[start : find(_NL, start, size)])
             if not line.isascii() or b"\\u" in line:
                 keep.add(start)  # folded text: as before, the reader decides
-            elif any(pf.confirms(t, line.lower()) for t in held):
+            elif pf.confirms_line(line.lower()):
                 keep.add(start)
         checked: set[int] = set()
         for off in hits.fold:

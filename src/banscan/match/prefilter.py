@@ -33,6 +33,7 @@ import hashlib
 import importlib
 import json
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -441,6 +442,27 @@ class Prefilter:
                 return True
         return False
 
+    def confirms_line(self, lowered: bytes) -> bool:
+        """`confirms` for every conditioned token at once: whether some identifier behind them
+        has all its words in the line. One Hyperscan call (every word set compiled as a
+        logical combination) instead of a Python check per set; the same answer either way."""
+        engine = self._confirm_engine
+        if engine is None:
+            return any(self.confirms(t, lowered) for t in self.conditions if t.encode() in lowered)
+        return engine.hit(lowered)
+
+    @functools.cached_property
+    def _confirm_engine(self) -> _Combinations | None:
+        try:
+            return _Combinations(self._condition_bytes)
+        except Exception:  # noqa: BLE001 - no Hyperscan (or it refuses): the Python check
+            return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_confirm_engine", None)  # compiled per process
+        return state
+
     @functools.cached_property
     def _condition_bytes(self) -> dict[str, list[tuple[bool, tuple[bytes, ...]]]]:
         out: dict[str, list[tuple[bool, tuple[bytes, ...]]]] = {}
@@ -570,6 +592,76 @@ def build_prefilter(catalog: Catalog) -> Prefilter:
         labels=labels,
         conditions=_conditions(reqs, tokens),
     )
+
+
+class _Combinations:
+    """Every condition set as one Hyperscan database: a word is a quiet sub-expression (a
+    whole word: not after or before a letter or digit, a JSON escape letter aside), a set of
+    several words their logical AND, a one-word set the word itself. If Hyperscan refuses
+    the database, `Prefilter` falls back to the Python check."""
+
+    def __init__(self, conditions: dict[str, list[tuple[bool, tuple[bytes, ...]]]]) -> None:
+        import hyperscan
+
+        self._hs: Any = hyperscan
+        words: dict[tuple[bool, bytes], int] = {}
+        exprs: list[bytes] = []
+        ids: list[int] = []
+        flags: list[int] = []
+
+        def pattern(whole: bool, word: bytes) -> bytes:
+            # no ^ or $ (anchors at the ends make matches Hyperscan cannot combine): a line
+            # is scanned between two spaces instead
+            return rb"(?:[^a-z0-9]|\\[tnrbf])" + word + rb"[^a-z0-9]" if whole else word
+
+        combos: set[tuple[tuple[bool, bytes], ...]] = set()
+        for sets in conditions.values():
+            for whole, ws in sets:
+                combos.add(tuple(sorted((whole, w) for w in set(ws))))
+        next_id = 1
+        for combo in sorted(combos):
+            if len(combo) == 1:
+                exprs.append(pattern(*combo[0]))
+                ids.append(next_id)
+                flags.append(hyperscan.HS_FLAG_SINGLEMATCH)
+                next_id += 1
+                continue
+            for key in combo:
+                if key not in words:
+                    words[key] = -1  # numbered below, after every combination
+        sub_base = 1_000_000
+        for n, key in enumerate(sorted(words)):
+            words[key] = sub_base + n
+            exprs.append(pattern(*key))
+            ids.append(sub_base + n)
+            flags.append(hyperscan.HS_FLAG_QUIET)
+        for combo in sorted(combos):
+            if len(combo) > 1:
+                exprs.append(" & ".join(str(words[key]) for key in combo).encode())
+                ids.append(next_id)
+                flags.append(hyperscan.HS_FLAG_COMBINATION)
+                next_id += 1
+        self._db: Any = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        if exprs:
+            self._db.compile(expressions=exprs, ids=ids, flags=flags)
+        self._empty = not exprs
+        self._local = threading.local()
+
+    def hit(self, line: bytes) -> bool:
+        if self._empty or not line:
+            return False
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._hs.Scratch(self._db)
+        try:
+            self._db.scan(b" " + line + b" ", match_event_handler=_stop_scan, scratch=scratch)
+        except self._hs.ScanTerminated:
+            return True
+        return False
+
+
+def _stop_scan(*_args: object) -> bool:
+    return True  # one confirmed identifier is enough
 
 
 WHOLE = "^"  # marks a condition set of whole words (never a word itself: words are letters and digits)
