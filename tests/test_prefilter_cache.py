@@ -136,7 +136,9 @@ def _lines_for(pf: pfmod.Prefilter) -> list[bytes]:
 
 
 @pytest.mark.parametrize("hyperscan", [True, False])
-def test_one_scan_confirms_as_the_sets_do(hyperscan: bool, monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+def test_one_scan_confirms_as_the_sets_do(
+    hyperscan: bool, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
     """`confirms_line` (every set as a Hyperscan logical combination, or the Python check
     without Hyperscan) gives, line for line, what checking each present token's sets gives."""
     import sys
