@@ -302,6 +302,12 @@ class _Hosts:
         named, not JSON) go to `kept` as (line number in the chunk, line start), in order.
         """
         count, find, rfind = chunk.count, chunk.find, chunk.rfind
+
+        def closed(a: int, b: int) -> int:
+            """Lines in [a, b) that end their object (`}` before LF or CRLF)."""
+            return count(b"}\n", a, b) + (count(b"}\r\n", a, b) if crlf else 0)
+
+        crlf = find(b"\r", 0, size) >= 0  # most logs have no CR at all: one count, not two
         pos = 0
         lines = 0
         keep.append(size)  # a sentinel
@@ -357,7 +363,7 @@ class _Hosts:
                     break
                 stop = find(_NL, last) + 1
                 n = count(_NL, end, stop)
-                ok = count(key, end, stop) == n and count(b"}\n", end, stop) + count(b"}\r\n", end, stop) == n
+                ok = count(key, end, stop) == n and closed(end, stop) == n
                 if ok and kd and kh:
                     ok = count(kh, end, stop) == n
                 elif ok and not kd:
