@@ -33,7 +33,6 @@ import os
 import queue
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
@@ -677,7 +676,8 @@ def scan_file(
 
 
 class _Progress:
-    """A Rich progress bar (bytes, MB/s) on stderr, fed from the workers' shared counters."""
+    """The bulk path's bar on stderr (output.progress.ByteProgress), fed from the workers'
+    shared byte counters."""
 
     def __init__(self, path: str, size: int, slots: int, show: bool | None = None) -> None:
         self.size = size
@@ -686,39 +686,20 @@ class _Progress:
         self.shared: Any = (
             multiprocessing.get_context().Array("q", slots, lock=False) if self.enabled else None
         )
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._bar: Any = None
 
     def start(self) -> None:
         if not self.enabled:
             return
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        from banscan.output.progress import ByteProgress
 
-    def _run(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as bar:
-            task = bar.add_task(os.path.basename(self.path), total=self.size, rate="")
-            started = time.monotonic()
-            while not self._stop.wait(0.25):
-                done = float(sum(self.shared))
-                secs = max(time.monotonic() - started, 1e-6)
-                bar.update(task, completed=done, rate=f"{done / secs / 1e6:,.0f} MB/s")
+        shared = self.shared
+        self._bar = ByteProgress(os.path.basename(self.path), self.size, lambda: int(sum(shared)))
+        self._bar.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
+        if self._bar is not None:
+            self._bar.stop()
 
 
 # ---- the bulk path -------------------------------------------------------------------------
