@@ -374,3 +374,39 @@ def test_shared_evidence_never_joins_a_carve_out(cat: Catalog) -> None:
         ("acme-ti", Verdict.INFORMATIONAL),
         ("acme-shared", Verdict.COVERED),
     }
+
+
+# -- which fields can give evidence -------------------------------------------------------------
+
+
+def test_only_matched_fields_give_evidence() -> None:
+    """The CSV bulk path looks for tokens only in `MATCHED_FIELDS` and `MATCHED_EXTRAS`: every
+    other field and extra holding Kaspersky's names and identifiers must find nothing."""
+    from dataclasses import fields
+
+    from banscan.match.fields import MATCHED_EXTRAS, MATCHED_FIELDS
+
+    full = load_catalog()
+    others = {f.name for f in fields(InventoryRecord)} - set(MATCHED_FIELDS)
+    assert others == {"host", "source", "kind", "version", "sha256", "extra"}  # a new field: decide
+    kes = "Kaspersky Endpoint Security for Windows"
+    code = "{305A9EC9-294E-4555-A7C5-E1C767E01C11}"  # a KES product code in the catalog
+    extras = tuple(
+        (k, v)
+        for k in ("os", "user", "device_id", "application_key", "short_version", "install_date", "platform")
+        for v in (kes, code)
+    )
+    for kind in RecordKind:
+        quiet = InventoryRecord(
+            host=kes, source=Source(kes, kes), kind=kind, name="Google Chrome", version=kes, extra=extras
+        )
+        assert not run(full, quiet), kind
+    for key in MATCHED_EXTRAS & {"product_code", "identifying_number"}:
+        loud = InventoryRecord(
+            host="h",
+            source=Source("t", "f:1"),
+            kind=RecordKind.APP,
+            name="Google Chrome",
+            extra=((key, code),),
+        )
+        assert run(full, loud), key

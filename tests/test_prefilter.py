@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from banscan.catalog.loader import load_catalog
 from banscan.catalog.schema import Catalog, IdentifierKind, MatchKind
+from banscan.inputs import bulk
 from banscan.match.matcher import Matcher
 from banscan.match.prefilter import Prefilter, build_prefilter, prefilter_for, regex_choices
 from banscan.models import InventoryRecord, RecordKind, Source
@@ -22,6 +23,7 @@ R = RecordKind
 
 CATALOG = load_catalog()
 PREFILTER = prefilter_for(CATALOG)
+_SCANNER = bulk.make_scanner(PREFILTER)
 MATCHER_INDEX = Matcher(CATALOG).index
 _ASCII_TOKENS = [t.encode() for t in PREFILTER.tokens if t.isascii()]
 
@@ -138,6 +140,8 @@ def test_prefilter_is_a_superset_of_the_matcher(record: InventoryRecord, ascii_o
     text = line.decode("utf-8")
     if text.isascii() and "\\u" not in text:
         assert PREFILTER.python_regex().search(line), line
+    # and the bulk paths' whole decision (tokens confirmed by their words, folded parts too)
+    assert bulk.candidates(_SCANNER, line + b"\n", len(line) + 1) == [0], line
 
 
 _FRAGMENTS = [
@@ -158,6 +162,19 @@ def test_passes_folded_is_passes_for_lines_without_an_ascii_token(parts: list[st
     raw = line.encode("utf-8")
     ascii_hit = any(t in raw.lower() for t in _ASCII_TOKENS)
     assert PREFILTER.passes(raw) == (ascii_hit or PREFILTER.passes_folded(raw)), line
+
+
+def test_keeps_folded_confirms_common_words_in_folded_lines() -> None:
+    """A line with non-ASCII text whose only token is a common word is not a candidate; the
+    same word beside the rest of an identifier, folded or escaped, is."""
+    assert not PREFILTER.keeps_folded('{"name":"Microsoft® Windows® Operating System Update"}'.encode())
+    assert not PREFILTER.keeps_folded('"Aktualisierung für Windows","Microsoft Corporation"'.encode())
+    assert PREFILTER.keeps_folded('{"name":"Kaspersky® Endpoint Security für Windows"}'.encode())
+    assert PREFILTER.keeps_folded(
+        '{"name":"Endpoint Security for Windows","publisher":"АО Касперский"}'.encode()
+    )
+    assert PREFILTER.keeps_folded(b'{"name":"K\\u0430spersky Endpoint Security for Windows"}')
+    assert PREFILTER.keeps_folded('"Антивирус Касперского","Windows"'.encode())
 
 
 def test_passes_folded_examples() -> None:

@@ -92,14 +92,8 @@ def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetR
         sink = ErrorSink(echo=opts.echo_errors)
         bulk = _bulk_reader(f, opts)
         if bulk is not None:
-            from banscan.inputs.bulk import bulk_scan
-
             try:
-                out.append(
-                    bulk_scan(
-                        f, matcher, sink, bulk, host=opts.host, limits=opts.expand, progress=opts.progress
-                    )
-                )
+                out.append(_bulk_scan(f, bulk, matcher, sink, opts))
             except Exception as exc:  # noqa: BLE001 - one input must not end the run
                 out.append(_failed(f, bulk, sink, exc))
             continue
@@ -125,6 +119,20 @@ def _scan_inputs(path: str, matcher: Matcher, opts: ScanOptions) -> list[TargetR
                 bar.stop()
         out.append(target)
     return out
+
+
+def _bulk_scan(path: str, reader: str, matcher: Matcher, sink: ErrorSink, opts: ScanOptions) -> TargetResult:
+    """A large input by its bulk path: result logs (`inputs.bulk`) or CSV exports (`inputs.bulkcsv`)."""
+    from banscan.inputs.bulk import bulk_scan, csv_reader_named
+
+    csv_reader = csv_reader_named(reader)
+    if csv_reader is not None:
+        from banscan.inputs.bulkcsv import bulk_csv_scan
+
+        return bulk_csv_scan(
+            path, matcher, sink, csv_reader, host=opts.host, limits=opts.expand, progress=opts.progress
+        )
+    return bulk_scan(path, matcher, sink, reader, host=opts.host, limits=opts.expand, progress=opts.progress)
 
 
 PROGRESS_MIN_BYTES = 50 * 1024 * 1024  # inputs smaller than this are read before a bar would help
@@ -164,14 +172,12 @@ def _failed(path: str, fmt: str, sink: ErrorSink, exc: Exception) -> TargetResul
 def _bulk_reader(path: str, opts: ScanOptions) -> str | None:
     """The reader name when a large line-oriented input should take the bulk path."""
     from banscan.inputs.base import InputError, head_of, open_input
-    from banscan.inputs.bulk import BULK_MIN_BYTES, should_use_bulk
+    from banscan.inputs.bulk import should_use_bulk, smallest_bulk_input, text_size_guess
     from banscan.inputs.registry import detect
 
-    if path == "-" or opts.columns:
+    if path == "-" or opts.columns or text_size_guess(path) <= smallest_bulk_input():
         return None
     try:
-        if Path(path).stat().st_size <= BULK_MIN_BYTES:
-            return None
         stream, name = open_input(path)
     except (OSError, InputError):
         return None  # the ordinary path reports it

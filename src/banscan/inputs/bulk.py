@@ -35,7 +35,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from banscan.errors import ErrorSink
 from banscan.inputs.base import ExpandLimits, default_host_for
@@ -43,7 +43,12 @@ from banscan.match.matcher import Matcher
 from banscan.match.prefilter import Prefilter, prefilter_for
 from banscan.models import TargetResult
 
-BULK_MIN_BYTES = 64 * 1024 * 1024  # smaller inputs are read record by record
+if TYPE_CHECKING:
+    from banscan.inputs.csvexport import CsvReader
+
+BULK_MIN_BYTES = 64 * 1024 * 1024  # smaller result logs are read record by record
+CSV_BULK_MIN_BYTES = 16 * 1024 * 1024  # and smaller CSV exports (the per-record reader is slower)
+COMPRESSION_GUESS = 8  # a gzip or zstd input is taken to hold this many times its size in text
 PROGRESS_MIN_BYTES = 50 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 1024 * 1024  # as osquery's reader
 READ_BYTES = 1024 * 1024  # per read (at most MAX_LINE_BYTES): a chunk stays in the CPU caches
@@ -60,15 +65,47 @@ _NL = b"\n"
 _CACHE_MAX = 200_000  # decoration and hostIdentifier byte strings remembered per worker
 
 
+def text_size_guess(path: str) -> int:
+    """The input's size, times COMPRESSION_GUESS when it is gzip or zstd (0 when unreadable)."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError:
+        return 0
+    return size * COMPRESSION_GUESS if magic[:2] == _GZIP or magic == _ZSTD else size
+
+
+def smallest_bulk_input() -> int:
+    """Inputs whose `text_size_guess` is at most this are read record by record."""
+    return min(BULK_MIN_BYTES, CSV_BULK_MIN_BYTES)
+
+
+def csv_reader_named(reader_name: str) -> CsvReader | None:
+    """The CSV export reader of that name (the bulk path reads every one of them)."""
+    from banscan.inputs.csvexport import READERS, CsvReader
+
+    for reader in READERS:
+        if isinstance(reader, CsvReader) and reader.name == reader_name:
+            return reader
+    return None
+
+
 def should_use_bulk(path: str, reader_name: str) -> bool:
     """Whether `path`, detected as `reader_name`, is big and line-oriented enough for bulk_scan."""
-    if path == "-" or reader_name not in BULK_READERS:
+    if path == "-":
         return False
-    try:
-        if os.path.getsize(path) <= BULK_MIN_BYTES:
-            return False
-        from banscan.inputs.base import InputError, open_input
+    if reader_name in BULK_READERS:
+        threshold = BULK_MIN_BYTES
+    elif csv_reader_named(reader_name) is not None:
+        return text_size_guess(path) > CSV_BULK_MIN_BYTES
+    else:
+        return False
+    if text_size_guess(path) <= threshold:
+        return False
+    from banscan.inputs.base import InputError, open_input
 
+    try:
         stream, _ = open_input(path)
     except (OSError, InputError):
         return False
@@ -419,6 +456,49 @@ class Part:
     too_long: bool = False
 
 
+def candidates(scanner: _Scanner, chunk: bytes | bytearray, size: int) -> list[int]:
+    """Sorted starts of the lines of chunk[:size] (whole lines) that may hold a matching record:
+    a prefilter token (confirmed by its words where the token alone is common), non-ASCII text
+    or `\\u` escapes that fold to a token, invalid UTF-8 (the reader reports it), or a hit of a
+    literal-less catalog regex."""
+    hits = scanner.scan(chunk, size)
+    keep: set[int] = set()
+    rfind, find = chunk.rfind, chunk.find
+    pf = scanner.prefilter
+    tokens, conditions = scanner.ascii_tokens, pf.conditions
+    tentative: set[int] = set()  # starts of lines whose tokens must be confirmed
+    for off, i in zip(hits.token, hits.which, strict=True):
+        start = rfind(_NL, 0, off) + 1
+        if start in keep:
+            continue
+        if tokens[i] in conditions:
+            tentative.add(start)
+        else:
+            keep.add(start)
+    checked: set[int] = set()  # lines decided below
+    for start in tentative - keep:
+        checked.add(start)
+        line = bytes(chunk[start : find(_NL, start, size)])
+        if not line.isascii() or b"\\u" in line:
+            if pf.keeps_folded(line) or not _utf8(line):  # invalid UTF-8: the reader reports it
+                keep.add(start)
+        elif pf.confirms_line(line.lower()):
+            keep.add(start)
+    for off in hits.fold:
+        start = rfind(_NL, 0, off) + 1
+        if start in keep or start in checked:
+            continue
+        checked.add(start)
+        line = bytes(chunk[start : find(_NL, start, size)])
+        if not _utf8(line) or (pf.passes_folded(line) and pf.keeps_folded(line)):
+            keep.add(start)
+    for off in hits.regex:
+        start = rfind(_NL, 0, off) + 1
+        if start not in keep and pf.passes(bytes(chunk[start : find(_NL, start, size)])):
+            keep.add(start)
+    return sorted(keep)
+
+
 class _Worker:
     def __init__(self, prefilter: Prefilter, use_hyperscan: bool | None) -> None:
         self.prefilter = prefilter
@@ -428,41 +508,10 @@ class _Worker:
 
     def chunk(self, chunk: bytearray, size: int) -> None:
         """Scan chunk[:size], whole lines ending with a newline."""
-        hits = self.scanner.scan(chunk, size)
-        keep: set[int] = set()
-        rfind, find = chunk.rfind, chunk.find
-        pf = self.prefilter
-        tokens, conditions = self.scanner.ascii_tokens, pf.conditions
-        tentative: set[int] = set()  # starts of lines whose tokens must be confirmed
-        for off, i in zip(hits.token, hits.which, strict=True):
-            start = rfind(_NL, 0, off) + 1
-            if start in keep:
-                continue
-            if tokens[i] in conditions:
-                tentative.add(start)
-            else:
-                keep.add(start)
-        for start in tentative - keep:
-            line = bytes(chunk[start : find(_NL, start, size)])
-            if not line.isascii() or b"\\u" in line:
-                keep.add(start)  # folded text: as before, the reader decides
-            elif pf.confirms_line(line.lower()):
-                keep.add(start)
-        checked: set[int] = set()
-        for off in hits.fold:
-            start = rfind(_NL, 0, off) + 1
-            if start in keep or start in checked:
-                continue
-            checked.add(start)
-            line = bytes(chunk[start : find(_NL, start, size)])
-            if pf.passes_folded(line) or not _utf8(line):
-                keep.add(start)
-        for off in hits.regex:
-            start = rfind(_NL, 0, off) + 1
-            if start not in keep and pf.passes(bytes(chunk[start : find(_NL, start, size)])):
-                keep.add(start)
+        keep = candidates(self.scanner, chunk, size)
+        find = chunk.find
         numbered: list[tuple[int, int]] = []
-        rows = self.hosts.walk(chunk, size, sorted(keep), numbered)
+        rows = self.hosts.walk(chunk, size, keep, numbered)
         base = self.part.rows
         for no, start in numbered:
             self.part.kept.append((base + no, bytes(chunk[start : find(_NL, start, size) + 1])))
@@ -484,7 +533,7 @@ def _utf8(line: bytes) -> bool:
 Readinto = Callable[[memoryview], int]
 
 
-def _chunks(readinto: Readinto) -> Iterator[tuple[bytearray, int] | None]:
+def line_chunks(readinto: Readinto) -> Iterator[tuple[bytearray, int] | None]:
     """(buffer, size): chunks of whole lines, newline-terminated, in one reused buffer (valid
     until the next chunk); None for a line over the reader's limit."""
     buf = bytearray(READ_BYTES + MAX_LINE_BYTES + 1)
@@ -539,7 +588,7 @@ def scan_range(
             left -= got
             return got
 
-        for chunk in _chunks(readinto):
+        for chunk in line_chunks(readinto):
             if chunk is None:
                 worker.part.too_long = True
                 return worker.part
@@ -549,9 +598,10 @@ def scan_range(
     return worker.finish()
 
 
-def scan_stream(stream: BinaryIO, prefilter: Prefilter, use_hyperscan: bool | None = None) -> Part:
-    """Scan a (decompressing) stream: a thread reads ahead while this one scans."""
-    worker = _Worker(prefilter, use_hyperscan)
+@contextlib.contextmanager
+def read_ahead(stream: BinaryIO) -> Iterator[Readinto]:
+    """A `readinto` fed by a thread that reads (and decompresses: zlib and zstd let go of the
+    GIL) the next pieces of `stream` while the caller scans the last one."""
     ahead: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=2)
     done = threading.Event()
 
@@ -567,27 +617,40 @@ def scan_stream(stream: BinaryIO, prefilter: Prefilter, use_hyperscan: bool | No
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
+    finished = False
 
     def readinto(view: memoryview) -> int:
+        nonlocal finished
+        if finished:
+            return 0
         item = ahead.get()
         if isinstance(item, BaseException):
+            finished = True
             raise item
         if not item:
+            finished = True
             return 0
         view[: len(item)] = item
         return len(item)
 
     try:
-        for chunk in _chunks(readinto):
-            if chunk is None:
-                worker.part.too_long = True
-                return worker.part
-            worker.chunk(*chunk)
+        yield readinto
     finally:
         done.set()
         while thread.is_alive():
             with contextlib.suppress(queue.Empty):
                 ahead.get(timeout=0.1)
+
+
+def scan_stream(stream: BinaryIO, prefilter: Prefilter, use_hyperscan: bool | None = None) -> Part:
+    """Scan a (decompressing) stream: a thread reads ahead while this one scans."""
+    worker = _Worker(prefilter, use_hyperscan)
+    with read_ahead(stream) as readinto:
+        for chunk in line_chunks(readinto):
+            if chunk is None:
+                worker.part.too_long = True
+                return worker.part
+            worker.chunk(*chunk)
     return worker.finish()
 
 
@@ -716,8 +779,8 @@ def bulk_scan(
     limits: ExpandLimits | None = None,
     progress: bool | None = None,
 ) -> TargetResult:
-    """Scan one big line-oriented input: one pass finds kept lines and hosts, the per-record
-    reader reads the kept lines. `progress`: show a bar on stderr (None: when it is a terminal).
+    """Scan one big result log: one pass finds kept lines and hosts, the per-record reader
+    reads the kept lines (CSV exports: `banscan.inputs.bulkcsv`). `progress`: show a bar on stderr (None: when it is a terminal).
 
     `target.records` counts the file's rows (lines). Falls back to the per-record path for a
     file with a line over the reader's limit.

@@ -88,6 +88,9 @@ class CsvReader:
     FIELDS: ClassVar[Mapping[str, Sequence[str]]] = {}
     EXTRAS: ClassVar[Mapping[str, Sequence[str]]] = {}
     NULLS: ClassVar[frozenset[str]] = frozenset()
+    # `adjust` names the host from extras when the host column is empty (the bulk path reads
+    # such a file row by row)
+    HOST_FROM_EXTRAS: ClassVar[bool] = False
 
     def score(self, keys: set[str]) -> int:
         return 0
@@ -234,6 +237,7 @@ class ConfigMgrCsvReader(CsvReader):
     name: ClassVar[str] = "configmgr-csv"
     label: ClassVar[str] = "Configuration Manager"
     NULLS: ClassVar[frozenset[str]] = frozenset({"NULL"})
+    HOST_FROM_EXTRAS: ClassVar[bool] = True
     FIELDS: ClassVar[Mapping[str, Sequence[str]]] = {
         "host": ("computername", "name0", "netbiosname0", "netbiosname"),
         "name": (

@@ -26,6 +26,9 @@ UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_LE_BOM = b"\xff\xfe"
 UTF16_BE_BOM = b"\xfe\xff"
 MAX_LINE_BYTES = 4 * 1024 * 1024  # one physical line; longer means this is not a CSV export
+# A field may be as long as a line (the csv module's default stops at 128 KiB): one limit for
+# a row, whichever path reads it (`banscan.inputs.bulkcsv` relies on it).
+csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_BYTES))
 DELIMITERS = (",", ";", "\t")
 
 _KEY_JUNK = re.compile(r"[\s_\-.]+")

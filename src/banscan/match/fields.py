@@ -50,6 +50,27 @@ _GUID = re.compile(r"\{[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}")
 _FILE_KINDS = frozenset({R.FILE, R.PATH, R.PROCESS})
 
 
+# Every record field and extra that `observed` and the matcher's entity checks (publisher,
+# signer, brand in the name) read. A record whose values here hold no prefilter token yields no
+# evidence, so the CSV bulk path looks for tokens in these columns only (an OS or e-mail column
+# saying "Windows" on every row makes no candidate). `tests/test_match.py` holds every other
+# field and extra to Kaspersky's identifiers and checks that nothing is found.
+MATCHED_FIELDS = (
+    "name",
+    "path",
+    "publisher",
+    "bundle_id",
+    "team_id",
+    "signer",
+    "extension_id",
+    "purl",
+    "cpe",
+)
+MATCHED_EXTRAS = frozenset(
+    {"product_code", "identifying_number", "subject", "product_name", "byte_signature"}
+)
+
+
 def _basename(value: str) -> str:
     return value.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 

@@ -35,7 +35,7 @@ import json
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -460,7 +460,8 @@ class Prefilter:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_confirm_engine", None)  # compiled per process
+        for cached in ("_confirm_engine", "_part_cache", "_folded_parts"):
+            state.pop(cached, None)  # compiled (or filled) per process
         return state
 
     @functools.cached_property
@@ -536,24 +537,46 @@ class Prefilter:
         if self._fallback_rx is not None:
             return self.passes(line)
         cache = self._part_cache
-        marked = line.translate(_MARK_NON_ASCII)
-        for needle in (b"\x80", b"\\u"):
-            at = marked.find(needle)
-            while at >= 0:
-                start = line.rfind(b'"', 0, at) + 1
-                end = line.find(b'"', at)
-                part = line[start:] if end < 0 else line[start:end]
-                hit = cache.get(part)
-                if hit is None:
-                    if len(cache) >= _PART_CACHE_MAX:
-                        cache.clear()
-                    hit = cache[part] = self.passes(part)
-                if hit:
-                    return True
-                if end < 0:
-                    break
-                at = marked.find(needle, end)
+        for part in _odd_parts(line):
+            hit = cache.get(part)
+            if hit is None:
+                if len(cache) >= _PART_CACHE_MAX:
+                    cache.clear()
+                hit = cache[part] = self.passes(part)
+            if hit:
+                return True
         return False
+
+    def keeps_folded(self, line: bytes) -> bool:
+        """`passes` with conditioned tokens confirmed, for a line with non-ASCII text or `\\u`
+        escapes ("Microsoft® Windows® …" holds the common word "windows" and nothing else).
+
+        The tokens are looked for in the raw line (lower case) beside its non-ASCII parts
+        folded (as `passes_folded` folds them); a line whose tokens are all conditioned ones is
+        kept only if the words of some identifier behind them are there too (`confirms_line`).
+        """
+        if self._fallback_rx is not None:
+            return self.passes(line)
+        folded = self._folded_parts
+        parts: list[str] = []
+        for part in _odd_parts(line):
+            text = folded.get(part)
+            if text is None:
+                if len(folded) >= _PART_CACHE_MAX:
+                    folded.clear()
+                text = folded[part] = fold_line(unescape_json_u(part.decode("utf-8", "replace")))
+            parts.append(text)
+        combined = " ".join([line.decode("utf-8", "replace").lower(), *parts])
+        found = {token for _, token in self._automaton.iter(combined)}
+        if not found:
+            return False
+        if any(t not in self.conditions for t in found):
+            return True
+        return self.confirms_line(combined.encode("utf-8"))
+
+    @functools.cached_property
+    def _folded_parts(self) -> dict[bytes, str]:
+        return {}
 
     @functools.cached_property
     def _part_cache(self) -> dict[bytes, bool]:
@@ -658,6 +681,20 @@ class _Combinations:
         except self._hs.ScanTerminated:
             return True
         return False
+
+
+def _odd_parts(line: bytes) -> Iterator[bytes]:
+    """The `"`-separated parts of a line that hold non-ASCII bytes or `\\u` escapes."""
+    marked = line.translate(_MARK_NON_ASCII)
+    for needle in (b"\x80", b"\\u"):
+        at = marked.find(needle)
+        while at >= 0:
+            start = line.rfind(b'"', 0, at) + 1
+            end = line.find(b'"', at)
+            yield line[start:] if end < 0 else line[start:end]
+            if end < 0:
+                break
+            at = marked.find(needle, end)
 
 
 def _stop_scan(*_args: object) -> bool:
