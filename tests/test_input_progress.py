@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import threading
 from datetime import date
 from pathlib import Path
@@ -23,8 +24,12 @@ from banscan.scan import ScanOptions, run_scan
 HEADER = "ApplicationKey,ApplicationName,ApplicationPublisher,ApplicationVersion,DeviceName\r\n"
 
 
-def _intune(path: Path, rows: int) -> Path:
-    lines = [HEADER] + [f"{{K{i}}},App {i % 50},Vendor,1.{i % 7},PC-{i // 20:05d}\r\n" for i in range(rows)]
+def _intune(path: Path, rows: int, *, keys: int = 0) -> Path:
+    """An export of `rows` rows; `keys`: bytes of random key a row (so it compresses badly)."""
+    lines = [HEADER] + [
+        f"{{K{i}{os.urandom(keys).hex()}}},App {i % 50},Vendor,1.{i % 7},PC-{i // 20:05d}\r\n"
+        for i in range(rows)
+    ]
     lines[5] = "{K}," + "Kaspersky Endpoint Security for Windows,AO Kaspersky Lab,12.6.0.438,PC-00000\r\n"
     path.write_text("".join(lines), encoding="utf-8")
     return path
@@ -32,7 +37,8 @@ def _intune(path: Path, rows: int) -> Path:
 
 @pytest.mark.parametrize("compressed", [False, True])
 def test_bytes_consumed_follows_the_file(tmp_path: Path, compressed: bool) -> None:
-    plain = _intune(tmp_path / "apps.csv", 20_000)
+    # compressed: larger than the decompressor's read-ahead (512 KiB for ISA-L's gzip)
+    plain = _intune(tmp_path / "apps.csv", 80_000 if compressed else 20_000, keys=24 if compressed else 0)
     path = plain
     if compressed:
         path = tmp_path / "apps.csv.gz"
