@@ -142,6 +142,7 @@ def test_prefilter_is_a_superset_of_the_matcher(record: InventoryRecord, ascii_o
         assert PREFILTER.python_regex().search(line), line
     # and the bulk paths' whole decision (tokens confirmed by their words, folded parts too)
     assert bulk.candidates(_SCANNER, line + b"\n", len(line) + 1) == [0], line
+    assert bulk.candidates(_SCANNER, line + b"\n", len(line) + 1, per_value=True) == [0], line
 
 
 _FRAGMENTS = [

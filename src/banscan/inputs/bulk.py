@@ -147,6 +147,7 @@ class _Scanner:
         self.prefilter = prefilter
         self.ascii_tokens = [t for t in prefilter.tokens if t.isascii()]
         self._fallback = prefilter.fallback_regex()
+        self.confirmed: dict[bytes, bool] = {}  # confirmations remembered (see `candidates`)
 
     def scan(self, chunk: bytes | bytearray, size: int) -> Hits:
         raise NotImplementedError
@@ -456,34 +457,60 @@ class Part:
     too_long: bool = False
 
 
-def candidates(scanner: _Scanner, chunk: bytes | bytearray, size: int) -> list[int]:
+def candidates(
+    scanner: _Scanner, chunk: bytes | bytearray, size: int, *, per_value: bool = False
+) -> list[int]:
     """Sorted starts of the lines of chunk[:size] (whole lines) that may hold a matching record:
     a prefilter token (confirmed by its words where the token alone is common), non-ASCII text
     or `\\u` escapes that fold to a token, invalid UTF-8 (the reader reports it), or a hit of a
-    literal-less catalog regex."""
+    literal-less catalog regex.
+
+    `per_value`: every record field comes from one JSON string of the line (osquery result
+    logs), so a common token is confirmed within the string that holds it: the same path or
+    program name on every host is confirmed once (remembered), not once a line.
+    """
     hits = scanner.scan(chunk, size)
     keep: set[int] = set()
     rfind, find = chunk.rfind, chunk.find
     pf = scanner.prefilter
     tokens, conditions = scanner.ascii_tokens, pf.conditions
-    tentative: set[int] = set()  # starts of lines whose tokens must be confirmed
+    tentative: dict[int, list[int]] = {}  # line start → ends of its tokens that must be confirmed
     for off, i in zip(hits.token, hits.which, strict=True):
         start = rfind(_NL, 0, off) + 1
         if start in keep:
             continue
         if tokens[i] in conditions:
-            tentative.add(start)
+            tentative.setdefault(start, []).append(off)
         else:
             keep.add(start)
     checked: set[int] = set()  # lines decided below
-    for start in tentative - keep:
+    confirmed = scanner.confirmed
+    for start, offs in tentative.items():
+        if start in keep:
+            continue
         checked.add(start)
-        line = bytes(chunk[start : find(_NL, start, size)])
+        eol = find(_NL, start, size)
+        line = bytes(chunk[start:eol])
         if not line.isascii() or b"\\u" in line:
             if pf.keeps_folded(line) or not _utf8(line):  # invalid UTF-8: the reader reports it
                 keep.add(start)
-        elif pf.confirms_line(line.lower()):
-            keep.add(start)
+            continue
+        if not per_value or b'\\"' in line:  # an escaped quote: strings cannot be told apart
+            keys = [line]
+        else:
+            keys = [
+                line[line.rfind(b'"', 0, off - start) + 1 : _end_quote(line, off - start)] for off in offs
+            ]
+        for key in dict.fromkeys(keys):
+            hit = confirmed.get(key)
+            if hit is None:
+                hit = pf.confirms_line(key.lower())
+                if len(confirmed) >= _CACHE_MAX:
+                    confirmed.clear()
+                confirmed[key] = hit
+            if hit:
+                keep.add(start)
+                break
     for off in hits.fold:
         start = rfind(_NL, 0, off) + 1
         if start in keep or start in checked:
@@ -508,7 +535,7 @@ class _Worker:
 
     def chunk(self, chunk: bytearray, size: int) -> None:
         """Scan chunk[:size], whole lines ending with a newline."""
-        keep = candidates(self.scanner, chunk, size)
+        keep = candidates(self.scanner, chunk, size, per_value=True)
         find = chunk.find
         numbered: list[tuple[int, int]] = []
         rows = self.hosts.walk(chunk, size, keep, numbered)
@@ -520,6 +547,12 @@ class _Worker:
     def finish(self) -> Part:
         self.part.hosts = list(self.hosts.names)
         return self.part
+
+
+def _end_quote(line: bytes, at: int) -> int:
+    """Where the string holding `line[at]` ends (its closing quote, or the line's end)."""
+    end = line.find(b'"', at)
+    return end if end >= 0 else len(line)
 
 
 def _utf8(line: bytes) -> bool:
