@@ -152,3 +152,37 @@ def test_one_scan_confirms_as_the_sets_do(
     expected = [any(fresh.confirms(t, ln) for t in fresh.conditions if t.encode() in ln) for ln in lines]
     assert [fresh.confirms_line(ln) for ln in lines] == expected
     assert any(expected) and not all(expected)
+
+
+def test_hyperscan_databases_are_compiled_once_then_loaded(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hyperscan = pytest.importorskip("hyperscan")
+    from banscan import hsdb
+
+    exprs, ids, flags = [b"kaspersky", b"avp\\.exe"], [0, 1], [hyperscan.HS_FLAG_CASELESS, 0]
+    found: list[int] = []
+
+    def scan(db: object) -> list[int]:
+        found.clear()
+        db.scan(b"C:\\KASPERSKY\\avp.exe", match_event_handler=lambda i, *_: found.append(i))  # type: ignore[attr-defined]
+        return sorted(found)
+
+    assert scan(hsdb.database(exprs, ids, flags)) == [0, 1]
+    blobs = list((cache / "hyperscan").glob("*.bin"))
+    assert len(blobs) == 1
+    compiled: list[object] = []
+    real = hyperscan.Database
+
+    def counting(*args: object, **kwargs: object) -> object:
+        compiled.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hyperscan, "Database", counting)
+    assert scan(hsdb.database(exprs, ids, flags)) == [0, 1]  # loaded: nothing compiled
+    assert compiled == []
+    assert scan(hsdb.database(exprs, ids, [0, 0])) == [1]  # other flags: another entry
+    assert len(compiled) == 1 and len(list((cache / "hyperscan").glob("*.bin"))) == 2
+    blobs[0].write_bytes(blobs[0].read_bytes()[:-10])  # damaged: compiled again, same answers
+    assert scan(hsdb.database(exprs, ids, flags)) == [0, 1]
+    assert len(compiled) == 2

@@ -116,12 +116,11 @@ class _Prefilter:
     def __init__(self, patterns: list[bytes]) -> None:
         import hyperscan
 
+        from banscan.hsdb import database
+
         self._hs: Any = hyperscan
         exprs = [b"".join(b"\\x%02x" % c for c in p) for p in patterns]
-        self._db: Any = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(
-            expressions=exprs, ids=list(range(len(exprs))), flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(exprs)
-        )
+        self._db: Any = database(exprs, list(range(len(exprs))), [hyperscan.HS_FLAG_SINGLEMATCH] * len(exprs))
         self._exprs = exprs
         self._stream_db: Any = None
         self._lock = threading.Lock()
@@ -129,13 +128,14 @@ class _Prefilter:
 
     def stream(self) -> StreamCheck:
         """A check fed piece by piece (a member as it is inflated), compiled on first use."""
+        from banscan.hsdb import database
+
         with self._lock:
             if self._stream_db is None:
                 hs = self._hs
-                db = hs.Database(mode=hs.HS_MODE_STREAM)
                 n = len(self._exprs)
-                db.compile(expressions=self._exprs, ids=list(range(n)), flags=[hs.HS_FLAG_SINGLEMATCH] * n)
-                self._stream_db = db
+                flags = [hs.HS_FLAG_SINGLEMATCH] * n
+                self._stream_db = database(self._exprs, list(range(n)), flags, mode=hs.HS_MODE_STREAM)
         scratch = getattr(self._local, "stream_scratch", None)
         if scratch is None:
             scratch = self._local.stream_scratch = self._hs.Scratch(self._stream_db)

@@ -179,8 +179,9 @@ class HyperscanScanner(_Scanner):
         self._n_tokens = len(exprs)
         exprs += [rb"^[^\n\x80-\xff]*[\x80-\xff]", rb"\\u"]
         flags += [hyperscan.HS_FLAG_MULTILINE, 0]
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
+        from banscan.hsdb import database
+
+        self._db = database(exprs, list(range(len(exprs))), flags)
         self._scratch = hyperscan.Scratch(self._db)
 
     def scan(self, chunk: bytes | bytearray, size: int) -> Hits:

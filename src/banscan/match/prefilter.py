@@ -664,9 +664,9 @@ class _Combinations:
                 ids.append(next_id)
                 flags.append(hyperscan.HS_FLAG_COMBINATION)
                 next_id += 1
-        self._db: Any = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        if exprs:
-            self._db.compile(expressions=exprs, ids=ids, flags=flags)
+        from banscan.hsdb import database
+
+        self._db: Any = database(exprs, ids, flags) if exprs else None
         self._empty = not exprs
         self._local = threading.local()
 
