@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -253,3 +254,17 @@ def test_regex_without_a_literal_is_kept_whole() -> None:
     assert any(r.startswith("(?i:") for r in pf.regexes)
     assert pf.passes(b'{"columns":{"name":"Z123"}}')
     assert not pf.passes(b'{"columns":{"name":"chrome"}}')
+
+
+def test_words_common_in_real_inventories_are_not_tokens_when_an_identifier_has_another() -> None:
+    """The measured list (public records, sources named in the file) steers the choice: no
+    Kaspersky identifier needs "windows", "system32" or "service" to be found."""
+    import yaml
+
+    from banscan.match.prefilter import common_words
+
+    common = common_words()
+    assert {"windows", "system32", "service", "microsoft", "program", "files"} <= common
+    doc = yaml.safe_load((Path(__file__).parents[1] / "src/banscan/match/data/common_words.yaml").read_text())
+    assert all(s.get("provenance") or (s.get("commit") and s.get("url")) for s in doc["sources"])
+    assert not common & set(PREFILTER.tokens)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.resources
 import json
 import re
 import threading
@@ -51,6 +52,7 @@ _sre_p: Any = importlib.import_module("re._parser")
 _sre_c: Any = importlib.import_module("re._constants")
 
 MIN_TOKEN = 3  # shorter words only when an identifier has nothing longer
+COMMON_WORDS_FILE = "common_words.yaml"  # in banscan/match/data (scripts/build-common-words)
 GOOD_TOKEN = 5  # words this long are preferred; among them, the one covering most identifiers
 # File-format words: in every path, uninstall string and process of an inventory, so a token
 # only when an identifier has no other word.
@@ -284,7 +286,8 @@ def _satisfied(req: _Requirement, tokens: Iterable[str]) -> bool:
 
 def _select(reqs: Sequence[_Requirement]) -> list[str]:
     """Greedy cover: usable words first (3+ characters, not a file-format word like "exe",
-    which is in every path of an inventory), preferring 5+ characters ("open" keeps every line
+    which is in every path of an inventory, nor a word common in real inventories such as
+    "windows" or "service": `common_words`), preferring 5+ characters ("open" keeps every line
     with "opened" or "openssh"); then most requirements covered; rarest; longest."""
     corpus = [w for r in reqs for c in r.choices for a in c for w in a]
 
@@ -292,29 +295,65 @@ def _select(reqs: Sequence[_Requirement]) -> list[str]:
     def df(tok: str) -> int:
         return sum(1 for w in corpus if tok in w)
 
-    def quality(tok: str) -> tuple[bool, bool, int]:
-        return (len(tok) >= MIN_TOKEN, tok not in FORMAT_WORDS, min(len(tok), GOOD_TOKEN))
+    common = common_words()
+
+    def quality(tok: str) -> tuple[bool, bool, bool, int]:
+        return (len(tok) >= MIN_TOKEN, tok not in FORMAT_WORDS, tok not in common, min(len(tok), GOOD_TOKEN))
+
+    def usable(tok: str) -> bool:
+        return all(quality(tok)[:3])
+
+    def branch(r: _Requirement) -> list[str] | None:
+        """One usable word for each alternative of the requirement's smallest choice of several
+        alternatives (the six DLL names of `^(avpservice|…|ckahum)\\.dll$` rather than "dll")."""
+        for choice in sorted((c for c in r.choices if len(c) > 1), key=len):
+            words = [[w for w in sorted(alt) if usable(w)] for alt in choice]
+            if all(words):
+                return [max(ws, key=lambda w: (quality(w), -df(w), len(w))) for ws in words]
+        return None
 
     chosen: list[str] = []
     unsat = [r for r in reqs if r.choices]
     while unsat:
         cands = {w for r in unsat for c in r.choices if len(c) == 1 for w in c[0]}
+        picked: list[str] | None = None
         if cands:
 
             def score(
                 tok: str, unsat: list[_Requirement] = unsat
-            ) -> tuple[tuple[bool, bool, int], int, int, int, str]:
+            ) -> tuple[tuple[bool, bool, bool, int], int, int, int, str]:
                 covered = sum(1 for r in unsat if _satisfied(r, [tok]))
                 return (quality(tok), covered, -df(tok), len(tok), tok)
 
             best = max(sorted(cands), key=score)
-            chosen.append(best)
+            picked = [best]
+            if not usable(best):  # only poor single words left: usable branches where there are
+                for r in unsat:
+                    if _satisfied(r, [best]) and (words := branch(r)) is not None:
+                        picked = words
+                        break
         else:  # only branch choices left: one word per alternative of the smallest choice
             choice = min(unsat[0].choices, key=len)
-            for alt in choice:
-                chosen.append(max(sorted(alt), key=lambda w: (quality(w), -df(w), len(w))))
+            picked = [max(sorted(alt), key=lambda w: (quality(w), -df(w), len(w))) for alt in choice]
+        chosen.extend(picked)
         unsat = [r for r in unsat if not _satisfied(r, chosen)]
     return _minimal(chosen)
+
+
+@functools.cache
+def common_words() -> frozenset[str]:
+    """Words that many rows of real inventories hold (measured on public records; the file
+    names its sources). Empty if the file is missing: the choice is then only slower to use."""
+    import yaml
+
+    try:
+        text = (
+            importlib.resources.files("banscan.match").joinpath("data", COMMON_WORDS_FILE).read_text("utf-8")
+        )
+        words = yaml.safe_load(text).get("words") or {}
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return frozenset()
+    return frozenset(w for w in words if isinstance(w, str))
 
 
 def _minimal(tokens: Iterable[str]) -> list[str]:
@@ -725,8 +764,9 @@ def _stands_whole(word: bytes, line: bytes) -> bool:
 def _conditions(reqs: Sequence[_Requirement], tokens: list[str]) -> dict[str, list[list[str]]]:
     """Per ASCII token, the word sets of the identifiers it stands for: for each requirement
     the token satisfies, the alternatives of the choice it satisfies (every match holds all the
-    words of one of them; whole words for names compared whole, see `_Requirement.whole`). A
-    token that is itself one of the substring sets confirms itself."""
+    words of one of them; whole words for names compared whole, see `_Requirement.whole`), or
+    the alternatives that hold it where it covers only some. A token that is itself one of the
+    substring sets confirms itself."""
     out: dict[str, list[list[str]]] = {}
     for t in tokens:
         if not t.isascii():
@@ -735,8 +775,16 @@ def _conditions(reqs: Sequence[_Requirement], tokens: list[str]) -> dict[str, li
         verbatim = True
         for r in reqs:
             choice = next((c for c in r.choices if all(any(t in w for w in alt) for alt in c)), None)
-            if choice is not None:
-                sets.update((r.whole, alt) for alt in choice)
+            # A token chosen for one alternative of a choice (`_select`'s branches): a match
+            # through that alternative holds all its words; a match through another holds
+            # that alternative's own token.
+            alts = (
+                list(choice)
+                if choice is not None
+                else [a for c in r.choices for a in c if any(t in w for w in a)]
+            )
+            if alts:
+                sets.update((r.whole, alt) for alt in alts)
                 verbatim = verbatim and r.verbatim
         if not verbatim or not sets or any(not whole and ws == {t} for whole, ws in sets):
             continue
@@ -748,7 +796,7 @@ def _conditions(reqs: Sequence[_Requirement], tokens: list[str]) -> dict[str, li
 _BUILT: dict[int, tuple[Catalog, Prefilter]] = {}
 # Bump when build_prefilter chooses differently for the same catalog: older cache entries
 # are then never read again.
-PREFILTER_FORMAT = 5
+PREFILTER_FORMAT = 8
 
 
 def prefilter_for(catalog: Catalog) -> Prefilter:
@@ -765,8 +813,9 @@ def prefilter_for(catalog: Catalog) -> Prefilter:
 def _cached_or_built(catalog: Catalog) -> Prefilter:
     from banscan import __version__, cache
 
+    common = "\n".join(sorted(common_words()))
     key = hashlib.sha256(
-        f"{__version__}\n{PREFILTER_FORMAT}\n".encode() + catalog.model_dump_json().encode()
+        f"{__version__}\n{PREFILTER_FORMAT}\n{common}\n".encode() + catalog.model_dump_json().encode()
     ).hexdigest()
     doc = cache.read_json("prefilter", key)
     got = _from_doc(doc) if doc is not None else None
