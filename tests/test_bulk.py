@@ -145,6 +145,8 @@ def _compressed(path: Path, compress: str) -> Path:
         ("", 2, False, 8192),  # without hyperscan
         ("gz", 1, True, 5000),
         ("zst", 1, False, None),
+        ("gz", 2, True, 3000),  # two processes, each inflating it all and scanning every other chunk
+        ("zst", 3, False, 2000),
     ],
 )
 def test_bulk_agrees_with_per_record_path(

@@ -432,10 +432,11 @@ def test_total_expanded_size_limit_and_the_option(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "--max-expanded-size" in res.stderr
 
 
-def test_bulk_path_gzip_keeps_the_limits(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bulk_path_gzip_keeps_the_limits(tmp_path: Path, workers: int) -> None:
     bomb = _bomb(tmp_path / "results.log.gz")
     sink = ErrorSink(echo=False)
-    target = bulk.bulk_scan(str(bomb), Matcher(load_catalog()), sink, "osquery", workers=1)
+    target = bulk.bulk_scan(str(bomb), Matcher(load_catalog()), sink, "osquery", workers=workers)
     assert len(target.errors) == 1 and "likely decompression bomb" in target.errors[0]
 
 

@@ -108,3 +108,47 @@ def test_the_bar_says_how_far_and_how_fast() -> None:
     bar.stop()
     text = out.getvalue()
     assert "fleet.csv" in text and "50.0/200.0 MB" in text
+
+
+class _Ends(_Recorder):
+    """Also records how far the bar had got when it stopped."""
+
+    ended: ClassVar[list[int]] = []
+
+    def stop(self) -> None:
+        _Ends.ended.append(self.position())
+
+
+@pytest.mark.parametrize(("kind", "workers"), [("csv", None), ("osquery", 1), ("osquery", 2)])
+def test_bulk_paths_draw_the_bar_to_the_end_of_compressed_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, workers: int | None
+) -> None:
+    from banscan.errors import ErrorSink
+    from banscan.inputs import bulk, bulkcsv
+    from banscan.inputs.csvexport import IntuneCsvReader
+    from banscan.match.matcher import Matcher
+
+    if kind == "csv":
+        plain = _intune(tmp_path / "apps.csv", 80_000, keys=24)
+    else:
+        plain = tmp_path / "results.log"
+        line = '{"name":"p","hostIdentifier":"h%d","columns":{"name":"App %s"},"action":"added"}\n'
+        plain.write_text("".join(line % (i // 50, os.urandom(24).hex()) for i in range(60_000)))
+    path = plain.with_name(plain.name + ".gz")
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    monkeypatch.setattr(bulk, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr(bulkcsv, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr("banscan.output.progress.ByteProgress", _Ends)
+    _Recorder.started, _Recorder.seen, _Ends.ended = [], [], []
+    matcher = Matcher(load_catalog())
+    if kind == "csv":
+        target = bulkcsv.bulk_csv_scan(
+            str(path), matcher, ErrorSink(echo=False), IntuneCsvReader(), progress=True
+        )
+    else:
+        target = bulk.bulk_scan(
+            str(path), matcher, ErrorSink(echo=False), "osquery", workers=workers, progress=True
+        )
+    assert not target.errors and target.records == (80_000 if kind == "csv" else 60_000)
+    assert _Recorder.started == [(path.name, path.stat().st_size)]
+    assert _Ends.ended == [path.stat().st_size]  # compressed bytes: the whole file was read

@@ -53,6 +53,7 @@ PROGRESS_MIN_BYTES = 50 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 1024 * 1024  # as osquery's reader
 READ_BYTES = 1024 * 1024  # per read (at most MAX_LINE_BYTES): a chunk stays in the CPU caches
 MAX_WORKERS = 8
+MAX_STREAM_SHARES = 3  # workers on one compressed input (each inflates all of it)
 MIN_WORKER_BYTES = 32 * 1024 * 1024  # a byte range smaller than this is not worth a process
 BULK_READERS = frozenset({"osquery"})
 
@@ -456,6 +457,8 @@ class Part:
     hosts: list[str] = field(default_factory=list)
     kept: list[tuple[int, bytes]] = field(default_factory=list)  # (line number in the part, line)
     too_long: bool = False
+    # a share of a stream (`scan_stream_share`): (chunk index, rows, kept lines) of each chunk
+    chunks: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def candidates(
@@ -676,16 +679,70 @@ def read_ahead(stream: BinaryIO) -> Iterator[Readinto]:
                 ahead.get(timeout=0.1)
 
 
-def scan_stream(stream: BinaryIO, prefilter: Prefilter, use_hyperscan: bool | None = None) -> Part:
-    """Scan a (decompressing) stream: a thread reads ahead while this one scans."""
+def scan_stream_share(
+    path: str,
+    limits: ExpandLimits | None,
+    prefilter: Prefilter,
+    use_hyperscan: bool | None = None,
+    share: int = 0,
+    shares: int = 1,
+    progress: Any = None,
+) -> Part:
+    """Scan every `shares`-th chunk, from chunk `share`, of a gzip or zstd input.
+
+    A compressed stream cannot be split by byte range, so each worker inflates all of it (a
+    thread reads ahead while this one scans) and scans its share of the chunks, which are the
+    same in every worker (whole lines out of reads of the same size). `progress`: a shared
+    counter of the compressed bytes read.
+    """
+    from banscan.inputs.base import bytes_consumed, open_input
+
+    stream, _ = open_input(path, limits)
     worker = _Worker(prefilter, use_hyperscan)
-    with read_ahead(stream) as readinto:
-        for chunk in line_chunks(readinto):
+    position = bytes_consumed(stream) if progress is not None else None
+    with stream, read_ahead(stream) as readinto:
+        for index, chunk in enumerate(line_chunks(readinto)):
             if chunk is None:
                 worker.part.too_long = True
                 return worker.part
-            worker.chunk(*chunk)
+            if index % shares == share:
+                rows, kept = worker.part.rows, len(worker.part.kept)
+                worker.chunk(*chunk)
+                worker.part.chunks.append((index, worker.part.rows - rows, len(worker.part.kept) - kept))
+            if position is not None:
+                progress[0] = position()
     return worker.finish()
+
+
+def _merge_shares(parts: list[Part]) -> Part:
+    """The shares of a stream as one part, in chunk order."""
+    merged = Part(too_long=any(p.too_long for p in parts))
+    if merged.too_long:
+        return merged
+    entries: list[tuple[int, int, list[tuple[int, bytes]]]] = []
+    for part in parts:
+        at = before = 0
+        for index, rows, n_kept in part.chunks:
+            entries.append((index, rows, [(no - before, line) for no, line in part.kept[at : at + n_kept]]))
+            at += n_kept
+            before += rows
+    entries.sort(key=lambda e: e[0])
+    if [e[0] for e in entries] != list(range(len(entries))):
+        raise RuntimeError("the bulk workers read different chunks of the stream")
+    hosts: dict[str, None] = {}
+    for part in parts:
+        hosts.update(dict.fromkeys(part.hosts))
+    for _, rows, lines in entries:
+        merged.kept.extend((merged.rows + no, line) for no, line in lines)
+        merged.rows += rows
+    merged.hosts = list(hosts)
+    return merged
+
+
+def shares_for(path: str) -> int:
+    """Workers for a compressed input: each inflates the whole stream, so few (two on most
+    machines), and one for a small input."""
+    return max(1, min(MAX_STREAM_SHARES, workers_for(text_size_guess(path))))
 
 
 def _split(path: str, size: int, parts: int) -> list[tuple[int, int]]:
@@ -713,13 +770,70 @@ def workers_for(size: int) -> int:
     return max(1, min(MAX_WORKERS, cpus, size // MIN_WORKER_BYTES))
 
 
-def _range_child(conn: Any, args: tuple[Any, ...]) -> None:
+def _child(conn: Any, target: Callable[..., Part], args: tuple[Any, ...]) -> None:
     try:
-        conn.send(scan_range(*args))
+        conn.send(target(*args))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         conn.send(exc)
     finally:
         conn.close()
+
+
+def _in_workers(
+    target: Callable[..., Part], jobs: list[tuple[Any, ...]], progress: _Progress | None
+) -> list[Part]:
+    """Run `target(*job)` for every job in its own process; their parts, in job order."""
+    # fork (Linux): the workers start at once with the catalog already loaded; elsewhere spawn
+    ctx: Any = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    procs = []
+    for job in jobs:
+        recv, send = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=_child, args=(send, target, job), daemon=True)
+        p.start()
+        send.close()
+        procs.append((p, recv))
+    if progress is not None:
+        progress.start()  # a thread: only once the workers are forked
+    results: list[Part | BaseException] = []
+    for p, recv in procs:
+        try:
+            results.append(recv.recv())
+        except EOFError:
+            results.append(RuntimeError("a bulk worker process died"))
+        p.join()
+    parts: list[Part] = []
+    for res in results:
+        if isinstance(res, BaseException):
+            raise res
+        parts.append(res)
+    return parts
+
+
+def _plain(prefilter: Prefilter) -> Prefilter:
+    """The prefilter as sent to a worker (no cached engines)."""
+    return Prefilter(
+        tokens=list(prefilter.tokens), regexes=list(prefilter.regexes), conditions=dict(prefilter.conditions)
+    )
+
+
+def scan_compressed(
+    path: str,
+    limits: ExpandLimits | None,
+    prefilter: Prefilter,
+    *,
+    shares: int,
+    progress: _Progress | None = None,
+) -> Part:
+    """Scan a gzip or zstd input over `shares` processes (`scan_stream_share`)."""
+    use_hs = hyperscan_available()
+    shared = progress.shared if progress else None
+    if shares <= 1:
+        if progress is not None:
+            progress.start()
+        return scan_stream_share(path, limits, prefilter, use_hs, 0, 1, shared)
+    plain = _plain(prefilter)
+    jobs = [(path, limits, plain, use_hs, i, shares, shared if i == 0 else None) for i in range(shares)]
+    return _merge_shares(_in_workers(scan_stream_share, jobs, progress))
 
 
 def scan_file(
@@ -734,33 +848,13 @@ def scan_file(
         if progress is not None:
             progress.start()
         return scan_range(path, 0, size, prefilter, use_hs, progress.shared if progress else None, 0)
-    # fork (Linux): the workers start at once with the catalog already loaded; elsewhere spawn
-    ctx: Any = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    plain = Prefilter(
-        tokens=list(prefilter.tokens), regexes=list(prefilter.regexes), conditions=dict(prefilter.conditions)
-    )
+    plain = _plain(prefilter)
     shared = progress.shared if progress else None
-    procs = []
-    for i, (a, b) in enumerate(ranges):
-        recv, send = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_range_child, args=(send, (path, a, b, plain, use_hs, shared, i)), daemon=True)
-        p.start()
-        send.close()
-        procs.append((p, recv))
-    if progress is not None:
-        progress.start()  # a thread: only once the workers are forked
+    jobs = [(path, a, b, plain, use_hs, shared, i) for i, (a, b) in enumerate(ranges)]
+    parts = _in_workers(scan_range, jobs, progress)
     merged = Part()
     hosts: dict[str, None] = {}
-    results: list[Part | BaseException] = []
-    for p, recv in procs:
-        try:
-            results.append(recv.recv())
-        except EOFError:
-            results.append(RuntimeError("a bulk worker process died"))
-        p.join()
-    for res in results:
-        if isinstance(res, BaseException):
-            raise res
+    for res in parts:
         merged.too_long |= res.too_long
         merged.kept.extend((merged.rows + no, line) for no, line in res.kept)
         merged.rows += res.rows
@@ -819,7 +913,7 @@ def bulk_scan(
     `target.records` counts the file's rows (lines). Falls back to the per-record path for a
     file with a line over the reader's limit.
     """
-    from banscan.inputs.base import InputError, open_input
+    from banscan.inputs.base import InputError
     from banscan.inputs.osquery import records_from_lines
 
     if reader_name not in BULK_READERS:
@@ -832,9 +926,12 @@ def bulk_scan(
         with open(path, "rb") as fh:
             magic = fh.read(4)
         if magic[:2] == _GZIP or magic == _ZSTD:
-            stream, _ = open_input(path, limits)
-            with stream:
-                part = scan_stream(stream, prefilter)
+            bar = _Progress(path, size, 1, progress)
+            try:
+                shares = workers if workers is not None else shares_for(path)
+                part = scan_compressed(path, limits, prefilter, shares=shares, progress=bar)
+            finally:
+                bar.stop()
         else:
             n = workers if workers is not None else workers_for(size)
             bar = _Progress(path, size, n, progress)
