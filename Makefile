@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make scan   — create .venv on first use, install banscan, scan this machine
-#   make test   — create .venv, install banscan with test tools and system packages (PostgreSQL
-#                 included, for the server's database tests), run the suite
+#   make test   — create .venv, install banscan with test tools, PySpark and system packages
+#                 (PostgreSQL for the server's database tests, Java for Spark), run the suite
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -12,7 +12,7 @@ ARGS   ?=
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,spark]'
 	@touch $@
 
 scan: $(VENV)/.installed

@@ -7,13 +7,23 @@ import shutil
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from banscan.catalog.schema import ROLES
 from banscan.cli.common import load_catalog_or_exit, parse_as_of, usage_error, write_output
 from banscan.output.formats import OutputFormat
+
+if TYPE_CHECKING:
+    from banscan.catalog.schema import Catalog
+    from banscan.models import ScanResult
+    from banscan.scan import ScanOptions
+
+
+class Engine(str, Enum):
+    local = "local"
+    spark = "spark"
 
 
 class FailOn(str, Enum):
@@ -68,8 +78,12 @@ def parse_size(text: str) -> int:
 
 def scan(
     targets: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Roots or inventory files to scan; none scans this machine.", show_default=False),
+        list[str] | None,
+        typer.Argument(
+            help="Roots or inventory files to scan; none scans this machine. With --engine spark: "
+            "inventory files, folders, globs or Hadoop-compatible URIs (hdfs://, s3a://, abfss://).",
+            show_default=False,
+        ),
     ] = None,
     root: Annotated[
         list[Path] | None,
@@ -147,10 +161,29 @@ def scan(
             "(printed anyway when stderr is a terminal).",
         ),
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="Where the scan runs: local (this process) or spark (Apache Spark, for inventories "
+            "in a data lake; needs pip install 'banscan[spark]' and Java 17+).",
+        ),
+    ] = Engine.local,
+    master: Annotated[
+        str | None,
+        typer.Option("--master", help="With --engine spark: the Spark master URL (default local[*])."),
+    ] = None,
+    findings_table: Annotated[
+        str | None,
+        typer.Option(
+            "--findings-table",
+            help="With --engine spark: also append the findings to this Parquet table (a path or URI), "
+            "partitioned by scan date.",
+        ),
+    ] = None,
 ) -> None:
     """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
     from banscan.inputs.base import ExpandLimits
-    from banscan.output.formats import renderer
     from banscan.policy.exceptions import ExceptionsError, load_exceptions
     from banscan.scan import ScanOptions, exit_status, run_scan
 
@@ -164,6 +197,10 @@ def scan(
         raise usage_error(f"--max-ratio must be at least 1, not {max_ratio:g}")
     if role not in ROLES:
         raise usage_error(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    if engine is Engine.spark:
+        _spark_usage(targets or [], root, deep)
+    elif master is not None or findings_table is not None:
+        raise usage_error("--master and --findings-table need --engine spark")
     jurisdiction = _jurisdiction(jurisdiction)
     day = parse_as_of(as_of, "2024-09-29") or dt.date.today()
     cat = load_catalog_or_exit(catalog)
@@ -184,13 +221,32 @@ def scan(
         except ValueError as exc:
             raise usage_error(f"--columns: {exc}") from None
 
+    if engine is Engine.spark:
+        opts = ScanOptions(
+            as_of=day,
+            role=role,
+            jurisdiction=jurisdiction,
+            host=host,
+            exceptions=entries,
+            echo_errors=not quiet,
+            input_format=input_format,
+            columns=column_map,
+            previous=identified,
+            expand=expand,
+            progress=not quiet and sys.stderr.isatty(),
+        )
+        result = _run_spark(cat, opts, list(targets or []), master, findings_table)
+        _emit(result, fmt, output, quiet)
+        if output is not None and not quiet:
+            _wrote(result, fmt, output)
+        raise typer.Exit(exit_status(result, fail_on.value))
     roots = list(root or [])
     for r in roots:
         if not r.is_dir():
             raise usage_error(f"{r}: not a directory")
     inputs: list[str] = []
     deep_paths: list[Path] = []
-    for t in targets or []:
+    for t in [Path(t) for t in targets or []]:
         if deep and str(t) != "-":
             if not t.exists() and not t.is_symlink():
                 raise usage_error(f"{t}: no such file or directory")
@@ -236,6 +292,19 @@ def scan(
         deep_paths=deep_paths,
         live=not roots and not inputs and not deep_paths,
     )
+    _emit(result, fmt, output, quiet)
+    if progress is not None:
+        for line in progress.summary():
+            print(f"banscan: {line}" if not line.startswith(" ") else line, file=sys.stderr)
+    if output is not None and not quiet:
+        _wrote(result, fmt, output)
+    raise typer.Exit(exit_status(result, fail_on.value))
+
+
+def _emit(result: ScanResult, fmt: OutputFormat, output: Path | None, quiet: bool) -> None:
+    """Write the result in `fmt` to `output` (or stdout)."""
+    from banscan.output.formats import renderer
+
     if fmt is OutputFormat.table:
         from banscan.output.table import render as render_table
 
@@ -245,14 +314,40 @@ def scan(
         write_output(text, output)
     else:
         write_output(renderer(fmt)(result), output)
-    if progress is not None:
-        for line in progress.summary():
-            print(f"banscan: {line}" if not line.startswith(" ") else line, file=sys.stderr)
-    if output is not None and not quiet:
-        hosts = len(result.hosts)
-        print(
-            f"banscan: wrote {output} ({fmt.value}): {len(result.findings)} finding"
-            f"{'' if len(result.findings) == 1 else 's'} on {hosts} host{'' if hosts == 1 else 's'}",
-            file=sys.stderr,
-        )
-    raise typer.Exit(exit_status(result, fail_on.value))
+
+
+def _wrote(result: ScanResult, fmt: OutputFormat, output: Path) -> None:
+    hosts = len(result.hosts)
+    print(
+        f"banscan: wrote {output} ({fmt.value}): {len(result.findings)} finding"
+        f"{'' if len(result.findings) == 1 else 's'} on {hosts} host{'' if hosts == 1 else 's'}",
+        file=sys.stderr,
+    )
+
+
+def _spark_usage(targets: list[str], root: list[Path] | None, deep: bool) -> None:
+    """What --engine spark cannot do, as usage errors (before Spark starts)."""
+    from banscan.engines.spark import SparkUnavailable, require_pyspark
+
+    if root or deep:
+        raise usage_error("--engine spark scans inventory files; --root and --deep run locally only")
+    if not targets:
+        raise usage_error("--engine spark needs inventory files, folders, globs or URIs to scan")
+    if "-" in targets:
+        raise usage_error("--engine spark cannot read standard input ('-'); give files or URIs")
+    try:
+        require_pyspark()
+    except SparkUnavailable as exc:
+        raise usage_error(str(exc)) from None
+
+
+def _run_spark(
+    cat: Catalog, opts: ScanOptions, targets: list[str], master: str | None, findings_table: str | None
+) -> ScanResult:
+    from banscan.engines.spark import run_spark_scan
+    from banscan.engines.spark.files import InputNotFound
+
+    try:
+        return run_spark_scan(cat, opts, targets, master=master, findings_table=findings_table)
+    except InputNotFound as exc:
+        raise usage_error(str(exc)) from None
