@@ -221,20 +221,22 @@ def scan(
         except ValueError as exc:
             raise usage_error(f"--columns: {exc}") from None
 
+    on_terminal = not quiet and sys.stderr.isatty()
+    opts = ScanOptions(
+        as_of=day,
+        role=role,
+        jurisdiction=jurisdiction,
+        host=host,
+        exceptions=entries,
+        echo_errors=not quiet,
+        input_format=input_format,
+        columns=column_map,
+        deep=deep,
+        previous=identified,
+        expand=expand,
+        progress=on_terminal,
+    )
     if engine is Engine.spark:
-        opts = ScanOptions(
-            as_of=day,
-            role=role,
-            jurisdiction=jurisdiction,
-            host=host,
-            exceptions=entries,
-            echo_errors=not quiet,
-            input_format=input_format,
-            columns=column_map,
-            previous=identified,
-            expand=expand,
-            progress=not quiet and sys.stderr.isatty(),
-        )
         result = _run_spark(cat, opts, list(targets or []), master, findings_table)
         _emit(result, fmt, output, quiet)
         if output is not None and not quiet:
@@ -264,26 +266,11 @@ def scan(
     # A deep scan can take minutes: on a terminal, a progress line and a closing summary on
     # stderr; in pipes and CI nothing unless --stats asks for the summary.
     progress = None
-    on_terminal = not quiet and sys.stderr.isatty()
     if deep and (on_terminal or stats):
         from banscan.output.progress import DeepProgress
 
         progress = DeepProgress(live=on_terminal)
-    opts = ScanOptions(
-        as_of=day,
-        role=role,
-        jurisdiction=jurisdiction,
-        host=host,
-        exceptions=entries,
-        echo_errors=not quiet,
-        input_format=input_format,
-        columns=column_map,
-        deep=deep,
-        previous=identified,
-        expand=expand,
-        deep_observer=progress,
-        progress=on_terminal,
-    )
+    opts.deep_observer = progress
     result = run_scan(
         cat,
         opts,

@@ -422,14 +422,15 @@ def _escaped_form(token: str) -> str:
     parts: list[str] = []
     for ch in token:
         if ch.isascii():
-            parts.append(_case_free_char(ch))
+            parts.append(case_free_char(ch))
             continue
         forms = sorted({_hex_any_case(ord(c)) for c in (ch, ch.lower(), ch.upper()) if len(c) == 1})
         parts.append(r"\\u" + (forms[0] if len(forms) == 1 else "(?:" + "|".join(forms) + ")"))
     return "".join(parts)
 
 
-def _case_free_char(ch: str) -> str:
+def case_free_char(ch: str) -> str:
+    """One character in any letter case (`[kK]`), as `pattern()` spells its tokens."""
     lo, up = ch.lower(), ch.upper()
     if lo == up or len(up) != 1:
         return re.escape(ch)
@@ -440,7 +441,7 @@ def _case_free_char(ch: str) -> str:
 
 def _case_free(token: str) -> str:
     """Regex for `token` in any letter case, spelled out (no flags, no lower()): fast in RE2."""
-    return "".join(_case_free_char(c) for c in token)
+    return "".join(case_free_char(c) for c in token)
 
 
 def _bytes_form(token: str) -> bytes:

@@ -20,21 +20,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from banscan.match.prefilter import Prefilter
+from banscan.match.prefilter import Prefilter, case_free_char
 
 # `\uXXXX` not preceded by an odd number of backslashes (as Prefilter.sql_may_fold says)
 ESCAPE_REGEX = r"(^|[^\\])(\\\\)*\\u[0-9a-fA-F]{4}"
 BLANK_REGEX = "^[ \\t\\r\\n\\x0b\\x0c]*$"  # bytes.strip() leaves nothing: a line the reader skips
-
-
-def _char(ch: str) -> str:
-    """One character in any letter case, as `Prefilter.pattern()` spells it."""
-    lo, up = ch.lower(), ch.upper()
-    if lo == up or len(up) != 1:
-        return re.escape(ch)
-    if ch.isascii():
-        return f"[{lo}{up}]"
-    return f"(?:{lo}|{up})"
 
 
 @dataclass
@@ -54,7 +44,7 @@ def _trie(tokens: list[str]) -> str:
     def emit(node: _Node) -> str:
         if not node.children:
             return ""
-        alts = [_char(ch) + emit(node.children[ch]) for ch in sorted(node.children)]
+        alts = [case_free_char(ch) + emit(node.children[ch]) for ch in sorted(node.children)]
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
         return f"(?:{body})?" if node.end else body
 
