@@ -130,23 +130,7 @@ def _line_files(result: ScanResult) -> set[str]:
     return {t.target for t in result.targets if t.format == "osquery" and not t.target.endswith(".json")}
 
 
-# ---- the prefilter as Spark runs it ------------------------------------------------------------
-
-
-def test_factored_prefilter_regex_finds_what_the_pattern_finds() -> None:
-    import re
-
-    from banscan.engines.spark.sql import prefilter_regex
-    from banscan.match.prefilter import prefilter_for
-
-    pf = prefilter_for(load_catalog())
-    fast, flat = re.compile(prefilter_regex(pf)), re.compile(pf.pattern())
-    lines = [raw.decode("utf-8", "replace") for raw in fleet_lines(hosts=12)]
-    lines += ["Kaspersky für ЛАБОРАТОРИЯ", "КАСПЕРСКОГО", "x KLIF y", "nothing here", "\\u041a\\u0430\\u0441"]
-    lines += [t.upper() for t in pf.tokens] + [t[:-1] for t in pf.tokens]
-    hits = [bool(fast.search(line)) for line in lines]
-    assert hits == [bool(flat.search(line)) for line in lines]
-    assert any(hits) and not all(hits)
+# ---- the JVM's line checks --------------------------------------------------------------------
 
 
 def test_gate_accepts_only_what_the_jvm_reads_exactly() -> None:

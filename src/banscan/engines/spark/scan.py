@@ -111,7 +111,7 @@ class _Job:
 
     def osquery(self, numbers: list[int]) -> None:
         lines = read_lines(self.spark, [self.files[n].read_path for n in numbers])
-        flags = osquery.line_flags(lines, self._file_table(numbers), self.shipped.prefilter)
+        flags = osquery.line_flags(lines, self._file_table(numbers), self.bc)
         # computed once, kept on the executors (memory, then disk) for the two jobs below
         flags = flags.localCheckpoint(eager=True)
         try:
