@@ -174,6 +174,11 @@ class PlainCheck:
         """The chunk's `Plain` if every line is a plain row with a name; else None."""
         if not self.eligible:
             return None
+        if not data.isascii():
+            try:
+                data.decode("utf-8")  # the reader reads cp1252 (with an error line) otherwise
+            except UnicodeDecodeError:
+                return None
         split = self.columns.split(data)
         if split is None:
             return None
