@@ -10,8 +10,10 @@ One pass over the file's bytes in chunks (each cut at its last newline) does eve
 * hosts are counted without parsing lines: osqueryd writes the same `"decorations":{…}` (or
   `"hostIdentifier":"…"`) bytes on every line of a host, and a host's lines come in runs, so
   each run is named once from its first line and its extent is proven with `bytes.count`
-  (every line in the range holds the same bytes); a line that does not look like that is
-  parsed as JSON and named as `banscan.inputs.osquery.host_of` names it;
+  (every line in the range holds the same bytes) over lines that look whole (a table of line
+  ends and shapes per chunk, `_line_table`, with `DAMAGE_PATTERNS` found in the same scan);
+  a line that does not look like that is parsed as JSON and named as
+  `banscan.inputs.osquery.host_of` names it, or kept for the reader when it is not JSON;
 * line numbers are counted only up to the kept lines.
 
 Plain files are split by byte range (at newlines) over one worker process per core; gzip and
@@ -25,17 +27,21 @@ than the reader's limit is read by the per-record path instead.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import json
 import multiprocessing
 import os
 import queue
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+import numpy as np
 
 from banscan.errors import ErrorSink
 from banscan.inputs.base import ExpandLimits, default_host_for
@@ -64,6 +70,19 @@ _HID = b'"hostIdentifier"'
 _JSON_SPACE = b" \t\r"
 _NL = b"\n"
 _CACHE_MAX = 200_000  # decoration and hostIdentifier byte strings remembered per worker
+# The marks of a damaged result line, as logs get damaged: a crash's NUL padding, two records
+# run together (a lost newline, or a writer cut off and another's record following), a line
+# that does not start an object. A line with one is parsed (and, if it is not JSON, given to
+# the reader, which reports it) instead of being named from its bytes.
+DAMAGE_PATTERNS = (
+    rb"\x00",
+    rb"\}[ \t\r]*\{",
+    # an object opening after anything but a key, an array's start or a line's start, or after
+    # a comma that follows anything but an object (an array of objects)
+    rb'[^:,\[ \t\r\n][ \t\r]*\{"',
+    rb'[^}\] \t\r\n][ \t\r]*,[ \t\r]*\{"',
+    rb"^[ \t\r]*[^ \t\r\n{]",
+)
 
 
 def text_size_guess(path: str) -> int:
@@ -139,13 +158,15 @@ class Hits:
     which: list[int] = field(default_factory=list)  # per token hit: its index in ascii_tokens
     fold: list[int] = field(default_factory=list)
     regex: list[int] = field(default_factory=list)
+    damage: list[int] = field(default_factory=list)  # marks of a damaged line (`DAMAGE_PATTERNS`)
 
 
 class _Scanner:
     """Finds the offsets of a chunk that make its line a candidate (see `Hits`)."""
 
-    def __init__(self, prefilter: Prefilter) -> None:
+    def __init__(self, prefilter: Prefilter, *, damage: bool = False) -> None:
         self.prefilter = prefilter
+        self.damage = damage  # also look for `DAMAGE_PATTERNS` (result logs)
         self.ascii_tokens = [t for t in prefilter.tokens if t.isascii()]
         self._fallback = prefilter.fallback_regex()
         self.confirmed: dict[bytes, bool] = {}  # confirmations remembered (see `candidates`)
@@ -171,15 +192,19 @@ class HyperscanScanner(_Scanner):
     """Vectorscan/Hyperscan block mode: ASCII tokens without case, the first non-ASCII byte of
     each line and `\\u`, in one pass."""
 
-    def __init__(self, prefilter: Prefilter) -> None:
+    def __init__(self, prefilter: Prefilter, *, damage: bool = False) -> None:
         import hyperscan
 
-        super().__init__(prefilter)
+        super().__init__(prefilter, damage=damage)
         exprs = [t.encode() for t in self.ascii_tokens]
         flags = [hyperscan.HS_FLAG_CASELESS] * len(exprs)
         self._n_tokens = len(exprs)
         exprs += [rb"^[^\n\x80-\xff]*[\x80-\xff]", rb"\\u"]
         flags += [hyperscan.HS_FLAG_MULTILINE, 0]
+        self._n_fold = len(exprs)
+        if damage:
+            exprs += list(DAMAGE_PATTERNS)
+            flags += [hyperscan.HS_FLAG_MULTILINE] * len(DAMAGE_PATTERNS)
         from banscan.hsdb import database
 
         self._db = database(exprs, list(range(len(exprs))), flags)
@@ -188,13 +213,16 @@ class HyperscanScanner(_Scanner):
     def scan(self, chunk: bytes | bytearray, size: int) -> Hits:
         hits = Hits()
         n_tokens, token, which, fold = self._n_tokens, hits.token.append, hits.which.append, hits.fold.append
+        n_fold, damage = self._n_fold, hits.damage.append
 
         def on_match(ident: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
             if ident < n_tokens:
                 token(to - 1)
                 which(ident)
-            else:
+            elif ident < n_fold:
                 fold(to - 1)
+            else:
+                damage(to - 1)
 
         self._db.scan(
             cast(bytes, memoryview(chunk)[:size]), match_event_handler=on_match, scratch=self._scratch
@@ -211,10 +239,12 @@ class PlainScanner(_Scanner):
         b + 32 if 65 <= b <= 90 else (0x80 if b >= 0x80 else b) for b in range(256)
     )  # A-Z to a-z, every non-ASCII byte to 0x80
 
-    def __init__(self, prefilter: Prefilter, *, use_yara: bool = True) -> None:
+    _DAMAGE = re.compile(b"|".join(DAMAGE_PATTERNS), re.MULTILINE)
+
+    def __init__(self, prefilter: Prefilter, *, use_yara: bool = True, damage: bool = False) -> None:
         import ahocorasick
 
-        super().__init__(prefilter)
+        super().__init__(prefilter, damage=damage)
         self._auto: Any = ahocorasick.Automaton()
         for i, t in enumerate(self.ascii_tokens):
             self._auto.add_word(t, i)
@@ -268,15 +298,20 @@ class PlainScanner(_Scanner):
                 if nl < 0:
                     break
                 pos = nl + 1
+        if self.damage:
+            hits.damage.extend(m.start() for m in self._DAMAGE.finditer(data))
         self._fallback_hits(chunk, size, hits)
         return hits
 
 
-def make_scanner(prefilter: Prefilter, *, use_hyperscan: bool | None = None) -> _Scanner:
-    """Hyperscan when installed (or asked for), else the plain scanner."""
+def make_scanner(
+    prefilter: Prefilter, *, use_hyperscan: bool | None = None, damage: bool = False
+) -> _Scanner:
+    """Hyperscan when installed (or asked for), else the plain scanner; `damage`: also mark
+    damaged result lines (`DAMAGE_PATTERNS`)."""
     if use_hyperscan is None:
         use_hyperscan = hyperscan_available()
-    return HyperscanScanner(prefilter) if use_hyperscan else PlainScanner(prefilter)
+    return (HyperscanScanner if use_hyperscan else PlainScanner)(prefilter, damage=damage)
 
 
 # ---- host counting ------------------------------------------------------------------------
@@ -334,38 +369,44 @@ class _Hosts:
             return _NONE
         return host_of(obj, _NONE) if isinstance(obj, dict) else _NONE
 
-    def walk(self, chunk: bytearray, size: int, keep: list[int], kept: list[tuple[int, int]]) -> int:
+    def walk(
+        self,
+        chunk: bytearray,
+        size: int,
+        keep: list[int],
+        kept: list[tuple[int, int]],
+        damaged: list[int] | None = None,
+    ) -> int:
         """Name the hosts of chunk[:size] (whole lines); returns its line count.
 
         `keep` (sorted line starts) and the lines whose host only the reader can tell (none
         named, not JSON) go to `kept` as (line number in the chunk, line start), in order.
+        `damaged` (offsets of marks of damage): their lines are parsed rather than named from
+        their bytes (and kept when they do not parse).
         """
         count, find, rfind = chunk.count, chunk.find, chunk.rfind
-
-        def closed(a: int, b: int) -> int:
-            """Lines in [a, b) that end their object (`}` before LF or CRLF)."""
-            return count(b"}\n", a, b) + (count(b"}\r\n", a, b) if crlf else 0)
-
-        crlf = find(b"\r", 0, size) >= 0  # most logs have no CR at all: one count, not two
-        pos = 0
-        lines = 0
-        keep.append(size)  # a sentinel
-        k = 0
-        while pos < size:
-            eol = find(_NL, pos) + 1
-            lines += 1
+        ends, odd = _line_table(chunk, size, damaged or [])
+        lines = len(ends)
+        keep.append(size)  # sentinels
+        odd.append(lines)
+        k = o = i = 0
+        while i < lines:
+            pos = ends[i - 1] if i else 0
+            eol = ends[i]
             if keep[k] == pos:
-                kept.append((lines, pos))
+                kept.append((i + 1, pos))
                 k += 1
+            while odd[o] < i:
+                o += 1
             kd = kh = b""
             host = ""  # "": only the slow path can tell
-            # Only a line that ends its object is named from its bytes: a cut one (not JSON, so
-            # the reader names no host for it) is parsed below like any irregular line.
-            d = find(_DECO, pos, eol) if _closed(chunk, eol) else -2
+            # Only a whole-looking line is named from its bytes; any other (cut, or with a mark
+            # of damage: perhaps not JSON, so the reader names no host for it) is parsed below.
+            d = find(_DECO, pos, eol) if odd[o] != i else -2
             if d >= 0:
                 v = _value_at(chunk, d + len(_DECO), eol)
                 c = find(b"}", v, eol) if v >= 0 and chunk[v] == 0x7B else -1  # {
-                kd = bytes(chunk[d : c + 1]) if c >= 0 else b""
+                kd = bytes(chunk[d : c + 1]) if c >= 0 and count(_DECO, d + 1, eol) == 0 else b""
                 host = (self._deco_host(kd) or "") if kd else ""
                 if not host and (not kd or self._deco_host(kd) is None):
                     kd = b""  # not a flat object: parsed whole below
@@ -376,33 +417,35 @@ class _Hosts:
                     q = find(b'"', v + 1, eol)
                     while q > 0 and chunk[q - 1] == 0x5C:  # an escaped quote: not the end
                         q = find(b'"', q + 1, eol)
-                    if q >= 0:
+                    if q >= 0 and count(_HID, q, eol) == 0:  # one key: a repeated one is parsed
                         kh = bytes(chunk[h : q + 1])
                         host = self._hid_host(kh) or ""
+            i += 1
             if not host:
                 host = self._slow(bytes(chunk[pos:eol]))
                 kd = kh = b""
                 if not host:
                     if not kept or kept[-1][1] != pos:
-                        kept.append((lines, pos))
-                    pos = eol
+                        kept.append((i, pos))
                     continue
             self.names[host] = None
             if not kd and not kh:
-                pos = eol
                 continue
-            # Extend the run: ranges of whole lines that all hold the same bytes.
+            # Extend the run: ranges of whole-looking lines that all hold the same bytes, up to
+            # the next line that does not look whole.
             key = kd or kh
             end = eol
+            cap = ends[odd[o] - 1] if odd[o] < lines else size
             window = self._run
-            while end < size:
-                lim = min(size, end + window)
+            while end < cap:
+                lim = min(cap, end + window)
                 last = rfind(key, end, lim)
                 if last < 0:
                     break
-                stop = find(_NL, last) + 1
-                n = count(_NL, end, stop)
-                ok = count(key, end, stop) == n and closed(end, stop) == n
+                line = bisect.bisect_right(ends, last)  # the line holding it
+                stop = ends[line]
+                n = line + 1 - i
+                ok = count(key, end, stop) == n
                 if ok and kd and kh:
                     ok = count(kh, end, stop) == n
                 elif ok and not kd:
@@ -413,24 +456,37 @@ class _Hosts:
                     window //= 4
                     continue
                 while keep[k] < stop:
-                    kept.append((lines + count(_NL, end, keep[k]) + 1, keep[k]))
+                    kept.append((bisect.bisect_right(ends, keep[k]) + 1, keep[k]))
                     k += 1
-                lines += n
+                i = line + 1
                 end = stop
                 if lim - stop > eol - pos:
                     break  # the run ended inside the window
                 window *= 2
             self._run = max(4096, (end - pos) + (end - pos) // 4)
-            pos = end
         return lines
 
 
-def _closed(chunk: bytearray, eol: int) -> bool:
-    """Whether the line ending at `eol` (past its newline) ends with `}` (before any CR)."""
-    last = chunk[eol - 2] if eol >= 2 else 0
-    if last == 0x0D and eol >= 3:  # CRLF
-        last = chunk[eol - 3]
-    return last == 0x7D
+def _line_table(chunk: bytearray, size: int, damaged: list[int]) -> tuple[list[int], list[int]]:
+    """(where each line of chunk[:size] ends, past its newline; the sorted indexes of the lines
+    that do not look whole): a whole-looking line ends with `}` before its LF or CRLF, holds no
+    offset of `damaged`, and holds as many `{` as `}` (not cut after an inner object; counted
+    line by line only when the chunk's counts differ, so a cut line in the same chunk as a
+    string with a lone `}` passes). Vectorised: counting bytes with `bytes.count` for every run
+    cost more than the rest of the pass."""
+    a = np.frombuffer(chunk, np.uint8, size)
+    lf = np.flatnonzero(a == 0x0A)
+    last = a[lf - 1]  # an empty first line reads the chunk's last byte, a LF: not whole
+    cr = np.flatnonzero(last == 0x0D)
+    if len(cr):
+        last[cr] = a[np.maximum(lf[cr] - 2, 0)]
+    whole = last == 0x7D
+    if np.count_nonzero(a == 0x7B) != np.count_nonzero(a == 0x7D):  # then line by line
+        braces = (a == 0x7B).view(np.int8) - (a == 0x7D).view(np.int8)
+        whole &= np.add.reduceat(braces, np.concatenate(([0], lf[:-1] + 1)), dtype=np.int32) == 0
+    if damaged:
+        whole[np.searchsorted(lf, np.asarray(damaged))] = False
+    return (lf + 1).tolist(), np.flatnonzero(~whole).tolist()
 
 
 def _value_at(chunk: bytearray, at: int, eol: int) -> int:
@@ -462,7 +518,12 @@ class Part:
 
 
 def candidates(
-    scanner: _Scanner, chunk: bytes | bytearray, size: int, *, per_value: bool = False
+    scanner: _Scanner,
+    chunk: bytes | bytearray,
+    size: int,
+    *,
+    per_value: bool = False,
+    hits: Hits | None = None,
 ) -> list[int]:
     """Sorted starts of the lines of chunk[:size] (whole lines) that may hold a matching record:
     a prefilter token (confirmed by its words where the token alone is common), non-ASCII text
@@ -471,9 +532,11 @@ def candidates(
 
     `per_value`: every record field comes from one JSON string of the line (osquery result
     logs), so a common token is confirmed within the string that holds it: the same path or
-    program name on every host is confirmed once (remembered), not once a line.
+    program name on every host is confirmed once (remembered), not once a line. `hits`: the
+    scanner's hits on the chunk, when already taken.
     """
-    hits = scanner.scan(chunk, size)
+    if hits is None:
+        hits = scanner.scan(chunk, size)
     keep: set[int] = set()
     rfind, find = chunk.rfind, chunk.find
     pf = scanner.prefilter
@@ -533,16 +596,17 @@ def candidates(
 class _Worker:
     def __init__(self, prefilter: Prefilter, use_hyperscan: bool | None) -> None:
         self.prefilter = prefilter
-        self.scanner = make_scanner(prefilter, use_hyperscan=use_hyperscan)
+        self.scanner = make_scanner(prefilter, use_hyperscan=use_hyperscan, damage=True)
         self.hosts = _Hosts()
         self.part = Part()
 
     def chunk(self, chunk: bytearray, size: int) -> None:
         """Scan chunk[:size], whole lines ending with a newline."""
-        keep = candidates(self.scanner, chunk, size, per_value=True)
+        hits = self.scanner.scan(chunk, size)
+        keep = candidates(self.scanner, chunk, size, per_value=True, hits=hits)
         find = chunk.find
         numbered: list[tuple[int, int]] = []
-        rows = self.hosts.walk(chunk, size, keep, numbered)
+        rows = self.hosts.walk(chunk, size, keep, numbered, hits.damage)
         base = self.part.rows
         for no, start in numbered:
             self.part.kept.append((base + no, bytes(chunk[start : find(_NL, start, size) + 1])))
