@@ -15,7 +15,6 @@ from typing import ClassVar
 import pytest
 from rich.console import Console
 
-from banscan import scan as scan_mod
 from banscan.catalog.loader import load_catalog
 from banscan.inputs.base import bytes_consumed, open_input
 from banscan.output.progress import ByteProgress
@@ -81,7 +80,7 @@ def test_a_long_input_gets_a_bar(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, progress: bool, threshold: int, expected: int
 ) -> None:
     path = _intune(tmp_path / "AppInvRawData.csv", 5_000)
-    monkeypatch.setattr(scan_mod, "PROGRESS_MIN_BYTES", threshold)
+    monkeypatch.setattr("banscan.output.progress.PROGRESS_MIN_BYTES", threshold)
     monkeypatch.setattr("banscan.output.progress.ByteProgress", _Recorder)
     _Recorder.started, _Recorder.seen = [], []
     result = run_scan(
@@ -136,8 +135,7 @@ def test_bulk_paths_draw_the_bar_to_the_end_of_compressed_inputs(
         plain.write_text("".join(line % (i // 50, os.urandom(24).hex()) for i in range(60_000)))
     path = plain.with_name(plain.name + ".gz")
     path.write_bytes(gzip.compress(plain.read_bytes()))
-    monkeypatch.setattr(bulk, "PROGRESS_MIN_BYTES", 1)
-    monkeypatch.setattr(bulkcsv, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr("banscan.output.progress.PROGRESS_MIN_BYTES", 1)
     monkeypatch.setattr("banscan.output.progress.ByteProgress", _Ends)
     _Recorder.started, _Recorder.seen, _Ends.ended = [], [], []
     matcher = Matcher(load_catalog())

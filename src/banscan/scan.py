@@ -6,7 +6,6 @@ The CLI, the agent and the tests all call `run_scan`; nothing here prints or exi
 from __future__ import annotations
 
 import datetime as dt
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -135,26 +134,15 @@ def _bulk_scan(path: str, reader: str, matcher: Matcher, sink: ErrorSink, opts: 
     return bulk_scan(path, matcher, sink, reader, host=opts.host, limits=opts.expand, progress=opts.progress)
 
 
-PROGRESS_MIN_BYTES = 50 * 1024 * 1024  # inputs smaller than this are read before a bar would help
-
-
 def _progress_for(path: str, bars: list[ByteProgress]) -> Callable[[BinaryIO], None]:
     """Start a bar for a long input once it is open (not for stdin: its size is unknown)."""
 
     def on_open(stream: BinaryIO) -> None:
-        from banscan.inputs.base import bytes_consumed
-        from banscan.output.progress import ByteProgress
+        from banscan.output.progress import bar_for_stream
 
-        position = bytes_consumed(stream)
-        try:
-            size = os.path.getsize(path)
-        except OSError:
-            return
-        if position is None or size < PROGRESS_MIN_BYTES:
-            return
-        bar = ByteProgress(os.path.basename(path), size, position)
-        bars.append(bar)
-        bar.start()
+        bar = bar_for_stream(path, stream)
+        if bar is not None:
+            bars.append(bar)
 
     return on_open
 

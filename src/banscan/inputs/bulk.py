@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 BULK_MIN_BYTES = 64 * 1024 * 1024  # smaller result logs are read record by record
 CSV_BULK_MIN_BYTES = 16 * 1024 * 1024  # and smaller CSV exports (the per-record reader is slower)
 COMPRESSION_GUESS = 8  # a gzip or zstd input is taken to hold this many times its size in text
-PROGRESS_MIN_BYTES = 50 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 1024 * 1024  # as osquery's reader
 READ_BYTES = 1024 * 1024  # per read (at most MAX_LINE_BYTES): a chunk stays in the CPU caches
 MAX_WORKERS = 8
@@ -936,7 +935,9 @@ class _Progress:
 
     def __init__(self, path: str, size: int, slots: int, show: bool | None = None) -> None:
         self.size = size
-        self.enabled = size > PROGRESS_MIN_BYTES and (sys.stderr.isatty() if show is None else show)
+        from banscan.output import progress as bars
+
+        self.enabled = size > bars.PROGRESS_MIN_BYTES and (sys.stderr.isatty() if show is None else show)
         self.path = path
         self.shared: Any = (
             multiprocessing.get_context().Array("q", slots, lock=False) if self.enabled else None

@@ -41,7 +41,6 @@ from banscan.errors import ErrorSink
 from banscan.inputs.base import (
     ExpandLimits,
     InputError,
-    bytes_consumed,
     default_host_for,
     head_of,
     open_input,
@@ -64,7 +63,6 @@ if TYPE_CHECKING:
     from banscan.inputs.bulk import _Scanner
     from banscan.output.progress import ByteProgress
 
-PROGRESS_MIN_BYTES = 50 * 1024 * 1024
 _CACHE_MAX = 200_000  # distinct values remembered per check
 
 
@@ -420,7 +418,9 @@ def bulk_csv_scan(
             stream.close()
             return _per_record(path, matcher, errors, reader, host, limits, target, start)
         if progress:
-            bar = _bar(path, stream)
+            from banscan.output.progress import bar_for_stream
+
+            bar = bar_for_stream(path, stream)
         with _reading(stream, path) as readinto:
             source = _Source(readinto)
             default_host = host or default_host_for(name)
@@ -461,21 +461,6 @@ def _reading(stream: BinaryIO, path: str) -> Iterator[Callable[[memoryview], int
 def _done(target: TargetResult, errors: ErrorSink, start: int) -> TargetResult:
     target.errors.extend(errors.lines[start:])
     return target
-
-
-def _bar(path: str, stream: BinaryIO) -> ByteProgress | None:
-    from banscan.output.progress import ByteProgress
-
-    position = bytes_consumed(stream)
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        return None
-    if position is None or size < PROGRESS_MIN_BYTES:
-        return None
-    bar = ByteProgress(os.path.basename(path), size, position)
-    bar.start()
-    return bar
 
 
 def _per_record(

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TaskID
@@ -25,6 +25,7 @@ from banscan.deep.stats import DeepStats, human_bytes, human_seconds
 from banscan.errors import one_line
 
 _TOTAL = 1000  # the bar's scale: fraction done × _TOTAL
+PROGRESS_MIN_BYTES = 50 * 1024 * 1024  # inputs smaller than this are read before a bar would help
 
 
 def progress_text(stats: DeepStats, now: float | None = None) -> str:
@@ -166,3 +167,22 @@ class ByteProgress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
+
+
+def bar_for_stream(path: str, stream: BinaryIO) -> ByteProgress | None:
+    """A started bar for an opened input over PROGRESS_MIN_BYTES, following the bytes read from
+    its file (`banscan.inputs.base.bytes_consumed`); None for stdin or a short input."""
+    import os
+
+    from banscan.inputs.base import bytes_consumed
+
+    position = bytes_consumed(stream)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if position is None or size < PROGRESS_MIN_BYTES:
+        return None
+    bar = ByteProgress(os.path.basename(path), size, position)
+    bar.start()
+    return bar

@@ -61,14 +61,24 @@ def broadcast(spark: Any, shipped: Shipped) -> Any:
     return spark.sparkContext.broadcast(pickle.dumps(shipped, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+_LAST: list[tuple[bytes, _Loaded]] = []  # the broadcast value last loaded, and what it held
+
+
 def load(bc: Any) -> _Loaded:
-    """The shipped context in this Python worker, unpickled and indexed once per scan."""
+    """The shipped context in this Python worker, unpickled and indexed once per scan.
+
+    A worker keeps one object per broadcast (PySpark caches its value), so the same bytes
+    object means the same context: a UDF called once per batch does not unpickle the catalog
+    each time."""
     blob: bytes = bc.value
+    if _LAST and _LAST[0][0] is blob:
+        return _LAST[0][1]
     shipped: Shipped = pickle.loads(blob)
     hit = _LOADED.get(shipped.token)
     if hit is None:
         _LOADED.clear()
         hit = _LOADED[shipped.token] = _Loaded(shipped, CatalogIndex(shipped.catalog))
+    _LAST[:] = [(blob, hit)]
     return hit
 
 
