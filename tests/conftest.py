@@ -34,3 +34,5 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Compiled catalog artefacts go to a folder of this test run (and its subprocesses), not
     to the user's cache."""
     os.environ["BANSCAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("banscan-cache"))
+    # and no catalog a user installed with `banscan catalog update` judges the tests
+    os.environ["BANSCAN_DATA_DIR"] = str(tmp_path_factory.mktemp("banscan-data"))

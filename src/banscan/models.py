@@ -300,6 +300,8 @@ class ScanResult:
     hosts: list[str] = field(default_factory=list)
     generated_at: str = ""
     jurisdiction: str = "US"
+    # the catalog that judged: sha256, source (built-in, installed, path), verified, repository
+    catalog: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         by_verdict: dict[str, int] = {}
@@ -317,6 +319,7 @@ class ScanResult:
             "schema": "banscan/result/v1",
             "banscan_version": self.banscan_version,
             "catalog_version": self.catalog_version,
+            "catalog": {"version": self.catalog_version, **self.catalog},
             "as_of": self.as_of,
             "role": self.role,
             "jurisdiction": self.jurisdiction,

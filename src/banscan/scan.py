@@ -235,6 +235,7 @@ def finish(catalog: Catalog, matcher: Matcher, targets: list[TargetResult], opts
         hosts=list(matcher.hosts),
         generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         jurisdiction=opts.jurisdiction,
+        catalog=catalog.origin.to_json() if catalog.origin is not None else {},
     )
 
 

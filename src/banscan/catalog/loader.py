@@ -8,6 +8,7 @@ holding all those keys. Errors name the file and the entry that is wrong.
 from __future__ import annotations
 
 import functools
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from banscan.catalog.origin import BUILT_IN, INSTALLED, PATH, CatalogOrigin, digest_path
 from banscan.catalog.schema import Catalog
 
 # libyaml's safe loader is an order of magnitude faster; same semantics as yaml.SafeLoader.
@@ -114,22 +116,74 @@ def _describe(loc: tuple[Any, ...], raw: dict[str, Any], origin: dict[str, str],
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
-    """Load and validate a catalog; raises CatalogError with every problem, one per line."""
+    """Load and validate a catalog; raises CatalogError with every problem, one per line.
+
+    Without a path: the catalog installed by `banscan catalog update` when there is one and it
+    is not older than the built-in one, else the built-in one (`banscan.catalog.installed`)."""
     if path is None:
-        folder = default_catalog_dir()
-        return _load_dir_cached(str(folder))
+        return _default()
     p = Path(path)
+    catalog = _load_path(p)
+    catalog._origin = CatalogOrigin(PATH, str(p), digest_path(p))
+    return catalog
+
+
+def _load_path(p: Path) -> Catalog:
     if p.is_dir():
         return _validate(*_raw_from_dir(p), fallback=str(p))
-    raw = _read_yaml(p)
+    raw = _read_json(p) if p.suffix == ".json" else _read_yaml(p)
     if not isinstance(raw, dict):
         raise CatalogError(f"{p}: expected a mapping with meta, sources, entities, products, regulations")
     return _validate(raw, {}, fallback=str(p))
 
 
+def built_in_catalog() -> Catalog:
+    """The catalog shipped inside the package."""
+    return _load_dir_cached(str(default_catalog_dir()))
+
+
+def built_in_version() -> str:
+    """The built-in catalog's version, read from its catalog.yaml alone (no full load)."""
+    meta = _read_yaml(default_catalog_dir() / "catalog.yaml")
+    return str(meta.get("version", "")) if isinstance(meta, dict) else ""
+
+
+def _default() -> Catalog:
+    from banscan.catalog import installed
+
+    got = installed.active()
+    if got is not None and installed.version_key(got.version) >= installed.version_key(built_in_version()):
+        try:
+            return _load_installed(str(got.path), got.sha256, got.repository)
+        except CatalogError:
+            pass  # a damaged installed file: the built-in catalog (`catalog status` says so)
+    return built_in_catalog()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_installed(path: str, sha256: str, repository: str) -> Catalog:
+    if digest_path(Path(path)) != sha256:
+        raise CatalogError(f"{path}: not the file that was verified (SHA-256 differs)")
+    catalog = _load_path(Path(path))
+    catalog._origin = CatalogOrigin(INSTALLED, path, sha256, verified=True, repository=repository)
+    return catalog
+
+
+def _read_json(path: Path) -> Any:
+    """A catalog as one JSON document (as `banscan catalog publish` writes it)."""
+    try:
+        return json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise CatalogError(f"{path}: invalid JSON: {exc}") from exc
+    except OSError as exc:
+        raise CatalogError(f"{path}: {exc.strerror or exc}") from exc
+
+
 @functools.lru_cache(maxsize=4)
 def _load_dir_cached(folder: str) -> Catalog:
-    return _validate(*_raw_from_dir(Path(folder)), fallback=folder)
+    catalog = _validate(*_raw_from_dir(Path(folder)), fallback=folder)
+    catalog._origin = CatalogOrigin(BUILT_IN, folder, digest_path(Path(folder)))
+    return catalog
 
 
 def _validate(raw: dict[str, Any], origin: dict[str, str], fallback: str) -> Catalog:

@@ -14,12 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import Enum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from banscan.models import Confidence
+
+if TYPE_CHECKING:
+    from banscan.catalog.origin import CatalogOrigin
 
 
 class _Strict(BaseModel):
@@ -425,6 +428,12 @@ class Catalog(_Strict):
     products: list[Product]
     regulations: list[Regulation]
     alternatives: list[Alternative] = Field(default_factory=list)
+    _origin: CatalogOrigin | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> CatalogOrigin | None:
+        """Where the loader found this catalog (None for one built in memory)."""
+        return self._origin
 
     @model_validator(mode="after")
     def _referential_integrity(self) -> Catalog:

@@ -117,3 +117,14 @@ def catalog_validate(
         f"catalog {cat.meta.version} is valid: {len(cat.products)} products, {idents} identifiers, "
         f"{len(cat.entities)} entities, {len(cat.regulations)} regulations, {len(cat.sources)} sources"
     )
+
+
+def _register_more() -> None:
+    from banscan.cli.catalog_diff import catalog_diff
+    from banscan.cli.catalog_updates import register
+
+    catalog_app.command("diff")(catalog_diff)
+    register(catalog_app)
+
+
+_register_more()

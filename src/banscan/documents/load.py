@@ -282,6 +282,13 @@ def _to_model(data: dict[str, Any]) -> ScanResult:
         targets=targets,
         findings=findings,
         generated_at=str(data.get("generated_at") or ""),
+        catalog={
+            k: v
+            for k, v in (data.get("catalog") or {}).items()
+            if k in ("sha256", "source", "verified", "repository") and isinstance(v, str | bool)
+        }
+        if isinstance(data.get("catalog"), dict)
+        else {},
     )
 
 
