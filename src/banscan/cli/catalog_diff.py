@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from banscan.catalog.diff import diff_catalogs, render_text
 from banscan.catalog.loader import default_catalog_dir
 from banscan.cli.common import load_catalog_or_exit, usage_error, write_output
 
@@ -40,6 +39,8 @@ def catalog_diff(
     """Show the products, identifiers, entities, regulations, alternatives and sources added,
     removed or changed from OLD to NEW. Exit status 0 when both hold the same entries, 1 when they
     differ, 2 when a catalog cannot be read."""
+    from banscan.catalog.diff import diff_catalogs, render_text
+
     before = load_catalog_or_exit(_catalog_path(old))
     after = load_catalog_or_exit(_catalog_path(new))
     diff = diff_catalogs(before, after)

@@ -41,8 +41,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-import numpy as np
-
 from banscan.errors import ErrorSink
 from banscan.inputs.base import ExpandLimits, default_host_for
 from banscan.match.matcher import Matcher
@@ -473,6 +471,8 @@ def _line_table(chunk: bytearray, size: int, damaged: list[int]) -> tuple[list[i
     line by line only when the chunk's counts differ, so a cut line in the same chunk as a
     string with a lone `}` passes). Vectorised: counting bytes with `bytes.count` for every run
     cost more than the rest of the pass."""
+    import numpy as np  # here: a small scan never needs it, and it takes 0.1 s to import
+
     a = np.frombuffer(chunk, np.uint8, size)
     lf = np.flatnonzero(a == 0x0A)
     last = a[lf - 1]  # an empty first line reads the chunk's last byte, a LF: not whole
