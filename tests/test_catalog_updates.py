@@ -474,3 +474,17 @@ def test_diff_of_the_installed_catalog(tmp_path: Path, keys: KeySet, server: tup
     doc = json.loads(r.output)
     assert doc["new_version"] == "2099.1.1"
     assert [e["id"] for e in doc["products"]["added"]] == ["kaspersky-test-build"]
+
+
+def test_update_says_when_the_built_in_catalog_stays_in_use(
+    tmp_path: Path, keys: KeySet, server: tuple[str, Path]
+) -> None:
+    from typer.testing import CliRunner
+
+    from banscan.cli import app
+
+    url, www = server
+    publish(keys, www / "repo", _catalog_copy(tmp_path, "2000.1.1"))
+    r = CliRunner().invoke(app, ["catalog", "update", "--repo", url, "--root", str(_root_file(www / "repo"))])
+    assert r.exit_code == 0, r.output
+    assert "installed catalog 2000.1.1" in r.output and "stays in use" in r.output

@@ -302,6 +302,8 @@ class ScanResult:
     jurisdiction: str = "US"
     # the catalog that judged: sha256, source (built-in, installed, path), verified, repository
     catalog: dict[str, Any] = field(default_factory=dict)
+    # the packs (bans) the catalog was narrowed to: id, title, version
+    packs: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         by_verdict: dict[str, int] = {}
@@ -320,6 +322,7 @@ class ScanResult:
             "banscan_version": self.banscan_version,
             "catalog_version": self.catalog_version,
             "catalog": {"version": self.catalog_version, **self.catalog},
+            "packs": list(self.packs),
             "as_of": self.as_of,
             "role": self.role,
             "jurisdiction": self.jurisdiction,

@@ -236,6 +236,7 @@ def finish(catalog: Catalog, matcher: Matcher, targets: list[TargetResult], opts
         generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         jurisdiction=opts.jurisdiction,
         catalog=catalog.origin.to_json() if catalog.origin is not None else {},
+        packs=[{"id": p.id, "title": p.title, "version": p.version} for p in catalog.packs],
     )
 
 

@@ -52,41 +52,65 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _raw_from_dir(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """Merge a catalog folder into one mapping; also return which file each list came from."""
+    """Merge a catalog folder into one mapping; also return which file each entry came from.
+
+    The folder's own lists are its first pack (`pack.yaml`, when present); each folder under
+    `packs/` adds a pack of its own (a `pack.yaml` and any of the same list files). Every entity,
+    product, regulation and alternative is marked with the pack of the folder it came from."""
     origin: dict[str, str] = {}
     meta = _read_yaml(folder / "catalog.yaml")
     if not isinstance(meta, dict):
         raise CatalogError(f"{folder / 'catalog.yaml'}: expected a mapping")
-    raw: dict[str, Any] = {"meta": meta}
+    raw: dict[str, Any] = {"meta": meta, "products": [], "packs": []}
     origin["meta"] = str(folder / "catalog.yaml")
+    for key in _LIST_FILES:
+        raw[key] = []
+    _read_pack(folder, raw, origin, required=False)
+    packs = folder / "packs"
+    for sub in sorted(packs.iterdir()) if packs.is_dir() else []:
+        if sub.is_dir():
+            _read_pack(sub, raw, origin, required=True)
+    if not raw["packs"]:
+        del raw["packs"]
+    return raw, origin
+
+
+def _read_pack(folder: Path, raw: dict[str, Any], origin: dict[str, str], *, required: bool) -> None:
+    """Add one folder's lists (and its pack.yaml) to `raw`."""
+    pack_id: str | None = None
+    pack_file = folder / "pack.yaml"
+    if pack_file.exists() or required:
+        pack = _read_yaml(pack_file)
+        if not isinstance(pack, dict):
+            raise CatalogError(f"{pack_file}: expected a mapping (id, title, version, released, …)")
+        pack_id = str(pack.get("id", ""))
+        origin[f"packs.{len(raw['packs'])}"] = str(pack_file)
+        raw["packs"].append(pack)
+
+    def add(key: str, items: Any, path: Path, *, per_entry: bool = True) -> None:
+        if not isinstance(items, list):
+            raise CatalogError(f"{path}: expected a list")
+        start = len(raw[key])
+        for item in items:
+            if pack_id is not None and isinstance(item, dict) and key != "sources":
+                item.setdefault("pack", pack_id)
+            raw[key].append(item)
+        if per_entry:
+            for i in range(start, len(raw[key])):
+                origin[f"{key}.{i}"] = f"{path} (entry {i - start + 1})"
+        if key not in origin:
+            origin[key] = str(path)
+
     for key, name in _LIST_FILES.items():
         p = folder / name
-        if not p.exists():
-            raw[key] = []
-            continue
-        data = _read_yaml(p)
-        raw[key] = data or []
-        origin[key] = str(p)
+        if p.exists():
+            # the first folder's own list files: entries are named by their place in the list
+            add(key, _read_yaml(p) or [], p, per_entry=required)
     # Sources may be split by kind into sources/*.yaml (legal texts apart from public code).
     for p in sorted((folder / "sources").glob("*.yaml")):
-        data = _read_yaml(p) or []
-        if not isinstance(data, list):
-            raise CatalogError(f"{p}: expected a list of sources")
-        start = len(raw["sources"])
-        raw["sources"] = [*raw["sources"], *data]
-        for i in range(start, len(raw["sources"])):
-            origin[f"sources.{i}"] = f"{p} (entry {i - start + 1})"
-    products: list[Any] = []
+        add("sources", _read_yaml(p) or [], p)
     for p in sorted((folder / "products").glob("*.yaml")):
-        data = _read_yaml(p) or []
-        if not isinstance(data, list):
-            raise CatalogError(f"{p}: expected a list of products")
-        start = len(products)
-        products.extend(data)
-        for i in range(start, len(products)):
-            origin[f"products.{i}"] = f"{p} (entry {i - start + 1})"
-    raw["products"] = products
-    return raw, origin
+        add("products", _read_yaml(p) or [], p)
 
 
 def _describe(loc: tuple[Any, ...], raw: dict[str, Any], origin: dict[str, str], fallback: str) -> str:

@@ -265,6 +265,7 @@ class Entity(_Strict):
     parent: str | None = None
     entity_list: EntityListing | None = None
     sources: list[str] = Field(min_length=1)
+    pack: str = Field(default="", description="the pack it belongs to (set by the loader from its folder)")
 
     def all_names(self) -> list[str]:
         return [self.name, *self.legal_names, *self.former_names, *self.aliases, *self.cyrillic]
@@ -338,6 +339,7 @@ class Product(_Strict):
     )
     note: str | None = None
     sources: list[str] = Field(min_length=1)
+    pack: str = Field(default="", description="the pack it belongs to (set by the loader from its folder)")
 
     @field_validator("platforms")
     @classmethod
@@ -398,6 +400,7 @@ class Regulation(_Strict):
     exempt_categories: list[Category] = Field(default_factory=list)
     note: str | None = None
     sources: list[str] = Field(min_length=1)
+    pack: str = Field(default="", description="the pack it belongs to (set by the loader from its folder)")
 
 
 class Alternative(_Strict):
@@ -409,6 +412,24 @@ class Alternative(_Strict):
     builtin: bool = False
     note: str | None = None
     sources: list[str] = Field(min_length=1)
+    pack: str = Field(default="", description="the pack it belongs to (set by the loader from its folder)")
+
+
+class Pack(_Strict):
+    """One ban as data: its products, entities, regulations and alternatives come from one
+    folder of the catalog (`pack.yaml` beside the list files; further packs under `packs/`)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    version: str
+    released: dt.date
+    description: str
+    jurisdictions: list[str] = Field(min_length=1, description="where its rules apply: US, US-TX …")
+    sources: list[str] = Field(min_length=1)
+
+    def applies_in(self, jurisdiction: str) -> bool:
+        """Whether its rules reach `jurisdiction` (US rules reach US-TX; US-TX's not US-NH)."""
+        return any(jurisdiction == j or jurisdiction.startswith(f"{j}-") for j in self.jurisdictions)
 
 
 class CatalogMeta(_Strict):
@@ -428,7 +449,41 @@ class Catalog(_Strict):
     products: list[Product]
     regulations: list[Regulation]
     alternatives: list[Alternative] = Field(default_factory=list)
+    packs: list[Pack] = Field(default_factory=list)
     _origin: CatalogOrigin | None = PrivateAttr(default=None)
+
+    def pack(self, pid: str) -> Pack | None:
+        for p in self.packs:
+            if p.id == pid:
+                return p
+        return None
+
+    def with_packs(self, ids: list[str]) -> Catalog:
+        """The catalog narrowed to the entities, products, regulations and alternatives of some
+        packs (plus entities they name from other packs; every source stays). Same origin."""
+        keep = set(ids)
+        products = [p for p in self.products if p.pack in keep]
+        regulations = [r for r in self.regulations if r.pack in keep]
+        # the packs' entities, and any other pack's they name (a vendor, an integrated engine)
+        named = {e.id for e in self.entities if e.pack in keep}
+        named.update(p.vendor for p in products)
+        named.update(eid for p in products for eid in p.integrates)
+        named.update(eid for r in regulations for eid in r.covers_entities)
+        parents = {e.id: e.parent for e in self.entities}
+        for eid in list(named):
+            while (eid := parents.get(eid)) and eid not in named:  # type: ignore[assignment]
+                named.add(eid)
+        narrowed = self.model_copy(
+            update={
+                "entities": [e for e in self.entities if e.id in named],
+                "products": products,
+                "regulations": regulations,
+                "alternatives": [a for a in self.alternatives if a.pack in keep],
+                "packs": [p for p in self.packs if p.id in keep],
+            }
+        )
+        narrowed._origin = self._origin
+        return narrowed
 
     @property
     def origin(self) -> CatalogOrigin | None:
@@ -478,6 +533,21 @@ def _integrity_problems(cat: Catalog) -> list[str]:
     dup("product", [p.id for p in cat.products])
     dup("regulation", [r.id for r in cat.regulations])
     dup("alternative", [a.id for a in cat.alternatives])
+    dup("pack", [p.id for p in cat.packs])
+    packs = {p.id for p in cat.packs}
+    for kind, items in (
+        ("entity", cat.entities),
+        ("product", cat.products),
+        ("regulation", cat.regulations),
+        ("alternative", cat.alternatives),
+    ):
+        for item in items:
+            if packs and item.pack not in packs:
+                out.append(f"{kind} {item.id}: pack {item.pack!r} is not one of the catalog's packs")
+    for pk in cat.packs:
+        for sid in pk.sources:
+            if sid not in src:
+                out.append(f"pack {pk.id}: unknown source {sid!r}")
 
     def refs(where: str, ids: list[str]) -> None:
         for i in ids:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from banscan.cli.common import load_catalog_or_exit, usage_error, write_output
+from banscan.cli.common import load_catalog_or_exit, narrow_to_packs, usage_error, write_output
 
 catalog_app = typer.Typer(help="Inspect and validate the detection catalog.", no_args_is_help=True)
 
@@ -19,13 +19,19 @@ catalog_app = typer.Typer(help="Inspect and validate the detection catalog.", no
 def catalog_list(
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    pack: Annotated[
+        list[str] | None, typer.Option("--pack", help="Only this pack's products (repeatable).")
+    ] = None,
 ) -> None:
-    """List the catalog's products with their status and identifier counts."""
+    """List the catalog's products with their pack, status and identifier counts."""
     cat = load_catalog_or_exit(catalog)
+    if pack:
+        cat = narrow_to_packs(cat, pack, "US")
     if as_json:
         rows = [
             {
                 "id": p.id,
+                "pack": p.pack,
                 "name": p.name,
                 "vendor": p.vendor,
                 "category": p.category.value,
@@ -59,6 +65,50 @@ def catalog_list(
         cells.append(str(len(p.identifiers)))
         table.add_row(*cells)
     console.print(table)
+
+
+@catalog_app.command("packs")
+def catalog_packs(
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the catalog's packs (one ban each): id, title, version, where its rules apply, and
+    how many products and regulations it holds."""
+    cat = load_catalog_or_exit(catalog)
+    rows = [
+        {
+            "id": p.id,
+            "title": p.title,
+            "version": p.version,
+            "released": p.released.isoformat(),
+            "jurisdictions": p.jurisdictions,
+            "products": sum(1 for x in cat.products if x.pack == p.id),
+            "regulations": sum(1 for x in cat.regulations if x.pack == p.id),
+            "sources": p.sources,
+        }
+        for p in cat.packs
+    ]
+    if as_json:
+        write_output(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", None)
+        return
+    table = Table(title=f"banscan catalog {cat.meta.version} — {len(rows)} packs")
+    for col in ("id", "title", "version", "jurisdictions", "products", "regulations"):
+        table.add_column(
+            col,
+            overflow="fold",
+            no_wrap=col in ("id", "version", "jurisdictions"),
+            justify="right" if col in ("products", "regulations") else "left",
+        )
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["title"]),
+            str(r["version"]),
+            ", ".join(r["jurisdictions"]),  # type: ignore[arg-type]
+            str(r["products"]),
+            str(r["regulations"]),
+        )
+    Console(highlight=False).print(table)
 
 
 @catalog_app.command("show")

@@ -142,6 +142,13 @@ def catalog_update(
         f"verified, sha256 {got.installed.sha256}"
     )
     _out.print(render_text(diff_catalogs(got.old, got.new)).rstrip(), markup=False)
+    from banscan.catalog.loader import load_catalog
+
+    in_use = load_catalog()
+    if in_use.origin is None or in_use.origin.source != "installed":
+        _out.print(
+            f"note: the built-in catalog {in_use.meta.version} is newer and stays in use until a newer one is published"
+        )
 
 
 def catalog_status(

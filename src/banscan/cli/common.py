@@ -42,6 +42,23 @@ def load_catalog_or_exit(catalog: Path | None) -> Catalog:
         raise typer.Exit(2) from None
 
 
+def narrow_to_packs(catalog: Catalog, packs: list[str] | None, jurisdiction: str) -> Catalog:
+    """The catalog narrowed to the packs asked for (`--pack`), else to every pack whose rules
+    reach `jurisdiction`; an unknown pack is a usage error naming the known ones."""
+    if not catalog.packs:
+        return catalog
+    known = [p.id for p in catalog.packs]
+    if packs:
+        unknown = [p for p in packs if p not in known]
+        if unknown:
+            raise usage_error(
+                f"--pack: no pack {', '.join(map(repr, unknown))}; the catalog has {', '.join(known)}"
+            )
+        return catalog.with_packs(list(dict.fromkeys(packs)))
+    applies = [p.id for p in catalog.packs if p.applies_in(jurisdiction)]
+    return catalog if len(applies) == len(known) else catalog.with_packs(applies)
+
+
 def parse_as_of(value: str | None, example: str) -> dt.date | None:
     """`--as-of VALUE` as a date (None when not given); anything else is a usage error naming
     `example` as the expected form."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from banscan.catalog.schema import ROLES
-from banscan.cli.common import load_catalog_or_exit, parse_as_of, usage_error, write_output
+from banscan.cli.common import load_catalog_or_exit, narrow_to_packs, parse_as_of, usage_error, write_output
 from banscan.output.formats import OutputFormat
 
 if TYPE_CHECKING:
@@ -96,6 +96,14 @@ def scan(
     jurisdiction: Annotated[
         str, typer.Option("--jurisdiction", help="Where you are bound: US, or a state such as US-TX.")
     ] = "US",
+    pack: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pack",
+            help="Scan for this pack's bans only (repeatable; default: every pack whose rules reach "
+            "--jurisdiction). `banscan catalog packs` lists them.",
+        ),
+    ] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
     catalog: Annotated[
@@ -203,7 +211,7 @@ def scan(
         raise usage_error("--master and --findings-table need --engine spark")
     jurisdiction = _jurisdiction(jurisdiction)
     day = parse_as_of(as_of, "2024-09-29") or dt.date.today()
-    cat = load_catalog_or_exit(catalog)
+    cat = narrow_to_packs(load_catalog_or_exit(catalog), pack, jurisdiction)
     identified = _previous(previous or [])
     entries = []
     if exceptions is not None:

@@ -289,6 +289,11 @@ def _to_model(data: dict[str, Any]) -> ScanResult:
         }
         if isinstance(data.get("catalog"), dict)
         else {},
+        packs=[
+            {k: str(v) for k, v in p.items() if k in ("id", "title", "version")}
+            for p in data.get("packs") or []
+            if isinstance(p, dict)
+        ],
     )
 
 
