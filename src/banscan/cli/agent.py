@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -66,11 +67,36 @@ def agent(
             help="Seconds between check-ins, when the server can ask for a scan now (0: never).",
         ),
     ] = 60.0,
+    catalog_update: Annotated[
+        bool,
+        typer.Option(
+            "--catalog-update/--no-catalog-update",
+            help="Before each scan, update the catalog from the server's signed repository when it "
+            "hosts one (`banscan serve --catalog-repo`); a refused update is logged and the scan "
+            "goes on with the catalog in use.",
+        ),
+    ] = True,
+    catalog_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog-root",
+            help="The catalog publishers' root.json to trust first (default: the server's own, "
+            "trusted on first use over TLS).",
+        ),
+    ] = None,
+    catalog_root_sha256: Annotated[
+        str | None,
+        typer.Option(
+            "--catalog-root-sha256",
+            help="SHA-256 of the repository's 1.root.json, as the publishers state it, to trust first.",
+        ),
+    ] = None,
 ) -> None:
     """Enrol with a banscan server once, then post scan results on a schedule (or --once).
 
     Between scans it checks in, and scans at once when an admin asked for it on the dashboard;
-    SIGUSR1 makes it scan now too."""
+    SIGUSR1 makes it scan now too. Before each scan it updates its catalog from the server's
+    signed catalog repository, when the server hosts one."""
     raise typer.Exit(
         agent_command(
             server,
@@ -86,6 +112,9 @@ def agent(
             host_identifier=host_identifier,
             hostname=hostname,
             checkin_interval=checkin_interval,
+            catalog_update=catalog_update,
+            catalog_root=catalog_root,
+            catalog_root_sha256=catalog_root_sha256,
         )
     )
 
@@ -109,11 +138,16 @@ def agent_command(
     host_identifier: str | None = None,
     hostname: str | None = None,
     checkin_interval: float = 60.0,
+    catalog_update: bool = True,
+    catalog_root: str | Path | None = None,
+    catalog_root_sha256: str | None = None,
 ) -> int:
     """Enrol (once), scan, post; repeat every `interval` seconds unless `once`. Returns an exit
     status: 0 posted, 1 failed, 2 enrolment refused or not possible (also for a `site` or `tags`
-    the server would refuse), 3 (`once`) enrolment waiting for an admin's approval. The site and
-    tags are sent when the agent enrols."""
+    the server would refuse, or a catalog root that cannot be read or a digest that is not one),
+    3 (`once`) enrolment waiting for an admin's approval. The site and tags are sent when the
+    agent enrols; the catalog is updated from the server's repository before each scan unless
+    not `catalog_update`."""
     from banscan.server.agent import AgentConfig, default_state_dir, run_agent
     from banscan.store.sites import clean_site, clean_tags
 
@@ -124,6 +158,12 @@ def agent_command(
         site, tags = clean_site(site or ""), clean_tags(tags or [])
     except ValueError as exc:
         print(f"banscan: error: {exc}", file=sys.stderr)
+        return 2
+    if catalog_root_sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", catalog_root_sha256.strip()):
+        print("banscan: error: --catalog-root-sha256 must be 64 hexadecimal digits", file=sys.stderr)
+        return 2
+    if catalog_root is not None and not Path(catalog_root).is_file():
+        print(f"banscan: error: --catalog-root {catalog_root}: not a readable file", file=sys.stderr)
         return 2
     verify: bool | str = False if insecure_skip_verify else (ca_bundle or True)
     cfg = AgentConfig(
@@ -141,5 +181,8 @@ def agent_command(
         host_identifier=(host_identifier or "").strip()[:255],
         hostname=(hostname or "").strip()[:255],  # empty: the scanned system's own name
         checkin_interval=max(0.0, checkin_interval),
+        catalog_update=catalog_update,
+        catalog_root=Path(catalog_root) if catalog_root else None,
+        catalog_root_sha256=catalog_root_sha256.strip().lower() if catalog_root_sha256 else None,
     )
     return run_agent(cfg, handle_signals=True)

@@ -12,6 +12,8 @@ import typer
 from banscan.cli.common import DEFAULT_DB, ENV_ENROLL_SECRET, DbOption, read_secret
 from banscan.cli.users import user_add_command
 
+ENV_CATALOG_REPO = "BANSCAN_CATALOG_REPO"
+
 
 def serve(
     db: DbOption = DEFAULT_DB,
@@ -51,6 +53,19 @@ def serve(
         ),
     ] = False,
     catalog: Annotated[str | None, typer.Option("--catalog", help="Catalog folder or file.")] = None,
+    catalog_repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog-repo",
+            envvar=ENV_CATALOG_REPO,
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+            help="Serve this signed catalog repository (`banscan catalog publish`) to the agents at "
+            "/tuf/; agents update from it before each scan, and the catalog it offers is the one "
+            "hosts are judged out of date against.",
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning or error (also uvicorn's access log).")
     ] = "info",
@@ -71,6 +86,7 @@ def serve(
         proxy_headers=proxy_headers,
         api_docs=api_docs,
         catalog=catalog,
+        catalog_repo=str(catalog_repo) if catalog_repo else None,
         log_level=log_level,
     )
 
@@ -90,9 +106,13 @@ def serve_command(
     proxy_headers: bool = False,
     api_docs: bool = False,
     catalog: str | None = None,
+    catalog_repo: str | None = None,
     log_level: str = "info",
 ) -> None:
     """Migrate the database and serve the API with uvicorn until interrupted.
+
+    With `catalog_repo` (a folder `banscan catalog publish` builds), its files are served to
+    enrolled agents at /tuf/ and the catalog it offers is the server's current catalog.
 
     The enrolment secret comes from the argument, `enroll_secret_file`, or $BANSCAN_ENROLL_SECRET
     (unscoped, never expires); without one, agents enrol only with the enrol secrets made by
@@ -115,6 +135,7 @@ def serve_command(
         max_import_bytes=max_import_mb * MiB,
         secure_cookies=not insecure_cookies,
         catalog_path=catalog,
+        catalog_repo=catalog_repo,
         api_docs=api_docs,
     )
     app = create_app(db, enroll_secret=secret, settings=settings)

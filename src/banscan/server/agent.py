@@ -14,6 +14,15 @@ once approved, the answer carries its token; once denied, it stops (exit 2).
 
 The agent names what it scans as `banscan scan` does (`identify`, through `collect.detect`):
 with `--root`, the root's own host name, platform and machine id, so every image is its own host.
+
+Before each scan, when the server hosts a signed catalog repository (`banscan serve
+--catalog-repo`), the agent updates its catalog from `<server>/tuf/` with `tuf.ngclient`
+(`banscan.updates.client.update`), fetching through its own HTTP client (`AgentFetcher`: its TLS
+settings and token). Trust starts from a root pinned once — `--catalog-root FILE` or
+`--catalog-root-sha256` — or else the server's `1.root.json` trusted on first use over the
+authenticated TLS channel (recorded in the state as such); later updates start from the root
+cached in the data folder. A refused update is one line in the log and in the result
+(`catalog.update`); the scan goes on with the catalog it has.
 """
 
 from __future__ import annotations
@@ -31,12 +40,15 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from tuf.api import exceptions as tuf_errors
+from tuf.ngclient import FetcherInterface
 
 from banscan import __version__
 from banscan.collect.detect import live_os, machine_id, make_context
@@ -45,6 +57,8 @@ from banscan.errors import ErrorSink
 log = logging.getLogger("banscan.agent")
 
 STATE_FILE = "agent.json"
+TUF_PATH = "/tuf/"  # where a server hosts its catalog repository
+TIMESTAMP_MAX_BYTES = 16_384  # as tuf.ngclient's UpdaterConfig.timestamp_max_length
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PENDING = 0, 1, 2, 3
 
 
@@ -127,6 +141,9 @@ class AgentState:
     # An enrolment the server holds for an admin: the secret to ask about it with, and its id.
     pending_secret: str | None = None
     enrolment_id: int | None = None
+    # How the catalog repository's root came to be trusted: repository, root (root-file,
+    # root-sha256 or trust-on-first-use), root_sha256 and at (ISO time).
+    catalog_trust: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, state_dir: Path) -> AgentState:
@@ -145,6 +162,9 @@ class AgentState:
             known["first_identified"] = {
                 str(p): d for p, d in days.items() if isinstance(d, str) and _day(d) is not None
             }
+        trust = data.get("catalog_trust")
+        if isinstance(trust, dict):
+            known["catalog_trust"] = {str(k): v for k, v in trust.items() if isinstance(v, str)}
         return cls(**known)
 
     def remember(self, days: Any) -> bool:
@@ -209,6 +229,12 @@ class AgentConfig:
     tags: list[str] = field(default_factory=list)
     # While an enrolment waits for an admin, ask the server this often whether it was decided.
     pending_interval: float = 60.0
+    # Before each scan, update the catalog from the server's signed repository when it has one;
+    # the root to trust first: a root.json, or the SHA-256 of the repository's 1.root.json
+    # (neither: the server's, trusted on first use over TLS).
+    catalog_update: bool = True
+    catalog_root: Path | None = None
+    catalog_root_sha256: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -223,6 +249,61 @@ def _is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class AgentFetcher(FetcherInterface):
+    """Fetches the server's catalog repository for `tuf.ngclient` through the agent's own HTTP
+    client, so its TLS settings (CA bundle, verification) apply, with the agent's token. Each
+    file is streamed with a read timeout and must arrive within `deadline` seconds; no redirect
+    is followed and no URL outside the repository gets the token."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        base: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        deadline: float = 300.0,
+        chunk_size: int = 64 * 1024,
+    ) -> None:
+        self.client = client
+        self.base = base
+        self.token = token
+        self.timeout = timeout
+        self.deadline = deadline
+        self.chunk_size = chunk_size
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        if not url.startswith(self.base):
+            raise tuf_errors.DownloadError(f"{url} is not in the server's repository {self.base}")
+        request = self.client.build_request(
+            "GET", url, headers={"Authorization": f"Bearer {self.token}"}, timeout=httpx.Timeout(self.timeout)
+        )
+        try:
+            response = self.client.send(request, stream=True, follow_redirects=False)
+        except httpx.TimeoutException as exc:
+            raise tuf_errors.SlowRetrievalError(f"{url}: no answer within {self.timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise tuf_errors.DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            response.close()
+            raise tuf_errors.DownloadHTTPError(f"HTTP {response.status_code} for {url}", response.status_code)
+        return self._chunks(url, response)
+
+    def _chunks(self, url: str, response: httpx.Response) -> Iterator[bytes]:
+        started = time.monotonic()
+        try:
+            for chunk in response.iter_bytes(self.chunk_size):
+                yield chunk
+                if time.monotonic() - started > self.deadline:
+                    raise tuf_errors.SlowRetrievalError(f"{url}: not received within {self.deadline:g} s")
+        except httpx.TimeoutException as exc:
+            raise tuf_errors.SlowRetrievalError(f"{url}: stalled for {self.timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise tuf_errors.DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            response.close()
 
 
 class Agent:
@@ -243,6 +324,8 @@ class Agent:
         self.checkins = cfg.checkin_interval > 0
         self.state = AgentState.load(cfg.state_dir)
         self._identity: HostIdentity | None = None
+        # What the update before the scan did (`update_catalog`), carried in the result.
+        self.catalog_update: dict[str, Any] | None = None
         if self.state.server and self.state.server != cfg.base_url:
             log.info("server changed from %s to %s: enrolling again", self.state.server, cfg.base_url)
             self.state.token = None
@@ -393,7 +476,111 @@ class Agent:
                 jurisdiction=opts.jurisdiction,
                 identified=known,
             )
-        return json.dumps(result.to_json(), ensure_ascii=False).encode("utf-8")
+        doc = result.to_json()
+        if self.catalog_update is not None and isinstance(doc.get("catalog"), dict):
+            doc["catalog"]["update"] = self.catalog_update  # what the update before it did
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+    # -- the catalog
+
+    def update_catalog(self) -> dict[str, Any] | None:
+        """Update the catalog from the server's signed repository before a scan, when the server
+        hosts one; what happened (None: nothing was tried). Never fails the scan: a refusal is
+        one line in the log, and the scan goes on with the catalog it has."""
+        if not self.cfg.catalog_update or self.cfg.catalog_path is not None or not self.state.token:
+            return None
+        from banscan.updates.client import ROOT_MAX_BYTES, explain, metadata_dir, source_record
+
+        url = self.cfg.base_url + TUF_PATH
+        fetcher = AgentFetcher(self.client, url, self.state.token, timeout=min(self.cfg.timeout, 30.0))
+        try:
+            fetcher.download_bytes(url + "metadata/timestamp.json", TIMESTAMP_MAX_BYTES)
+        except tuf_errors.DownloadHTTPError as exc:
+            if exc.status_code == 404:
+                log.debug("the server hosts no catalog repository: scanning with the catalog in use")
+                return None
+            if exc.status_code == 401:  # the token: posting the result enrols again
+                log.info("the server refused this agent's token for its catalog repository")
+                return None
+            return self._refused(url, explain(exc))
+        except tuf_errors.DownloadError as exc:
+            return self._refused(url, explain(exc))
+
+        pin: dict[str, Any] = {}
+        trust: dict[str, str] = {}
+        if source_record().get("repository") != url or not (metadata_dir() / "root.json").is_file():
+            if self.cfg.catalog_root is not None:
+                try:
+                    digest = hashlib.sha256(self.cfg.catalog_root.read_bytes()).hexdigest()
+                except OSError as exc:
+                    return self._refused(url, f"{self.cfg.catalog_root}: {exc.strerror or exc}")
+                pin, trust = {"root": self.cfg.catalog_root}, {"root": "root-file", "root_sha256": digest}
+            elif self.cfg.catalog_root_sha256:
+                digest = self.cfg.catalog_root_sha256.lower()
+                pin, trust = {"root_sha256": digest}, {"root": "root-sha256", "root_sha256": digest}
+            elif not self._authenticated_channel(url):
+                return self._refused(
+                    url,
+                    "no trusted root yet, and the server is not reached over verified TLS: give "
+                    "--catalog-root or --catalog-root-sha256 once",
+                )
+            else:
+                try:
+                    first = fetcher.download_bytes(url + "metadata/1.root.json", ROOT_MAX_BYTES)
+                except tuf_errors.DownloadError as exc:
+                    return self._refused(url, explain(exc))
+                digest = hashlib.sha256(first).hexdigest()
+                pin, trust = {"root_sha256": digest}, {"root": "trust-on-first-use", "root_sha256": digest}
+                log.warning(
+                    "trusting the server's catalog root on first use: %smetadata/1.root.json, SHA-256 %s "
+                    "(compare it with the publishers' and pin it with --catalog-root-sha256)",
+                    url,
+                    digest,
+                )
+        return self._update(url, fetcher, pin, trust)
+
+    def _authenticated_channel(self, url: str) -> bool:
+        """Whether the server's own root may be trusted on first use: it comes over TLS with the
+        server's certificate verified (or from this machine itself)."""
+        verified_tls = urlsplit(url).scheme == "https" and self.cfg.verify is not False
+        return verified_tls or _is_loopback(url)
+
+    def _update(
+        self, url: str, fetcher: AgentFetcher, pin: dict[str, Any], trust: dict[str, str]
+    ) -> dict[str, Any]:
+        from banscan.updates.client import UpdateRefused, update
+
+        try:
+            got = update(url, fetcher=fetcher, **pin)
+        except UpdateRefused as exc:
+            return self._refused(url, str(exc))
+        except Exception as exc:  # noqa: BLE001 - an update must never stop the scan
+            return self._refused(url, f"{type(exc).__name__}: {exc}")
+        if trust:
+            now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+            self.state.catalog_trust = {"repository": url, **trust, "at": now}
+            self.state.save(self.cfg.state_dir)
+        outcome = "installed" if got.changed else "current"
+        if got.changed:
+            log.info("catalog %s installed from %s (was %s)", got.new.meta.version, url, got.old.meta.version)
+        else:
+            log.debug("catalog %s from %s is current", got.new.meta.version, url)
+        out = {"outcome": outcome, "repository": url, "version": got.new.meta.version}
+        if trust:
+            out["trust"] = trust["root"]
+        return out
+
+    def _refused(self, url: str, reason: str) -> dict[str, Any]:
+        """Log a refused update as one line; the scan goes on with the catalog in use."""
+        from banscan.catalog.loader import CatalogError, load_catalog
+
+        try:
+            using = load_catalog(self.cfg.catalog_path).meta.version
+        except CatalogError:
+            using = "?"
+        reason = " ".join(reason.split())[:500]
+        log.warning("catalog update from %s refused: %s; scanning with catalog %s", url, reason, using)
+        return {"outcome": "refused", "repository": url, "reason": reason}
 
     def post(self, body: bytes) -> dict[str, Any]:
         for reenrolled in (False, True):
@@ -420,6 +607,7 @@ class Agent:
             )
         if not self.state.token:
             self.enroll()
+        self.catalog_update = self.update_catalog()
         body = self.scan()
         result = self.post(body)
         log.info(

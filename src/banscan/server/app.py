@@ -2,7 +2,8 @@
 
 `create_app(db_url, ...)` migrates the database, wires the store, limits and routes, and
 returns an app with a JSON API under /api/v1, session login at /login, a health check at
-/healthz, the OpenAPI description at /openapi.json, and the dashboard's pages. Swagger UI at
+/healthz, the OpenAPI description at /openapi.json, the dashboard's pages, and (given
+`ServerSettings.catalog_repo`) the signed catalog repository its agents update from at /tuf/. Swagger UI at
 /docs only with `ServerSettings.api_docs`, from files a Python package ships (no CDN; ReDoc
 is not served).
 Routes (`server.api`, one module per resource) and pages (`server.pages`, one per page) take
@@ -59,6 +60,8 @@ def create_app(
     state = ServerState(db, settings, enroll_secret_hash)
     if settings.catalog_path is not None:
         _ = state.catalog  # fail at start, not at the first summary
+    if state.catalog_repo is not None and state.catalog_repo.offered()[0] is not None:
+        _ = state.catalog  # what the repository offers is read (and said in the log) at start
     result_validator()  # built now, not while the first agent waits
 
     @asynccontextmanager
@@ -126,6 +129,8 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     app.include_router(api.api_router())
+    if state.catalog_repo is not None:
+        app.include_router(api.catalog_repo_router())
     app.include_router(api.login_router())
     app.include_router(pages.router())
     if settings.api_docs:

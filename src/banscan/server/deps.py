@@ -21,7 +21,7 @@ from banscan.server.limits import PageParams
 from banscan.server.security import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, session_cookie_name
 from banscan.store import accounts, sites
 from banscan.store.deadlines import Policy
-from banscan.store.hosts import HostFilter
+from banscan.store.hosts import OUTDATED, HostFilter
 from banscan.store.models import VERDICTS
 from banscan.store.paging import decode_cursor
 
@@ -214,6 +214,18 @@ async def require_agent(request: Request) -> AgentIdentity:
     return AgentIdentity(host_id=found[1], token_id=found[0], token_hash=digest)
 
 
+async def require_agent_or_user(request: Request) -> str:
+    """An enrolled agent (its Bearer agent token) or any authenticated user: who may read what
+    the server hosts for its agents (the catalog repository). Returns who, for the logs."""
+    token = _bearer(request)
+    if token is not None and token.startswith(accounts.AGENT_TOKEN_PREFIX):
+        agent = await require_agent(request)
+        return f"agent:{agent.host_id}"
+    principal = await run_in_threadpool(lookup_principal, request)
+    user = await require_user(request, principal)
+    return user.name
+
+
 def limit_anonymous(request: Request) -> None:
     """Rate-limit unauthenticated endpoints (enrolment, login) per client address."""
     state_of(request).anon_limiter.check(f"ip:{client_addr(request)}")
@@ -284,6 +296,7 @@ def page_params(
 
 
 def host_filter(
+    request: Request,
     verdict: Annotated[str | None, Query(max_length=32, json_schema_extra={"enum": list(VERDICTS)})] = None,
     product: Annotated[str | None, Query(max_length=200)] = None,
     os: Annotated[str | None, Query(max_length=64, description="the platform; `unknown`: none sent")] = None,
@@ -293,9 +306,21 @@ def host_filter(
     q: Annotated[str | None, Query(max_length=200, description="the same as `search`")] = None,
     site: Annotated[str | None, Query(max_length=sites.MAX_SITE)] = None,
     tag: Annotated[str | None, Query(max_length=sites.MAX_TAG)] = None,
+    catalog: Annotated[
+        str | None,
+        Query(
+            max_length=16,
+            description="`outdated`: whose latest result was judged by a catalog older than the "
+            "server's current one (`GET /api/v1/catalog`)",
+            json_schema_extra={"enum": [OUTDATED]},
+        ),
+    ] = None,
 ) -> HostFilter:
     """The host filter of the API's host list, the dashboard's host list and its exports."""
+    wanted = choice(catalog, (OUTDATED,), "catalog")
     return HostFilter(
+        catalog=wanted,
+        current_catalog=state_of(request).current_catalog().version if wanted else "",
         verdict=choice(verdict, VERDICTS, "verdict"),
         product=text(product),
         os=text(os),
@@ -310,6 +335,7 @@ def host_filter(
 UserDep = Annotated[Principal, Depends(require_user)]
 AdminDep = Annotated[Principal, Depends(require_admin)]
 AgentDep = Annotated[AgentIdentity, Depends(require_agent)]
+AgentOrUserDep = Annotated[str, Depends(require_agent_or_user)]
 ReadDB = Annotated[Session, Depends(read_db)]
 WriteDB = Annotated[Session, Depends(write_db)]
 PagingDep = Annotated[PageParams, Depends(page_params)]

@@ -13,10 +13,12 @@ from fastapi.responses import JSONResponse
 
 from banscan.catalog.loader import load_catalog
 from banscan.catalog.schema import Catalog
+from banscan.server.catalog_repo import CatalogRepository, CurrentCatalog
 from banscan.server.hashing import HashGate, default_hash_workers
 from banscan.server.limits import MiB, RateLimit, TokenBuckets
 from banscan.server.security import AgentTokenCache
 from banscan.store.accounts import LockoutPolicy
+from banscan.store.catalogs import is_older
 from banscan.store.db import Database
 from banscan.store.ingest import KnownProducts, ReportLimits
 from banscan.store.writer import GroupCommitWriter
@@ -52,6 +54,9 @@ class ServerSettings:
     role: str = "user"
     jurisdiction: str = "US"
     catalog_path: str | None = None
+    # A signed catalog repository (`banscan catalog publish`) served to agents under /tuf/; what
+    # it offers is the server's current catalog (None: the server's own catalog is).
+    catalog_repo: str | None = None
     # Most reports committed in one transaction by the group-commit writer (1: one per commit).
     ingest_batch: int = 64
     # ... and at most this much work (1 + findings + evidence items per report): a larger report
@@ -91,11 +96,13 @@ class ServerState:
         self.agent_limiter = TokenBuckets(settings.agent_rate_limit)
         self.anon_limiter = TokenBuckets(settings.anon_rate_limit)
         self._catalog: Catalog | None = None
+        self.catalog_repo = CatalogRepository(settings.catalog_repo) if settings.catalog_repo else None
         # Agent reports are stored by one writer thread, several to a transaction (group commit).
         self.writer = GroupCommitWriter(
             db, max_batch=settings.ingest_batch, max_batch_cost=settings.ingest_batch_cost
         )
         self._known_products: KnownProducts | None = None
+        self._known_for: Catalog | None = None
         self.agent_tokens = AgentTokenCache(settings.agent_token_cache_seconds)
         self.hash_gate = HashGate(settings.max_concurrent_hashes, settings.max_queued_hashes)
         self.overview_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], float, dict[str, Any]]] = {}
@@ -104,8 +111,10 @@ class ServerState:
     def report_limits(self) -> ReportLimits:
         """What an agent's result is held to, from the settings and the catalog."""
         s = self.settings
-        if self._known_products is None and not s.accept_unknown_products:
-            self._known_products = KnownProducts(self.catalog)
+        if not s.accept_unknown_products:
+            catalog = self.catalog
+            if self._known_products is None or self._known_for is not catalog:
+                self._known_products, self._known_for = KnownProducts(catalog), catalog
         return ReportLimits(
             max_findings=s.max_findings_per_report,
             max_evidence=s.max_evidence_per_finding,
@@ -114,7 +123,47 @@ class ServerState:
         )
 
     @property
-    def catalog(self) -> Catalog:
+    def own_catalog(self) -> Catalog:
+        """The catalog this server was started with (`settings.catalog_path`, else `load_catalog()`)."""
         if self._catalog is None:
             self._catalog = load_catalog(self.settings.catalog_path)
         return self._catalog
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog the server judges with: its own, or the one its repository offers when that
+        is newer — the catalog its agents update to, so the products they find are known here."""
+        own = self.own_catalog
+        if self.catalog_repo is not None:
+            offered = self.catalog_repo.catalog()
+            if offered is not None and is_older(own.meta.version, offered.meta.version):
+                return offered
+        return own
+
+    def current_catalog(self) -> CurrentCatalog:
+        """The server's current catalog: what its repository offers, else its own; hosts judged
+        by an older one are out of date."""
+        judging = self.catalog
+        repository: dict[str, Any] | None = None
+        if self.catalog_repo is not None:
+            offered, problem = self.catalog_repo.offered()
+            repository = {"path": "/tuf/", "problem": problem or None}
+            if offered is not None:
+                repository.update(targets_version=offered.targets_version, expires=offered.expires)
+                return CurrentCatalog(
+                    offered.version,
+                    "repository",
+                    offered.sha256,
+                    offered.released or None,
+                    judging.meta.version,
+                    repository,
+                )
+        own = self.own_catalog
+        return CurrentCatalog(
+            own.meta.version,
+            "server",
+            own.origin.sha256 if own.origin is not None else None,
+            own.meta.released.isoformat(),
+            judging.meta.version,
+            repository,
+        )

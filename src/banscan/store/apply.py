@@ -56,6 +56,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from banscan.removal import FLAG_GONE, FLAG_NEW_AGENT, FLAG_SEEN_AFTER_REMOVAL, SYSTEM
+from banscan.store.catalogs import report_catalog
 from banscan.store.ingest import generated_at, merge_findings, platform_of, read_anything
 from banscan.store.models import AgentToken, Finding, Host, Report, Transition, TransitionEvent, utcnow
 
@@ -484,7 +485,7 @@ def _insert_reports(
                 "applied": applied,
                 "findings_count": len(merged),
                 "banscan_version": str(it.data.get("banscan_version", ""))[:64],
-                "catalog_version": str(it.data.get("catalog_version", ""))[:64],
+                **report_catalog(it.data),
                 "body": it.text,
             }
         )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from banscan.policy import deadlines as due
 from banscan.store import sites
+from banscan.store.catalogs import catalog_json, update_note
 from banscan.store.deadlines import Policy, deadline_json, tracked
 from banscan.store.hosts import host_json
 from banscan.store.models import VERDICTS, Finding, Host, Report, Transition, TransitionEvent
@@ -96,8 +97,15 @@ def finding_json(
 
 
 def host_detail(
-    session: Session, host_id: int, *, reports: int = 20, policy: Policy | None = None
+    session: Session,
+    host_id: int,
+    *,
+    reports: int = 20,
+    policy: Policy | None = None,
+    current_catalog: str | None = None,
 ) -> dict[str, Any] | None:
+    """A host with every finding it has had, its latest reports, and `catalog`: the catalog its
+    latest result was judged by (`outdated` against `current_catalog`, the server's current one)."""
     host = session.get(Host, host_id)
     if host is None:
         return None
@@ -135,6 +143,11 @@ def host_detail(
         .limit(reports)
     )
     out["reports"] = [report_meta_json(r) for r in recent]
+    latest = session.get(Report, host.last_report_id) if host.last_report_id else None
+    out["catalog"] = catalog_json(latest, current_catalog)
+    if latest is not None and out["catalog"] is not None:
+        # the agent's catalog update before that scan (one body, most likely read above already)
+        out["catalog"]["update"] = update_note(latest.body)
     return out
 
 
@@ -149,6 +162,7 @@ def report_meta_json(r: Report) -> dict[str, Any]:
         "findings": r.findings_count,
         "banscan_version": r.banscan_version,
         "catalog_version": r.catalog_version,
+        "catalog": catalog_json(r, None),
         "idempotency_key": r.idempotency_key,
     }
 

@@ -15,12 +15,13 @@ from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
 from banscan.models import VERDICT_NAMES
-from banscan.store import sites
+from banscan.store import catalogs, sites
 from banscan.store.deadlines import Policy, deadlines, tracked
 from banscan.store.models import VERDICTS, Finding, Host, Transition
 from banscan.store.paging import Page, iso, like_pattern, page_rows
 
 UNKNOWN_OS = "unknown"  # the `os` filter value and summary key of hosts that sent no platform
+OUTDATED = "outdated"  # the `catalog` filter value: judged by a catalog older than the server's
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class HostFilter:
     """Which hosts to list. `verdict`/`product`: with such a present finding; `state`: with a
     removal record in that state (of `product`, when given); `os`: the platform (`unknown`: none
     sent); `site` (`(no site)`: hosts without one); `tag`: one of the host's tags; `search`: part
-    of the name or identifier; `overdue`: with a present finding whose obligation is overdue."""
+    of the name or identifier; `overdue`: with a present finding whose obligation is overdue;
+    `catalog` (`outdated`): whose latest result was judged by a catalog older than
+    `current_catalog`, the server's current one."""
 
     verdict: str | None = None
     product: str | None = None
@@ -38,6 +41,8 @@ class HostFilter:
     search: str | None = None
     site: str | None = None
     tag: str | None = None
+    catalog: str | None = None
+    current_catalog: str = ""
 
     def params(self) -> dict[str, str]:
         """The dashboard's query parameters for this filter (empty ones left out)."""
@@ -49,6 +54,7 @@ class HostFilter:
             "tag": self.tag,
             "state": self.state,
             "overdue": "1" if self.overdue else None,
+            "catalog": self.catalog,
             "q": self.search,
         }
         return {k: v for k, v in out.items() if v}
@@ -63,6 +69,7 @@ class HostFilter:
             "state": self.state,
             "overdue": self.overdue,
             "search": self.search,
+            "catalog": self.catalog,
         }
 
     def conditions(self, session: Session, policy: Policy | None) -> list[ColumnElement[bool]]:
@@ -106,6 +113,8 @@ class HostFilter:
                 conds.append(Host.id.in_(select(Finding.host_id).where(dl.condition())))
             else:
                 conds.append(false())
+        if self.catalog == OUTDATED:
+            conds.append(catalogs.outdated_condition(session, self.current_catalog))
         return conds
 
 
@@ -169,24 +178,31 @@ def state_counts(session: Session, host_ids: list[int]) -> dict[int, dict[str, i
     return _per_host(session, host_ids, Transition.host_id, Transition.state, on_board())
 
 
-def host_items(session: Session, hosts: list[Host]) -> list[dict[str, Any]]:
-    """`host_json` of each host, with `transitions`: its removal records counted by state."""
+def host_items(
+    session: Session, hosts: list[Host], current_catalog: str | None = None
+) -> list[dict[str, Any]]:
+    """`host_json` of each host, with `transitions`: its removal records counted by state, and
+    `catalog`: the catalog its latest result was judged by (`catalogs.catalog_json`; `outdated`
+    against `current_catalog`, the server's current one)."""
     ids = [h.id for h in hosts]
     counts = verdict_counts(session, ids)
     states = state_counts(session, ids)
     tags = sites.tags_of(session, ids)
+    latest = catalogs.reports_by_id(session, [h.last_report_id for h in hosts if h.last_report_id])
     items = []
     for h in hosts:
         item = host_json(h, counts[h.id], tags[h.id])
         item["transitions"] = states[h.id]
+        report = latest.get(h.last_report_id) if h.last_report_id else None
+        item["catalog"] = catalogs.catalog_json(report, current_catalog)
         items.append(item)
     return items
 
 
-def host_of(session: Session, host_id: int) -> dict[str, Any] | None:
+def host_of(session: Session, host_id: int, current_catalog: str | None = None) -> dict[str, Any] | None:
     """One host as the lists show it, or None."""
     host = session.get(Host, host_id)
-    return host_items(session, [host])[0] if host is not None else None
+    return host_items(session, [host], current_catalog)[0] if host is not None else None
 
 
 def list_hosts(
@@ -197,18 +213,25 @@ def list_hosts(
     offset: int = 0,
     after_id: int | None = None,
     policy: Policy | None = None,
+    current_catalog: str | None = None,
 ) -> Page:
     """A page of hosts matching `f`, in id order."""
     stmt = select(Host).where(*f.conditions(session, policy))
     rows, total, next_cursor = page_rows(
         session, stmt, Host.id, limit=limit, offset=offset, after_id=after_id
     )
-    items = host_items(session, [r[0] for r in rows])
+    items = host_items(session, [r[0] for r in rows], current_catalog)
     return Page(items, total, limit, offset, next_cursor, filters=f.to_json())
 
 
 def iter_hosts(
-    session: Session, f: HostFilter, *, policy: Policy | None, batch: int, limit: int
+    session: Session,
+    f: HostFilter,
+    *,
+    policy: Policy | None,
+    batch: int,
+    limit: int,
+    current_catalog: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every host matching `f` (at most `limit`), in id order, read `batch` at a time by keyset."""
     conds = f.conditions(session, policy)
@@ -224,7 +247,7 @@ def iter_hosts(
         )
         if not rows:
             return
-        yield from host_items(session, rows)
+        yield from host_items(session, rows, current_catalog)
         sent += len(rows)
         last_id = rows[-1].id
 

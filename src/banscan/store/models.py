@@ -204,6 +204,12 @@ class Report(Base):
     findings_count: Mapped[int] = mapped_column(Integer, default=0)
     banscan_version: Mapped[str] = mapped_column(String(64), default="")
     catalog_version: Mapped[str] = mapped_column(String(64), default="")
+    # The catalog that judged the result, as its `catalog` member names it: the SHA-256 of its
+    # content, where the scanner loaded it from (built-in, installed, path) and whether its
+    # publishers' signatures were verified. None: the result did not say (older scanners).
+    catalog_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    catalog_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    catalog_verified: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     body: Mapped[str] = mapped_column(Text)
 
 

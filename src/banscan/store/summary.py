@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from banscan.catalog.schema import Catalog
 from banscan.removal import STATES
+from banscan.store.catalogs import catalog_summary
 from banscan.store.deadlines import deadlines, finding_groups
 from banscan.store.hosts import UNKNOWN_OS
 from banscan.store.models import VERDICTS, AgentToken, Finding, Host, Report, Transition, TransitionEvent
@@ -26,9 +27,14 @@ def summary(
     role: str = "user",
     as_of: dt.date | None = None,
     jurisdiction: str = "US",
+    current_catalog: str | None = None,
 ) -> dict[str, Any]:
     """Estate counts, and obligations re-evaluated as of `as_of` from each finding's first
     identification.
+
+    `catalog`: the catalogs the hosts' latest results were judged by, against the server's
+    current one (`current_catalog`, default `catalog`'s version): how many hosts were judged by
+    an older one (`catalogs.catalog_summary`).
 
     Every query reads a covering index (the rows of findings carry JSON evidence and are never
     read): the findings are grouped once by (product, verdict, category, day first seen) for
@@ -171,14 +177,22 @@ def summary(
             "hosts": overdue_hosts,
             "by_regulation": overdue_by_reg,
         },
+        "catalog": catalog_summary(session, current_catalog or catalog.meta.version),
     }
 
 
 def overview(
-    session: Session, catalog: Catalog, role: str, as_of: dt.date, jurisdiction: str
+    session: Session,
+    catalog: Catalog,
+    role: str,
+    as_of: dt.date,
+    jurisdiction: str,
+    current_catalog: str | None = None,
 ) -> dict[str, Any]:
     """The API summary plus what only the page shows: every state, definitions age, the trend."""
-    data = summary(session, catalog, role=role, as_of=as_of, jurisdiction=jurisdiction)
+    data = summary(
+        session, catalog, role=role, as_of=as_of, jurisdiction=jurisdiction, current_catalog=current_catalog
+    )
     data["transitions"]["by_state"] = {s: 0 for s in STATES} | data["transitions"]["by_state"]
     last = catalog.meta.last_permitted_update
     data["definitions"] = {

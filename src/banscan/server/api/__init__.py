@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from banscan.server.api import (
     agents,
+    catalog,
     enrol_secrets,
     enrolments,
     findings,
@@ -19,7 +20,19 @@ from banscan.server.api import (
 )
 
 API_PREFIX = "/api/v1"
-RESOURCES = (agents, hosts, findings, transitions, tokens, users, imports, session, enrolments, enrol_secrets)
+RESOURCES = (
+    agents,
+    hosts,
+    findings,
+    catalog,
+    transitions,
+    tokens,
+    users,
+    imports,
+    session,
+    enrolments,
+    enrol_secrets,
+)
 
 
 def api_router() -> APIRouter:
@@ -28,6 +41,11 @@ def api_router() -> APIRouter:
     for module in RESOURCES:
         out.include_router(module.router)
     return out
+
+
+def catalog_repo_router() -> APIRouter:
+    """The signed catalog repository at /tuf/ (only for a server given one: else a 404)."""
+    return catalog.tuf_router()
 
 
 def login_router() -> APIRouter:

@@ -70,8 +70,17 @@ def summary(
     `by_site` lists every site; `by_tag` lists the 20 tags with the most hosts (then by name),
     as the overview does, each with its hosts and those with a present covered finding, and
     `tags_total` the number of tags in all. Hosts without tags are in no entry of `by_tag`, and
-    a host with several tags counts under each. `GET /api/v1/hosts?tag=` lists the hosts of any tag."""
+    a host with several tags counts under each. `GET /api/v1/hosts?tag=` lists the hosts of any tag.
+
+    `catalog` compares the catalog each host's latest result was judged by with the server's
+    current one (`GET /api/v1/catalog`): hosts per version, `hosts_outdated` (judged by an older
+    one; `GET /api/v1/hosts?catalog=outdated` lists them) and `hosts_unknown` (named none)."""
     st = state_of(request)
     return summary_store.summary(
-        db, st.catalog, role=role or st.settings.role, as_of=as_of, jurisdiction=st.settings.jurisdiction
+        db,
+        st.catalog,
+        role=role or st.settings.role,
+        as_of=as_of,
+        jurisdiction=st.settings.jurisdiction,
+        current_catalog=st.current_catalog().version,
     )

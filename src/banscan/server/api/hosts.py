@@ -40,7 +40,10 @@ def list_hosts(
     those with a removal record in that state, `overdue=1` those with an overdue obligation
     (for the server's role, today), `os` matches the platform (`unknown`: none sent), `search`
     the name or identifier, `site` the site (`(no site)`: hosts without one), `tag` one of the
-    host's tags — the same filter as the dashboard's host list."""
+    host's tags, `catalog=outdated` those whose latest result was judged by a catalog older than
+    the server's current one — the same filter as the dashboard's host list. Each host's
+    `catalog` is the catalog its latest result was judged by (version, SHA-256, source, whether
+    verified) and whether it is `outdated`."""
     result = host_store.list_hosts(
         db,
         f,
@@ -48,6 +51,7 @@ def list_hosts(
         offset=paging.offset,
         after_id=paging.after_id,
         policy=server_policy(request),
+        current_catalog=state_of(request).current_catalog().version,
     )
     return result.to_json()
 
@@ -65,8 +69,14 @@ def get_host(
     identified on the host (`first_identified`, kept when it is removed and found again), and
     its `obligations` are evaluated for `role` from that day as of `as_of` (while present; as of
     its last sighting once gone), with `deadline`: overdue since when and by how many days, or
-    the next deadline."""
-    detail = host_detail(db, host_id, policy=policy_of(request, role, as_of))
+    the next deadline. `catalog`: the catalog its latest result was judged by, and whether it is
+    older than the server's current one (`outdated`)."""
+    detail = host_detail(
+        db,
+        host_id,
+        policy=policy_of(request, role, as_of),
+        current_catalog=state_of(request).current_catalog().version,
+    )
     if detail is None:
         raise HTTPException(404, "host not found")
     return detail
@@ -97,7 +107,7 @@ def patch_host(
     audit(db, principal.name, "host.labels", str(host_id), client_addr(request), **changed)
     db.commit()
     state_of(request).overview_cache.clear()  # the counts by site and by tag changed
-    item = host_store.host_of(db, host_id)
+    item = host_store.host_of(db, host_id, state_of(request).current_catalog().version)
     if item is None:
         raise HTTPException(404, "host not found")
     return item
@@ -126,7 +136,7 @@ def post_reset_clock(host_id: RowId, request: Request, principal: AdminDep, db: 
     The time goes back to the newest result not in the future (or none); the next result is
     applied. Returns the host; nothing changes when its time is not in the future."""
     reset_host_clock(request, principal, db, host_id)
-    item = host_store.host_of(db, host_id)
+    item = host_store.host_of(db, host_id, state_of(request).current_catalog().version)
     if item is None:
         raise HTTPException(404, "host not found")
     return item

@@ -60,6 +60,8 @@ HOST_CSV = [
     "last_generated_at",
     "last_seen_at",
     "last_report_id",
+    "catalog_version",
+    "catalog_outdated",
 ]
 
 
@@ -78,6 +80,8 @@ def host_csv_row(h: dict[str, Any]) -> list[Any]:
         h["last_generated_at"],
         h["last_seen_at"],
         h["last_report_id"],
+        (h["catalog"] or {}).get("version"),
+        (h["catalog"] or {}).get("outdated"),
     ]
 
 
@@ -100,6 +104,7 @@ def _all_hosts(request: Request, f: HostFilter) -> Iterator[dict[str, Any]]:
             policy=server_policy(request),
             batch=exports.EXPORT_BATCH,
             limit=exports.MAX_EXPORT_ROWS,
+            current_catalog=state_of(request).current_catalog().version,
         )
 
 
@@ -107,7 +112,10 @@ def _all_hosts(request: Request, f: HostFilter) -> Iterator[dict[str, Any]]:
 def hosts_page(
     request: Request, principal: UserDep, db: ReadDB, f: HostFilterDep, paging: PagingDep, policy: PolicyDep
 ) -> Response:
-    result = list_hosts(db, f, limit=paging.limit, offset=paging.offset, policy=policy)
+    current = state_of(request).current_catalog()
+    result = list_hosts(
+        db, f, limit=paging.limit, offset=paging.offset, policy=policy, current_catalog=current.version
+    )
     params = f.params()
     return page(
         request,
@@ -117,6 +125,7 @@ def hosts_page(
         nav="hosts",
         items=result.items,
         f=f,
+        current_catalog=current.version,
         choices=_filter_choices(db),
         pager=pager("/hosts", params, paging, result.total),
         export=qs(params),
@@ -166,7 +175,8 @@ def _host_page(
     and the products, state and note it asked for (so nothing typed is lost)."""
     if not 1 <= host_id <= MAX_ID:
         raise HTTPException(404, "host not found")
-    detail = host_detail(db, host_id, policy=policy)
+    current = state_of(request).current_catalog()
+    detail = host_detail(db, host_id, policy=policy, current_catalog=current.version)
     if detail is None:
         raise HTTPException(404, "host not found")
     detail["finding_list"].sort(
@@ -187,6 +197,7 @@ def _host_page(
         title=detail["hostname"],
         nav="hosts",
         h=detail,
+        current_catalog=current.version,
         role=policy.role,
         manual_states=MANUAL_STATES,
         bulk_states=BULK_STATES,

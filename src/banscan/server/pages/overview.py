@@ -27,15 +27,16 @@ def cached_overview(session: Session, st: ServerState, role: str, as_of: dt.date
     """`overview`, reused while nothing it counts has changed, for at most
     `settings.overview_cache_seconds` (a bound on staleness where ids commit out of order)."""
     ttl = st.settings.overview_cache_seconds
+    current = st.current_catalog().version
     if ttl <= 0:
-        return overview(session, st.catalog, role, as_of, st.settings.jurisdiction)
-    key = (role, as_of, st.settings.jurisdiction)
+        return overview(session, st.catalog, role, as_of, st.settings.jurisdiction, current)
+    key = (role, as_of, st.settings.jurisdiction, current)
     mark = data_mark(session)
     now = time.monotonic()
     hit = st.overview_cache.get(key)
     if hit is not None and hit[0] == mark and now - hit[1] < ttl:
         return hit[2]
-    data = overview(session, st.catalog, role, as_of, st.settings.jurisdiction)
+    data = overview(session, st.catalog, role, as_of, st.settings.jurisdiction, current)
     if len(st.overview_cache) > 64:
         st.overview_cache.clear()
     st.overview_cache[key] = (mark, now, data)
