@@ -101,6 +101,16 @@ class Repository:
             raise PublishError(f"{path}: holds {md.signed.type} metadata, not {role}")
         return md
 
+    def next_version(self, role: str, kind: type[Any], expires: dt.datetime) -> Metadata[Any]:
+        """The role's metadata for the next publish: the latest with its version bumped (its
+        content kept, to be changed and signed anew), or version 1 of a new repository."""
+        md = self.latest(role)
+        if md is None:
+            return Metadata(kind(expires=expires))
+        md.signed.version += 1
+        md.signed.expires = expires
+        return md
+
     def write(self, md: Metadata[Any], role: str, *, versioned: bool) -> None:
         data = md.to_bytes(JSONSerializer(compact=False))
         if versioned:
@@ -186,12 +196,7 @@ def publish(
             versions["root"] = root.version
             rotated = current != wanted
 
-    targets_md = repo.latest("targets")
-    if targets_md is None:
-        targets_md = Metadata(Targets(expires=expires("targets")))
-    else:
-        targets_md.signed.version += 1
-        targets_md.signed.expires = expires("targets")
+    targets_md = repo.next_version("targets", Targets, expires("targets"))
     target = TargetFile.from_data(CATALOG_TARGET, data, ["sha256"])
     target.unrecognized_fields["custom"] = {
         "catalog_version": catalog.meta.version,
@@ -200,21 +205,11 @@ def publish(
     targets_md.signed.targets[CATALOG_TARGET] = target
     _sign(targets_md, keys.signers["targets"])
 
-    snapshot_md = repo.latest("snapshot")
-    if snapshot_md is None:
-        snapshot_md = Metadata(Snapshot(expires=expires("snapshot")))
-    else:
-        snapshot_md.signed.version += 1
-        snapshot_md.signed.expires = expires("snapshot")
+    snapshot_md = repo.next_version("snapshot", Snapshot, expires("snapshot"))
     snapshot_md.signed.meta["targets.json"] = MetaFile(version=targets_md.signed.version)
     _sign(snapshot_md, keys.signers["snapshot"])
 
-    timestamp_md = repo.latest("timestamp")
-    if timestamp_md is None:
-        timestamp_md = Metadata(Timestamp(expires=expires("timestamp")))
-    else:
-        timestamp_md.signed.version += 1
-        timestamp_md.signed.expires = expires("timestamp")
+    timestamp_md = repo.next_version("timestamp", Timestamp, expires("timestamp"))
     timestamp_md.signed.snapshot_meta = MetaFile(version=snapshot_md.signed.version)
     _sign(timestamp_md, keys.signers["timestamp"])
 
