@@ -35,15 +35,42 @@ def kesl_finding() -> Finding:
     )
 
 
+def covered_finding(reg_id: str) -> Finding:
+    """A finding of a product the regulation covers: KESL for Kaspersky's rules, else the first
+    product of the regulation's pack whose vendor it names (any pack's rules are tested)."""
+    reg = next(r for r in CAT.regulations if r.id == reg_id)
+    if "kaspersky-lab" in reg.covers_entities:
+        return kesl_finding()
+    product = next(
+        p
+        for p in CAT.products
+        if p.vendor in reg.covers_entities
+        and p.relation in reg.covers_relations
+        and p.category not in reg.exempt_categories
+    )
+    ev = Evidence("test", "display_name", product.name, "test:1", Confidence.DEFINITIVE)
+    return Finding(
+        host="h",
+        product=product.id,
+        product_name=product.name,
+        vendor=product.vendor,
+        verdict=Verdict.COVERED,
+        confidence=Confidence.DEFINITIVE,
+        evidence=[ev],
+        category=product.category.value,
+    )
+
+
 @pytest.mark.parametrize(("reg_id", "rule_id", "role", "jurisdiction"), CASES)
 def test_each_obligation_starts_on_its_effective_date(
     reg_id: str, rule_id: str, role: str, jurisdiction: str
 ) -> None:
     reg = next(r for r in CAT.regulations if r.id == reg_id)
     rule = next(o for o in reg.obligations if o.id == rule_id)
+    finding = covered_finding(reg_id)
 
     def status(day: dt.date) -> str:
-        obls = obligations_for(CAT, kesl_finding(), role, day, jurisdiction=jurisdiction)
+        obls = obligations_for(CAT, finding, role, day, jurisdiction=jurisdiction)
         mine = [
             o
             for o in obls

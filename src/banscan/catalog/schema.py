@@ -266,6 +266,14 @@ class Entity(_Strict):
     entity_list: EntityListing | None = None
     sources: list[str] = Field(min_length=1)
     pack: str = Field(default="", description="the pack it belongs to (set by the loader from its folder)")
+    unlisted_review: bool = Field(
+        default=False,
+        description=(
+            "a product of this entity the catalog does not list (known by brand, publisher or signer"
+            " alone) is for a person to review, not covered: the rule reaches only some of the"
+            " entity's products (by purpose or use)"
+        ),
+    )
 
     def all_names(self) -> list[str]:
         return [self.name, *self.legal_names, *self.former_names, *self.aliases, *self.cyrillic]

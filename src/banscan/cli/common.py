@@ -42,9 +42,12 @@ def load_catalog_or_exit(catalog: Path | None) -> Catalog:
         raise typer.Exit(2) from None
 
 
-def narrow_to_packs(catalog: Catalog, packs: list[str] | None, jurisdiction: str) -> Catalog:
+def narrow_to_packs(
+    catalog: Catalog, packs: list[str] | None, jurisdiction: str, role: str | None = None
+) -> Catalog:
     """The catalog narrowed to the packs asked for (`--pack`), else to every pack whose rules
-    reach `jurisdiction`; an unknown pack is a usage error naming the known ones."""
+    reach `jurisdiction` and bind `role` (a ban on contractors' equipment does not judge a home
+    user's laptop); an unknown pack is a usage error naming the known ones."""
     if not catalog.packs:
         return catalog
     known = [p.id for p in catalog.packs]
@@ -55,7 +58,8 @@ def narrow_to_packs(catalog: Catalog, packs: list[str] | None, jurisdiction: str
                 f"--pack: no pack {', '.join(map(repr, unknown))}; the catalog has {', '.join(known)}"
             )
         return catalog.with_packs(list(dict.fromkeys(packs)))
-    applies = [p.id for p in catalog.packs if p.applies_in(jurisdiction)]
+    binds = {r.pack for r in catalog.regulations if role is None or role in r.binds}
+    applies = [p.id for p in catalog.packs if p.applies_in(jurisdiction) and p.id in binds]
     return catalog if len(applies) == len(known) else catalog.with_packs(applies)
 
 

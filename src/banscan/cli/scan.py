@@ -101,7 +101,7 @@ def scan(
         typer.Option(
             "--pack",
             help="Scan for this pack's bans only (repeatable; default: every pack whose rules reach "
-            "--jurisdiction). `banscan catalog packs` lists them.",
+            "--jurisdiction and bind --role). `banscan catalog packs` lists them.",
         ),
     ] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
@@ -211,7 +211,7 @@ def scan(
         raise usage_error("--master and --findings-table need --engine spark")
     jurisdiction = _jurisdiction(jurisdiction)
     day = parse_as_of(as_of, "2024-09-29") or dt.date.today()
-    cat = narrow_to_packs(load_catalog_or_exit(catalog), pack, jurisdiction)
+    cat = narrow_to_packs(load_catalog_or_exit(catalog), pack, jurisdiction, role)
     identified = _previous(previous or [])
     entries = []
     if exceptions is not None:
