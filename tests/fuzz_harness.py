@@ -58,6 +58,7 @@ _FAMILY_FILES: dict[str, tuple[str, ...]] = {
     "spdx-tag-value": ("inputs/sbom/*.spdx",),
     "spdx3-jsonld": ("inputs_real/*.spdx3.json",),
     "reg": ("inputs_real/*.reg",),
+    "mobile": ("../fixtures/mobile/*",),
 }
 _FAMILY = {
     "intune-csv": "csv",
@@ -66,6 +67,8 @@ _FAMILY = {
     "defender-tvm-csv": "csv",
     "intune-json": "mdm",
     "jamf-json": "mdm",
+    "android-pm": "mobile",
+    "cfgutil-json": "mobile",
 }
 
 

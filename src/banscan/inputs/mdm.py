@@ -14,6 +14,12 @@ Jamf Pro (`jamf-json`):
     `applications[]` entry, `.app` dropped from the name, `bundleId` as bundle id;
   - Classic API mobile device (`{"mobile_device": {"general": {...}, "applications": [...]}}`):
     `application_name`, `application_version`, `identifier` as bundle id;
+  - Pro API mobile devices: `GET /api/v2/mobile-devices/{id}/detail` (host `name`, the apps in
+    the platform section, `ios.applications[]`, each `identifier`, `name`, `version`,
+    `shortVersion`), alone or in a list, and `GET /api/v2/mobile-devices/detail` (a
+    `results` list like computers-inventory's, host `general.displayName`, apps `identifier`
+    as bundle id), as the Jamf Pro API schema (MobileDeviceDetailsGetV2,
+    MobileDeviceInventory) describes them;
   - Classic API computer (`{"computer": {"general": {...}, "software": {"applications": [...]}}}`).
 
 Files are parsed whole with the standard library (up to MAX_BYTES); records are located as
@@ -344,6 +350,20 @@ class IntuneJsonReader(_JsonReader):
 # ---- Jamf Pro -------------------------------------------------------------------------------
 
 
+# The platform sections of a Pro API v2 mobile device detail (MobileDeviceDetailsV2).
+_V2_SECTIONS = ("ios", "visionos", "watchos", "tvos")
+_V2_SECTION = re.compile(r'"(?:ios|visionos|watchos|tvos)"\s*:\s*\{')
+
+
+def _v2_section(dev: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(platform, section) of a v2 mobile device detail whose section lists applications."""
+    for key in _V2_SECTIONS:
+        section = dev.get(key)
+        if isinstance(section, dict) and isinstance(section.get("applications"), list):
+            return key, section
+    return None
+
+
 def _strip_app(name: str) -> str:
     return name[:-4] if name.casefold().endswith(".app") and len(name) > 4 else name
 
@@ -368,6 +388,12 @@ class JamfJsonReader(_JsonReader):
             return 80
         if '"computer"' in text and '"software"' in text and '"applications"' in text:
             return 75
+        if (
+            '"applications"' in text
+            and _V2_SECTION.search(text)
+            and ('"udid"' in text or '"serialNumber"' in text or '"managementId"' in text)
+        ):
+            return 80
         return 0
 
     def records(
@@ -379,6 +405,9 @@ class JamfJsonReader(_JsonReader):
             return
         if isinstance(root, dict) and isinstance(root.get("computer"), dict):
             yield from self._classic_computer(doc, root["computer"], filename, errors, default_host)
+            return
+        if isinstance(root, dict) and _v2_section(root) is not None:
+            yield from self._mobile_v2(doc, root, filename, errors, default_host)
             return
         computers: list[Any]
         if isinstance(root, dict) and isinstance(root.get("results"), list):
@@ -394,13 +423,18 @@ class JamfJsonReader(_JsonReader):
             if not isinstance(comp, dict):
                 errors.report(filename, f"results[{i}]", "expected a computer object; skipped")
                 continue
+            if _v2_section(comp) is not None:
+                yield from self._mobile_v2(doc, comp, filename, errors, default_host)
+                continue
             general = _dict(comp.get("general"))
             hardware = _dict(comp.get("hardware"))
-            host = _text(general.get("name")) or default_host
+            # a computer's `general.name`; a mobile device's (v2 mobile-devices/detail) displayName
+            host = _text(general.get("name")) or _text(general.get("displayName")) or default_host
             device = _extras(
-                ("jamf_id", comp.get("id")),
-                ("udid", comp.get("udid")),
+                ("jamf_id", comp.get("id") if "id" in comp else comp.get("mobileDeviceId")),
+                ("udid", comp.get("udid") if "udid" in comp else general.get("udid")),
                 ("serial_number", hardware.get("serialNumber")),
+                ("platform", comp.get("deviceType")),
             )
             apps = comp.get("applications")
             if apps is None:
@@ -422,13 +456,18 @@ class JamfJsonReader(_JsonReader):
                     source=Source(self.name, self._loc(doc, filename, app, "?")),
                     kind=RecordKind.APP,
                     name=_strip_app(name),
-                    version=_text(app.get("version")) or _text(app.get("cfBundleShortVersionString")),
+                    version=_text(app.get("version"))
+                    or _text(app.get("cfBundleShortVersionString"))
+                    or _text(app.get("shortVersion")),
                     path=_text(app.get("path")),
-                    bundle_id=_text(app.get("bundleId")),
+                    # a mobile device's app (v2 mobile-devices/detail) has `identifier`
+                    bundle_id=_text(app.get("bundleId")) or _text(app.get("identifier")),
                     extra=device
                     + _extras(
                         ("mac_app_store", app.get("macAppStore")),
                         ("bundle_version", app.get("cfBundleVersion")),
+                        ("short_version", app.get("shortVersion")),
+                        ("management_status", app.get("managementStatus")),
                     ),
                 )
 
@@ -466,6 +505,40 @@ class JamfJsonReader(_JsonReader):
                     ("short_version", app.get("application_short_version")),
                     ("status", app.get("application_status")),
                 ),
+            )
+
+    def _mobile_v2(
+        self, doc: LocatedJson, dev: dict[str, Any], filename: str, errors: ErrorSink, default_host: str
+    ) -> Iterator[InventoryRecord]:
+        """One `v2/mobile-devices/{id}/detail` object: its apps are in its platform's section."""
+        found = _v2_section(dev)
+        if found is None:
+            return
+        platform, section = found
+        host = _text(dev.get("name")) or default_host
+        device = _extras(
+            ("jamf_id", dev.get("id")),
+            ("udid", dev.get("udid")),
+            ("serial_number", dev.get("serialNumber")),
+            ("platform", dev.get("type") or platform),
+        )
+        for app in section["applications"]:
+            if not isinstance(app, dict):
+                errors.report(
+                    filename, doc.line_of(section), "an applications entry is not an object; skipped"
+                )
+                continue
+            name = _text(app.get("name"))
+            if name is None:
+                continue
+            yield InventoryRecord(
+                host=host,
+                source=Source(self.name, self._loc(doc, filename, app, "?")),
+                kind=RecordKind.APP,
+                name=name,
+                version=_text(app.get("version")) or _text(app.get("shortVersion")),
+                bundle_id=_text(app.get("identifier")),
+                extra=device + _extras(("short_version", app.get("shortVersion"))),
             )
 
     def _classic_computer(

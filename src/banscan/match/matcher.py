@@ -236,7 +236,12 @@ class Matcher:
     def _finding(self, host: str, g: _Group) -> Finding:
         evidence = sorted(g.evidence.values(), key=lambda e: (-e.confidence.rank, e.kind, e.location))
         verdict, confidence = decide(g.product, evidence)
-        if g.product is None and verdict == Verdict.COVERED and g.entity is not None and g.entity.unlisted_review:
+        if (
+            g.product is None
+            and verdict == Verdict.COVERED
+            and g.entity is not None
+            and g.entity.unlisted_review
+        ):
             verdict = Verdict.REVIEW
         version = _most_common(g.versions)
         brand = _most_common(g.brands)
