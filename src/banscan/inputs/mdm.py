@@ -174,6 +174,26 @@ def _extras(*pairs: tuple[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def parse_located(data: bytes, filename: str, errors: ErrorSink) -> LocatedJson | None:
+    """A JSON inventory's bytes decoded (UTF-8 or UTF-16) and parsed with line numbers, or None
+    after one error line (not text, nested too deep, not JSON)."""
+    try:
+        text = decode_json_bytes(data)
+    except UnicodeDecodeError as exc:
+        errors.report(filename, None, f"not UTF-8 or UTF-16 text (byte offset {exc.start}); skipped")
+        return None
+    if too_deep(text):
+        errors.report(filename, None, f"not readable: {TooDeep()}")
+        return None
+    try:
+        return LocatedJson(text)
+    except json.JSONDecodeError as exc:
+        errors.report(filename, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        errors.report(filename, None, f"not readable: {TooDeep()}")
+    return None
+
+
 class _JsonReader:
     """Shared reading: size cap, decoding, parsing with line numbers, then `records()`."""
 
@@ -189,24 +209,10 @@ class _JsonReader:
                 filename, None, f"larger than the {_size(MAX_BYTES)} limit for JSON inventories; skipped"
             )
             return
-        try:
-            text = decode_json_bytes(data)
-        except UnicodeDecodeError as exc:
-            errors.report(filename, None, f"not UTF-8 or UTF-16 text (byte offset {exc.start}); skipped")
-            return
-        del data
-        if too_deep(text):
-            errors.report(filename, None, f"not readable: {TooDeep()}")
-            return
-        try:
-            doc = LocatedJson(text)
-        except json.JSONDecodeError as exc:
-            errors.report(filename, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
-            return
-        except RecursionError:
-            errors.report(filename, None, f"not readable: {TooDeep()}")
-            return
-        yield from self.records(doc, filename, errors, default_host)
+        doc = parse_located(data, filename, errors)
+        del data  # the text alone is kept while the records are read
+        if doc is not None:
+            yield from self.records(doc, filename, errors, default_host)
 
     def records(
         self, doc: LocatedJson, filename: str, errors: ErrorSink, default_host: str

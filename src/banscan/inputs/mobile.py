@@ -32,7 +32,6 @@ discovered-apps reports for iOS and Android (AppInvAggregate, AppInvRawData, App
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,8 +40,7 @@ from typing import Any, BinaryIO, ClassVar
 from banscan.errors import ErrorSink
 from banscan.inputs.base import SNIFF_BYTES, InputReader, head_of
 from banscan.inputs.csvsniff import UTF8_BOM, UTF16_BE_BOM, UTF16_LE_BOM, head_text
-from banscan.inputs.jsondepth import TooDeep, too_deep
-from banscan.inputs.mdm import LocatedJson, decode_json_bytes
+from banscan.inputs.mdm import LocatedJson, parse_located
 from banscan.models import InventoryRecord, RecordKind, Source
 
 MAX_LINE = 64 * 1024  # a package line is a path and a name; longer is not pm output
@@ -246,23 +244,10 @@ class CfgutilReader:
         if len(data) > MAX_JSON_BYTES:
             errors.report(filename, None, f"larger than {MAX_JSON_BYTES} bytes; skipped")
             return
-        try:
-            text = decode_json_bytes(data)
-        except UnicodeDecodeError as exc:
-            errors.report(filename, None, f"not UTF-8 or UTF-16 text (byte offset {exc.start}); skipped")
-            return
-        if too_deep(text):
-            errors.report(filename, None, f"not readable: {TooDeep()}")
-            return
-        try:
-            doc = LocatedJson(text)
-        except json.JSONDecodeError as exc:
-            errors.report(filename, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
-            return
-        except RecursionError:
-            errors.report(filename, None, f"not readable: {TooDeep()}")
-            return
-        yield from self._records(doc, filename, errors)
+        doc = parse_located(data, filename, errors)
+        del data  # the text alone is kept while the records are read
+        if doc is not None:
+            yield from self._records(doc, filename, errors)
 
     def _records(self, doc: LocatedJson, filename: str, errors: ErrorSink) -> Iterator[InventoryRecord]:
         root = doc.root
