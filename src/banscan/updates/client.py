@@ -237,7 +237,7 @@ def _update(
         changed = current is None or current.sha256 != sha
         got = installed.install(data, sha, new.meta.version, record) if changed else current
         assert got is not None
-        return UpdateOutcome(old=old, new=load_catalog(got.path), installed=got, changed=changed)
+        return UpdateOutcome(old=old, new=new, installed=got, changed=changed)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
