@@ -92,12 +92,14 @@ def catalog_packs(
         write_output(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", None)
         return
     table = Table(title=f"banscan catalog {cat.meta.version} — {len(rows)} packs")
-    for col in ("id", "title", "version", "jurisdictions", "products", "regulations"):
+    # the title takes what the narrow columns leave (an 80-column terminal keeps it readable)
+    for col in ("id", "title", "version", "where", "products", "rules"):
         table.add_column(
             col,
             overflow="fold",
-            no_wrap=col in ("id", "version", "jurisdictions"),
-            justify="right" if col in ("products", "regulations") else "left",
+            no_wrap=col != "title",
+            ratio=1 if col == "title" else None,
+            justify="right" if col in ("products", "rules") else "left",
         )
     for r in rows:
         table.add_row(
