@@ -468,16 +468,35 @@ class Catalog(_Strict):
 
     def with_packs(self, ids: list[str]) -> Catalog:
         """The catalog narrowed to the entities, products, regulations and alternatives of some
-        packs (plus entities they name from other packs; every source stays). Same origin."""
+        packs, plus what their rules reach in other packs (the products of a covered vendor, the
+        entities they name, those products' alternatives; every source stays). Same origin."""
         keep = set(ids)
-        products = [p for p in self.products if p.pack in keep]
         regulations = [r for r in self.regulations if r.pack in keep]
+        # a pack's rule may cover a vendor whose products another pack lists (a state list naming
+        # Kaspersky): those products are judged too, so the rule is never left with nothing to find
+        parents = {e.id: e.parent for e in self.entities}
+        covered = {eid for r in regulations for eid in r.covers_entities}
+
+        def under_rule(eid: str | None) -> bool:
+            seen: set[str] = set()
+            while eid and eid not in seen:
+                if eid in covered:
+                    return True
+                seen.add(eid)
+                eid = parents.get(eid)
+            return False
+
+        products = [
+            p
+            for p in self.products
+            if p.pack in keep or under_rule(p.vendor) or any(map(under_rule, p.integrates))
+        ]
+        with_products = keep | {p.pack for p in products}
         # the packs' entities, and any other pack's they name (a vendor, an integrated engine)
         named = {e.id for e in self.entities if e.pack in keep}
         named.update(p.vendor for p in products)
         named.update(eid for p in products for eid in p.integrates)
         named.update(eid for r in regulations for eid in r.covers_entities)
-        parents = {e.id: e.parent for e in self.entities}
         for eid in list(named):
             while (eid := parents.get(eid)) and eid not in named:  # type: ignore[assignment]
                 named.add(eid)
@@ -486,7 +505,7 @@ class Catalog(_Strict):
                 "entities": [e for e in self.entities if e.id in named],
                 "products": products,
                 "regulations": regulations,
-                "alternatives": [a for a in self.alternatives if a.pack in keep],
+                "alternatives": [a for a in self.alternatives if a.pack in with_products],
                 "packs": [p for p in self.packs if p.id in keep],
             }
         )
