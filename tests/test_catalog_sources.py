@@ -130,13 +130,13 @@ def test_news_by_outlet_title_and_date(catalog: Catalog) -> None:
         "techcrunch-ultraav-2024": "TechCrunch",
         "securityweek-ultraav-2024": "SecurityWeek",
         "oodaloop-2024": "OODA Loop",
-        "nh-hb1335": "Concord Monitor",
+        "concordmonitor-nh-kaspersky-2018": "Concord Monitor",
     }
     for sid, outlet in outlets.items():
         s = catalog.source(sid)
         assert outlet in s.publisher, sid
         assert outlet not in s.title, sid  # the title is the story's own headline
-    for sid in ("helpnetsecurity-ultraav-2024", "oodaloop-2024", "nh-hb1335"):
+    for sid in ("helpnetsecurity-ultraav-2024", "oodaloop-2024", "concordmonitor-nh-kaspersky-2018"):
         assert catalog.source(sid).published is not None, sid
     # Stories read only through copies: the copy is consulted, the outlet is still the source.
     for sid in ("techcrunch-ultraav-2024", "securityweek-ultraav-2024"):

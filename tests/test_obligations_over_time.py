@@ -205,8 +205,8 @@ def test_state_jurisdiction_keeps_federal_rules(catalog: Catalog) -> None:
         catalog, kes(), "state-agency", D("2024-11-08"), jurisdiction=normalise_jurisdiction("TX")
     )
     regs = {o.regulation for o in obls}
-    assert {"bis-icts-2024-kaspersky", "texas-prohibited-technologies"} <= regs
-    assert "nh-hb1335" not in regs
+    assert {"bis-icts-2024-kaspersky", "tx-prohibited-technologies-2022"} <= regs
+    assert "nh-rsa-21-r-15" not in regs
 
 
 # --- the command line ----------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def test_scan_jurisdiction_typos_exit_2_and_codes_are_normalised(root: Path) -> 
     out = scan("--root", str(root), "--role", "state-agency", "--jurisdiction", "tx", "--as-of", "2024-11-08")
     assert out["jurisdiction"] == "US-TX"
     regs = {o["regulation"] for f in out["findings"] for o in f["obligations"]}
-    assert {"bis-icts-2024-kaspersky", "texas-prohibited-technologies"} <= regs
+    assert {"bis-icts-2024-kaspersky", "tx-prohibited-technologies-2022"} <= regs
 
 
 def test_report_uses_the_earliest_identification_across_inputs(root: Path, tmp_path: Path) -> None:

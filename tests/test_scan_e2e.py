@@ -191,11 +191,11 @@ def test_federal_agency_bod_deadlines_are_overdue(linux_root: Path) -> None:
 def test_state_and_telecom_rules(linux_root: Path) -> None:
     _, tx = scan_json("--root", str(linux_root), "--role", "state-agency", "--jurisdiction", "US-TX")
     kesl = next(f for f in tx["findings"] if f["product"] == "kesl")
-    assert "texas-prohibited-technologies" in {o["regulation"] for o in kesl["obligations"]}
-    assert "nh-hb1335" not in {o["regulation"] for o in kesl["obligations"]}
+    assert "tx-prohibited-technologies-2022" in {o["regulation"] for o in kesl["obligations"]}
+    assert "nh-rsa-21-r-15" not in {o["regulation"] for o in kesl["obligations"]}
     _, nh = scan_json("--root", str(linux_root), "--role", "state-agency", "--jurisdiction", "US-NH")
     kesl = next(f for f in nh["findings"] if f["product"] == "kesl")
-    assert "nh-hb1335" in {o["regulation"] for o in kesl["obligations"]}
+    assert "nh-rsa-21-r-15" in {o["regulation"] for o in kesl["obligations"]}
     _, tel = scan_json("--root", str(linux_root), "--role", "telecom", "--as-of", "2022-03-24")
     kesl = next(f for f in tel["findings"] if f["product"] == "kesl")
     fcc = [o for o in kesl["obligations"] if o["regulation"] == "fcc-covered-list-kaspersky"]

@@ -96,7 +96,7 @@ def test_what_do_i_do_now_quotes_the_catalog_per_role() -> None:
     assert [d["kind"] for d in contractor][:2] == ["reporting", "reporting"]  # deadlines first
     assert any("3 US business days" in (d["due"] or "") for d in contractor)
     state = roles["state-agency"]
-    assert state["jurisdictions"] == ["US-NH", "US-TX"]
+    assert state["jurisdictions"] == ["US-NH", "US-TX", "US-VA"]
     assert roles["user"]["duties"] == []  # users are only advised (BIS), which is for everyone
 
 

@@ -6,11 +6,12 @@ driver registries), each with its provenance — not only on fixtures written fo
 Each record is matched alone, as the one row a real inventory often carries about a thing.
 
 Corpus lines (JSON Lines):
-    {"id": "pos-0001", "label": "kaspersky" | "carve-out" | "successor" | "other",
+    {"id": "pos-0001", "label": "kaspersky" | "banned" | "carve-out" | "successor" | "other",
      "ambiguous": false, "category": "driver", "prov": "ms-altitudes",
      "record": {"kind": "driver", "name": "klif.sys", "publisher": null, ...}}
 
-`label` says what the record is; `ambiguous` marks names whose identity is uncertain alone
+`label` says what the record is (`banned`: software another pack of the catalog bans, for
+corpora of other bans); `ambiguous` marks names whose identity is uncertain alone
 (a bare `avp.exe`): those must be found but may stay `review`. `expect` names the verdict when
 it is not the label's: a folder, data file or registry key of a Kaspersky product alone is a
 footprint, `remnant`.
@@ -29,10 +30,11 @@ from banscan.catalog.schema import Catalog
 from banscan.match.matcher import Matcher
 from banscan.models import Finding, InventoryRecord, RecordKind, Source, Verdict
 
-LABELS = ("kaspersky", "carve-out", "successor", "other")
+LABELS = ("kaspersky", "banned", "carve-out", "successor", "other")
 # The verdict each label must get (the positives' share of `covered` is a threshold, not a rule).
 EXPECTED = {
     "kaspersky": {Verdict.COVERED},
+    "banned": {Verdict.COVERED},
     "carve-out": {Verdict.INFORMATIONAL},
     "successor": {Verdict.INFORMATIONAL},
     "other": set(),
