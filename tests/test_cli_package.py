@@ -73,3 +73,23 @@ def test_output_file_is_confirmed_on_stderr(tmp_path: Path) -> None:
     assert out.is_file()
     quiet = subprocess.run([*cmd, "--quiet"], capture_output=True, text=True, check=False)
     assert quiet.returncode == 1 and quiet.stderr == ""
+
+
+def test_every_data_file_of_the_package_is_shipped() -> None:
+    """A catalog pack, template or migration left out of `package-data` works from a clone and
+    is missing from an installed wheel: every file beside the code must match a pattern."""
+    import tomllib
+
+    src = Path(__file__).resolve().parents[1] / "src" / "banscan"
+    with open(src.parents[1] / "pyproject.toml", "rb") as fh:
+        patterns = tomllib.load(fh)["tool"]["setuptools"]["package-data"]["banscan"]
+    shipped = {p for pattern in patterns for p in src.glob(pattern) if p.is_file()}
+    data = {
+        p
+        for p in src.rglob("*")
+        if p.is_file()
+        and p.suffix not in (".py", ".pyc")
+        and "__pycache__" not in p.parts
+        and p.name != ".keep"
+    }
+    assert sorted(str(p.relative_to(src)) for p in data - shipped) == []
