@@ -23,6 +23,7 @@ from banscan.store import accounts, sites
 from banscan.store.deadlines import Policy
 from banscan.store.hosts import OUTDATED, HostFilter
 from banscan.store.models import VERDICTS
+from banscan.store.packs import PackScope, pack_scope
 from banscan.store.paging import decode_cursor
 
 if TYPE_CHECKING:
@@ -270,6 +271,18 @@ def role_param(request: Request, role: str | None) -> str:
     return choice(role, CATALOG_ROLES, "role") or state_of(request).settings.role
 
 
+def pack_param(request: Request, pack: str | None) -> PackScope | None:
+    """A pack of the server's catalog (400 from a page, 422 from the API otherwise), as the
+    findings it holds; None when not given."""
+    catalog = state_of(request).catalog
+    wanted = choice(pack, [p.id for p in catalog.packs], "pack")
+    return pack_scope(catalog, wanted) if wanted else None
+
+
+PACK_HELP = "a pack of the server's catalog (`GET /api/v1/packs`): only its findings"
+PackQuery = Annotated[str | None, Query(max_length=64, description=PACK_HELP)]
+
+
 def yes(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes", "on")
 
@@ -315,6 +328,14 @@ def host_filter(
             json_schema_extra={"enum": [OUTDATED]},
         ),
     ] = None,
+    pack: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="a pack of the server's catalog (`GET /api/v1/packs`): with a present "
+            "finding of one of its products (and `verdict`, `state`, `overdue` of those)",
+        ),
+    ] = None,
 ) -> HostFilter:
     """The host filter of the API's host list, the dashboard's host list and its exports."""
     wanted = choice(catalog, (OUTDATED,), "catalog")
@@ -329,6 +350,7 @@ def host_filter(
         search=text(q) or text(search),
         site=text(site),
         tag=text(tag),
+        pack=pack_param(request, pack),
     )
 
 

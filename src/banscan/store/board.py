@@ -5,6 +5,7 @@ Informational products are findings, not removal items."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -18,20 +19,26 @@ from banscan.policy.deadlines import summarize
 from banscan.removal import FLAG_NEW_AGENT, STATES
 from banscan.store.deadlines import Deadlines, Policy, deadline_json, tracked
 from banscan.store.models import Finding, Host, Report, Transition, TransitionEvent, utcnow
+from banscan.store.packs import PackScope
 from banscan.store.paging import as_date, count, iso
 
 
 @dataclass(frozen=True)
 class TransitionFilter:
+    """Which removal records: in a `state`, of a `product` or of any product of a `pack`,
+    `flagged`, or of a present finding with an `overdue` obligation."""
+
     state: str | None = None
     product: str | None = None
     flagged: bool = False
     overdue: bool = False
+    pack: PackScope | None = None
 
     def params(self) -> dict[str, str]:
         out = {
             "state": self.state,
             "product": self.product,
+            "pack": self.pack.id if self.pack else None,
             "flagged": "1" if self.flagged else None,
             "overdue": "1" if self.overdue else None,
         }
@@ -52,6 +59,8 @@ def transition_stmt(f: TransitionFilter, dl: Deadlines | None) -> Any:
         stmt = stmt.where(Transition.state == f.state)
     if f.product:
         stmt = stmt.where(Transition.product == f.product)
+    if f.pack:
+        stmt = stmt.where(f.pack.condition(Transition.product))
     if f.flagged:
         stmt = stmt.where(Transition.flag.is_not(None))
     if f.overdue and dl is not None:
@@ -122,7 +131,7 @@ def board_columns(
     for state in STATES:
         if f.state and f.state != state:
             continue
-        stmt = transition_stmt(TransitionFilter(state, f.product, f.flagged, f.overdue), dl)
+        stmt = transition_stmt(dataclasses.replace(f, state=state), dl)
         n = count(session, stmt)
         rows = session.execute(
             stmt.order_by(Transition.updated_at.desc(), Transition.id.desc()).offset(offset).limit(limit)

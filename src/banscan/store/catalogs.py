@@ -136,6 +136,11 @@ def update_note(body: str) -> dict[str, str] | None:
         doc = json.loads(body)
     except (ValueError, RecursionError):
         return None
+    return update_of(doc)
+
+
+def update_of(doc: Any) -> dict[str, str] | None:
+    """`update_note` of a result already parsed."""
     found = doc.get("catalog") if isinstance(doc, dict) else None
     update = found.get("update") if isinstance(found, dict) else None
     if not isinstance(update, dict) or update.get("outcome") not in UPDATE_OUTCOMES:

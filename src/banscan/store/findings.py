@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from banscan.policy import deadlines as due
 from banscan.store import sites
-from banscan.store.catalogs import catalog_json, update_note
+from banscan.store.catalogs import catalog_json, update_of
 from banscan.store.deadlines import Policy, deadline_json, tracked
 from banscan.store.hosts import host_json
 from banscan.store.models import VERDICTS, Finding, Host, Report, Transition, TransitionEvent
+from banscan.store.packs import PackOf, PackScope, judged_by, parse_result
 from banscan.store.paging import Page, as_date, iso, page_rows
 
 
@@ -52,8 +53,10 @@ def finding_json(
     hostname: str | None = None,
     history: list[TransitionEvent] | None = None,
     policy: Policy | None = None,
+    pack_of: PackOf | None = None,
 ) -> dict[str, Any]:
-    """A finding with its removal record (none for informational products).
+    """A finding with its removal record (none for informational products), and with `pack_of`
+    the `pack` its product belongs to in the server's catalog (null: none).
 
     With a `policy`, `obligations` are evaluated for its role and jurisdiction from the day the
     product was first identified on the host — as of the policy's day while the product is
@@ -91,6 +94,8 @@ def finding_json(
         out["obligations_as_of"] = day.isoformat()
         out["deadline"] = deadline_json(summary)
         out["overdue"] = bool(f.present and summary.overdue_since is not None)
+    if pack_of is not None:
+        out["pack"] = pack_of(f.product)
     if hostname is not None:
         out["hostname"] = hostname
     return out
@@ -104,8 +109,10 @@ def host_detail(
     policy: Policy | None = None,
     current_catalog: str | None = None,
 ) -> dict[str, Any] | None:
-    """A host with every finding it has had, its latest reports, and `catalog`: the catalog its
-    latest result was judged by (`outdated` against `current_catalog`, the server's current one)."""
+    """A host with every finding it has had (each with its `pack`, given a `policy`), its latest
+    reports, `catalog`: the catalog its latest result was judged by (`outdated` against
+    `current_catalog`, the server's current one), and `packs_judged`: the packs that result says
+    judged it."""
     host = session.get(Host, host_id)
     if host is None:
         return None
@@ -127,12 +134,14 @@ def host_detail(
         if f.present:
             counts[f.verdict] = counts.get(f.verdict, 0) + 1
     out = host_json(host, counts, sites.tags_of(session, [host_id])[host_id])
+    pack_of = PackOf(policy.catalog) if policy is not None else None
     out["finding_list"] = [
         finding_json(
             f,
             trans.get(f.product),
             history=events.get(trans[f.product].id) if f.product in trans else None,
             policy=policy,
+            pack_of=pack_of,
         )
         for f in findings
     ]
@@ -145,9 +154,14 @@ def host_detail(
     out["reports"] = [report_meta_json(r) for r in recent]
     latest = session.get(Report, host.last_report_id) if host.last_report_id else None
     out["catalog"] = catalog_json(latest, current_catalog)
-    if latest is not None and out["catalog"] is not None:
-        # the agent's catalog update before that scan (one body, most likely read above already)
-        out["catalog"]["update"] = update_note(latest.body)
+    out["packs_judged"] = []
+    if latest is not None:
+        # one body, most likely read above already, parsed once
+        doc = parse_result(latest.body)
+        out["packs_judged"] = judged_by(doc)
+        if out["catalog"] is not None:
+            # the agent's catalog update before that scan
+            out["catalog"]["update"] = update_of(doc)
     return out
 
 
@@ -182,7 +196,10 @@ def list_findings(
     state: str | None = None,
     present: bool | None = True,
     policy: Policy | None = None,
+    pack: PackScope | None = None,
 ) -> Page:
+    """A page of findings, each with its host's name, its removal record and, given a `policy`,
+    its obligations and `pack`; `pack`: only the findings of that pack."""
     stmt = (
         select(Finding, Transition, Host.hostname)
         .join(Host, Host.id == Finding.host_id)
@@ -201,10 +218,13 @@ def list_findings(
         stmt = stmt.where(Transition.state == state)
     if present is not None:
         stmt = stmt.where(Finding.present.is_(present))
+    if pack is not None:
+        stmt = stmt.where(pack.condition(Finding.product))
     rows, total, next_cursor = page_rows(
         session, stmt, Finding.id, limit=limit, offset=offset, after_id=after_id
     )
-    items = [finding_json(f, t, hostname=name, policy=policy) for f, t, name in rows]
+    pack_of = PackOf(policy.catalog) if policy is not None else None
+    items = [finding_json(f, t, hostname=name, policy=policy, pack_of=pack_of) for f, t, name in rows]
     return Page(items, total, limit, offset, next_cursor)
 
 

@@ -18,6 +18,7 @@ from banscan.models import VERDICT_NAMES
 from banscan.store import catalogs, sites
 from banscan.store.deadlines import Policy, deadlines, tracked
 from banscan.store.models import VERDICTS, Finding, Host, Transition
+from banscan.store.packs import PackScope
 from banscan.store.paging import Page, iso, like_pattern, page_rows
 
 UNKNOWN_OS = "unknown"  # the `os` filter value and summary key of hosts that sent no platform
@@ -31,7 +32,8 @@ class HostFilter:
     sent); `site` (`(no site)`: hosts without one); `tag`: one of the host's tags; `search`: part
     of the name or identifier; `overdue`: with a present finding whose obligation is overdue;
     `catalog` (`outdated`): whose latest result was judged by a catalog older than
-    `current_catalog`, the server's current one."""
+    `current_catalog`, the server's current one; `pack`: as `product`, for any product of that
+    pack (with `verdict`, `state` and `overdue` too: a finding of the pack's)."""
 
     verdict: str | None = None
     product: str | None = None
@@ -43,6 +45,7 @@ class HostFilter:
     tag: str | None = None
     catalog: str | None = None
     current_catalog: str = ""
+    pack: PackScope | None = None
 
     def params(self) -> dict[str, str]:
         """The dashboard's query parameters for this filter (empty ones left out)."""
@@ -55,6 +58,7 @@ class HostFilter:
             "state": self.state,
             "overdue": "1" if self.overdue else None,
             "catalog": self.catalog,
+            "pack": self.pack.id if self.pack else None,
             "q": self.search,
         }
         return {k: v for k, v in out.items() if v}
@@ -70,23 +74,28 @@ class HostFilter:
             "overdue": self.overdue,
             "search": self.search,
             "catalog": self.catalog,
+            "pack": self.pack.id if self.pack else None,
         }
 
     def conditions(self, session: Session, policy: Policy | None) -> list[ColumnElement[bool]]:
         """WHERE clauses on `hosts`; `policy` says what `overdue` is evaluated for (without one,
         `overdue` matches nothing)."""
         conds: list[ColumnElement[bool]] = []
-        if self.verdict or self.product:
+        if self.verdict or self.product or self.pack:
             fconds: list[ColumnElement[bool]] = [Finding.present.is_(True)]
             if self.verdict:
                 fconds.append(Finding.verdict == self.verdict)
             if self.product:
                 fconds.append(Finding.product == self.product)
+            if self.pack:
+                fconds.append(self.pack.condition(Finding.product))
             conds.append(Host.id.in_(select(Finding.host_id).where(*fconds)))
         if self.state:
             tconds: list[ColumnElement[bool]] = [Transition.state == self.state]
             if self.product:
                 tconds.append(Transition.product == self.product)
+            if self.pack:
+                tconds.append(self.pack.condition(Transition.product))
             conds.append(Host.id.in_(select(Transition.host_id).where(*tconds, on_board())))
         if self.os:
             if self.os.lower() == UNKNOWN_OS:
@@ -110,7 +119,8 @@ class HostFilter:
                 else None
             )
             if dl is not None and dl.overdue_days:
-                conds.append(Host.id.in_(select(Finding.host_id).where(dl.condition())))
+                late = [dl.condition(), *([self.pack.condition(Finding.product)] if self.pack else [])]
+                conds.append(Host.id.in_(select(Finding.host_id).where(*late)))
             else:
                 conds.append(false())
         if self.catalog == OUTDATED:

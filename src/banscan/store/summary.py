@@ -7,15 +7,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.orm import Session
 
 from banscan.catalog.schema import Catalog
 from banscan.removal import STATES
 from banscan.store.catalogs import catalog_summary
-from banscan.store.deadlines import deadlines, finding_groups
+from banscan.store.deadlines import Deadlines, FindingGroup, deadlines, finding_groups
 from banscan.store.hosts import UNKNOWN_OS
 from banscan.store.models import VERDICTS, AgentToken, Finding, Host, Report, Transition, TransitionEvent
+from banscan.store.packs import PackOf, PackScope, groups_of, hosts_with, pack_scope
 from banscan.store.paging import as_date
 from banscan.store.sites import SUMMARY_TAGS, site_label, tag_host_counts, tag_host_counts_among
 
@@ -28,9 +29,15 @@ def summary(
     as_of: dt.date | None = None,
     jurisdiction: str = "US",
     current_catalog: str | None = None,
+    pack: PackScope | None = None,
 ) -> dict[str, Any]:
     """Estate counts, and obligations re-evaluated as of `as_of` from each finding's first
     identification.
+
+    `pack`: the findings and removal records counted are that pack's only (the hosts known,
+    scanned and per OS, site and tag, and the catalogs, stay the whole estate's). Without one,
+    `by_pack` splits the figures by the catalog's packs (`pack_split`); each product of
+    `by_product` names its `pack`.
 
     `catalog`: the catalogs the hosts' latest results were judged by, against the server's
     current one (`current_catalog`, default `catalog`'s version): how many hosts were judged by
@@ -51,32 +58,45 @@ def summary(
     range of it per listed tag (`tag_host_counts`, `tag_host_counts_among`)."""
     as_of = as_of or dt.datetime.now(dt.UTC).date()
     present = Finding.present.is_(True)
+    # the pack's findings (and removal records) only, or every one
+    in_pack = pack.condition(Finding.product) if pack is not None else true()
+    pack_of = PackOf(catalog)
     hosts = session.scalar(select(func.count()).select_from(Host)) or 0
     scanned = (
         session.scalar(select(func.count()).select_from(Host).where(Host.last_report_id.is_not(None))) or 0
     )
     covered_hosts = (
         session.scalar(
-            select(func.count(func.distinct(Finding.host_id))).where(Finding.verdict == "covered", present)
+            select(func.count(func.distinct(Finding.host_id))).where(
+                Finding.verdict == "covered", present, in_pack
+            )
         )
         or 0
     )
     with_findings = (
         session.scalar(
             select(func.count(func.distinct(Finding.host_id))).where(
-                Finding.verdict != "informational", present
+                Finding.verdict != "informational", present, in_pack
             )
         )
         or 0
     )
 
-    groups = finding_groups(session)
+    every_group = finding_groups(session)
+    groups = groups_of(every_group, pack_of, pack.id) if pack is not None else every_group
     by_verdict = {v: 0 for v in VERDICTS}
     by_product: dict[str, dict[str, Any]] = {}
     for product, verdict, _category, _day, n in groups:
         by_verdict[verdict] = by_verdict.get(verdict, 0) + n
         entry = by_product.setdefault(
-            product, {"product": product, "product_name": product, "hosts": 0, "covered_hosts": 0}
+            product,
+            {
+                "product": product,
+                "product_name": product,
+                "pack": pack_of(product),
+                "hosts": 0,
+                "covered_hosts": 0,
+            },
         )
         entry["hosts"] += n  # one finding per host and product
         if verdict == "covered":
@@ -98,7 +118,7 @@ def summary(
     by_site: dict[str, dict[str, Any]] = {}
     for site, n in session.execute(select(Host.site, func.count()).group_by(Host.site)):
         by_site[site] = {"site": site_label(site), "hosts": n, "hosts_with_covered": 0}
-    covered = select(Finding.host_id).where(Finding.verdict == "covered", present)
+    covered = select(Finding.host_id).where(Finding.verdict == "covered", present, in_pack)
     for platform, site, n in session.execute(
         select(Host.platform, Host.site, func.count())
         .where(Host.id.in_(covered))
@@ -125,8 +145,11 @@ def summary(
 
     states: dict[str, int] = {}
     flags: dict[str, int] = {}
+    records_in_pack = pack.condition(Transition.product) if pack is not None else true()
     for state, flag, n in session.execute(
-        select(Transition.state, Transition.flag, func.count()).group_by(Transition.state, Transition.flag)
+        select(Transition.state, Transition.flag, func.count())
+        .where(records_in_pack)
+        .group_by(Transition.state, Transition.flag)
     ):
         states[state] = states.get(state, 0) + n
         if flag:
@@ -136,7 +159,7 @@ def summary(
     untracked = (
         select(Transition.state, Transition.flag, func.count())
         .join(Finding, and_(Finding.host_id == Transition.host_id, Finding.product == Transition.product))
-        .where(Finding.verdict == "informational")
+        .where(Finding.verdict == "informational", records_in_pack)
         .group_by(Transition.state, Transition.flag)
     )
     for state, flag, n in session.execute(untracked):
@@ -178,7 +201,42 @@ def summary(
             "by_regulation": overdue_by_reg,
         },
         "catalog": catalog_summary(session, current_catalog or catalog.meta.version),
+        "pack": pack.id if pack is not None else None,
+        "by_pack": pack_split(session, catalog, every_group, dl) if pack is None else [],
     }
+
+
+def pack_split(
+    session: Session, catalog: Catalog, groups: list[FindingGroup], dl: Deadlines
+) -> list[dict[str, Any]]:
+    """The summary's figures per pack of the catalog: hosts with a covered finding, covered
+    findings still present, findings to act on, and overdue findings and hosts. Counted from
+    the estate's finding groups and its deadlines (`dl`, evaluated once for every pack): a
+    query per pack for its hosts, none for a pack without findings."""
+    pack_of = PackOf(catalog)
+    out = []
+    for p in catalog.packs:
+        mine = groups_of(groups, pack_of, p.id)
+        covered = sum(g[4] for g in mine if g[1] == "covered")
+        to_act = sum(g[4] for g in mine if g[1] != "informational")
+        late = sum(g[4] for g in mine if g[1] != "informational" and dl.is_overdue(*g[:4]))
+        scope = pack_scope(catalog, p.id)
+        out.append(
+            {
+                "pack": p.id,
+                "title": p.title,
+                "version": p.version,
+                "findings": sum(g[4] for g in mine),
+                "findings_to_act_on": to_act,
+                "covered": covered,
+                "hosts_with_covered": (
+                    hosts_with(session, scope.condition(), Finding.verdict == "covered") if covered else 0
+                ),
+                "overdue_findings": late,
+                "overdue_hosts": hosts_with(session, scope.condition(), dl.condition()) if late else 0,
+            }
+        )
+    return out
 
 
 def overview(
@@ -188,10 +246,18 @@ def overview(
     as_of: dt.date,
     jurisdiction: str,
     current_catalog: str | None = None,
+    pack: PackScope | None = None,
 ) -> dict[str, Any]:
-    """The API summary plus what only the page shows: every state, definitions age, the trend."""
+    """The API summary plus what only the page shows: every state, definitions age, the trend
+    (of `pack`'s findings only, given one, as the summary's counts)."""
     data = summary(
-        session, catalog, role=role, as_of=as_of, jurisdiction=jurisdiction, current_catalog=current_catalog
+        session,
+        catalog,
+        role=role,
+        as_of=as_of,
+        jurisdiction=jurisdiction,
+        current_catalog=current_catalog,
+        pack=pack,
     )
     data["transitions"]["by_state"] = {s: 0 for s in STATES} | data["transitions"]["by_state"]
     last = catalog.meta.last_permitted_update
@@ -200,7 +266,7 @@ def overview(
         "age_days": max(0, (as_of - last).days),
         "hosts_affected": data["hosts_with_covered"],
     }
-    data["trend"] = trend(session, as_of)
+    data["trend"] = trend(session, as_of, pack=pack)
     return data
 
 
@@ -220,8 +286,11 @@ def data_mark(session: Session) -> tuple[Any, ...]:
     )
 
 
-def trend(session: Session, as_of: dt.date, max_points: int = 60) -> list[dict[str, Any]]:
-    """Hosts with a covered finding on each sampled day, from first and last sightings.
+def trend(
+    session: Session, as_of: dt.date, max_points: int = 60, pack: PackScope | None = None
+) -> list[dict[str, Any]]:
+    """Hosts with a covered finding (of `pack`, given one) on each sampled day, from first and
+    last sightings.
 
     A host counts from its earliest covered sighting until its covered findings are all gone."""
     per_host = (
@@ -231,7 +300,7 @@ def trend(session: Session, as_of: dt.date, max_points: int = 60) -> list[dict[s
             func.max(case((Finding.present.is_(True), 1), else_=0)).label("open"),
             func.max(Finding.gone_at).label("end"),
         )
-        .where(Finding.verdict == "covered")
+        .where(Finding.verdict == "covered", pack.condition(Finding.product) if pack else true())
         .group_by(Finding.host_id)
         .subquery()
     )

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from banscan.server.api.common import AsOfParam, RoleParam, RowId
-from banscan.server.deps import PagingDep, ReadDB, State, UserDep, Verdict, policy_of, state_of
+from banscan.server.deps import (
+    PackQuery,
+    PagingDep,
+    ReadDB,
+    State,
+    UserDep,
+    Verdict,
+    pack_param,
+    policy_of,
+    state_of,
+)
 from banscan.store import findings as finding_store
 from banscan.store import summary as summary_store
 from banscan.store.paging import MAX_ID
@@ -38,9 +48,12 @@ def list_findings(
     present: Annotated[bool | None, Query(description="true (default): still seen; false: gone")] = True,
     as_of: AsOfParam = None,
     role: RoleParam = None,
+    pack: PackQuery = None,
 ) -> dict[str, Any]:
     """Findings, each with its first identification and obligations as `GET /hosts/{id}` gives
-    them; informational products have no removal record (`transition` is null)."""
+    them, and the `pack` its product belongs to in the server's catalog (null: none; `pack=`
+    keeps one pack's findings); informational products have no removal record (`transition` is
+    null)."""
     result = finding_store.list_findings(
         db,
         limit=paging.limit,
@@ -52,6 +65,7 @@ def list_findings(
         state=state,
         present=present,
         policy=policy_of(request, role, as_of),
+        pack=pack_param(request, pack),
     )
     return result.to_json()
 
@@ -63,6 +77,7 @@ def summary(
     db: ReadDB,
     as_of: dt.date | None = None,
     role: Annotated[str | None, Query(max_length=32)] = None,
+    pack: PackQuery = None,
 ) -> dict[str, Any]:
     """Estate summary; obligations are evaluated as of `as_of` (default today) for `role`
     (default: the server's), counting deadlines from each finding's first sighting.
@@ -74,7 +89,11 @@ def summary(
 
     `catalog` compares the catalog each host's latest result was judged by with the server's
     current one (`GET /api/v1/catalog`): hosts per version, `hosts_outdated` (judged by an older
-    one; `GET /api/v1/hosts?catalog=outdated` lists them) and `hosts_unknown` (named none)."""
+    one; `GET /api/v1/hosts?catalog=outdated` lists them) and `hosts_unknown` (named none).
+
+    `by_pack` splits hosts with covered findings, covered findings, findings to act on and the
+    overdue ones by the packs of the server's catalog; `pack=` counts one pack's findings and
+    removal records only (hosts known and per OS, site and tag stay the whole estate's)."""
     st = state_of(request)
     return summary_store.summary(
         db,
@@ -83,4 +102,5 @@ def summary(
         as_of=as_of,
         jurisdiction=st.settings.jurisdiction,
         current_catalog=st.current_catalog().version,
+        pack=pack_param(request, pack),
     )

@@ -27,6 +27,7 @@ from banscan.store import sites
 from banscan.store.accounts import audit
 from banscan.store.findings import host_detail
 from banscan.store.ingest import request_scan
+from banscan.store.packs import packs_found
 
 router = APIRouter()
 
@@ -41,9 +42,12 @@ def list_hosts(
     (for the server's role, today), `os` matches the platform (`unknown`: none sent), `search`
     the name or identifier, `site` the site (`(no site)`: hosts without one), `tag` one of the
     host's tags, `catalog=outdated` those whose latest result was judged by a catalog older than
-    the server's current one — the same filter as the dashboard's host list. Each host's
-    `catalog` is the catalog its latest result was judged by (version, SHA-256, source, whether
-    verified) and whether it is `outdated`."""
+    the server's current one, `pack` those with a present finding of that pack of the server's
+    catalog (with `verdict`, `state` and `overdue`: of that pack's products) — the same filter
+    as the dashboard's host list. Each host's `catalog` is the catalog its latest result was
+    judged by (version, SHA-256, source, whether verified) and whether it is `outdated`, and
+    `packs_found` the packs of its present findings."""
+    st = state_of(request)
     result = host_store.list_hosts(
         db,
         f,
@@ -51,8 +55,11 @@ def list_hosts(
         offset=paging.offset,
         after_id=paging.after_id,
         policy=server_policy(request),
-        current_catalog=state_of(request).current_catalog().version,
+        current_catalog=st.current_catalog().version,
     )
+    found = packs_found(db, st.catalog, [h["id"] for h in result.items])
+    for h in result.items:
+        h["packs_found"] = found[h["id"]]
     return result.to_json()
 
 
@@ -69,8 +76,9 @@ def get_host(
     identified on the host (`first_identified`, kept when it is removed and found again), and
     its `obligations` are evaluated for `role` from that day as of `as_of` (while present; as of
     its last sighting once gone), with `deadline`: overdue since when and by how many days, or
-    the next deadline. `catalog`: the catalog its latest result was judged by, and whether it is
-    older than the server's current one (`outdated`)."""
+    the next deadline, and its `pack` in the server's catalog. `catalog`: the catalog its latest
+    result was judged by, and whether it is older than the server's current one (`outdated`);
+    `packs_judged`: the packs (id, title, version) that result says judged it."""
     detail = host_detail(
         db,
         host_id,

@@ -42,6 +42,7 @@ from banscan.store.findings import host_detail
 from banscan.store.hosts import HostFilter, iter_hosts, list_hosts, platforms, product_choices
 from banscan.store.ingest import request_scan, set_transition
 from banscan.store.models import VERDICTS
+from banscan.store.packs import pack_labels, packs_found
 from banscan.store.paging import MAX_ID
 
 router = page_router()
@@ -85,8 +86,9 @@ def host_csv_row(h: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _filter_choices(session: Session) -> dict[str, Any]:
+def _filter_choices(session: Session, catalog: Catalog) -> dict[str, Any]:
     return {
+        "packs": pack_labels(catalog),
         "verdicts": VERDICTS,
         "states": STATES,
         "products": product_choices(session),
@@ -112,10 +114,14 @@ def _all_hosts(request: Request, f: HostFilter) -> Iterator[dict[str, Any]]:
 def hosts_page(
     request: Request, principal: UserDep, db: ReadDB, f: HostFilterDep, paging: PagingDep, policy: PolicyDep
 ) -> Response:
-    current = state_of(request).current_catalog()
+    st = state_of(request)
+    current = st.current_catalog()
     result = list_hosts(
         db, f, limit=paging.limit, offset=paging.offset, policy=policy, current_catalog=current.version
     )
+    found = packs_found(db, st.catalog, [h["id"] for h in result.items])
+    for h in result.items:
+        h["packs_found"] = found[h["id"]]
     params = f.params()
     return page(
         request,
@@ -126,7 +132,7 @@ def hosts_page(
         items=result.items,
         f=f,
         current_catalog=current.version,
-        choices=_filter_choices(db),
+        choices=_filter_choices(db, st.catalog),
         pager=pager("/hosts", params, paging, result.total),
         export=qs(params),
     )
@@ -189,6 +195,7 @@ def _host_page(
     names = regulation_names(policy.catalog)
     for f in detail["finding_list"]:
         f["regulations"] = regulations_of(f["obligations"], names)
+    packs = pack_labels(policy.catalog)
     return page(
         request,
         principal,
@@ -203,6 +210,8 @@ def _host_page(
         bulk_states=BULK_STATES,
         next_state=_next_state,
         regulation_names=names,
+        packs=packs,
+        pack_groups=by_pack(detail["finding_list"], list(packs)),
         tracked=sum(1 for f in detail["finding_list"] if f["transition"]),
         opened=opened,
         recorded=recorded,
@@ -212,6 +221,18 @@ def _host_page(
         max_tags=sites.MAX_TAGS,
         clock_ahead=_ahead(detail["last_generated_at"]),
     )
+
+
+def by_pack(
+    findings: list[dict[str, Any]], order: list[str]
+) -> list[tuple[str | None, list[dict[str, Any]]]]:
+    """A host's findings grouped by their pack, in the catalog's order of packs (findings of no
+    pack last), each group in the order given."""
+    groups: dict[str | None, list[dict[str, Any]]] = {}
+    for f in findings:
+        groups.setdefault(f.get("pack"), []).append(f)
+    rank = {p: i for i, p in enumerate(order)}
+    return sorted(groups.items(), key=lambda g: (g[0] is None, rank.get(g[0] or "", len(rank)), g[0] or ""))
 
 
 def regulation_names(catalog: Catalog) -> dict[str, str]:

@@ -10,11 +10,13 @@ from fastapi import Depends, Query, Request, Response
 
 from banscan.removal import EXPORT_COLUMNS, HISTORY_COLUMNS, STATES
 from banscan.server.deps import (
+    PackQuery,
     PagingDep,
     PolicyDep,
     ReadDB,
     UserDep,
     choice,
+    pack_param,
     server_policy,
     state_of,
     text,
@@ -25,6 +27,7 @@ from banscan.server.pages.exports import csv_response, json_response
 from banscan.server.pages.render import page, page_router, pager, qs
 from banscan.store.board import TransitionFilter, board_columns, iter_history, iter_transitions
 from banscan.store.hosts import product_choices
+from banscan.store.packs import pack_labels
 
 router = page_router()
 
@@ -33,16 +36,19 @@ HISTORY_CSV = list(HISTORY_COLUMNS)
 
 
 def transition_filter(
+    request: Request,
     state: Annotated[str | None, Query(max_length=32)] = None,
     product: Annotated[str | None, Query(max_length=200)] = None,
     flagged: Annotated[str | None, Query(max_length=8)] = None,
     overdue: Annotated[str | None, Query(max_length=8)] = None,
+    pack: PackQuery = None,
 ) -> TransitionFilter:
     return TransitionFilter(
         state=choice(state, STATES, "state"),
         product=text(product),
         flagged=yes(flagged),
         overdue=yes(overdue),
+        pack=pack_param(request, pack),
     )
 
 
@@ -70,6 +76,7 @@ def transitions_page(
         f=f,
         states=STATES,
         products=product_choices(db, removal=True),
+        packs=pack_labels(state_of(request).catalog),
         pager=pager("/transitions", params, paging, total),
         export=qs(params),
     )
