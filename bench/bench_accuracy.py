@@ -2,7 +2,10 @@
 
 Run with `.venv/bin/python bench/bench_accuracy.py` (add `--misses` to list what was missed or
 wrongly flagged, with each record's provenance). The corpus is tests/data/accuracy/*.jsonl;
-its provenance files name the repository, path and commit (or page) of every record.
+its provenance files name the repository, path and commit (or page) of every record. Another
+pack's corpus is measured with the catalog narrowed to that pack, e.g.
+`--corpus tests/data/accuracy-ndaa --packs ndaa-889` or
+`--corpus tests/data/accuracy-ndaa/us-tx --packs us-tx`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="folder of *.jsonl corpus files")
     ap.add_argument("--catalog", help="catalog folder or file (default: the shipped one)")
+    ap.add_argument("--packs", help="comma-separated packs to narrow the catalog to (default: all)")
     ap.add_argument("--misses", action="store_true", help="list every miss and false positive")
     args = ap.parse_args(argv)
 
@@ -30,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.corpus}: no *.jsonl corpus files", file=sys.stderr)
         return 2
     cases = [c for f in files for c in read_corpus(f)]
-    report = evaluate(load_catalog(args.catalog), cases)
+    catalog = load_catalog(args.catalog)
+    if args.packs:
+        catalog = catalog.with_packs([p.strip() for p in args.packs.split(",") if p.strip()])
+    report = evaluate(catalog, cases)
 
     def line(label: str, category: str, counts: tuple[int, ...] | list[int]) -> str:
         return f"{label:<10} {category:<18}" + "".join(f" {c:>8}" for c in counts)
@@ -45,13 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for label, t in totals.items():
         print(line(label, "(all)", t))
-    pos = [o for o in report.by("kaspersky") if not o.case.ambiguous and o.case.expect is None]
+    positives = report.by("kaspersky") + report.by("banned")
+    pos = [o for o in positives if not o.case.ambiguous and o.case.expect is None]
     covered = sum(1 for o in pos if o.verdict == "covered")
-    feet = [o for o in report.by("kaspersky") if o.case.expect is not None]
-    found = sum(1 for o in report.by("kaspersky") if o.found)
+    feet = [o for o in positives if o.case.expect is not None]
+    found = sum(1 for o in positives if o.found)
     flagged = [o for o in report.by("other") if o.found]
     print()
-    print(f"positives found: {found}/{len(report.by('kaspersky'))}")
+    print(f"positives found: {found}/{len(positives)}")
     if pos:
         print(f"unambiguous positives covered: {covered}/{len(pos)} = {covered / len(pos):.1%}")
     for verdict in sorted({o.case.expect.value for o in feet if o.case.expect}):

@@ -59,6 +59,7 @@ _FAMILY_FILES: dict[str, tuple[str, ...]] = {
     "spdx3-jsonld": ("inputs_real/*.spdx3.json",),
     "reg": ("inputs_real/*.reg",),
     "mobile": ("../fixtures/mobile/*",),
+    "network": ("inputs/network/*",),
 }
 _FAMILY = {
     "intune-csv": "csv",
@@ -69,6 +70,11 @@ _FAMILY = {
     "jamf-json": "mdm",
     "android-pm": "mobile",
     "cfgutil-json": "mobile",
+    "nmap-xml": "network",
+    "snmp-walk": "network",
+    "dhcpd-leases": "network",
+    "dnsmasq-leases": "network",
+    "netbox-csv": "network",
 }
 
 

@@ -240,7 +240,11 @@ def branch_identifiers(catalog: Catalog, q: PackQuery) -> Iterator[tuple[Product
 
 def test_pack_is_osquery_pack_json(catalog: Catalog) -> None:
     pack = json.loads(render_osquery_pack(catalog))
-    assert set(pack) == {"platform", "queries"}
+    # osquery's Pack::initialize reads platform and queries (and shard, version, oncall, discovery)
+    # and passes over other keys: description and left_out are for the people who deploy it
+    assert set(pack) == {"platform", "description", "left_out", "queries"}
+    assert catalog.meta.version in pack["description"] and "Kaspersky Lab" in pack["description"]
+    assert pack["left_out"] and all(isinstance(line, str) for line in pack["left_out"])
     assert pack["queries"]
     for name, q in pack["queries"].items():
         assert re.fullmatch(r"[a-z0-9_]+", name)
@@ -335,7 +339,7 @@ def test_program_names_agree_with_matcher(catalog: Catalog, queries: list[PackQu
 
 
 def test_publisher_query(catalog: Catalog, queries: list[PackQuery]) -> None:
-    (q,) = [q for q in queries if q.source == "programs_publisher"]
+    (q,) = [q for q in queries if q.source == "programs_publisher" and q.group == "covered"]
     db = connect()
     insert(db, "programs", name="Kaspersky Secret Tool 2", publisher="AO Kaspersky Lab")
     insert(db, "programs", name="Kaspersky Helper", publisher="Kaspersky Lab, Inc.")

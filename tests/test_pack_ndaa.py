@@ -74,3 +74,27 @@ def test_first_report_is_due_one_business_day_after_identification(identified: s
     )
     assert len(reports) == 2, [(o.status, o.action[:40]) for o in obls]
     assert reports[0] == due  # the first report; the second is due ten business days on
+
+
+@pytest.mark.parametrize(
+    ("kind", "publisher", "verdict", "category"),
+    [
+        # a switch an inventory says Huawei made: its telecommunications equipment, any use
+        (RecordKind.DEVICE, "Huawei", "covered", "network-appliance"),
+        # Huawei software the pack does not list: evidence of equipment, for a person to check
+        (RecordKind.APP, "Huawei Technologies Co., Ltd.", "review", "unlisted"),
+        # Hikvision equipment is covered only for some purposes: review either way
+        (RecordKind.DEVICE, "Hikvision", "review", "network-appliance"),
+    ],
+)
+def test_unlisted_equipment_and_software_of_a_vendor(
+    kind: RecordKind, publisher: str, verdict: str, category: str
+) -> None:
+    matcher = Matcher(CATALOG)
+    matcher.add(
+        InventoryRecord(
+            host="h", source=Source("test", "t:1"), kind=kind, name="Model X 200", publisher=publisher
+        )
+    )
+    (finding,) = matcher.findings()
+    assert (finding.verdict.value, finding.category) == (verdict, category)

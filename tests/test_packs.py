@@ -1,6 +1,7 @@
 """A new ban is a pack of data: a pack that exists only in the tests (a fictional vendor's
-program, app and device agent, a regulation with two dated obligations) is listed, scanned,
-judged, reported, planned and exported by code that knows nothing of it."""
+program, app and device agent, a regulation with two dated obligations, a reporting clause and
+removal steps) is listed, scanned, judged, reported — its own FAR-style report included —
+planned and exported by code that knows nothing of it."""
 
 from __future__ import annotations
 
@@ -189,3 +190,138 @@ def test_default_packs_are_those_that_bind_the_role(
     assert r.exit_code in (0, 1), r.output
     doc = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
     assert not any(f["product"].startswith("zephyr") for f in doc["findings"])
+
+
+_FAR_CONTEXT = """\
+contractor: Example Federal Services LLC
+reporter: {name: Pat Lee}
+contract_number: 47QTCA-31-D-0007
+suppliers:
+  - {name: Zephyr Optics, cage_code: 9Z9Z9}
+"""
+
+
+def test_far_report_for_the_new_ban_comes_from_its_reporting_clause(
+    catalog_dir: Path, results_log: Path, tmp_path: Path
+) -> None:
+    result = tmp_path / "result.json"
+    _scan(catalog_dir, results_log, result)
+    context = tmp_path / "contract.yaml"
+    context.write_text(_FAR_CONTEXT, encoding="utf-8")
+    args = [
+        "report",
+        str(result),
+        "--catalog",
+        str(catalog_dir),
+        "--document",
+        "far",
+        "--far-context",
+        str(context),
+    ]
+    r = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    wrapper = json.loads(r.stdout)
+    # the Kaspersky finding on ws-03 has its own clause's document; the fictional act its own
+    assert wrapper["schema"] == "banscan/far-reports/v1"
+    docs = {d["regulation"]: d for d in wrapper["documents"]}
+    assert set(docs) == {"ndaa-1634-far-52-204-23", "zephyr-act-2031"}
+    doc = docs["zephyr-act-2031"]
+    assert doc["schema"] == "banscan/far-zephyr-act-sec-3/v1"
+    assert (doc["clause"], doc["report_to"]) == (
+        "Zephyr Act sec. 3(b)",
+        "the contracting officer named in the contract",
+    )
+    assert doc["initial"]["paragraph"] == "sec. 3(b)(1)" and doc["initial"]["days"] == 1
+    assert doc["followup"] is None  # the act asks for one report only
+    assert [p["id"] for p in doc["packs"]] == ["zephyr-ban"]
+    (report,) = doc["reports"]
+    assert report["initial_due"] == "2031-03-06"  # one business day after Wednesday 2031-03-05
+    assert report["followup_due"] == ""
+    assert [m.split(" ")[0] for m in doc["missing"]] == ["mitigation"]  # no follow-up fields asked
+    items = {(i["host"], i["model_or_product"]) for i in report["items"]}
+    assert items == {
+        ("ws-01", "Zephyr Cam Viewer 3.2"),
+        ("ws-01", "Zephyr Device Agent"),
+        ("mac-02", "Zephyr Cam Viewer 3.2"),
+    }
+    for item in report["items"]:
+        # the fields the clause asks for: the supplier's CAGE code (from the context), no UEI
+        assert (item["supplier"], item["brand"]) == ("Zephyr Optics Holdings", "Zephyr Optics")
+        assert item["supplier_cage_code"] == "9Z9Z9" and "supplier_uei" not in item
+    kaspersky = docs["ndaa-1634-far-52-204-23"]["reports"][0]
+    assert [i["host"] for i in kaspersky["items"]] == ["ws-03"]  # each clause reports what it covers
+
+    r = CliRunner().invoke(app, [*args, "--format", "md"])
+    assert r.exit_code == 0, r.output
+    md = r.stdout
+    assert md.startswith("# FAR 52.204-23 and Zephyr Act sec. 3 reports")
+    assert (
+        "## Zephyr Act sec. 3(b) report — Zephyr Optics items (Zephyr Optics Holdings and its affiliates)"
+        in md
+    )
+    assert "**1-business-day report** (sec. 3(b)(1)) — date identified 2031-03-05, due **2031-03-06**" in md
+    assert "| Host | Supplier | Supplier CAGE code | Brand | Model or product | Mitigation |" in md
+    assert "Judged by pack: Zephyr Optics equipment and apps (a fictional ban) (zephyr-ban 2031.1.0)" in md
+
+
+def test_plan_for_the_new_ban_takes_removal_steps_from_the_pack(
+    catalog_dir: Path, results_log: Path, tmp_path: Path
+) -> None:
+    result = tmp_path / "result.json"
+    _scan(catalog_dir, results_log, result)
+    out = tmp_path / "plan.json"
+    r = CliRunner().invoke(
+        app, ["plan", str(result), "--catalog", str(catalog_dir), "-f", "json", "-o", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    plan = json.loads(out.read_text(encoding="utf-8"))
+    assert "zephyr-ban" in [p["id"] for p in plan["packs"]]
+    steps = {
+        (h["host"], pp["product"]): [(s["phase"], s["action"], s["command"]) for s in pp["steps"]]
+        for h in plan["hosts"]
+        for pp in h["products"]
+    }
+    agent = steps[("ws-01", "zephyr-device-agent")]
+    assert (
+        "prepare",
+        "Release the host from Zephyr Fleet Manager before uninstalling the agent.",
+        "",
+    ) in agent
+    assert (
+        "remove",
+        "Run ZephyrClean to remove the agent's drivers and reboot. (ZephyrClean: https://example.org/zephyr/zephyrclean)",
+        "ZephyrClean.exe /all /reboot",
+    ) in agent
+    # the agent manages the vendor's other product on its host …
+    viewer = steps[("ws-01", "zephyr-cam-viewer")]
+    assert [a for phase, a, _ in viewer if phase == "prepare"] == [
+        "If the host is enrolled in Zephyr Fleet Manager, uninstall the product from the manager's console first."
+    ]
+    # … not on the Mac without it, where the step is worded from the product's category and name
+    mac = steps[("mac-02", "zephyr-cam-viewer")]
+    assert [a for phase, a, _ in mac if phase == "prepare"] == [
+        "This is Zephyr Cam Viewer, management software: first move what it manages to the replacement "
+        "and keep what records you need (policies, event history); remove it last."
+    ]
+    # another vendor's removal tool is never offered for the fictional vendor's products
+    commands = " ".join(c for key, ss in steps.items() if key[1].startswith("zephyr") for _, _, c in ss)
+    assert "kavremover" not in commands and "ZephyrClean" in commands
+    assert any(c == "kavremover.exe" for _, _, c in steps[("ws-03", "kes-windows")])
+
+
+def test_a_report_that_follows_no_report_is_refused(catalog_dir: Path, tmp_path: Path) -> None:
+    from banscan.catalog.loader import CatalogError
+
+    folder = tmp_path / "catalog"
+    shutil.copytree(catalog_dir, folder)
+    regs = folder / "packs" / "zephyr-ban" / "regulations.yaml"
+    text = regs.read_text(encoding="utf-8")
+    regs.write_text(
+        text.replace("fields: [contract_number,", "after: report-sent\n        fields: [contract_number,"),
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError, match="exactly one report may come first"):
+        load_catalog(folder)
+    regs.write_text(text.replace("kind: reporting", "kind: action"), encoding="utf-8")
+    with pytest.raises(CatalogError, match="`report` belongs to reporting obligations"):
+        load_catalog(folder)

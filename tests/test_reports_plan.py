@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from banscan.documents import ReportInputError, build_context
 from banscan.documents.html import render_plan
-from banscan.documents.load import parse_result
+from banscan.documents.load import load_results, parse_result
 from banscan.documents.plan import (
     CSV_COLUMNS,
     HostPlan,
@@ -314,3 +314,48 @@ def test_bod_requirements_say_in_force_since_and_overdue() -> None:
     status = {r["id"]: r["status"] for r in bod.requirements}
     assert status["identify"] == "in force since 2017-09-13; overdue since 2017-10-13 (2583 days)"
     assert "| Requirement | Deadline | Status |" in render_bod_markdown(bod)
+
+
+def test_removal_steps_are_catalog_data() -> None:
+    cat = catalog()
+    kes = _steps(build_plan(late_context()), WIN_HOST, "kes-windows")
+    # the vendor's removal tool comes from its vendor-wide removal data, after the MSI uninstall
+    generic = cat.product("kaspersky-generic").removal
+    assert generic is not None and generic.vendor_wide
+    (tool,) = generic.steps
+    assert tool.tool and tool.platforms == ["windows"]
+    removes = [s for s in kes.steps if s.phase == "remove"]
+    assert removes[0].command.startswith(f"msiexec /x {KES_GUID}")
+    assert removes[-1].command == tool.command and removes[-1].action == " ".join(tool.action.split())
+    # the console's uninstall task and password: the product's own prepare step
+    own = cat.product("kes-windows").removal
+    assert own is not None
+    assert [s.action for s in kes.steps if s.phase == "prepare"] == [" ".join(own.steps[0].action.split())]
+    # the Mac and Linux products get no Windows tool
+    plans = build_plan(late_context())
+    assert not any(
+        "kavremover" in s.command
+        for h in plans
+        if h.platform != "windows"
+        for p in h.products
+        for s in p.steps
+    )
+    # without removal data the same product gets no tool, and a prepare step from its category
+    bare = cat.model_copy(update={"products": [p.model_copy(update={"removal": None}) for p in cat.products]})
+    kes = _steps(build_plan(build_context(load_results([estate_files()[1]]), bare)), WIN_HOST, "kes-windows")
+    assert not any("kavremover" in s.command for s in kes.steps)
+    assert [s.action for s in kes.steps if s.phase == "prepare"] == [
+        "Turn off the application's self-defense (Settings) and quit it before uninstalling; a parental "
+        "control or protection product may ask for its own password."
+    ]
+
+
+def test_plans_name_the_packs_they_were_judged_by() -> None:
+    ctx = late_context()
+    plans = build_plan(ctx)
+    ids = [p["id"] for p in ctx.packs]
+    assert "kaspersky" in ids
+    assert [p["id"] for p in json.loads(render_json(plans, ctx))["packs"]] == ids
+    md = render_markdown(plans, ctx)
+    assert "Judged by pack(s): Kaspersky Lab software (kaspersky " in md
+    assert "Packs: Kaspersky Lab software (kaspersky " in render_plan(plans, ctx)

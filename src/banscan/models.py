@@ -27,6 +27,7 @@ class RecordKind(str, Enum):
     SBOM_COMPONENT = "sbom-component"
     CERTIFICATE = "certificate"
     SECURITY_PRODUCT = "security-product"  # Windows Security Center entry
+    DEVICE = "device"  # a network device: a scanned host, an SNMP agent, a DHCP client, a CMDB row
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,7 +108,11 @@ def test_role_boxes_on_the_page(public: Fleet) -> None:
         assert f'id="role-{role}"' in now, role
     box = now[now.index('id="role-federal-contractor"') :]
     box = box[: box.index("</section>")]
-    assert "Contracting Officer" in box and "within 3 US business days of identification" in box
+    assert (
+        "Contracting Officer" in box
+        and "within 3 US business days from identification (1 US business day for items identified before 2023-12-04)"
+        in box
+    )
     assert 'href="#ob-ndaa-1634-far-52-204-23-report-3-days"' in box
     assert 'href="https://www.acquisition.gov/' in box or 'href="https://' in box
     texas = now[now.index('id="role-state-agency"') :]

@@ -211,6 +211,8 @@ class IdentifierKind(str, Enum):
     BYTE_SIGNATURE = "byte_signature"  # compiled to YARA for the deep scan
     FILE_NAME = "file_name"  # a file the vendor ships, by name: a library, a program, an installer
     PRODUCT_CODE = "product_code"  # Windows Installer ProductCode {GUID} (the Uninstall key's name)
+    MAC_OUI = "mac_oui"  # IEEE MA-L/MA-M/MA-S assignment of a MAC address block: "28:57:BE"
+    SNMP_ENTERPRISE = "snmp_enterprise"  # IANA Private Enterprise Number under a device's sysObjectID
 
 
 class MatchKind(str, Enum):
@@ -266,12 +268,14 @@ class Entity(_Strict):
     entity_list: EntityListing | None = None
     sources: list[str] = Field(min_length=1)
     pack: str = Field(default="", description="the pack it belongs to (set by the loader from its folder)")
-    unlisted_review: bool = Field(
+    unlisted_review: bool | Literal["software"] = Field(
         default=False,
         description=(
             "a product of this entity the catalog does not list (known by brand, publisher or signer"
             " alone) is for a person to review, not covered: the rule reaches only some of the"
-            " entity's products (by purpose or use)"
+            " entity's products (by purpose or use); `software`: only when software shows it, while"
+            " a network device an inventory says the entity made stays covered (equipment covered"
+            " whatever its use, software only as evidence of it)"
         ),
     )
 
@@ -319,6 +323,60 @@ class Category(str, Enum):
 PLATFORMS = ("windows", "macos", "linux", "android", "ios", "appliance", "any")
 
 
+class RemovalStep(_Strict):
+    """A step of taking a product off a host that its evidence cannot show (what blocks the
+    uninstall, the vendor's own removal tool), worded for the transition plan."""
+
+    phase: Literal["prepare", "remove"]
+    action: str = Field(min_length=1)
+    command: str = ""
+    platforms: list[str] = Field(default_factory=list, description="where it applies; empty: everywhere")
+    tool: str | None = Field(default=None, description="the vendor's tool the step runs, by name")
+    url: str | None = Field(default=None, description="where the vendor publishes the tool or procedure")
+
+    @field_validator("platforms")
+    @classmethod
+    def _known_platforms(cls, v: list[str]) -> list[str]:
+        bad = [p for p in v if p not in PLATFORMS]
+        if bad:
+            raise ValueError(f"unknown platform(s) {bad}; expected some of {PLATFORMS}")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("http", "https"):
+            raise ValueError(f"url {v!r} is not an http(s) address")
+        return v
+
+    def applies_on(self, platform: str) -> bool:
+        return not self.platforms or platform in self.platforms or "any" in self.platforms
+
+
+class Removal(_Strict):
+    """How a product comes off a host beyond what the evidence shows: its own steps, the step it
+    puts on the vendor's other products when it manages them (a management agent), or steps for
+    every product of its vendor (`vendor_wide`, e.g. the vendor's removal tool)."""
+
+    steps: list[RemovalStep] = Field(default_factory=list)
+    manages: str | None = Field(
+        default=None,
+        description="a management agent's prepare step for its vendor's other products on the same host",
+    )
+    vendor_wide: bool = Field(
+        default=False,
+        description="the steps apply to every product of the vendor, its unlisted software included",
+    )
+    sources: list[str] = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Removal:
+        if not self.steps and not self.manages:
+            raise ValueError("a removal needs steps or a `manages` step")
+        return self
+
+
 class Product(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
@@ -346,6 +404,9 @@ class Product(_Strict):
         ),
     )
     note: str | None = None
+    removal: Removal | None = Field(
+        default=None, description="steps of its removal that its evidence cannot show (transition plans)"
+    )
     sources: list[str] = Field(min_length=1)
     pack: str = Field(default="", description="the pack it belongs to (set by the loader from its folder)")
 
@@ -376,6 +437,73 @@ ROLES: tuple[str, ...] = (
 )
 
 
+# What a reporting obligation asks to be reported, field by field (`banscan report --document
+# far` fills them): items found (the first report) and the narrative of a follow-up report.
+ReportField = Literal[
+    "contract_number",
+    "order_numbers",
+    "supplier",
+    "supplier_uei",
+    "supplier_cage_code",
+    "brand",
+    "model_or_product",
+    "item_description",
+    "date_identified",
+    "mitigation",
+    "further_mitigation",
+    "prevention_efforts",
+    "reasons",
+    "future_prevention",
+]
+FOLLOW_UP_FIELDS: tuple[str, ...] = (
+    "further_mitigation",
+    "prevention_efforts",
+    "reasons",
+    "future_prevention",
+)
+
+
+class ReportContents(_Strict):
+    """What one reporting obligation asks for, as its clause words it: the paragraph, the fields,
+    and the report it follows (whose submission starts its days)."""
+
+    paragraph: str = Field(min_length=1, description="where the clause asks for it, e.g. 52.204-23(c)(2)(i)")
+    fields: list[ReportField] = Field(min_length=1)
+    after: str | None = Field(
+        default=None, description="the id of the report it follows; its days count from that one's submission"
+    )
+
+
+class ReportingClause(_Strict):
+    """The report a regulation asks for, as a document: the clause, where it goes and what it
+    calls the items reported; its obligations with `report` say what each report holds."""
+
+    clause: str = Field(min_length=1, description="e.g. FAR 52.204-23")
+    paragraph: str = Field(default="", description="the clause's reporting paragraph, e.g. (c)")
+    to: str = Field(min_length=1, description="where the report goes")
+    article: str = Field(min_length=1, description="an item reported, e.g. covered article")
+    articles: str = Field(min_length=1, description="items reported, e.g. covered articles")
+    covered: str = Field(min_length=1, description="whose items, e.g. Kaspersky Lab covered entities")
+
+
+class Amendment(_Strict):
+    """A later period for a duty counted from identification, for items identified from
+    `effective` on: an amended clause (FAR 52.204-23(c)(2)(i) went from 1 to 3 business days on
+    2023-12-04) keeps the old period for what was identified before."""
+
+    effective: dt.date
+    due_business_days: int | None = Field(default=None, ge=1)
+    due_calendar_days: int | None = Field(default=None, ge=1)
+    citation: str = Field(min_length=1, description="the amending rule")
+    sources: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_period(self) -> Amendment:
+        if (self.due_business_days is None) == (self.due_calendar_days is None):
+            raise ValueError("an amendment sets one of due_business_days and due_calendar_days")
+        return self
+
+
 class ObligationRule(_Strict):
     """A dated duty: from `effective` on, `roles` must do `action` (or may no longer do it)."""
 
@@ -390,6 +518,34 @@ class ObligationRule(_Strict):
     )
     due_calendar_days: int | None = None
     ends: dt.date | None = None
+    report: ReportContents | None = Field(
+        default=None, description="what the report holds (reporting obligations of a `reporting` clause)"
+    )
+    amendments: list[Amendment] = Field(
+        default_factory=list, description="later periods, each for items identified from its date on"
+    )
+
+    @model_validator(mode="after")
+    def _report_is_reporting(self) -> ObligationRule:
+        if self.report is not None and self.kind != "reporting":
+            raise ValueError(
+                f"obligation {self.id}: `report` belongs to reporting obligations, not {self.kind}"
+            )
+        days = [a.effective for a in self.amendments]
+        if days != sorted(set(days)) or any(d <= self.effective for d in days):
+            raise ValueError(f"obligation {self.id}: amendments come after `effective`, in date order")
+        if self.amendments and self.due_business_days is None and self.due_calendar_days is None:
+            raise ValueError(f"obligation {self.id}: only a period counted from identification is amended")
+        return self
+
+    def terms_on(self, identified: dt.date) -> tuple[int | None, int | None]:
+        """The (business days, calendar days) in force for an item identified on `identified`:
+        the period of the last amendment in effect by then, else the rule's own."""
+        days = (self.due_business_days, self.due_calendar_days)
+        for a in self.amendments:
+            if identified >= a.effective:
+                days = (a.due_business_days, a.due_calendar_days)
+        return days
 
 
 class Regulation(_Strict):
@@ -406,9 +562,41 @@ class Regulation(_Strict):
     obligations: list[ObligationRule] = Field(min_length=1)
     exemptions: list[str] = Field(default_factory=list)
     exempt_categories: list[Category] = Field(default_factory=list)
+    reporting: ReportingClause | None = Field(
+        default=None, description="the report its reporting obligations make up (FAR-style documents)"
+    )
     note: str | None = None
     sources: list[str] = Field(min_length=1)
     pack: str = Field(default="", description="the pack it belongs to (set by the loader from its folder)")
+
+    @model_validator(mode="after")
+    def _reports_hold_together(self) -> Regulation:
+        reports = {o.id: o for o in self.obligations if o.report is not None}
+        if reports and self.reporting is None:
+            raise ValueError("obligations with `report` need the regulation's `reporting` clause")
+        if self.reporting is not None and not reports:
+            raise ValueError("`reporting` needs at least one reporting obligation with `report`")
+        firsts = [o.id for o in reports.values() if o.report and o.report.after is None]
+        if reports and len(firsts) != 1:
+            raise ValueError(f"exactly one report may come first (no `after`), not {firsts}")
+        for o in reports.values():
+            after = o.report.after if o.report else None
+            if after is not None and (after not in reports or after == o.id):
+                raise ValueError(f"obligation {o.id}: report after {after!r}, which is no other report here")
+        return self
+
+    def reports(self) -> list[ObligationRule]:
+        """Its reporting obligations with `report`, each after the one it follows."""
+        todo = {o.id: o for o in self.obligations if o.report is not None}
+        out: list[ObligationRule] = []
+        prev: str | None = None
+        while todo:
+            nxt = next((o for o in todo.values() if o.report and o.report.after == prev), None)
+            if nxt is None:
+                break
+            out.append(todo.pop(nxt.id))
+            prev = nxt.id
+        return out
 
 
 class Alternative(_Strict):
@@ -434,6 +622,32 @@ class Pack(_Strict):
     description: str
     jurisdictions: list[str] = Field(min_length=1, description="where its rules apply: US, US-TX …")
     sources: list[str] = Field(min_length=1)
+    last_permitted_update: dt.date | None = Field(
+        default=None,
+        description=(
+            "from this day on its products may get no signature or codebase updates in its"
+            " jurisdictions (a rule of the pack says so): findings of them count their days"
+            " without updates from it; none for a pack whose rules stop no updates"
+        ),
+    )
+    last_permitted_update_sources: list[str] = Field(
+        default_factory=list,
+        description="the pack's sources that state `last_permitted_update` (some of `sources`)",
+    )
+
+    @model_validator(mode="after")
+    def _update_cutoff_is_sourced(self) -> Pack:
+        # a date that silences every finding's updates must say where it comes from; the pack's
+        # own sources are checked against the catalog's, so these are too
+        cited = self.last_permitted_update_sources
+        if self.last_permitted_update is not None and not cited:
+            raise ValueError("last_permitted_update needs last_permitted_update_sources")
+        if self.last_permitted_update is None and cited:
+            raise ValueError("last_permitted_update_sources without last_permitted_update")
+        stray = [s for s in cited if s not in self.sources]
+        if stray:
+            raise ValueError(f"last_permitted_update_sources {stray} are not among the pack's sources")
+        return self
 
     def applies_in(self, jurisdiction: str) -> bool:
         """Whether its rules reach `jurisdiction` (US rules reach US-TX; US-TX's not US-NH)."""
@@ -592,6 +806,8 @@ def _integrity_problems(cat: Catalog) -> list[str]:
             out.append(f"entity {e.id}: unknown parent {e.parent!r}")
     for p in cat.products:
         refs(f"product {p.id}", p.sources)
+        if p.removal is not None:
+            refs(f"product {p.id} removal", p.removal.sources)
         if p.id.endswith("-unlisted") or "-unlisted-" in p.id:
             out.append(f"product {p.id}: ids with '-unlisted' name products the catalog does not list")
         if p.relation == Relation.OWN and p.vendor not in ents:
@@ -624,6 +840,12 @@ def _integrity_problems(cat: Catalog) -> list[str]:
         for eid in r.covers_entities:
             if eid not in ents:
                 out.append(f"regulation {r.id}: covers unknown entity {eid!r}")
+        for rule in r.obligations:
+            for amendment in rule.amendments:
+                refs(
+                    f"regulation {r.id} obligation {rule.id} amendment {amendment.effective}",
+                    amendment.sources,
+                )
     for a in cat.alternatives:
         refs(f"alternative {a.id}", a.sources)
     return out

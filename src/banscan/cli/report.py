@@ -147,7 +147,10 @@ def report_command(
     document: Annotated[
         ReportDocument,
         typer.Option(
-            "--document", "-d", help="audit (full report), far (FAR 52.204-23 report) or bod (BOD 17-01)."
+            "--document",
+            "-d",
+            help="audit (full report), far (a FAR report per reporting clause that applies: 52.204-23, "
+            "52.204-25 …) or bod (BOD 17-01).",
         ),
     ] = ReportDocument.audit,
     output: OutputOpt = None,
@@ -156,7 +159,7 @@ def report_command(
     ] = None,
     far_context: Annotated[
         Path | None,
-        typer.Option("--far-context", help="YAML with contract data; adds the FAR 52.204-23 report section."),
+        typer.Option("--far-context", help="YAML with contract data; adds the FAR report sections."),
     ] = None,
     far_context_template: Annotated[
         bool,
@@ -205,7 +208,7 @@ def report_command(
     from banscan.documents import ReportInputError
     from banscan.documents.bod import build_bod
     from banscan.documents.bod import render_json as bod_json
-    from banscan.documents.far import build_far, load_far_context
+    from banscan.documents.far import build_far_documents, document_title, load_far_context
     from banscan.documents.far import render_json as far_json
     from banscan.documents.plan import load_plan_config
     from banscan.documents.transitions import load_transition_files
@@ -248,9 +251,14 @@ def report_command(
     try:
         plan_cfg = load_plan_config(config) if config else None
         record = load_transition_files(transitions) if transitions else None
-        far = build_far(ctx, load_far_context(far_context), plan_cfg, record) if far_context else None
+        # one document per reporting clause that applies (FAR 52.204-23, 52.204-25 …)
+        far = (
+            build_far_documents(ctx, load_far_context(far_context), plan_cfg, record) if far_context else None
+        )
     except ReportInputError as exc:
         raise usage_error(str(exc)) from None
+    if far and document is ReportDocument.far and title is None:
+        ctx.title = document_title(far)
     bod_doc = build_bod(ctx, plan_cfg, record) if (bod or document is ReportDocument.bod) else None
 
     if fmt is ReportFormat.json:

@@ -137,6 +137,15 @@ def scan(
             "--columns", help="Read inputs as generic CSV with this column map, e.g. host=Computer,name=App."
         ),
     ] = None,
+    oui_registry: Annotated[
+        str | None,
+        typer.Option(
+            "--oui-registry",
+            envvar="BANSCAN_OUI_REGISTRY",
+            help="IEEE MAC registry CSV files or folders for network inventories (default: "
+            "/usr/share/ieee-data, Debian's ieee-data); never downloaded.",
+        ),
+    ] = None,
     previous: Annotated[
         list[Path] | None,
         typer.Option(
@@ -222,6 +231,10 @@ def scan(
     from banscan.collect.detect import detect_os
     from banscan.inputs.csvexport import parse_column_map
 
+    if oui_registry is not None:
+        from banscan.inputs.oui import use_registry
+
+        use_registry(oui_registry)
     column_map = None
     if columns is not None:
         try:

@@ -58,7 +58,15 @@ from banscan.deep.filetype import (
 )
 from banscan.deep.pool import BatchRunner, cpu_workers
 from banscan.deep.stats import DeepObserver, DeepStats, Estimate, FileStats
-from banscan.deep.walk import FileEntry, WalkCount, count_files, estimate_root, explicit, walk_root
+from banscan.deep.walk import (
+    FileEntry,
+    WalkCount,
+    count_files,
+    estimate_root,
+    explicit,
+    known_locations,
+    walk_root,
+)
 from banscan.deep.yarascan import ByteSignatures, YaraUnavailable
 from banscan.errors import ErrorSink
 from banscan.models import InventoryRecord, RecordKind, Source
@@ -108,6 +116,7 @@ class DeepScanner:
         self.processes = processes
         self._setup = _setup
         self.apt_root: str | None = None  # a system root whose apt indexes vouch for its cached packages
+        self.catalog = catalog  # its `path` identifiers say which folders a whole-system walk takes first
         self.files_seen = 0
         self.files_examined = 0
         self.files_read = 0  # files read without an error about the file itself (its members aside)
@@ -145,10 +154,12 @@ class DeepScanner:
                 self._report(where, message)
         estimate = estimate_root(ctx.root, ctx.os, ctx.live) if self.observer is not None else None
 
-        def counted(stop: threading.Event) -> Estimate:
-            return count_files(walk_root(ctx.root, ctx.os, ctx.live, _ignore), stop)
+        first = known_locations(self.catalog or _default_catalog(), ctx.os)
 
-        entries = walk_root(ctx.root, ctx.os, ctx.live, self._report, count)
+        def counted(stop: threading.Event) -> Estimate:
+            return count_files(walk_root(ctx.root, ctx.os, ctx.live, _ignore, locations=first), stop)
+
+        entries = walk_root(ctx.root, ctx.os, ctx.live, self._report, count, locations=first)
         yield from self._run(entries, label, count, estimate, counted)
 
     def scan_buffer(self, data: Buffer, shown: str) -> list[InventoryRecord]:

@@ -1,7 +1,8 @@
 """Which files the deep scan reads, in which order.
 
-Known install locations of the scanned layout come first (so the interesting findings arrive
-early and survive an interrupted scan), then the rest of the tree, each directory once.
+The folders the catalog's `path` identifiers name, then the system's software locations come
+first (so the interesting findings arrive early and survive an interrupted scan), then the rest
+of the tree, each directory once.
 Symbolic links are never followed during a walk — a link cannot lead out of the root or into
 a loop — and only regular files are yielded. On a live Linux scan the kernel's pseudo file
 systems (/proc, /sys, /dev, /run) and network mounts are skipped.
@@ -14,39 +15,27 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from banscan.catalog.schema import Catalog, Identifier, IdentifierKind, MatchKind
 from banscan.deep.stats import Estimate
 
-KNOWN_LOCATIONS: dict[str, tuple[str, ...]] = {
+# Where each system keeps installed software (no vendor's folder: those come from the catalog).
+SYSTEM_LOCATIONS: dict[str, tuple[str, ...]] = {
     "windows": (
-        "Program Files/Kaspersky Lab",
-        "Program Files (x86)/Kaspersky Lab",
-        "ProgramData/Kaspersky Lab",
         "Program Files",
         "Program Files (x86)",
         "ProgramData",
         "Windows/System32/drivers",
         "Users",
     ),
-    "linux": (
-        "opt/kaspersky",
-        "var/opt/kaspersky",
-        "etc/opt/kaspersky",
-        "opt",
-        "usr/local",
-        "usr/lib",
-        "usr/bin",
-        "usr/sbin",
-        "home",
-        "root",
-    ),
+    "linux": ("opt", "usr/local", "usr/lib", "usr/bin", "usr/sbin", "home", "root"),
     "macos": (
-        "Library/Application Support/Kaspersky Lab",
         "Applications",
         "Library/Extensions",
         "Library/SystemExtensions",
@@ -81,6 +70,75 @@ _SKIP_FSTYPES = frozenset(
         "fuse.sshfs",
     }
 )
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:(?=[\\/])")
+_SEPARATORS = re.compile(r"[\\/]+")
+_WILDCARDS = frozenset("*?[")
+# Catalog platforms → the scanned layouts whose folders a path of theirs may name.
+_LAYOUTS: dict[str, tuple[str, ...]] = {
+    "windows": ("windows",),
+    "macos": ("macos",),
+    "linux": ("linux",),
+    "appliance": ("linux",),
+    "any": ("windows", "linux", "macos"),
+}
+
+
+def known_locations(catalog: Catalog, os_name: str) -> tuple[str, ...]:
+    """Where to walk first on a system laid out like `os_name`: the folders the catalog's `path`
+    identifiers name (a vendor's install and data folders, found early so an interrupted scan
+    still has them), then the system's software locations.
+
+    A vendor folder inside a system location comes in that location's order, others after them
+    in catalog order; a folder inside another one listed is walked with it. Paths that may lie
+    anywhere (`*\\Vendor\\…`, regular expressions), shallow folders (`/tmp`) and the system
+    locations themselves give none."""
+    system = SYSTEM_LOCATIONS.get(os_name, ())
+
+    def fold(path: str) -> str:  # Windows folder names ignore case
+        return path.casefold() if os_name == "windows" else path
+
+    found: dict[str, str] = {}
+    for product in catalog.products:
+        for ident in product.identifiers:
+            if ident.kind != IdentifierKind.PATH:
+                continue
+            folder = _folder_of(ident, os_name)
+            layouts = {o for p in ident.platforms or product.platforms for o in _LAYOUTS.get(p, ())}
+            if folder is None or os_name not in layouts or folder.count("/") < 1:
+                continue
+            if any(_inside(fold(s), fold(folder)) for s in system):
+                continue  # a system location, or a folder that holds one (Windows/System32)
+            found.setdefault(fold(folder), folder)
+    keys = [k for k in found if not any(k != o and _inside(k, o) for o in found)]
+
+    def place(key: str) -> int:
+        return next((i for i, s in enumerate(system) if _inside(key, fold(s))), len(system))
+
+    return (*(found[k] for k in sorted(keys, key=place)), *system)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
+
+
+def _folder_of(ident: Identifier, os_name: str) -> str | None:
+    """The folder a path identifier names for certain, relative to the root ("opt/kaspersky"),
+    when its shape fits the layout (a drive or backslashes: Windows; a leading slash: others)."""
+    value = ident.value.strip()
+    if ident.match in (MatchKind.REGEX, MatchKind.CONTAINS):
+        return None
+    windows = bool(_DRIVE.match(value)) or value.startswith("\\")
+    if windows != (os_name == "windows") or not (windows or value.startswith("/")):
+        return None
+    parts = [p for p in _SEPARATORS.split(_DRIVE.sub("", value)) if p]
+    wild = [i for i, p in enumerate(parts) if _WILDCARDS.intersection(p)]
+    if ident.match == MatchKind.GLOB and wild:
+        parts = parts[: wild[0]]
+    elif not (ident.match == MatchKind.PREFIX and value.endswith(("/", "\\"))):
+        parts = parts[:-1]  # a file, or a name its prefix may continue (kesl → kesl-control)
+    return "/".join(parts) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +243,16 @@ def root_skips(root: Path, os_name: str, live: bool) -> set[str]:
 
 
 def walk_root(
-    root: Path, os_name: str, live: bool, report: ReportFn, count: WalkCount | None = None
+    root: Path,
+    os_name: str,
+    live: bool,
+    report: ReportFn,
+    count: WalkCount | None = None,
+    *,
+    locations: Sequence[str] | None = None,
 ) -> Iterator[FileEntry]:
-    """Every regular file of a scanned system, known install locations first."""
+    """Every regular file of a scanned system, `locations` first (folders relative to the root;
+    default: the system's software locations, `known_locations` adds the catalog's)."""
     seen: set[tuple[int, int]] = set()
     skip = root_skips(root, os_name, live)
 
@@ -195,7 +260,7 @@ def walk_root(
         rel = p.relative_to(root).as_posix()
         return "/" if rel in ("", ".") else "/" + rel
 
-    for rel in KNOWN_LOCATIONS.get(os_name, ()):
+    for rel in SYSTEM_LOCATIONS.get(os_name, ()) if locations is None else locations:
         p = root / rel
         # A known location is walked only if no link on the way leads elsewhere.
         if _plain_path(root, p):

@@ -22,7 +22,8 @@ from banscan.models import VERDICT_NAMES, Evidence, Finding, Obligation, Obligat
 from banscan.output.csv import describe_evidence
 from banscan.policy import deadlines
 from banscan.policy.calendar import parse_date
-from banscan.policy.engine import definitions_age, obligations_for
+from banscan.policy.engine import definitions_age, obligations_for, update_cutoffs
+from banscan.policy.periods import period_text
 
 VERDICT_ORDER = VERDICT_NAMES
 VERDICT_LABELS = {
@@ -266,6 +267,8 @@ class ReportContext:
     overdue_hosts: int
     next_due: str | None
     definitions_age_max: int | None
+    # "in the US since 2024-09-29": the cut-offs of the findings' packs ("" when none stops updates)
+    definitions_since: str
     regulations: list[RegulationView]
     exceptions: list[ExceptionView]
     trend: list[TrendPoint]
@@ -313,6 +316,25 @@ class ReportContext:
     @property
     def banscan_versions(self) -> list[str]:
         return sorted({r.result.banscan_version for r in self.merged.results})
+
+    @property
+    def packs(self) -> list[dict[str, str]]:
+        """The packs (bans) the results were judged by: id, title and version, each once, in the
+        order the results name them; none when the results do not record them."""
+        seen: dict[tuple[str, str], dict[str, str]] = {}
+        for r in self.merged.results:
+            for p in r.result.packs:
+                key = (str(p.get("id") or ""), str(p.get("version") or ""))
+                if key[0] and key not in seen:
+                    seen[key] = {"id": key[0], "title": str(p.get("title") or key[0]), "version": key[1]}
+        return list(seen.values())
+
+
+def pack_label(pack: dict[str, str]) -> str:
+    """ "Kaspersky Lab software (kaspersky 2026.12.1)": a pack as documents name it."""
+    ref = " ".join(x for x in (pack.get("id", ""), pack.get("version", "")) if x)
+    title = pack.get("title") or pack.get("id", "")
+    return f"{title} ({ref})" if ref and ref != title else title
 
 
 def load_sites(path: Path) -> dict[str, str]:
@@ -388,16 +410,11 @@ def obligation_state(o: Obligation, as_of: dt.date | None) -> ObligationStatus:
     return ObligationStatus.DUE if o.status.overdue else o.status
 
 
-def _deadline_text(
-    reg: Regulation, rule_deadline: dt.date | None, bdays: int | None, cdays: int | None
-) -> str:
-    if rule_deadline:
-        return rule_deadline.isoformat()
-    if bdays:
-        return f"{bdays} US business days from identification"
-    if cdays:
-        return f"{cdays} calendar days from identification"
-    return ""
+def _cutoffs_text(catalog: Catalog, products: list[str]) -> str:
+    return "; ".join(
+        f"in {' and '.join('the US' if j == 'US' else j for j in where)} since {day}"
+        for day, where in update_cutoffs(catalog, products)
+    )
 
 
 def reevaluate(
@@ -541,6 +558,7 @@ def build_context(
         overdue_hosts=overdue_hosts,
         next_due=due_dates[0] if due_dates else None,
         definitions_age_max=max(ages) if ages else None,
+        definitions_since=_cutoffs_text(catalog, [fv.finding.product for fv in views]),
         regulations=regulations,
         exceptions=exceptions,
         trend=trend,
@@ -626,9 +644,7 @@ def _regulations(catalog: Catalog, views: list[FindingView], roles: list[str]) -
                         kind=rule.kind,
                         effective=rule.effective.isoformat(),
                         action=" ".join(rule.action.split()),
-                        deadline=_deadline_text(
-                            reg, rule.deadline, rule.due_business_days, rule.due_calendar_days
-                        ),
+                        deadline=rule.deadline.isoformat() if rule.deadline else period_text(rule),
                         roles=list(rule.roles),
                         applies_to_role=bool(set(rule.roles) & set(roles)),
                     )
@@ -679,4 +695,5 @@ __all__ = [
     "estate_trend",
     "load_sites",
     "load_yaml_config",
+    "pack_label",
 ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
+from typing import TypeAlias
 
 import jinja2
 from markupsafe import Markup, escape
@@ -11,9 +13,12 @@ from markupsafe import Markup, escape
 from banscan import __version__, palette
 from banscan.documents import PLATFORM_LABELS, VERDICT_ORDER, ReportContext
 from banscan.documents.bod import BodDocument
-from banscan.documents.far import FarDocument
+from banscan.documents.far import FarDocument, as_documents
 from banscan.documents.plan import HostPlan
 from banscan.policy.deadlines import days_text
+
+# One FAR-style document, several (one per reporting clause), or none.
+Fars: TypeAlias = FarDocument | Sequence[FarDocument] | None
 
 VERDICT_MEANING = {
     "covered": "Banned software, identified by definitive or several strong identifiers.",
@@ -85,22 +90,24 @@ def _common(ctx: ReportContext) -> dict[str, object]:
     }
 
 
-def render_html(ctx: ReportContext, *, far: FarDocument | None = None, bod: BodDocument | None = None) -> str:
+def render_html(ctx: ReportContext, *, far: Fars = None, bod: BodDocument | None = None) -> str:
     """The full audit report (summary, charts, hosts, exceptions, regulations, methodology)."""
     from banscan.documents.charts import build_charts
 
     charts = build_charts(ctx)
     ctx.charts = dict(charts)
     return (
-        environment().get_template("report.html.j2").render(**_common(ctx), charts=charts, far=far, bod=bod)
+        environment()
+        .get_template("report.html.j2")
+        .render(**_common(ctx), charts=charts, fars=as_documents(far), bod=bod)
     )
 
 
-def render_document(
-    ctx: ReportContext, *, far: FarDocument | None = None, bod: BodDocument | None = None
-) -> str:
-    """A FAR 52.204-23 or BOD 17-01 document on its own."""
-    return environment().get_template("document.html.j2").render(**_common(ctx), far=far, bod=bod)
+def render_document(ctx: ReportContext, *, far: Fars = None, bod: BodDocument | None = None) -> str:
+    """FAR-style documents (one per reporting clause) or the BOD 17-01 document on their own."""
+    return (
+        environment().get_template("document.html.j2").render(**_common(ctx), fars=as_documents(far), bod=bod)
+    )
 
 
 def render_plan(plans: list[HostPlan], ctx: ReportContext) -> str:

@@ -4,15 +4,16 @@ HTML report, with the charts given as tables."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from banscan.catalog.schema import CatalogSource
 from banscan.documents import PLATFORM_LABELS, VERDICT_ORDER, AppliesView, FindingView, ReportContext
 from banscan.documents.bod import BodDocument
 from banscan.documents.bod import render_markdown as bod_markdown
-from banscan.documents.far import FarDocument
+from banscan.documents.far import FarDocument, as_documents
 from banscan.documents.far import render_markdown as far_markdown
 from banscan.documents.html import VERDICT_MEANING
-from banscan.documents.plan import markdown_attestation, markdown_header
+from banscan.documents.plan import markdown_attestation, markdown_header, markdown_packs
 from banscan.documents.plan import md_escape as e
 from banscan.policy.deadlines import overdue_text
 
@@ -50,7 +51,10 @@ def _counts_table(title: str, rows: dict[str, Counter[str]]) -> list[str]:
 
 
 def render_markdown(
-    ctx: ReportContext, *, far: FarDocument | None = None, bod: BodDocument | None = None
+    ctx: ReportContext,
+    *,
+    far: FarDocument | Sequence[FarDocument] | None = None,
+    bod: BodDocument | None = None,
 ) -> str:
     out = [
         f"# {e(ctx.title)}",
@@ -59,6 +63,7 @@ def render_markdown(
         f"As of **{ctx.as_of}** · role {', '.join(ctx.roles)} · catalog {ctx.catalog.meta.version} · "
         f"{len(ctx.merged.results)} result file(s)",
         "",
+        *markdown_packs(ctx.packs),
     ]
     out += [f"> **Warning:** {e(w)}\n" for w in ctx.warnings]
     out += ["## Summary", ""]
@@ -82,8 +87,8 @@ def render_markdown(
     ]
     if ctx.definitions_age_max is not None:
         out.append(
-            f"- Definitions age: up to {ctx.definitions_age_max} days without updates "
-            f"(none permitted in the US since {ctx.catalog.meta.last_permitted_update})"
+            f"- Definitions age: up to {ctx.definitions_age_max} days without updates"
+            f" (none permitted {ctx.definitions_since})"
         )
     if ctx.hosts_unnamed:
         out.append(
@@ -208,8 +213,8 @@ def render_markdown(
             out.append("Applies to no finding in these results.")
         out.append("")
 
-    if far:
-        out += [far_markdown(far), ""]
+    if as_documents(far):
+        out += [far_markdown(as_documents(far)), ""]
     if bod:
         out += [bod_markdown(bod), ""]
 

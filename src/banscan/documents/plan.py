@@ -6,11 +6,16 @@ Order of steps for each product on a host:
    `approved_alternatives:` from a config YAML when one fits the host's platform and the
    product's category, else the catalog's alternatives for that platform and category,
    built-in ones first;
-2. prepare — what blocks removal: self-protection, the Security Center uninstall password, the
-   management console that must run the uninstall task;
+2. prepare — what blocks removal: self-protection, an uninstall password, the management
+   console that must run the uninstall task;
 3. remove — commands built from the evidence (package names, MSI product codes, launchd plists,
    app bundles, leftover folders); nothing is guessed that the evidence does not show;
 4. verify — re-scan the host and confirm the product is gone.
+
+What the evidence cannot show comes from the catalog (a product's `removal`): its own prepare
+and remove steps, the step a management agent puts on its vendor's other products on the same
+host, and steps for every product of a vendor (its removal tool). A product without them gets
+steps worded from its category and name.
 
 Rendered as Markdown, as CSV for ticket import (one row per step) and as JSON. Due dates come
 from the finding's obligations (the earliest open deadline), an exception's expiry, or the
@@ -33,7 +38,9 @@ from typing import Any, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from banscan.catalog.schema import PLATFORMS, Catalog, Category
-from banscan.documents import About, FindingView, HostView, ReportContext, load_yaml_config
+from banscan.documents import About, FindingView, HostView, ReportContext, load_yaml_config, pack_label
+from banscan.documents.removal import RemovalData, host_managers, removal_data, uniq_steps
+from banscan.documents.vendors import covered_brand, pack_of
 from banscan.models import Evidence, Finding, ObligationStatus, Verdict
 from banscan.output.csv import safe_cell
 from banscan.policy.calendar import parse_date
@@ -63,19 +70,6 @@ _PLANNED = (Verdict.COVERED, Verdict.REVIEW, Verdict.REMNANT, Verdict.ACCEPTED)
 # Categories removed without a replacement (nothing to replace, or a carved-out service).
 _NO_REPLACEMENT = frozenset(
     {"browser-extension", "removal-tool", "certificate", "threat-intelligence", "training", "services"}
-)
-# Business products normally managed from Kaspersky Security Center (uninstall password, tasks).
-_MANAGED = frozenset(
-    {
-        "kes-windows",
-        "kes-mac",
-        "kesl",
-        "kaspersky-endpoint-agent",
-        "kav-windows-workstations",
-        "kaspersky-edr",
-        "kaspersky-industrial-cybersecurity",
-        "kes-android",
-    }
 )
 _LINUX_PKG = {
     "dpkg": "apt-get purge -y {}",
@@ -180,9 +174,11 @@ class Replacement:
 
 
 def choose_replacement(
-    catalog: Catalog, config: PlanConfig, platform: str, category: str
+    catalog: Catalog, config: PlanConfig, platform: str, category: str, pack: str | None = None
 ) -> Replacement | None:
-    """The organisation's approved choice first, else the catalog's (built-in first)."""
+    """The organisation's approved choice first, else the catalog's (built-in first) — those of
+    the product's own pack when it is known, so one ban's replacements are not offered for
+    another's products."""
     if category in _NO_REPLACEMENT:
         return None
     for a in config.approved_alternatives:
@@ -191,7 +187,9 @@ def choose_replacement(
     options = [
         a
         for a in catalog.alternatives
-        if platform in a.platforms and category in {c.value for c in a.categories}
+        if platform in a.platforms
+        and category in {c.value for c in a.categories}
+        and (pack is None or a.pack == pack)
     ]
     options.sort(key=lambda a: not a.builtin)  # stable: catalog order within each group
     if not options:
@@ -392,13 +390,6 @@ def _windows_remove(f: Finding) -> list[tuple[str, str]]:
         )
     if not codes:
         steps.append(("Uninstall it from Settings > Apps > Installed apps (Programs and Features).", ""))
-    steps.append(
-        (
-            "If the uninstall fails or leaves traces, run Kaspersky's removal tool kavremover "
-            "(Kaspersky Lab Products Remover) and select this product; reboot when it asks.",
-            "kavremover.exe",
-        )
-    )
     return steps
 
 
@@ -432,11 +423,12 @@ def _certificate_remove(f: Finding, platform: str) -> list[tuple[str, str]]:
     return steps
 
 
-def _remove_steps(f: Finding, platform: str) -> list[tuple[str, str]]:
+def _remove_steps(f: Finding, platform: str, data: RemovalData | None = None) -> list[tuple[str, str]]:
+    data = data or RemovalData()
     if f.category == "browser-extension" or any(e.kind == "extension_id" for e in f.evidence):
-        return _extension_remove(f)
+        return uniq_steps([*_extension_remove(f), *data.of("remove", vendor=False)])
     if f.category == "certificate" or any(e.kind == "certificate" for e in f.evidence):
-        return _certificate_remove(f, platform)
+        return uniq_steps([*_certificate_remove(f, platform), *data.of("remove", vendor=False)])
     if platform == "linux":
         steps = _linux_remove(f)
     elif platform == "macos":
@@ -445,37 +437,47 @@ def _remove_steps(f: Finding, platform: str) -> list[tuple[str, str]]:
         steps = _windows_remove(f)
     else:
         steps = []
-    if not steps:
+    if not steps and f.category == Category.NETWORK_APPLIANCE.value:
+        places = "; ".join(_uniq(f"{e.kind}={e.value} @ {e.location}" for e in f.evidence[:5]))
+        steps = [
+            (
+                "Take the device out of service once its replacement carries its traffic, and record"
+                f" its disposal (serial number, date); the evidence shows: {places}.",
+                "",
+            )
+        ]
+    elif not steps:
         places = "; ".join(_uniq(f"{e.kind}={e.value} @ {e.location}" for e in f.evidence[:5]))
         steps = [(f"Remove it with the platform's usual uninstall method; the evidence shows: {places}.", "")]
-    return steps
+    return uniq_steps([*steps, *data.of("remove")])
 
 
-def _prepare_steps(f: Finding, platform: str, managed_host: bool) -> list[tuple[str, str]]:
+def _prepare_steps(f: Finding, platform: str, data: RemovalData | None = None) -> list[tuple[str, str]]:
+    """The catalog's own prepare steps for the product; else the step of its vendor's management
+    agent on the host, the vendor's own, a step worded from its category and name (a management
+    server or agent), or self-defense for a protection product."""
+    data = data or RemovalData()
     steps: list[tuple[str, str]] = []
-    if f.category == "management":
+    own = data.of("prepare", vendor=False)
+    if own:
+        steps.extend(own)
+    elif data.managed:
+        steps.append((data.managed, ""))
+    elif data.of("prepare"):
+        steps.extend(data.of("prepare"))
+    elif f.category == "management":
         steps.append(
             (
-                "This is the Kaspersky Security Center server: first move the hosts it manages to the "
-                "replacement's console and keep what records you need (policies, event history); remove it last.",
+                f"This is {f.product_name}, management software: first move what it manages to the "
+                "replacement and keep what records you need (policies, event history); remove it last.",
                 "",
             )
         )
     elif f.category == "management-agent":
         steps.append(
             (
-                "Network Agent connects the host to Kaspersky Security Center: remove it after the protection "
-                "products, since the console uses it to run the uninstall task. If an uninstall password is set "
-                "in its policy, obtain it from the Security Center administrator.",
-                "",
-            )
-        )
-    elif f.product in _MANAGED or managed_host:
-        steps.append(
-            (
-                "If the host is managed by Kaspersky Security Center, remove the product with a remote uninstall "
-                "task from the console, or obtain the uninstall password set in the policy; a local uninstall "
-                "fails while self-protection is on and the password is unknown.",
+                f"{f.product_name} connects the host to a management console: remove it after the other "
+                "products, since the console may use it to run their uninstall tasks.",
                 "",
             )
         )
@@ -537,7 +539,7 @@ def build_plan(ctx: ReportContext, config: PlanConfig | None = None) -> list[Hos
 
 def _host_plan(ctx: ReportContext, cfg: PlanConfig, hv: HostView) -> HostPlan:
     hp = HostPlan(host=hv.name, site=hv.site or "", platform=hv.platform)
-    managed_host = any(fv.finding.category == "management-agent" for fv in hv.findings)
+    managers = host_managers(ctx.catalog, (fv.finding for fv in hv.findings))
     installed: dict[str, str] = {}  # replacement name → product it was installed for
     for fv in sorted(hv.findings, key=_order):
         f = fv.finding
@@ -547,7 +549,7 @@ def _host_plan(ctx: ReportContext, cfg: PlanConfig, hv: HostView) -> HostPlan:
         rep = (
             None
             if f.verdict is Verdict.REMNANT
-            else choose_replacement(ctx.catalog, cfg, hv.platform, f.category)
+            else choose_replacement(ctx.catalog, cfg, hv.platform, f.category, pack_of(ctx.catalog, f))
         )
         pp = ProductPlan(
             host=hv.name,
@@ -567,7 +569,7 @@ def _host_plan(ctx: ReportContext, cfg: PlanConfig, hv: HostView) -> HostPlan:
             raw.append(
                 (
                     "review",
-                    "Confirm whether this is Kaspersky software: the evidence is not conclusive "
+                    f"Confirm whether this is {covered_brand(ctx.catalog, f)} software: the evidence is not conclusive "
                     f"({len(f.evidence)} item(s), confidence {f.confidence.value}). If it is, carry out the steps below; "
                     "if not, record why and add an exception.",
                     "",
@@ -588,8 +590,9 @@ def _host_plan(ctx: ReportContext, cfg: PlanConfig, hv: HostView) -> HostPlan:
             raw.append(("replace", *step))
             if rep and rep.name not in installed:
                 installed[rep.name] = f.product_name
-        raw.extend(("prepare", a, c) for a, c in _prepare_steps(f, hv.platform, managed_host))
-        raw.extend(("remove", a, c) for a, c in _remove_steps(f, hv.platform))
+        data = removal_data(ctx.catalog, f, hv.platform, managers)
+        raw.extend(("prepare", a, c) for a, c in _prepare_steps(f, hv.platform, data))
+        raw.extend(("remove", a, c) for a, c in _remove_steps(f, hv.platform, data))
         verify = f"Re-scan {hv.name} and confirm no finding for {f.product_name} remains"
         if rep and rep.builtin and hv.platform == "windows":
             raw.append(
@@ -656,6 +659,7 @@ def render_json(plans: list[HostPlan], ctx: ReportContext) -> str:
         "as_of": ctx.as_of,
         "role": ctx.role,
         "catalog_version": ctx.catalog.meta.version,
+        "packs": ctx.packs,
         "inputs": [r.path for r in ctx.merged.results],
         "incomplete": ctx.incomplete,
         "hosts": [asdict(hp) for hp in plans],
@@ -679,6 +683,13 @@ def markdown_header(about: About) -> list[str]:
     by = f" by {e(about.preparer.line)}" if about.preparer.line else ""
     out += [f"Prepared {about.prepared}{by}", ""]
     return out
+
+
+def markdown_packs(packs: list[dict[str, str]]) -> list[str]:
+    """The packs a document was judged by, as a Markdown line (none when the results do not say)."""
+    if not packs:
+        return []
+    return ["Judged by pack(s): " + "; ".join(md_escape(pack_label(p)) for p in packs), ""]
 
 
 def markdown_attestation(about: About, kind: str) -> list[str]:
@@ -711,6 +722,7 @@ def render_markdown(plans: list[HostPlan], ctx: ReportContext) -> str:
         f"As of {ctx.as_of} · role {ctx.role} · catalog {ctx.catalog.meta.version} · "
         f"inputs: {', '.join(md_escape(r.path) for r in ctx.merged.results)}",
         "",
+        *markdown_packs(ctx.packs),
     ]
     for w in ctx.warnings:
         lines += [f"> **Warning:** {md_escape(w)}", ""]

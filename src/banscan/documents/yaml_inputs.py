@@ -47,8 +47,9 @@ def load_yaml_config(path: Path, model: type[_M]) -> _M:
 
 
 FAR_CONTEXT_TEMPLATE = """\
-# banscan report --far-context FILE: the contract data a scan cannot know, for the
-# FAR 52.204-23(c) report (--document far, or a FAR section in the audit report).
+# banscan report --far-context FILE: the contract data a scan cannot know, for the FAR
+# reports (--document far, or FAR sections in the audit report): one per reporting clause that
+# applies to the findings, e.g. FAR 52.204-23(c) (Kaspersky) or FAR 52.204-25(d) (section 889).
 # Print this template with `banscan report --far-context-template`. Unknown keys are refused.
 # Dates are YYYY-MM-DD; an empty value (key: with nothing after it) means "not set".
 
@@ -78,24 +79,33 @@ contracts:
     # this contract. Default: every host.
     hosts: ["*"]
 
-# Optional. Date the covered articles were identified; it starts the 3-business-day report.
-# Empty: each finding's first identification in the result files.
+# Optional. What you know of the suppliers named in the reports (FAR 52.204-25(d) asks for
+# their unique entity identifier and CAGE code "if known"). `name` is the supplier or brand as
+# the report names it (e.g. Huawei Technologies Company, or Huawei); uei and cage_code optional.
+suppliers:
+  - name: Example Camera Supplier Inc.
+    uei: ""
+    cage_code: ""
+
+# Optional. Date the covered articles were identified; it starts the first report (3 business
+# days under 52.204-23, one under 52.204-25). Empty: each finding's first identification in the
+# result files.
 date_identified:
 # Optional. How the articles were identified. Empty: "Automated scan with banscan <version>
 # (catalog <version>)".
 how_identified: ""
-# Optional. Date the 3-business-day report was submitted; the 10-business-day report is due
-# 10 business days after it. Empty: counted from identification, and the report says so.
+# Optional. Date the first report was submitted; the follow-up (10-business-day) report is
+# due 10 business days after it. Empty: counted from identification, and the report says so.
 initial_report_submitted:
 
 # Optional, but the Contracting Officer expects them: left empty, each is listed under
 # "To complete before submitting" and shown as "(to be completed)".
-# Mitigation actions undertaken or recommended (3- and 10-business-day reports), e.g.
+# Mitigation actions undertaken or recommended (first and follow-up reports), e.g.
 #   Affected hosts isolated from the contract enclave; replacements being installed.
 mitigation: ""
 # Efforts undertaken to prevent use or submission of the covered article (10-business-day).
 prevention_efforts: ""
-# The reasons that led to its use or submission (10-business-day).
+# The reasons that led to its use or submission (10-business-day; 52.204-23 asks for them).
 reasons: ""
 # Additional efforts to prevent recurrence (10-business-day).
 future_prevention: ""

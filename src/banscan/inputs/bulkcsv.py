@@ -54,7 +54,7 @@ from banscan.inputs.bulk import (
 )
 from banscan.inputs.csvexport import CsvReader, Plan, PlanError
 from banscan.inputs.csvsniff import MAX_LINE_BYTES, CsvTable, detect_encoding
-from banscan.match.fields import MATCHED_EXTRAS, MATCHED_FIELDS
+from banscan.match.fields import DEVICE_EXTRAS, MATCHED_EXTRAS, MATCHED_FIELDS
 from banscan.match.matcher import Matcher
 from banscan.match.prefilter import Prefilter, prefilter_for
 from banscan.models import TargetResult
@@ -161,6 +161,8 @@ class PlainCheck:
             "kind" not in plan.fields  # a kind column can refuse a row (an error line)
             and delimiter not in ('"', "\r", "\n")
             and ("host" in plan.fields or not reader.HOST_FROM_EXTRAS)
+            # device columns have no prefilter tokens: such a file is read row by row
+            and not DEVICE_EXTRAS & {*plan.fields, *(name for name, _ in plan.extras)}
         )
         self._names: dict[bytes, bool] = {}  # distinct name values → fit for the fast path
         self._hosts: dict[bytes, str | None] = {}  # distinct host values → host (None: not plain)

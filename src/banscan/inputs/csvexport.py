@@ -16,10 +16,24 @@ from typing import BinaryIO, ClassVar
 from banscan.errors import ErrorSink
 from banscan.inputs.base import InputReader, head_of
 from banscan.inputs.csvsniff import CsvTable, header_key, sniff_header
+from banscan.inputs.oui import OuiRegistry
 from banscan.models import InventoryRecord, RecordKind, Source
 
-# Record fields a column map may name (`--columns host=Computer,name=App,...`).
-MAP_FIELDS = ("host", "name", "publisher", "version", "path", "bundle_id", "kind")
+# Record fields a column map may name (`--columns host=Computer,name=App,...`), and the roles of a
+# device inventory (a CMDB): a row with a `mac`, `model` or `manufacturer` column is a device.
+MAP_FIELDS = (
+    "host",
+    "name",
+    "publisher",
+    "version",
+    "path",
+    "bundle_id",
+    "kind",
+    "mac",
+    "model",
+    "manufacturer",
+)
+DEVICE_ROLES = frozenset({"mac", "model", "manufacturer"})
 
 Values = dict[str, str | None]
 
@@ -412,8 +426,9 @@ GUESSES: Mapping[str, Sequence[str]] = {
 def parse_column_map(spec: str) -> dict[str, str]:
     """`host=Computer,name=App,publisher=Vendor,version=Ver` → {field: header}.
 
-    Fields are host, name, publisher, version, path, bundle_id and kind; header names are
-    matched without regard to case, spaces, underscores or hyphens. Raises ValueError.
+    Fields are host, name, publisher, version, path, bundle_id and kind, and for device
+    inventories mac, model and manufacturer; header names are matched without regard to case,
+    spaces, underscores or hyphens. Raises ValueError.
     """
     out: dict[str, str] = {}
     for part in spec.split(","):
@@ -444,6 +459,11 @@ class GenericCsvReader(CsvReader):
     (name/product/application/software, publisher/vendor/manufacturer, version,
     host/computer/device). A `kind` column holds record kinds (app, package, service ...);
     without it every row is an installed application.
+
+    A map with device roles (`mac`, `model`, `manufacturer`) reads a device inventory instead:
+    each row is a network device (host = the mapped host column), its model is its name, its
+    manufacturer is compared with covered entities as a publisher is, and its MAC address is
+    resolved in the IEEE registry (`banscan.inputs.oui`).
     """
 
     name: ClassVar[str] = "csv"
@@ -459,6 +479,8 @@ class GenericCsvReader(CsvReader):
                     f"unknown field {field!r} in column map; fields are: {', '.join(MAP_FIELDS)}"
                 )
         self.columns = dict(columns or {})
+        self._registry: OuiRegistry | None = None
+        self._registry_read = False
 
     def score(self, keys: set[str]) -> int:
         if "name" in self.columns:
@@ -479,11 +501,43 @@ class GenericCsvReader(CsvReader):
             taken=frozenset(c for cols in fixed.values() for c in cols),
         )
         plan = Plan({**guessed.fields, **fixed})
-        if "name" not in plan.fields:
+        if "name" not in plan.fields and not DEVICE_ROLES & set(plan.fields):
             raise PlanError(
                 "no application-name column in the header (name the column with --columns name=HEADER)"
             )
         return plan
+
+    def record(
+        self,
+        values: Values,
+        extras: list[tuple[str, str]],
+        location: str,
+        errors: ErrorSink,
+        default_host: str,
+        collector: str | None = None,
+    ) -> InventoryRecord | None:
+        if not DEVICE_ROLES & self.columns.keys():
+            return super().record(values, extras, location, errors, default_host, collector)
+        from banscan.inputs.network.device import device_record, registry_for
+
+        mac, model = values.get("mac"), values.get("model")
+        name = values.get("name") or model
+        maker = values.get("publisher") or values.get("manufacturer")
+        if not (name or maker or mac):
+            return None  # an empty row says nothing about a device
+        if not self._registry_read:
+            self._registry, self._registry_read = registry_for(errors, location.rsplit(":", 1)[0]), True
+        return device_record(
+            host=values.get("host") or default_host,
+            collector=collector or self.name,
+            location=location,
+            name=name,
+            mac=mac,
+            registry=self._registry,
+            publisher=maker,
+            version=values.get("version"),
+            extra=[*extras, ("model", model)],
+        )
 
 
 READERS: list[InputReader] = [

@@ -50,9 +50,9 @@ def all_readers() -> list[InputReader]:
     """Every input reader, one module per format family. The list is explicit so the type
     checker holds each module's READERS to the InputReader interface; adding a format is adding
     a module and a name here (tests check the names are unique)."""
-    from banscan.inputs import csvexport, cyclonedx, fleet, mdm, mobile, osquery, regfile, spdx
+    from banscan.inputs import csvexport, cyclonedx, fleet, mdm, mobile, network, osquery, regfile, spdx
 
-    families = (regfile, osquery, fleet, csvexport, mdm, cyclonedx, spdx, mobile)
+    families = (regfile, osquery, fleet, csvexport, mdm, cyclonedx, spdx, mobile, network)
     return [reader for module in families for reader in module.READERS]
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 
 from banscan.catalog.schema import IdentifierKind as K
+from banscan.inputs.oui import candidate_assignments, is_assignable, parse_mac
 from banscan.models import InventoryRecord
 from banscan.models import RecordKind as R
 
@@ -34,6 +35,9 @@ _NAME_AS: dict[R, tuple[K, ...]] = {
     R.REGISTRY_KEY: (),
     R.PATH: (),
     R.FILE: (),
+    # A device's name is what it says it is (an nmap service's product, a model, sysDescr's
+    # first line): compared with catalogued product names as an installed program's would be.
+    R.DEVICE: (K.DISPLAY_NAME,),
 }
 
 _PATH_AS: dict[R, tuple[K, ...]] = {
@@ -49,6 +53,16 @@ _GUID = re.compile(r"\{[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}")
 # files the vendor ships (libraries, programs, installers).
 _FILE_KINDS = frozenset({R.FILE, R.PATH, R.PROCESS})
 
+
+# Identifier kinds only device records are compared with: a MAC address block (IEEE assignment)
+# and an SNMP agent's enterprise number. The line prefilter has no tokens for them (a MAC is
+# written in too many ways, and a thousand OUIs would make it keep every line), so a path that
+# prefilters never reads device columns as candidates alone: the CSV bulk path leaves a file
+# with such columns to the per-record reader (`DEVICE_EXTRAS`), and device inputs (nmap XML,
+# SNMP walks, DHCP leases, NetBox exports) are never read in bulk.
+DEVICE_KINDS = frozenset({K.MAC_OUI, K.SNMP_ENTERPRISE})
+# The extras (and column roles) a device's identity comes from.
+DEVICE_EXTRAS = frozenset({"mac", "mac_oui", "snmp_enterprise"})
 
 # Every record field and extra that `observed` and the matcher's entity checks (publisher,
 # signer, brand in the name) read. A record whose values here hold no prefilter token yields no
@@ -67,7 +81,7 @@ MATCHED_FIELDS = (
     "cpe",
 )
 MATCHED_EXTRAS = frozenset(
-    {"product_code", "identifying_number", "subject", "product_name", "byte_signature"}
+    {"product_code", "identifying_number", "subject", "product_name", "byte_signature", *DEVICE_EXTRAS}
 )
 
 
@@ -136,12 +150,32 @@ def observed(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
         display = record.get("display_name")
         if display:
             yield K.DISPLAY_NAME, display, "display_name"
+    if kind == R.DEVICE:
+        yield from _device(record)
     if kind == R.APP:
         # A macOS bundle's CFBundleGetInfoString (osquery apps.info_string) may name the product
         # an app belongs to when its own name is generic ("Net configurator").
         info = record.get("get_info_string") or record.get("info_string")
         if info:
             yield K.DISPLAY_NAME, info, "get_info_string"
+
+
+def _device(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:
+    """A device's MAC block and SNMP enterprise number. The reader resolved the block in the
+    IEEE registry where one is installed (the longest assignment holding the address); without
+    it the address's 24-, 28- and 36-bit prefixes are each compared with the catalog's
+    assignments. A locally administered address names no vendor and is never compared."""
+    oui = record.get("mac_oui")
+    if oui:
+        yield K.MAC_OUI, oui, "mac_oui"
+    else:
+        mac = parse_mac(record.get("mac"))
+        if mac is not None and is_assignable(mac):
+            for prefix in candidate_assignments(mac):
+                yield K.MAC_OUI, prefix, "mac_oui"
+    enterprise = record.get("snmp_enterprise")
+    if enterprise:
+        yield K.SNMP_ENTERPRISE, enterprise, "snmp_enterprise"
 
 
 def _product_codes(record: InventoryRecord) -> Iterator[tuple[K, str, str]]:

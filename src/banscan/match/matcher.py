@@ -60,6 +60,7 @@ class _Group:
     evidence: dict[tuple[str, str, str], Evidence] = field(default_factory=dict)
     versions: list[str] = field(default_factory=list)
     brands: list[str] = field(default_factory=list)
+    software: bool = False  # an unlisted product: shown by a record other than a network device
 
     def add(self, ev: Evidence) -> None:
         key = (ev.kind, ev.value, ev.location)
@@ -176,6 +177,7 @@ class Matcher:
         # Nothing in the catalog knows this record, but a covered entity is behind it.
         ent = found[0][0]
         group = self._group(record.host, None, ent, record.name)
+        group.software |= record.kind != RecordKind.DEVICE
         for e, kind, value, conf in found:
             group.add(self._entity_ev(record, e, kind, value, conf))
         if record.version and record.kind in SOFTWARE_KINDS:
@@ -236,13 +238,10 @@ class Matcher:
     def _finding(self, host: str, g: _Group) -> Finding:
         evidence = sorted(g.evidence.values(), key=lambda e: (-e.confidence.rank, e.kind, e.location))
         verdict, confidence = decide(g.product, evidence)
-        if (
-            g.product is None
-            and verdict == Verdict.COVERED
-            and g.entity is not None
-            and g.entity.unlisted_review
-        ):
-            verdict = Verdict.REVIEW
+        if g.product is None and verdict == Verdict.COVERED and g.entity is not None:
+            review = g.entity.unlisted_review
+            if review is True or (review == "software" and g.software):
+                verdict = Verdict.REVIEW
         version = _most_common(g.versions)
         brand = _most_common(g.brands)
         if g.product is not None:
@@ -270,7 +269,8 @@ class Matcher:
             verdict=verdict,
             confidence=confidence,
             evidence=evidence,
-            category="unlisted",
+            # a network device an inventory names the entity's: equipment, not software
+            category="unlisted" if g.software else Category.NETWORK_APPLIANCE.value,
             version=version,
             brand=brand,
         )

@@ -44,6 +44,7 @@ import ahocorasick
 from anyascii import anyascii
 
 from banscan.catalog.schema import Catalog, IdentifierKind, MatchKind
+from banscan.match.fields import DEVICE_KINDS
 from banscan.match.index import identifiers, normalise, normaliser
 from banscan.match.normalize import norm_name, norm_org
 
@@ -239,6 +240,8 @@ def _requirements(catalog: Catalog) -> list[_Requirement]:
         for ident in identifiers(catalog, product):
             if ident.kind == IdentifierKind.BYTE_SIGNATURE:
                 continue  # matched by the deep scan against file bytes, never against records
+            if ident.kind in DEVICE_KINDS:
+                continue  # device records never meet the prefilter (see `fields.DEVICE_KINDS`)
             label = f"{product.id} {ident.kind.value} {ident.match.value}:{ident.value}"
             if ident.match == MatchKind.REGEX:
                 choices = regex_choices(ident.value)

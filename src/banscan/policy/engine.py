@@ -15,8 +15,10 @@ new code. Status words used in the JSON contract:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
-from banscan.catalog.schema import Catalog, ObligationRule, Product, Regulation, Relation
+from banscan.catalog.schema import Catalog, ObligationRule, Pack, Product, Regulation, Relation
+from banscan.match.matcher import unlisted_entity
 from banscan.models import Finding, Obligation, ObligationStatus, Verdict
 from banscan.policy.calendar import add_business_days, parse_date
 
@@ -117,11 +119,12 @@ def obligations_for(
 
 def _evaluate(reg: Regulation, rule: ObligationRule, as_of: dt.date, found_on: dt.date) -> Obligation:
     deadline: dt.date | None = rule.deadline
-    if deadline is None and rule.due_business_days is not None:
-        start = max(found_on, rule.effective)
-        deadline = add_business_days(start, rule.due_business_days)
-    elif deadline is None and rule.due_calendar_days is not None:
-        deadline = max(found_on, rule.effective) + dt.timedelta(days=rule.due_calendar_days)
+    start = max(found_on, rule.effective)
+    business, calendar = rule.terms_on(start)  # the period in force when it was identified
+    if deadline is None and business is not None:
+        deadline = add_business_days(start, business)
+    elif deadline is None and calendar is not None:
+        deadline = start + dt.timedelta(days=calendar)
     if as_of < rule.effective:
         status = ObligationStatus.NOT_YET_IN_FORCE
     elif rule.ends is not None and as_of > rule.ends:
@@ -146,14 +149,51 @@ def _evaluate(reg: Regulation, rule: ObligationRule, as_of: dt.date, found_on: d
     )
 
 
+def pack_of(catalog: Catalog, product: str) -> Pack | None:
+    """The pack of a product id: the listed product's own, or an unlisted product's entity's
+    (`<entity>-unlisted-…`); None in a catalog without packs or for an id it does not know."""
+    try:
+        pid = catalog.product(product).pack
+    except KeyError:
+        entity = catalog.entity(unlisted_entity(product) or "")
+        pid = entity.pack if entity is not None else ""
+    return catalog.pack(pid) if pid else None
+
+
+def last_permitted_update(catalog: Catalog, product: str) -> dt.date | None:
+    """The day from which the product may get no updates: its pack's `last_permitted_update`
+    (None for a pack whose rules stop no updates, and for ids no pack holds). A catalog without
+    packs is one ban, whose `meta.last_permitted_update` covers every product."""
+    if not catalog.packs:
+        return catalog.meta.last_permitted_update
+    pack = pack_of(catalog, product)
+    return pack.last_permitted_update if pack is not None else None
+
+
 def definitions_age(catalog: Catalog, finding: Finding, as_of: dt.date) -> int | None:
-    """Days a covered product has gone without permitted updates (None before the cut-off)."""
+    """Days a product has gone without permitted updates: None before its pack's cut-off, and
+    for products whose pack stops no updates (a ban on use leaves the vendor's updates alone)."""
     if finding.verdict not in (Verdict.COVERED, Verdict.REVIEW, Verdict.ACCEPTED):
         return None
-    cutoff = catalog.meta.last_permitted_update
-    if as_of < cutoff:
+    cutoff = last_permitted_update(catalog, finding.product)
+    if cutoff is None or as_of < cutoff:
         return None  # updates still permitted: the definitions are not (yet) frozen
     return (as_of - cutoff).days
+
+
+def update_cutoffs(catalog: Catalog, products: Iterable[str]) -> list[tuple[dt.date, list[str]]]:
+    """The cut-offs these products fall under, earliest first, each with the jurisdictions that
+    stop the updates (the pack's; `US` for a catalog without packs): what "no updates since"
+    says of a set of findings."""
+    out: dict[dt.date, dict[str, None]] = {}
+    for product in dict.fromkeys(products):
+        day = last_permitted_update(catalog, product)
+        if day is None:
+            continue
+        pack = pack_of(catalog, product)
+        where = out.setdefault(day, {})
+        where.update(dict.fromkeys(pack.jurisdictions if pack is not None else ["US"]))
+    return [(day, list(where)) for day, where in sorted(out.items())]
 
 
 def apply_policy(

@@ -5,14 +5,17 @@ column holds becomes one `SELECT` branch over a common table expression, so the 
 table is read once and each result row names the product, the identifier and the observed
 value that matched (`banscan_product`, `banscan_identifier`, `banscan_value`).
 
-Groups follow the matcher's verdicts: `covered`, `review` (review products, and programs
-published by a covered entity that no catalog entry names) and `remnant`. Carved-out and
-informational products are left out: a pack is for finding what must go.
+Groups follow the matcher's verdicts: `covered`, `review` (review products) and `remnant`;
+programs published by a covered entity that no catalog entry names go where the matcher puts
+them, `covered`, or `review` for an entity whose unlisted products a person judges
+(`unlisted_review`). Carved-out and informational products are left out: a pack is for
+finding what must go.
 
-Not exported, because osquery cannot read them cheaply or at all: file paths (the file
+Not expressed, because osquery cannot read them cheaply or at all: file paths (the file
 table needs a directory per query; `banscan scan` walks them), Authenticode signers
 (authenticode needs a path), purl/cpe (no osquery table holds them), Windows package ids
-(winget is not an osquery table) and Android/iOS identifiers.
+(winget is not an osquery table) and Android/iOS identifiers (osquery runs on neither). The
+pack says so: its `left_out` lines name each such identifier (rules/leftout.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from banscan.catalog.schema import (
     Catalog,
+    Entity,
     Identifier,
     IdentifierKind,
     MatchKind,
@@ -33,7 +37,9 @@ from banscan.catalog.schema import (
 from banscan.match.index import identifiers
 from banscan.match.matcher import UNLISTED_SUFFIX
 from banscan.match.normalize import LEGAL_FORMS, LEGAL_FORMS_CYRILLIC
+from banscan.rules.leftout import NO_SQL, PHONE_APPS, LeftOut, kind_reason, left_out_lines
 from banscan.rules.sqlgen import Unsupported, name_like, name_regex, predicate, regex_pred, sql_str
+from banscan.rules.words import export_description, names_text, vendor_names
 
 K = IdentifierKind
 OS_PLATFORMS = ("windows", "darwin", "linux")
@@ -201,6 +207,10 @@ SOURCES: dict[str, list[Source]] = {
         *_browsers("chrome_extensions", "firefox_addons"),
     ],
 }
+PRODUCT_PUBLISHER = (
+    "a product's own publisher names: the publisher query looks for covered entities' names, "
+    "whose programs it reports as the entity's"
+)
 _PUBLISHER = _src(
     "programs_publisher", "programs", "publisher", ("name", "version", "install_location"), K.PUBLISHER
 )
@@ -336,15 +346,21 @@ def _publisher_source(catalog: Catalog) -> Source:
     return replace(_PUBLISHER, cte=_PUBLISHER.cte + guard)
 
 
-def _publisher_branches(catalog: Catalog) -> _Branches:
+def publisher_group(entity: Entity) -> str:
+    """The group of an entity's programs that no catalog entry names, as the matcher judges them:
+    `covered`, or `review` where the entity's rule reaches only some of its products."""
+    return "review" if entity.unlisted_review else "covered"
+
+
+def _publisher_branches(catalog: Catalog, group: str) -> _Branches:
     """Programs published by a covered entity: the publisher names who made the program, so they
-    are covered as that entity's software (the matcher's rule), whatever the catalog calls them."""
+    are that entity's software (the matcher's rule), whatever the catalog calls them."""
     out = _Branches()
     for ent in catalog.entities:
-        if not ent.covered:
+        if not ent.covered or publisher_group(ent) != group:
             continue
         product = f"{ent.id}{UNLISTED_SUFFIX}"
-        sel = _select(product, "covered", "publisher", f"entity:{ent.id}", "definitive", _PUBLISHER.columns)
+        sel = _select(product, group, "publisher", f"entity:{ent.id}", "definitive", _PUBLISHER.columns)
         for n in ent.all_names():
             try:
                 rx = regex_pred("t.v", name_regex(n, MatchKind.NAME, skip_words=_LEGAL_WORDS))
@@ -380,8 +396,8 @@ def build_queries(catalog: Catalog) -> list[PackQuery]:
                 branches = _identifier_branches(catalog, group, platform, source)
                 if branches.items:
                     out.append(_query(catalog, group, platform, source, branches))
-            if group == "covered" and platform == "windows":
-                branches = _publisher_branches(catalog)
+            if group in ("covered", "review") and platform == "windows":
+                branches = _publisher_branches(catalog, group)
                 if branches.items:
                     out.append(_query(catalog, group, platform, _publisher_source(catalog), branches))
     return out
@@ -392,7 +408,8 @@ def _query(catalog: Catalog, group: str, platform: str, source: Source, branches
     products = tuple(branches.products)
     listed = ", ".join(products[:12]) + (f" and {len(products) - 12} more" if len(products) > 12 else "")
     desc = (
-        f"banscan catalog {catalog.meta.version}: {group} Kaspersky software on {platform} "
+        f"banscan catalog {catalog.meta.version}: {group} software of "
+        f"{names_text(vendor_names(catalog, products))} on {platform} "
         f"found through {source.name.replace('_', ' ')} ({listed})."
     )
     return PackQuery(
@@ -400,8 +417,44 @@ def _query(catalog: Catalog, group: str, platform: str, source: Source, branches
     )
 
 
+def osquery_left_out(catalog: Catalog) -> list[LeftOut]:
+    """The identifiers of exported products (covered, review, remnant) that no query looks for:
+    phone apps, kinds no osquery column holds, values osquery SQL cannot express."""
+    out: list[LeftOut] = []
+    sources = {platform: _sources(catalog, platform) for platform in OS_PLATFORMS}
+    for product in catalog.products:
+        if group_of(product) is None:
+            continue
+        for ident in product.identifiers:
+            platforms = identifier_platforms(product, ident)
+            reason = PHONE_APPS if not platforms else _why_not(ident, platforms, sources)
+            if reason is not None:
+                out.append(LeftOut(product.id, ident.kind.value, ident.value, reason))
+    return out
+
+
+def _why_not(ident: Identifier, platforms: set[str], sources: dict[str, list[Source]]) -> str | None:
+    """None when a query of some platform expresses the identifier, else why none does."""
+    holders = [s for p in platforms for s in sources[p] if ident.kind in s.kinds]
+    for src in holders:
+        try:
+            predicate(ident, "t.v", src.suffixes, src.name_suffix)
+        except Unsupported:
+            continue
+        return None
+    if holders:
+        return NO_SQL
+    if ident.kind == K.PUBLISHER:
+        return PRODUCT_PUBLISHER
+    return kind_reason(ident.kind, platforms)
+
+
 def render_osquery_pack(catalog: Catalog) -> str:
-    """The pack as JSON text (osquery's pack format), ready for `--pack` or a config's `packs`."""
+    """The pack as JSON text (osquery's pack format), ready for `--pack` or a config's `packs`.
+
+    Beside `platform` and `queries` it says what it is (`description`) and what it could not
+    express (`left_out`, one line per reason); osquery reads neither key (Pack::initialize in
+    osquery/config/packs.cpp reads shard, platform, version, oncall, discovery and queries)."""
     queries = {
         q.name: {
             "query": q.sql,
@@ -413,5 +466,12 @@ def render_osquery_pack(catalog: Catalog) -> str:
         }
         for q in build_queries(catalog)
     }
-    pack = {"platform": ",".join(OS_PLATFORMS), "queries": queries}
+    pack = {
+        "platform": ",".join(OS_PLATFORMS),
+        "description": export_description(
+            catalog, "osquery pack", (p.id for p in catalog.products if group_of(p) is not None)
+        ),
+        "left_out": left_out_lines(osquery_left_out(catalog)),
+        "queries": queries,
+    }
     return json.dumps(pack, indent=2, ensure_ascii=False) + "\n"

@@ -14,9 +14,12 @@ DER certificates for certificate products. A licence or a news article never mat
 from __future__ import annotations
 
 import re
+import textwrap
 
 from banscan.catalog.schema import Catalog, Category, IdentifierKind, MatchKind, Product
+from banscan.rules.leftout import LeftOut, left_out_lines
 from banscan.rules.osquery import group_of
+from banscan.rules.words import export_description
 
 _EXECUTABLE = (
     "uint16(0) == 0x5A4D",  # PE: "MZ"
@@ -80,13 +83,42 @@ def headers_for(product: Product) -> tuple[str, ...]:
     return _EXECUTABLE
 
 
+def yara_left_out(catalog: Catalog) -> list[LeftOut]:
+    """What no rule looks for: byte signatures written as catalog regular expressions, and the
+    exported products that have no byte signature at all (found by the inventory instead)."""
+    out: list[LeftOut] = []
+    for product in catalog.products:
+        if group_of(product) is None:
+            continue
+        sigs = [i for i in product.identifiers if i.kind == IdentifierKind.BYTE_SIGNATURE]
+        out += [
+            LeftOut(product.id, "byte_signature", i.value, _REGEX) for i in sigs if i.match == MatchKind.REGEX
+        ]
+        if not sigs:
+            out.append(LeftOut(product.id, "", "", _NO_SIGNATURE))
+    return out
+
+
+_REGEX = "catalog regular expressions (YARA's own syntax differs; write them as /…/ values)"
+_NO_SIGNATURE = "products with no byte signature (`banscan scan` finds them by their other identifiers)"
+
+
+def _header(catalog: Catalog) -> list[str]:
+    """Comment lines: what the rules are for, and (wrapped) what they leave out."""
+    products = (p.id for p in catalog.products if group_of(p) is not None)
+    lines = [export_description(catalog, "YARA rules (byte signatures)", products)]
+    lines += [f"Left out: {line}" for line in left_out_lines(yara_left_out(catalog))]
+    out: list[str] = []
+    for line in lines:
+        out += [
+            f"// {part}" for part in textwrap.wrap(line, 100, break_long_words=False, break_on_hyphens=False)
+        ]
+    return [*out, ""]
+
+
 def render_yara(catalog: Catalog) -> str:
     """The rule file text; compile it with yara/yara-python."""
-    out = [
-        f"// banscan catalog {catalog.meta.version}: byte signatures of covered, review and remnant",
-        "// products. Generated from the catalog; edit the catalog, not this file.",
-        "",
-    ]
+    out = _header(catalog)
     for product in catalog.products:
         group = group_of(product)
         if group is None:

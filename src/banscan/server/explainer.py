@@ -19,6 +19,7 @@ from banscan.catalog.schema import (
     Regulation,
     Relation,
 )
+from banscan.policy.periods import period_text
 
 PLATFORM_LABELS = {
     "windows": "Windows",
@@ -48,7 +49,7 @@ ROLE_LABELS = {
 
 # The heading of each role's "What do I do now?" box: the catalog's roles, named for the reader.
 ROLE_HEADINGS = {
-    "user": "Users of Kaspersky software: IT administrators and security teams",
+    "user": "Users of covered software: IT administrators and security teams",
     "seller": "Sellers, resellers and integrators",
     "federal-contractor": "Federal contractors",
     "federal-agency": "Federal agencies",
@@ -125,10 +126,8 @@ def _rule_json(r: Regulation, rule: Any) -> dict[str, Any]:
     due = None
     if rule.deadline is not None:
         due = f"by {rule.deadline.isoformat()}"
-    elif rule.due_business_days is not None:
-        due = f"within {rule.due_business_days} US business days of identification"
-    elif rule.due_calendar_days is not None:
-        due = f"within {rule.due_calendar_days} days of identification"
+    elif period := period_text(rule):
+        due = f"within {period}"
     return {
         "id": rule.id,
         "anchor": anchor("ob", r.id, rule.id),
@@ -354,14 +353,44 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
         x for x in legal if not x["published"]
     ]
     technical = [x for x in sources if x["topic"] != "legal"]
-    last = catalog.meta.last_permitted_update
+    today = dt.datetime.now(dt.UTC).date()
+    cutoffs = [
+        {
+            "pack": p.id,
+            "title": p.title,
+            "jurisdictions": p.jurisdictions,
+            "last_permitted_update": p.last_permitted_update.isoformat(),
+            "days_without_updates": max(0, (today - p.last_permitted_update).days),
+        }
+        for p in catalog.packs
+        if p.last_permitted_update is not None
+    ]
+    if not catalog.packs:  # a catalog of one ban, dated by its meta
+        last = catalog.meta.last_permitted_update
+        cutoffs = [
+            {
+                "pack": "",
+                "title": "",
+                "jurisdictions": ["US"],
+                "last_permitted_update": last.isoformat(),
+                "days_without_updates": max(0, (today - last).days),
+            }
+        ]
+    one = catalog.packs[0] if len(catalog.packs) == 1 else None
     return {
         "meta": {
             "version": catalog.meta.version,
             "released": catalog.meta.released.isoformat(),
-            "description": catalog.meta.description,
-            "last_permitted_update": last.isoformat(),
-            "days_without_updates": max(0, (dt.datetime.now(dt.UTC).date() - last).days),
+            "title": one.title if one else ("Banned software and equipment" if catalog.packs else ""),
+            "description": one.description if one else catalog.meta.description,
+            "packs": [
+                {"id": p.id, "title": p.title, "version": p.version, "jurisdictions": p.jurisdictions}
+                for p in catalog.packs
+            ],
+            "cutoffs": cutoffs,
+            # the first cut-off, for readers of the one-ban explainer (None when no rule stops updates)
+            "last_permitted_update": cutoffs[0]["last_permitted_update"] if cutoffs else None,
+            "days_without_updates": cutoffs[0]["days_without_updates"] if cutoffs else None,
         },
         "entities": entities,
         "covered_by_category": sorted(by_category.values(), key=lambda g: str(g["label"])),

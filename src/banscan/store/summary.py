@@ -260,12 +260,20 @@ def overview(
         pack=pack,
     )
     data["transitions"]["by_state"] = {s: 0 for s in STATES} | data["transitions"]["by_state"]
-    last = catalog.meta.last_permitted_update
-    data["definitions"] = {
-        "last_permitted_update": last.isoformat(),
-        "age_days": max(0, (as_of - last).days),
-        "hosts_affected": data["hosts_with_covered"],
-    }
+    # the cut-off of the packs in view whose rules stop updates (none: no card)
+    packs = [p for p in catalog.packs if pack is None or p.id == pack.id]
+    cutoffs = sorted(p.last_permitted_update for p in packs if p.last_permitted_update is not None)
+    if not catalog.packs:
+        cutoffs = [catalog.meta.last_permitted_update]
+    data["definitions"] = (
+        {
+            "last_permitted_update": cutoffs[0].isoformat(),
+            "age_days": max(0, (as_of - cutoffs[0]).days),
+            "hosts_affected": data["hosts_with_covered"],
+        }
+        if cutoffs
+        else None
+    )
     data["trend"] = trend(session, as_of, pack=pack)
     return data
 
