@@ -149,6 +149,15 @@ def _evaluate(reg: Regulation, rule: ObligationRule, as_of: dt.date, found_on: d
     )
 
 
+def evaluate_rule(
+    reg: Regulation, rule: ObligationRule, as_of: dt.date, *, identified: dt.date | None = None
+) -> Obligation:
+    """One obligation of a regulation as of `as_of`, for an item identified on `identified`
+    (default `as_of`): the status and deadline a finding would get, for texts that speak of a
+    rule before anything is found (notices to member organisations)."""
+    return _evaluate(reg, rule, as_of, identified or as_of)
+
+
 def pack_of(catalog: Catalog, product: str) -> Pack | None:
     """The pack of a product id: the listed product's own, or an unlisted product's entity's
     (`<entity>-unlisted-…`); None in a catalog without packs or for an id it does not know."""
