@@ -101,6 +101,14 @@ def _truncate_pg(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # The default organisation is made by migration 0009, not by the server: put it back.
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (id, slug, name, share_with_coordinators, contact, created_at) "
+                    "VALUES (1, 'default', 'Default organisation', 'aggregates', '', now() AT TIME ZONE 'UTC')"
+                )
+            )
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('organisations', 'id'), 1)"))
     finally:
         engine.dispose()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 
 from banscan.catalog.loader import load_catalog
 from banscan.match.matcher import unlisted_id
@@ -460,16 +460,22 @@ def test_migration_0007_gives_stored_unlisted_products_their_own_ids(db_url: str
     now = dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC)
     try:
         with db.writing() as s:
-            host = Host(identifier="old-host", hostname="old-host", platform="windows", source="agent")
-            s.add(host)
-            s.flush()
+            # The hosts table as 0006 has it (the model has columns added since).
+            cols = ("id", "identifier", "hostname", "platform", "source", "created_at")
+            old_hosts = table("hosts", *map(column, cols))
+            host_id = s.execute(
+                old_hosts.insert()
+                .values(identifier="old-host", hostname="old-host", platform="windows", source="agent")
+                .values(created_at=now.replace(tzinfo=None))
+                .returning(old_hosts.c.id)
+            ).scalar_one()
             for product, name in (
                 ("kaspersky-lab-unlisted", "Kaspersky Quantum Shield 2031"),
                 ("kesl", "Kaspersky Endpoint Security for Linux"),
             ):
                 s.add(
                     Finding(
-                        host_id=host.id,
+                        host_id=host_id,
                         product=product,
                         product_name=name,
                         verdict="covered",
@@ -479,7 +485,7 @@ def test_migration_0007_gives_stored_unlisted_products_their_own_ids(db_url: str
                         last_seen=now,
                     )
                 )
-                s.add(Transition(host_id=host.id, product=product, state="removed"))
+                s.add(Transition(host_id=host_id, product=product, state="removed"))
         upgrade_db(db_url)
         with db.reading() as s:
             found = dict(s.execute(select(Finding.product, Finding.first_identified)).all())

@@ -30,7 +30,17 @@ from sqlalchemy.orm import Session
 
 from banscan.store.db import Database
 from banscan.store.migrate import upgrade_db
-from banscan.store.models import ROLES, AgentToken, ApiToken, AuditEntry, Host, User, WebSession, utcnow
+from banscan.store.models import (
+    DEFAULT_ORG_ID,
+    ROLES,
+    AgentToken,
+    ApiToken,
+    AuditEntry,
+    Host,
+    User,
+    WebSession,
+    utcnow,
+)
 
 AGENT_TOKEN_PREFIX = "bsa_"
 API_TOKEN_PREFIX = "bst_"
@@ -187,24 +197,44 @@ def check_role(role: str) -> None:
 def audit(
     session: Session, actor: str, action: str, target: str = "", remote_addr: str = "", **detail: object
 ) -> None:
+    """Record an action that concerns no organisation in particular (or none known here)."""
+    audit_org(session, None, actor, action, target, remote_addr, **detail)
+
+
+def audit_org(
+    session: Session,
+    org_id: int | None,
+    actor: str,
+    action: str,
+    target: str = "",
+    remote_addr: str = "",
+    **detail: object,
+) -> None:
+    """Record an action on the organisation `org_id` (None: the server itself)."""
     session.add(
         AuditEntry(
-            actor=actor[:255], action=action, target=target[:255], detail=detail, remote_addr=remote_addr[:64]
+            org_id=org_id,
+            actor=actor[:255],
+            action=action,
+            target=target[:255],
+            detail=detail,
+            remote_addr=remote_addr[:64],
         )
     )
 
 
 def add_user(session: Session, username: str, password: str, role: str, *, actor: str = "cli") -> User:
+    """A new user, in the default organisation (user names are unique across organisations)."""
     if not USERNAME_RE.match(username):
         raise ValueError("username must be 1-150 characters: letters, digits and . _ @ + -")
     check_role(role)
     check_password_policy(password, username)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ValueError(f"user {username!r} already exists")
-    user = User(username=username, password_hash=hash_password(password), role=role)
+    user = User(username=username, password_hash=hash_password(password), role=role, org_id=DEFAULT_ORG_ID)
     session.add(user)
     session.flush()
-    audit(session, actor, "user.create", username, role=role)
+    audit_org(session, user.org_id, actor, "user.create", username, role=role)
     return user
 
 
@@ -396,7 +426,7 @@ def attempt_login(
         if user is None:
             return None
         raw, ws = start_session(s, user, ttl=session_ttl, remote_addr=remote_addr)
-        audit(s, user.username, "login", user.username, remote_addr)
+        audit_org(s, user.org_id, user.username, "login", user.username, remote_addr)
         return StartedSession(user.username, user.role, raw, ws.csrf_token)
 
 
@@ -451,8 +481,14 @@ def set_disabled(session: Session, user: User, disabled: bool, *, actor: str, re
     user.disabled = disabled
     ended = end_user_sessions(session, user.id) if disabled else 0
     action = "user.disable" if disabled else "user.enable"
-    audit(
-        session, actor, action, user.username, remote_addr, **({"sessions_ended": ended} if disabled else {})
+    audit_org(
+        session,
+        user.org_id,
+        actor,
+        action,
+        user.username,
+        remote_addr,
+        **({"sessions_ended": ended} if disabled else {}),
     )
     return True
 
@@ -461,8 +497,9 @@ def unlock_user(session: Session, user: User, *, actor: str, remote_addr: str = 
     """Clear a user's failed logins and lock; whether there was anything to clear."""
     if user.failed_logins == 0 and user.locked_until is None:
         return False
-    audit(
+    audit_org(
         session,
+        user.org_id,
         actor,
         "user.unlock",
         user.username,
@@ -491,7 +528,7 @@ def reset_password(
     user.failed_logins = 0
     user.locked_until = None
     ended = end_user_sessions(session, user.id, keep=keep_session)
-    audit(session, actor, "user.password", user.username, remote_addr, sessions_ended=ended)
+    audit_org(session, user.org_id, actor, "user.password", user.username, remote_addr, sessions_ended=ended)
 
 
 def reset_password_by_id(

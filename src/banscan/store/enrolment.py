@@ -19,6 +19,10 @@ The rules:
   revoked at once; the agent's next poll gets a new token, whose enrolment time is then) or
   denies it (the poll gets a 403).
 - **One live token per host**: handing out a token revokes the host's others.
+- **Organisations.** A secret belongs to an organisation (the default one for the server's own
+  secret and for those the existing commands make); an agent enrolling with it lands there,
+  its host is looked up by identifier within that organisation only, and an enrolment held
+  there is collected only with a secret of the same organisation.
 
 How long an agent has been enrolled matters after enrolment: `banscan.store.apply` lets a clean
 scan verify only removals recorded after the reporting agent enrolled.
@@ -37,7 +41,7 @@ from sqlalchemy.orm import Session
 from banscan.store import sites
 from banscan.store.accounts import (
     AGENT_TOKEN_PREFIX,
-    audit,
+    audit_org,
     hash_secret,
     new_token,
     token_digest,
@@ -47,6 +51,7 @@ from banscan.store.accounts import (
 from banscan.store.db import Database
 from banscan.store.migrate import upgrade_db
 from banscan.store.models import (
+    DEFAULT_ORG_ID,
     ENROLMENT_STATES,
     AgentToken,
     Enrolment,
@@ -85,6 +90,7 @@ class Scope:
     name: str
     site: str | None = None
     tag: str | None = None
+    org_id: int = DEFAULT_ORG_ID  # where hosts enrolled with it belong
 
 
 def _name(name: str) -> str:
@@ -114,6 +120,7 @@ def add_enrol_secret(
     key_id = secrets.token_hex(6)
     raw = f"{SECRET_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     row = EnrolSecret(
+        org_id=DEFAULT_ORG_ID,
         name=name,
         key_id=key_id,
         secret_hash=hash_secret(raw),
@@ -124,8 +131,9 @@ def add_enrol_secret(
     )
     session.add(row)
     session.flush()
-    audit(
+    audit_org(
         session,
+        row.org_id,
         created_by,
         "enrol_secret.create",
         name,
@@ -184,7 +192,7 @@ def revoke_enrol_secret(
         raise ValueError(f"enrol secret {row.name!r} is already revoked")
     row.revoked_at = utcnow()
     session.flush()
-    audit(session, actor, "enrol_secret.revoke", row.name, remote_addr, secret_id=row.id)
+    audit_org(session, row.org_id, actor, "enrol_secret.revoke", row.name, remote_addr, secret_id=row.id)
     return row
 
 
@@ -206,7 +214,7 @@ def check_enrol_secret(session: Session, given: str, server_hash: str | None) ->
             if row.expires_at is not None and row.expires_at <= now:
                 raise EnrolRefused(403, f"enrolment secret {row.name!r} expired")
             row.last_used_at = now
-            return Scope(row.id, row.name, row.site or None, row.tag or None)
+            return Scope(row.id, row.name, row.site or None, row.tag or None, row.org_id)
     if server_hash is None:
         raise EnrolRefused(
             403,
@@ -375,6 +383,7 @@ def _hold(
         raise EnrolRefused(429, "too many enrolments are waiting for an admin; try again later")
     raw = PENDING_PREFIX + secrets.token_urlsafe(32)
     row = Enrolment(
+        org_id=scope.org_id,
         identifier=req.identifier,
         hostname=req.hostname,
         platform=req.platform,
@@ -393,13 +402,14 @@ def _hold(
     return row, raw
 
 
-def _collect(session: Session, req: EnrolRequest, pending_secret: str) -> Outcome | None:
-    """The enrolment a pending secret names, if it is this identifier's: still pending, or its
-    token once approved. None for an unknown one (the agent asks anew)."""
+def _collect(session: Session, req: EnrolRequest, scope: Scope, pending_secret: str) -> Outcome | None:
+    """The enrolment a pending secret names, if it is this identifier's and was asked for in
+    the organisation of the secret now presented: still pending, or its token once approved.
+    None for an unknown one (the agent asks anew)."""
     row = session.scalar(
         select(Enrolment).where(Enrolment.request_hash == token_digest(pending_secret)).with_for_update()
     )
-    if row is None or row.identifier != req.identifier:
+    if row is None or row.identifier != req.identifier or row.org_id != scope.org_id:
         return None
     if row.state == "pending":
         return Outcome("pending", enrolment_id=row.id)
@@ -409,7 +419,7 @@ def _collect(session: Session, req: EnrolRequest, pending_secret: str) -> Outcom
         raise EnrolRefused(403, "this enrolment's token was already handed out; enrol again")
     host = session.get(Host, row.host_id, with_for_update=True) if row.host_id is not None else None
     if host is None:  # deleted since it was approved: the approval stands for the identifier
-        host = _host_for(session, row.identifier, row.hostname, row.platform)
+        host = _host_for(session, row.org_id, row.identifier, row.hostname, row.platform)
     now = utcnow()
     raw = _issue_token(session, host.id, req.remote_addr, now)
     row.state, row.enrolled_at, row.host_id = "enrolled", now, host.id
@@ -417,10 +427,24 @@ def _collect(session: Session, req: EnrolRequest, pending_secret: str) -> Outcom
     return Outcome("collected", host.id, raw, row.id)
 
 
-def _host_for(session: Session, identifier: str, hostname: str, platform: str) -> Host:
-    host = session.scalar(select(Host).where(Host.identifier == identifier).with_for_update())
+def _find_host(session: Session, org_id: int, identifier: str) -> Host | None:
+    """The host an identifier names within an organisation (locked)."""
+    return session.scalar(
+        select(Host).where(Host.org_id == org_id, Host.identifier == identifier).with_for_update()
+    )
+
+
+def _host_for(session: Session, org_id: int, identifier: str, hostname: str, platform: str) -> Host:
+    host = _find_host(session, org_id, identifier)
     if host is None:
-        host = Host(identifier=identifier, hostname=hostname, platform=platform, site="", source="agent")
+        host = Host(
+            org_id=org_id,
+            identifier=identifier,
+            hostname=hostname,
+            platform=platform,
+            site="",
+            source="agent",
+        )
         session.add(host)
         session.flush()
     return host
@@ -440,12 +464,13 @@ def enrol(
     spent enrolment, a scope tag too many, or too many waiting enrolments."""
     labels = _labels(scope, req.site, req.tags)
     if pending_secret:
-        collected = _collect(session, req, pending_secret)
+        collected = _collect(session, req, scope, pending_secret)
         if collected is not None:
             return collected
-    host = session.scalar(select(Host).where(Host.identifier == req.identifier).with_for_update())
+    host = _find_host(session, scope.org_id, req.identifier)
     if host is None:
         host = Host(
+            org_id=scope.org_id,
             identifier=req.identifier,
             hostname=req.hostname,
             platform=req.platform,
@@ -548,15 +573,16 @@ def approve_enrolment(
     row = _pending(session, enrolment_id)
     if row is None:
         return None
-    host = _host_for(session, row.identifier, row.hostname, row.platform)
+    host = _host_for(session, row.org_id, row.identifier, row.hostname, row.platform)
     now = utcnow()
     _revoke_tokens(session, host.id, now)
     host.source = "agent"  # an imported host is now an agent's
     _update_host(session, host, row.hostname, row.platform, _Labels(row.site, row.tags, row.scope_tag))
     row.state, row.host_id, row.decided_at, row.decided_by = "approved", host.id, now, actor[:255]
     session.flush()
-    audit(
+    audit_org(
         session,
+        row.org_id,
         actor,
         "enrolment.approve",
         row.identifier,
@@ -578,8 +604,15 @@ def deny_enrolment(
         return None
     row.state, row.decided_at, row.decided_by = "denied", utcnow(), actor[:255]
     session.flush()
-    audit(
-        session, actor, "enrolment.deny", row.identifier, remote_addr, enrolment_id=row.id, reason=row.reason
+    audit_org(
+        session,
+        row.org_id,
+        actor,
+        "enrolment.deny",
+        row.identifier,
+        remote_addr,
+        enrolment_id=row.id,
+        reason=row.reason,
     )
     return row
 

@@ -1,5 +1,6 @@
 """Storing an uploaded inventory: one result per host it names, a few hundred hosts per
-transaction, hosts matched by identifier, else by a unique hostname, else created."""
+transaction, hosts matched by identifier, else by a unique hostname, else created — all within
+one organisation (the default one, until uploads say whose they are)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from banscan.models import Finding as ResultFinding
 from banscan.models import ScanResult
-from banscan.store.accounts import audit
+from banscan.store.accounts import audit_org
 from banscan.store.apply import Incoming, store_batch
 from banscan.store.db import Database
 from banscan.store.ingest import parse_result
-from banscan.store.models import Host
+from banscan.store.models import DEFAULT_ORG_ID, Host
 
 IMPORT_BATCH = 500  # hosts stored per transaction by a bulk import
 
@@ -58,21 +59,26 @@ def ingest_import(
                 raise outcome
             out.append({"host_id": ids[name], "hostname": name, **outcome.to_json()})
     with db.writing() as session:
-        audit(session, actor, "import", filename, remote_addr, sha256=sha256, hosts=len(out))
+        audit_org(
+            session, DEFAULT_ORG_ID, actor, "import", filename, remote_addr, sha256=sha256, hosts=len(out)
+        )
     return out
 
 
-def import_hosts(db: Session, names: list[str], site: str) -> dict[str, int]:
-    """The hosts inventory rows name: by identifier, else by a unique hostname, else new ones
-    (at `site`; hosts already known keep theirs)."""
+def import_hosts(db: Session, names: list[str], site: str, *, org_id: int = DEFAULT_ORG_ID) -> dict[str, int]:
+    """The hosts of organisation `org_id` inventory rows name: by identifier, else by a unique
+    hostname, else new ones (at `site`; hosts already known keep theirs). Hosts of other
+    organisations are never matched."""
     for attempt in range(2):
-        known = db.execute(select(Host.identifier, Host.id).where(Host.identifier.in_(names)))
+        known = db.execute(
+            select(Host.identifier, Host.id).where(Host.org_id == org_id, Host.identifier.in_(names))
+        )
         ids: dict[str, int] = {identifier: host_id for identifier, host_id in known}
         rest = [n for n in names if n not in ids]
         by_name: dict[str, list[int]] = {}
         if rest:
             for hostname, host_id in db.execute(
-                select(Host.hostname, Host.id).where(Host.hostname.in_(rest))
+                select(Host.hostname, Host.id).where(Host.org_id == org_id, Host.hostname.in_(rest))
             ):
                 by_name.setdefault(hostname, []).append(host_id)
         for n in rest:
@@ -82,7 +88,15 @@ def import_hosts(db: Session, names: list[str], site: str) -> dict[str, int]:
         if not new:
             return ids
         rows = [
-            {"identifier": n, "hostname": n, "platform": "", "site": site, "source": "import"} for n in new
+            {
+                "org_id": org_id,
+                "identifier": n,
+                "hostname": n,
+                "platform": "",
+                "site": site,
+                "source": "import",
+            }
+            for n in new
         ]
         try:
             with db.begin_nested():

@@ -25,8 +25,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from banscan.removal import STATES
@@ -41,6 +44,12 @@ NAMING = {
 
 ROLES = ("admin", "viewer")
 VERDICTS = ("covered", "review", "remnant", "informational", "accepted")
+# What an organisation lets its coordinators (its ancestors) see: counts only, or its hosts too.
+SHARING = ("aggregates", "hosts")
+# The organisation migration 0009 makes: every row from before organisations belongs to it, and
+# so does whatever is written without an organisation of its own (the server's own enrol
+# secret, the existing commands).
+DEFAULT_ORG_ID = 1
 
 
 def utcnow() -> dt.datetime:
@@ -71,11 +80,69 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class Host(Base):
-    __tablename__ = "hosts"
+def _org_column(*, nullable: bool = False, index: bool = True) -> Any:
+    """The organisation a row belongs to (`banscan.store.orgs`); an organisation that still
+    has rows cannot be deleted."""
+    if nullable:
+        return mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=True, index=index)
+    return mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=index, default=DEFAULT_ORG_ID
+    )
+
+
+class Organisation(Base):
+    """A coordinator or one of its members (a state CIO office, an agency, a site; an MSP and
+    its clients): a tree through `parent_id`, which `banscan.store.orgs` keeps free of cycles.
+    `share_with_coordinators` says what its ancestors may see of it: aggregates only, or its
+    hosts too."""
+
+    __tablename__ = "organisations"
+    __table_args__ = (
+        CheckConstraint(
+            "share_with_coordinators IN ({})".format(", ".join(f"'{s}'" for s in SHARING)), name="share"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    identifier: Mapped[str] = mapped_column(String(255), unique=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    share_with_coordinators: Mapped[str] = mapped_column(String(16), default="aggregates")
+    contact: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+@event.listens_for(Organisation.__table__, "after_create")
+def _default_organisation(table: Any, connection: Connection, **_: Any) -> None:
+    """A schema made from these models (`create_all`) has the default organisation, as one
+    made by the migrations has (0009 inserts it)."""
+    connection.execute(
+        table.insert().values(
+            id=DEFAULT_ORG_ID,
+            slug="default",
+            name="Default organisation",
+            share_with_coordinators="aggregates",
+            contact="",
+            created_at=utcnow(),
+        )
+    )
+    if connection.dialect.name == "postgresql":  # the next organisation made is 2
+        connection.execute(text("SELECT setval(pg_get_serial_sequence('organisations', 'id'), 1)"))
+
+
+class Host(Base):
+    """A host, known by an identifier unique within its organisation (the same machine id may
+    be enrolled in two organisations and is then two hosts). The unique index on
+    (org_id, identifier) is also the index on org_id."""
+
+    __tablename__ = "hosts"
+    __table_args__ = (UniqueConstraint("org_id", "identifier", name="uq_hosts_org_identifier"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = _org_column(index=False)
+    identifier: Mapped[str] = mapped_column(String(255))
     hostname: Mapped[str] = mapped_column(String(255), index=True)
     platform: Mapped[str] = mapped_column(String(64), default="", index=True)
     # Where the host is (a site, office or data centre); '' when not set. Tags: `HostTag`.
@@ -134,6 +201,8 @@ class EnrolSecret(Base):
     __tablename__ = "enrol_secrets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Agents enrolling with it land in this organisation.
+    org_id: Mapped[int] = _org_column()
     name: Mapped[str] = mapped_column(String(100), unique=True)
     key_id: Mapped[str] = mapped_column(String(32), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(255))
@@ -161,6 +230,8 @@ class Enrolment(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The organisation of the secret it was asked with (that of the host it names).
+    org_id: Mapped[int] = _org_column()
     identifier: Mapped[str] = mapped_column(String(255), index=True)
     hostname: Mapped[str] = mapped_column(String(255))
     platform: Mapped[str] = mapped_column(String(64), default="")
@@ -321,6 +392,7 @@ class User(Base):
     __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = _org_column()
     username: Mapped[str] = mapped_column(String(150), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
@@ -364,9 +436,13 @@ class WebSession(Base):
 
 
 class AuditEntry(Base):
+    """One audited action. `org_id` is the organisation it concerns; None for entries about the
+    server itself (not within any organisation)."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int | None] = _org_column(nullable=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(64), index=True)
