@@ -16,7 +16,10 @@ The expectations, per caller:
   outside ANY_USER_WRITES is a 403 that leaves the database as it was;
 - an admin (API token or browser session): reaches every route but the agent's;
 - an admin session without its CSRF token, with a made-up one or with another session's:
-  403 on every write, and nothing changed.
+  403 on every write, and nothing changed;
+- the admin of another organisation (every row of the fleet is the default organisation's):
+  sees none of it (a row asked for by id is a 404, a list leaves it out) and changes none of
+  it, but still signs out, changes its own password and makes its own organisation's tokens.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from banscan.store.models import (
     EnrolSecret,
     Finding,
     Host,
+    Organisation,
     Transition,
     User,
     WebSession,
@@ -180,7 +184,27 @@ VIEWERS = ("viewer_token", "viewer_session")
 ADMINS = ("admin_token", "admin_session")
 # Writes only: no CSRF token, a made-up one, and the (valid) token of another user's session.
 WITHOUT_CSRF = ("admin_session_without_csrf", "admin_session_wrong_csrf", "admin_session_viewers_csrf")
-CALLERS = (*UNAUTHENTICATED, AGENT, *VIEWERS, *ADMINS, *WITHOUT_CSRF)
+OTHER_ORG = "other_org_admin_session"  # an admin of an organisation holding none of the rows
+CALLERS = (*UNAUTHENTICATED, AGENT, *VIEWERS, *ADMINS, *WITHOUT_CSRF, OTHER_ORG)
+# What the other organisation's admin may still do: about itself, or in its own organisation.
+OWN_ORG_WRITES: dict[tuple[str, str], str] = {
+    **ANY_USER_WRITES,
+    ("POST", "/api/v1/tokens"): "a token made by a user acts in that user's organisation",
+}
+# Names of the fleet's rows (hosts, users, tokens, the enrol secret): another organisation
+# must never read one.
+FLEET_NAMES = (
+    "srv-matrix-01",
+    "srv-matrix-03",
+    "srv-matrix-04",
+    "matrix-host",
+    "matrix-reenrolled",
+    "matrix-admin",
+    "matrix-viewer",
+    "matrix-lapsed",
+    "matrix-target",
+    "matrix-secret",
+)
 
 # The possible outcomes.
 UNAUTHORIZED = "unauthorized"  # 401, or a redirect to /login for an HTML page
@@ -188,6 +212,7 @@ REFUSED = "refused"  # 401 or 403 (or the login redirect)
 ROLE = "needs admin"  # 403 because of the role
 CSRF = "needs CSRF token"  # 403 because of the CSRF token
 ALLOWED = "allowed"  # reaches the handler: 2xx or 3xx, not the login redirect
+OUT_OF_SCOPE = "out of scope"  # another organisation's: 404 or a list without it; writes refused
 
 
 def expectation(endpoint: Endpoint, caller: str) -> str:
@@ -200,6 +225,8 @@ def expectation(endpoint: Endpoint, caller: str) -> str:
         return REFUSED
     if caller in WITHOUT_CSRF:
         return CSRF
+    if caller == OTHER_ORG:
+        return ALLOWED if key in OWN_ORG_WRITES else OUT_OF_SCOPE
     if key in SESSION_ONLY and caller in ("viewer_token", "admin_token"):
         return REFUSED
     if caller in VIEWERS and (key in ADMIN_READS or (endpoint.unsafe and key not in ANY_USER_WRITES)):
@@ -292,8 +319,13 @@ def world(
             assert products, "the dirty result should leave findings on the host"
             usernames = {"admin_session": "matrix-admin", "viewer_session": "matrix-viewer"}
             usernames["expired_admin_session"] = "matrix-lapsed"
+            usernames[OTHER_ORG] = "elsewhere-admin"
             for caller, username in usernames.items():
                 add_user(s, username, ADMIN_PASSWORD, "viewer" if "viewer" in caller else "admin")
+            elsewhere = Organisation(slug="elsewhere", name="An organisation holding none of the rows")
+            s.add(elsewhere)
+            s.flush()
+            s.execute(update(User).where(User.username == "elsewhere-admin").values(org_id=elsewhere.id))
             user_id = s.scalars(select(User.id).where(User.username == "matrix-viewer")).one()
             bearer = {AGENT: agent_token, "revoked_agent_token": revoked_agent_token}
             for caller, role in [("viewer_token", "viewer"), ("admin_token", "admin")]:
@@ -546,7 +578,7 @@ def credentials(
         case "basic_auth_with_admin_password":
             pair = f"{world.usernames['admin_session']}:{ADMIN_PASSWORD}".encode()
             return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}, None
-        case "viewer_session" | "admin_session" | "expired_admin_session":
+        case "viewer_session" | "admin_session" | "expired_admin_session" | "other_org_admin_session":
             cookie, csrf = log_in(world, client, caller, fresh=fresh)
             return {"Cookie": f"{SESSION_COOKIE}={cookie}"}, csrf
         case "admin_session_without_csrf" | "admin_session_wrong_csrf" | "admin_session_viewers_csrf":
@@ -640,6 +672,17 @@ def test_route_access(world: World, endpoint: Endpoint, caller: str) -> None:
         assert r.status_code == 403 and "CSRF" in r.text, (
             f"{where}: a session write without its own CSRF token must get 403, got {shown(r)}"
         )
+    elif expected == OUT_OF_SCOPE:
+        leaked = [n for n in FLEET_NAMES if n in r.text]
+        assert not leaked, f"{where}: another organisation's caller read {leaked}: {shown(r)}"
+        if endpoint.unsafe:
+            assert r.status_code in (403, 404), (
+                f"{where}: another organisation's write must be refused, got {shown(r)}"
+            )
+        else:
+            assert r.status_code < 400 or r.status_code == 404, (
+                f"{where}: expected a 404 or a list, got {shown(r)}"
+            )
     else:
         assert r.status_code < 400 and not is_login_redirect(r, path), (
             f"{where}: expected the handler to answer, got {shown(r)}"
@@ -670,6 +713,7 @@ def test_route_table_is_fully_described() -> None:
         "ANY_USER_WRITES": ANY_USER_WRITES,
         "ADMIN_READS": ADMIN_READS,
         "SESSION_ONLY": SESSION_ONLY,
+        "OWN_ORG_WRITES": OWN_ORG_WRITES,
         "RECIPES": RECIPES,
     }
     problems = [

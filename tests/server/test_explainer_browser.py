@@ -179,7 +179,11 @@ def test_explainer_in_chromium(sqlite_url: str, server_process: Callable[[str], 
                 assert box is not None and 0 <= box["y"] < viewport["height"] / 2, box
                 page.screenshot(path=str(ARTIFACTS / f"explainer-{name}-rule.png"))
                 page.goto(url + "/explainer")
-                page.screenshot(path=str(ARTIFACTS / f"explainer-{name}-full.png"), full_page=True)
+                # the whole page (every pack's products and sources) is a tall image: more than
+                # the default 10 s on a loaded two-core machine, so a generous bound
+                page.screenshot(
+                    path=str(ARTIFACTS / f"explainer-{name}-full.png"), full_page=True, timeout=90_000
+                )
                 context.close()
         finally:
             browser.close()

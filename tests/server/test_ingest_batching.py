@@ -24,9 +24,12 @@ from banscan.store.apply import HostGone, Incoming, Stored, store_batch, store_r
 from banscan.store.db import Database
 from banscan.store.migrate import upgrade_db
 from banscan.store.models import AgentToken, Base, Finding, Host, Report, Transition, TransitionEvent
+from banscan.store.scope import OrgScope
 from banscan.store.writer import GroupCommitWriter
 
 from .conftest import Fleet, at, body
+
+DEFAULT_ORG = OrgScope(1, frozenset({1}), frozenset({1}))  # every host these tests enrol is in it
 
 T1 = "2025-03-01T10:00:00+00:00"
 T2 = "2025-03-02T10:00:00+00:00"
@@ -214,12 +217,12 @@ def test_overview_cache_follows_reports_enrolments_and_transitions(
     st = fleet.app.state.banscan
     as_of = dt.datetime.now(dt.UTC).date()
     with st.db.reading() as s:
-        before = cached_overview(s, st, "user", as_of)
+        before = cached_overview(s, st, "user", as_of, orgs=DEFAULT_ORG)
     assert fleet.report(token, at(results["dirty"], T1)).status_code == 201
     with st.db.reading() as s:
-        after = cached_overview(s, st, "user", as_of)
-        assert cached_overview(s, st, "user", as_of) is after  # unchanged data: reused
-        fresh = queries.overview(s, st.catalog, "user", as_of, st.settings.jurisdiction)
+        after = cached_overview(s, st, "user", as_of, orgs=DEFAULT_ORG)
+        assert cached_overview(s, st, "user", as_of, orgs=DEFAULT_ORG) is after  # unchanged data: reused
+        fresh = queries.overview(s, st.catalog, "user", as_of, st.settings.jurisdiction, orgs=DEFAULT_ORG)
     assert after == fresh and after != before
     product = next(p["product"] for p in after["by_product"] if p["covered_hosts"])
     r = fleet.client.post(
@@ -227,12 +230,14 @@ def test_overview_cache_follows_reports_enrolments_and_transitions(
     )
     assert r.status_code == 200, r.text
     with st.db.reading() as s:
-        moved = cached_overview(s, st, "user", as_of)
+        moved = cached_overview(s, st, "user", as_of, orgs=DEFAULT_ORG)
     assert moved["transitions"]["by_state"]["removed"] == 1
     assert fleet.report(token, at(results["clean"], T2)).status_code == 201
     with st.db.reading() as s:
-        cleaned = cached_overview(s, st, "user", as_of)
-        assert cleaned == queries.overview(s, st.catalog, "user", as_of, st.settings.jurisdiction)
+        cleaned = cached_overview(s, st, "user", as_of, orgs=DEFAULT_ORG)
+        assert cleaned == queries.overview(
+            s, st.catalog, "user", as_of, st.settings.jurisdiction, orgs=DEFAULT_ORG
+        )
     assert cleaned["hosts_with_covered"] == 0
 
 
@@ -243,8 +248,8 @@ def test_summary_in_sql_agrees_with_the_overview(fleet: Fleet, results: dict[str
     st = fleet.app.state.banscan
     for role, day in [("user", dt.date(2025, 3, 3)), ("federal-contractor", dt.date(2026, 1, 1))]:
         with st.db.reading() as s:
-            summ = queries.summary(s, st.catalog, role=role, as_of=day)
-            over = queries.overview(s, st.catalog, role, day, "US")
+            summ = queries.summary(s, st.catalog, role=role, as_of=day, orgs=DEFAULT_ORG)
+            over = queries.overview(s, st.catalog, role, day, "US", orgs=DEFAULT_ORG)
         for k in ("hosts", "hosts_with_covered", "findings_by_verdict", "obligations", "overdue"):
             assert summ[k] == over[k], k
     assert summ["overdue"]["hosts"] == 3 and summ["overdue"]["findings"] >= 3

@@ -253,7 +253,7 @@ class Browser:
         key = (width, logged_in)
         if key not in self.contexts:
             ctx = self.browser.new_context(viewport=VIEWPORTS[width])
-            ctx.set_default_timeout(20_000)
+            ctx.set_default_timeout(90_000)  # a tall page on a loaded two-core machine
             ctx.route("**/*", self.guard)
             if logged_in:
                 page = ctx.new_page()

@@ -326,12 +326,14 @@ def test_trend_counts_hosts_over_time(fleet: Fleet, results: dict[str, Any]) -> 
     assert fleet.report(a_tok, at(results["dirty"], T1)).status_code == 201
     assert fleet.report(b_tok, at(results["dirty"], T2)).status_code == 201
     assert fleet.report(b_tok, at(results["clean"], "2025-03-05T10:00:00+00:00")).status_code == 201
+    from banscan.store.scope import build_scope
     from banscan.store.summary import trend
 
     with fleet.app.state.banscan.db.reading() as s:
         import datetime as dt
 
-        points = {p["date"]: p["hosts_with_covered"] for p in trend(s, dt.date(2025, 3, 10))}
+        orgs = build_scope(s, 1)  # the default organisation, that of every enrolled host
+        points = {p["date"]: p["hosts_with_covered"] for p in trend(s, dt.date(2025, 3, 10), orgs=orgs)}
     assert points["2025-03-01"] == 1 and points["2025-03-02"] == 2 and points["2025-03-04"] == 2
     assert points["2025-03-05"] == 1 and points["2025-03-10"] == 1
 

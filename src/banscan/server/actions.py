@@ -6,17 +6,20 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session
 
-from banscan.server.deps import Principal, client_addr, state_of
+from banscan.server.deps import Principal, client_addr, state_of, writable_host
 from banscan.store import enrolment
 from banscan.store.accounts import audit
 from banscan.store.board import BULK_STATES, MAX_BULK, StepRefused, UnknownItems, record_steps
 from banscan.store.ingest import reset_clock
 from banscan.store.models import Enrolment, Host, Transition
+from banscan.store.org_accounts import enrolment_in
 from banscan.store.paging import MAX_ID
 
 
 def reset_host_clock(request: Request, principal: Principal, db: Session, host_id: int) -> Host:
-    """Forget a host's last-result time that is ahead of the server's clock; 404 for no host."""
+    """Forget a host's last-result time that is ahead of the server's clock; 404 for no host
+    (or one of another organisation)."""
+    writable_host(db, principal, host_id)
     done = reset_clock(db, host_id) if 1 <= host_id <= MAX_ID else None
     if done is None:
         raise HTTPException(404, "host not found")
@@ -39,7 +42,7 @@ def decide_enrolment(
 ) -> Enrolment:
     """Approve or deny a held enrolment; 404 for none, 409 when it is no longer pending. An
     approval revokes the host's tokens at once, in this process's token cache too."""
-    if not 1 <= enrolment_id <= MAX_ID:
+    if not 1 <= enrolment_id <= MAX_ID or enrolment_in(db, enrolment_id, orgs=principal.scope) is None:
         raise HTTPException(404, "enrolment not found")
     decide = enrolment.approve_enrolment if approve else enrolment.deny_enrolment
     try:
@@ -83,7 +86,7 @@ def record_removal_steps(
     if any(not p or len(p) > 200 or "\x00" in p for p in wanted) or "\x00" in note or len(note) > 4000:
         raise HTTPException(400, "products must be 1-200 characters and notes at most 4000, without NUL")
     try:
-        moved = record_steps(db, host_id, wanted, state, note, principal.name)
+        moved = record_steps(db, host_id, wanted, state, note, principal.name, orgs=principal.scope)
     except UnknownItems as exc:
         db.rollback()
         raise HTTPException(404, f"Nothing recorded: {exc}.") from None

@@ -22,9 +22,11 @@ from banscan.server.security import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, ses
 from banscan.store import accounts, sites
 from banscan.store.deadlines import Policy
 from banscan.store.hosts import OUTDATED, HostFilter
-from banscan.store.models import VERDICTS
+from banscan.store.models import DEFAULT_ORG_ID, VERDICTS
+from banscan.store.org_accounts import made_by_operator, token_org, user_in
 from banscan.store.packs import PackScope, pack_scope
-from banscan.store.paging import decode_cursor
+from banscan.store.paging import MAX_ID, decode_cursor
+from banscan.store.scope import OrgScope, build_scope, host_in_scope, operator_scope
 
 if TYPE_CHECKING:
     from banscan.server.state import ServerState
@@ -88,6 +90,8 @@ class Principal:
     kind: str  # "session" | "token"
     name: str
     role: str
+    org_id: int  # the user's organisation (an API token's: that of the user who made it)
+    scope: OrgScope  # what it may read and change (`banscan.store.scope`); no default
     user_id: int | None = None
     token_id: int | None = None
     csrf_token: str | None = None
@@ -126,8 +130,16 @@ def lookup_principal(request: Request) -> Principal | None:
             row = accounts.live_api_token(s, token)
             if row is None:
                 raise _unauthorized("invalid or expired API token")
+            org_id = token_org(s, row.created_by)
+            operator = made_by_operator(s, row.created_by)
             return Principal(
-                "token", f"token:{row.name}", row.role, token_id=row.id, rate_key=f"t:{row.token_hash}"
+                "token",
+                f"token:{row.name}",
+                row.role,
+                token_id=row.id,
+                rate_key=f"t:{row.token_hash}",
+                org_id=org_id,
+                scope=operator_scope(s) if operator else build_scope(s, org_id),
             )
         cookie = request.cookies.get(session_cookie_name(st.settings.secure_cookies))
         if not cookie:
@@ -143,6 +155,8 @@ def lookup_principal(request: Request) -> Principal | None:
             user_id=user.id,
             csrf_token=ws.csrf_token,
             rate_key=f"s:{ws.session_hash}",
+            org_id=user.org_id,
+            scope=build_scope(s, user.org_id),
         )
 
 
@@ -184,6 +198,33 @@ async def require_admin(principal: Annotated[Principal, Depends(require_user)]) 
     if not principal.is_admin:
         raise HTTPException(403, "this action needs the admin role")
     return principal
+
+
+def caller_scope(principal: Annotated[Principal, Depends(require_user)]) -> OrgScope:
+    """The organisations the authenticated caller may read and change."""
+    return principal.scope
+
+
+def writable_host(db: Session, principal: Principal, host_id: int) -> None:
+    """404, as for an unknown host, unless host `host_id` is one the caller may change: of its
+    own organisation (a member's host shared with it is read-only, and saying it exists would
+    tell what another organisation has)."""
+    if not 1 <= host_id <= MAX_ID or not host_in_scope(db, host_id, ids=principal.scope.writable):
+        raise HTTPException(404, "host not found")
+
+
+def own_user(request: Request, principal: Principal, user_id: int) -> None:
+    """404, as for an unknown user, unless user `user_id` is of the caller's organisation."""
+    with state_of(request).db.reading() as s:
+        if user_in(s, user_id, orgs=principal.scope) is None:
+            raise HTTPException(404, "user not found")
+
+
+def default_org_only(principal: Principal, what: str) -> None:
+    """403 for a caller outside the default organisation: `what` is still stored in the
+    default organisation whoever asks, so it would land in another organisation's hands."""
+    if principal.org_id != DEFAULT_ORG_ID:
+        raise HTTPException(403, f"{what} are not available to this organisation yet")
 
 
 @dataclass(frozen=True)
@@ -363,3 +404,4 @@ WriteDB = Annotated[Session, Depends(write_db)]
 PagingDep = Annotated[PageParams, Depends(page_params)]
 HostFilterDep = Annotated[HostFilter, Depends(host_filter)]
 PolicyDep = Annotated[Policy, Depends(server_policy)]
+ScopeDep = Annotated[OrgScope, Depends(caller_scope)]

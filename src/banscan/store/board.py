@@ -21,6 +21,7 @@ from banscan.store.deadlines import Deadlines, Policy, deadline_json, tracked
 from banscan.store.models import Finding, Host, Report, Transition, TransitionEvent, utcnow
 from banscan.store.packs import PackScope
 from banscan.store.paging import as_date, count, iso
+from banscan.store.scope import OrgScope
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,16 @@ class TransitionFilter:
         return {k: v for k, v in out.items() if v}
 
 
-def transition_stmt(f: TransitionFilter, dl: Deadlines | None) -> Any:
+def transition_stmt(f: TransitionFilter, dl: Deadlines | None, *, orgs: OrgScope) -> Any:
+    """The removal records of hosts `orgs` may read matching `f`, with the host's name and the
+    finding."""
     stmt = (
         select(Transition, Host.hostname, Finding)
         .join(Host, Host.id == Transition.host_id)
         .outerjoin(
             Finding, and_(Finding.host_id == Transition.host_id, Finding.product == Transition.product)
         )
+        .where(orgs.hosts())
     )
     # Informational products are findings, not removal items (older records of them stay unshown).
     stmt = stmt.where(or_(Finding.id.is_(None), tracked()))
@@ -121,17 +125,17 @@ def history_item(e: TransitionEvent, t: Transition, hostname: str) -> dict[str, 
 
 
 def board_columns(
-    session: Session, f: TransitionFilter, policy: Policy, *, limit: int, offset: int
+    session: Session, f: TransitionFilter, policy: Policy, *, limit: int, offset: int, orgs: OrgScope
 ) -> tuple[list[dict[str, Any]], int]:
     """One column of cards per state (the filter's state only, when it has one), most recently
-    moved first, and the largest column's count (for paging)."""
-    dl = policy.estate_deadlines(session)
+    moved first, and the largest column's count (for paging); hosts `orgs` may read only."""
+    dl = policy.estate_deadlines(session, orgs=orgs)
     columns = []
     total = 0
     for state in STATES:
         if f.state and f.state != state:
             continue
-        stmt = transition_stmt(dataclasses.replace(f, state=state), dl)
+        stmt = transition_stmt(dataclasses.replace(f, state=state), dl, orgs=orgs)
         n = count(session, stmt)
         rows = session.execute(
             stmt.order_by(Transition.updated_at.desc(), Transition.id.desc()).offset(offset).limit(limit)
@@ -143,11 +147,12 @@ def board_columns(
 
 
 def iter_transitions(
-    session: Session, f: TransitionFilter, policy: Policy, *, batch: int, limit: int
+    session: Session, f: TransitionFilter, policy: Policy, *, batch: int, limit: int, orgs: OrgScope
 ) -> Iterator[dict[str, Any]]:
-    """Every removal record matching `f` (at most `limit`), in id order, `batch` at a time."""
-    dl = policy.estate_deadlines(session)
-    stmt = transition_stmt(f, dl)
+    """Every removal record of hosts `orgs` may read matching `f` (at most `limit`), in id
+    order, `batch` at a time."""
+    dl = policy.estate_deadlines(session, orgs=orgs)
+    stmt = transition_stmt(f, dl, orgs=orgs)
     last_id, sent = 0, 0
     while sent < limit:
         rows = list(session.execute(stmt.where(Transition.id > last_id).order_by(Transition.id).limit(batch)))
@@ -160,13 +165,15 @@ def iter_transitions(
 
 
 def iter_history(
-    session: Session, f: TransitionFilter, policy: Policy, *, batch: int, limit: int
+    session: Session, f: TransitionFilter, policy: Policy, *, batch: int, limit: int, orgs: OrgScope
 ) -> Iterator[dict[str, Any]]:
-    """Every recorded step of the items the board shows with these filters, by host, product
-    and time: a page of items at a time (keyset on host and product), then their steps in one
-    query."""
-    dl = policy.estate_deadlines(session)
-    items = transition_stmt(f, dl).with_only_columns(Transition.id, Transition.host_id, Transition.product)
+    """Every recorded step of the items the board shows with these filters (hosts `orgs` may
+    read), by host, product and time: a page of items at a time (keyset on host and product),
+    then their steps in one query."""
+    dl = policy.estate_deadlines(session, orgs=orgs)
+    items = transition_stmt(f, dl, orgs=orgs).with_only_columns(
+        Transition.id, Transition.host_id, Transition.product
+    )
     after: tuple[int, str] | None = None
     sent = 0
     while sent < limit:
@@ -246,13 +253,21 @@ def bulk_step_problem(state: str, flag: str | None, to_state: str) -> str | None
 
 
 def record_steps(
-    session: Session, host_id: int, products: list[str], to_state: str, note: str, actor: str
+    session: Session,
+    host_id: int,
+    products: list[str],
+    to_state: str,
+    note: str,
+    actor: str,
+    *,
+    orgs: OrgScope,
 ) -> list[Transition] | None:
     """Record the same step, with the same note, for several products of one host: all or
-    nothing. None when there is no such host; raises UnknownItems when a product has no removal
+    nothing. None when there is no such host, or not one `orgs` may change; raises UnknownItems when a product has no removal
     record there, StepRefused when a step is refused (`bulk_step_problem`), before anything is
     written. The removal records are locked (FOR UPDATE) until the caller commits."""
-    if session.get(Host, host_id) is None:
+    host = session.get(Host, host_id)
+    if host is None or host.org_id not in orgs.writable:
         return None
     wanted = list(dict.fromkeys(products))
     rows = session.execute(
@@ -343,11 +358,12 @@ def exception_items(session: Session, rows: list[Any], as_of: dt.date) -> list[d
     return items
 
 
-def exception_stmt(product: str | None) -> Any:
+def exception_stmt(product: str | None, *, orgs: OrgScope) -> Any:
+    """Accepted findings still present on hosts `orgs` may read (of `product`, when given)."""
     stmt = (
         select(Finding, Host.hostname)
         .join(Host, Host.id == Finding.host_id)
-        .where(Finding.verdict == "accepted", Finding.present.is_(True))
+        .where(Finding.verdict == "accepted", Finding.present.is_(True), orgs.hosts())
     )
     if product:
         stmt = stmt.where(Finding.product == product)
@@ -355,19 +371,21 @@ def exception_stmt(product: str | None) -> Any:
 
 
 def list_exceptions(
-    session: Session, product: str | None, as_of: dt.date, *, limit: int, offset: int
+    session: Session, product: str | None, as_of: dt.date, *, limit: int, offset: int, orgs: OrgScope
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page of accepted findings (of `product`, when given), and how many there are."""
-    stmt = exception_stmt(product)
+    """A page of accepted findings of hosts `orgs` may read (of `product`, when given), and how
+    many there are."""
+    stmt = exception_stmt(product, orgs=orgs)
     total = count(session, stmt)
     rows = list(session.execute(stmt.order_by(Finding.id).offset(offset).limit(limit)))
     return exception_items(session, rows, as_of), total
 
 
 def iter_exceptions(
-    session: Session, product: str | None, as_of: dt.date, *, batch: int, limit: int
+    session: Session, product: str | None, as_of: dt.date, *, batch: int, limit: int, orgs: OrgScope
 ) -> Iterator[dict[str, Any]]:
-    stmt = exception_stmt(product)
+    """Every accepted finding of hosts `orgs` may read (at most `limit`), `batch` at a time."""
+    stmt = exception_stmt(product, orgs=orgs)
     last_id, sent = 0, 0
     while sent < limit:
         rows = list(session.execute(stmt.where(Finding.id > last_id).order_by(Finding.id).limit(batch)))

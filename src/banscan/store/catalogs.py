@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, defer
 
 from banscan.catalog.installed import version_key
 from banscan.store.models import Host, Report
+from banscan.store.scope import OrgScope
 
 SOURCES = ("built-in", "installed", "path")  # banscan.catalog.origin: where a scanner loaded it
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
@@ -54,35 +55,38 @@ def is_older(version: str | None, current: str | None) -> bool:
         return False
 
 
-def latest_versions(session: Session) -> dict[str, int]:
-    """Hosts per catalog version of their latest result (`UNKNOWN`: it named none)."""
+def latest_versions(session: Session, *, orgs: OrgScope) -> dict[str, int]:
+    """Hosts `orgs` may read per catalog version of their latest result (`UNKNOWN`: it named
+    none)."""
     q = (
         select(Report.catalog_version, func.count())
         .select_from(Host)
         .join(Report, Report.id == Host.last_report_id)
+        .where(orgs.hosts())
         .group_by(Report.catalog_version)
     )
     return {str(v or UNKNOWN): int(n) for v, n in session.execute(q)}
 
 
-def older_versions(session: Session, current: str) -> list[str]:
-    """The versions of hosts' latest results older than `current`."""
-    return sorted(v for v in latest_versions(session) if is_older(v, current))
+def older_versions(session: Session, current: str, *, orgs: OrgScope) -> list[str]:
+    """The versions of the latest results of hosts `orgs` may read older than `current`."""
+    return sorted(v for v in latest_versions(session, orgs=orgs) if is_older(v, current))
 
 
-def outdated_condition(session: Session, current: str) -> ColumnElement[bool]:
+def outdated_condition(session: Session, current: str, *, orgs: OrgScope) -> ColumnElement[bool]:
     """On `hosts`: the latest result was judged by a catalog older than `current`."""
-    old = older_versions(session, current)
+    old = older_versions(session, current, orgs=orgs)
     if not old:
         return false()
     judged = select(Report.id).where(Report.id == Host.last_report_id, Report.catalog_version.in_(old))
     return judged.exists()
 
 
-def catalog_summary(session: Session, current: str) -> dict[str, Any]:
-    """The catalogs the hosts' latest results were judged by, against the server's `current` one:
-    hosts per version (newest first), how many are out of date, and how many named none."""
-    counts = latest_versions(session)
+def catalog_summary(session: Session, current: str, *, orgs: OrgScope) -> dict[str, Any]:
+    """The catalogs the latest results of hosts `orgs` may read were judged by, against the
+    server's `current` one: hosts per version (newest first), how many are out of date, and how
+    many named none."""
+    counts = latest_versions(session, orgs=orgs)
     readable, odd = [], []
     for v in counts:
         if v == UNKNOWN:

@@ -22,6 +22,7 @@ from banscan.policy import deadlines as due
 from banscan.policy.engine import obligations_for
 from banscan.store.models import Finding
 from banscan.store.paging import as_date
+from banscan.store.scope import OrgScope
 
 
 @dataclass
@@ -59,9 +60,9 @@ class Policy:
             )
         return self._memo[key]
 
-    def estate_deadlines(self, session: Session) -> Deadlines:
-        """The deadlines of every present finding of the estate (`deadlines`)."""
-        return deadlines(session, self.catalog, self.role, self.as_of, self.jurisdiction)
+    def estate_deadlines(self, session: Session, *, orgs: OrgScope) -> Deadlines:
+        """The deadlines of every present finding of the hosts `orgs` may read (`deadlines`)."""
+        return deadlines(session, self.catalog, self.role, self.as_of, self.jurisdiction, orgs=orgs)
 
 
 def tracked() -> ColumnElement[bool]:
@@ -123,15 +124,16 @@ class Deadlines:
 FindingGroup = tuple[str, str, str, dt.date, int]
 
 
-def finding_groups(session: Session, *, informational: bool = True) -> list[FindingGroup]:
-    """Present findings counted per (product, verdict, category, day first identified).
+def finding_groups(session: Session, *, orgs: OrgScope, informational: bool = True) -> list[FindingGroup]:
+    """Present findings of the hosts `orgs` may read, counted per (product, verdict, category,
+    day first identified).
 
     One pass over the covering index ix_findings_present_product: the rows (and their JSON
     evidence) are not read. The summary derives its counts by verdict and by product and the
     deadlines from these few thousand groups instead of grouping the findings three times."""
     day = Finding.first_identified
     q = select(Finding.product, Finding.verdict, Finding.category, day, func.count()).where(
-        Finding.present.is_(True)
+        Finding.present.is_(True), orgs.host_ids(Finding.host_id)
     )
     if not informational:
         q = q.where(Finding.verdict != "informational")
@@ -149,8 +151,11 @@ def deadlines(
     as_of: dt.date,
     jurisdiction: str,
     groups: list[FindingGroup] | None = None,
+    *,
+    orgs: OrgScope,
 ) -> Deadlines:
-    """Obligation statuses of present findings, as the summary API counts them.
+    """Obligation statuses of present findings of the hosts `orgs` may read, as the summary API
+    counts them.
 
     Findings are grouped in SQL by (product, verdict, category, day first identified) (`groups`, when
     the caller already has them). Within one (product, verdict, category) each obligation's
@@ -160,7 +165,7 @@ def deadlines(
     finding they are evaluated for carries no name, vendor or evidence."""
     out = Deadlines(role=role, as_of=as_of)
     if groups is None:
-        groups = finding_groups(session, informational=False)
+        groups = finding_groups(session, orgs=orgs, informational=False)
     by_key: dict[tuple[str, str, str], list[tuple[dt.date, int]]] = {}
     for product, verdict, category, first, n in groups:
         if verdict != "informational":

@@ -17,6 +17,7 @@ from banscan.store.hosts import host_json
 from banscan.store.models import VERDICTS, Finding, Host, Report, Transition, TransitionEvent
 from banscan.store.packs import PackOf, PackScope, judged_by, parse_result
 from banscan.store.paging import Page, as_date, iso, page_rows
+from banscan.store.scope import OrgScope
 
 
 def _transition_json(
@@ -108,13 +109,14 @@ def host_detail(
     reports: int = 20,
     policy: Policy | None = None,
     current_catalog: str | None = None,
+    orgs: OrgScope,
 ) -> dict[str, Any] | None:
     """A host with every finding it has had (each with its `pack`, given a `policy`), its latest
     reports, `catalog`: the catalog its latest result was judged by (`outdated` against
     `current_catalog`, the server's current one), and `packs_judged`: the packs that result says
-    judged it."""
+    judged it. None for no host, or one `orgs` may not read."""
     host = session.get(Host, host_id)
-    if host is None:
+    if host is None or host.org_id not in orgs.readable:
         return None
     findings = list(
         session.scalars(select(Finding).where(Finding.host_id == host_id).order_by(Finding.product))
@@ -197,9 +199,11 @@ def list_findings(
     present: bool | None = True,
     policy: Policy | None = None,
     pack: PackScope | None = None,
+    orgs: OrgScope,
 ) -> Page:
-    """A page of findings, each with its host's name, its removal record and, given a `policy`,
-    its obligations and `pack`; `pack`: only the findings of that pack."""
+    """A page of findings of hosts `orgs` may read, each with its host's name, its removal
+    record and, given a `policy`, its obligations and `pack`; `pack`: only the findings of that
+    pack."""
     stmt = (
         select(Finding, Transition, Host.hostname)
         .join(Host, Host.id == Finding.host_id)
@@ -207,6 +211,7 @@ def list_findings(
             Transition,
             and_(Transition.host_id == Finding.host_id, Transition.product == Finding.product, tracked()),
         )
+        .where(orgs.hosts())
     )
     if verdict:
         stmt = stmt.where(Finding.verdict == verdict)
@@ -241,12 +246,14 @@ def first_identified(session: Session, host_id: int, products: list[str]) -> dic
     return {product: day.isoformat() for product, day in rows}
 
 
-def product_counts(session: Session, product: str) -> tuple[dict[str, int], int]:
-    """Hosts with a present finding of `product` by verdict, and those where it is gone."""
+def product_counts(session: Session, product: str, *, orgs: OrgScope) -> tuple[dict[str, int], int]:
+    """Hosts `orgs` may read with a present finding of `product` by verdict, and those where it
+    is gone."""
     counts = {v: 0 for v in VERDICTS}
+    mine = orgs.host_ids(Finding.host_id)
     for verdict, n in session.execute(
         select(Finding.verdict, func.count())
-        .where(Finding.product == product, Finding.present.is_(True))
+        .where(Finding.product == product, Finding.present.is_(True), mine)
         .group_by(Finding.verdict)
     ):
         counts[verdict] = n
@@ -254,13 +261,14 @@ def product_counts(session: Session, product: str) -> tuple[dict[str, int], int]
         session.scalar(
             select(func.count())
             .select_from(Finding)
-            .where(Finding.product == product, Finding.present.is_(False))
+            .where(Finding.product == product, Finding.present.is_(False), mine)
         )
         or 0
     )
     return counts, gone
 
 
-def stored_result(session: Session, report_id: int) -> str | None:
-    """A result exactly as it was received (JSON text), or None."""
-    return session.scalar(select(Report.body).where(Report.id == report_id))
+def stored_result(session: Session, report_id: int, *, orgs: OrgScope) -> str | None:
+    """A result exactly as it was received (JSON text), or None (also for a result of a host
+    `orgs` may not read)."""
+    return session.scalar(select(Report.body).where(Report.id == report_id, orgs.host_ids(Report.host_id)))

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from banscan.models import VERDICT_NAMES
 from banscan.store import catalogs, sites
-from banscan.store.deadlines import Policy, deadlines, tracked
+from banscan.store.deadlines import Policy, tracked
 from banscan.store.models import VERDICTS, Finding, Host, Transition
 from banscan.store.packs import PackScope
 from banscan.store.paging import Page, iso, like_pattern, page_rows
+from banscan.store.scope import OrgScope
 
 UNKNOWN_OS = "unknown"  # the `os` filter value and summary key of hosts that sent no platform
 OUTDATED = "outdated"  # the `catalog` filter value: judged by a catalog older than the server's
@@ -77,10 +78,13 @@ class HostFilter:
             "pack": self.pack.id if self.pack else None,
         }
 
-    def conditions(self, session: Session, policy: Policy | None) -> list[ColumnElement[bool]]:
-        """WHERE clauses on `hosts`; `policy` says what `overdue` is evaluated for (without one,
-        `overdue` matches nothing)."""
-        conds: list[ColumnElement[bool]] = []
+    def conditions(
+        self, session: Session, policy: Policy | None, *, orgs: OrgScope
+    ) -> list[ColumnElement[bool]]:
+        """WHERE clauses on `hosts`, the first keeping those of the organisations `orgs` may
+        read; `policy` says what `overdue` is evaluated for (without one, `overdue` matches
+        nothing)."""
+        conds: list[ColumnElement[bool]] = [orgs.hosts()]
         if self.verdict or self.product or self.pack:
             fconds: list[ColumnElement[bool]] = [Finding.present.is_(True)]
             if self.verdict:
@@ -113,18 +117,14 @@ class HostFilter:
                 | func.lower(Host.identifier).like(pattern, escape="\\")
             )
         if self.overdue:
-            dl = (
-                deadlines(session, policy.catalog, policy.role, policy.as_of, policy.jurisdiction)
-                if policy is not None
-                else None
-            )
+            dl = policy.estate_deadlines(session, orgs=orgs) if policy is not None else None
             if dl is not None and dl.overdue_days:
                 late = [dl.condition(), *([self.pack.condition(Finding.product)] if self.pack else [])]
                 conds.append(Host.id.in_(select(Finding.host_id).where(*late)))
             else:
                 conds.append(false())
         if self.catalog == OUTDATED:
-            conds.append(catalogs.outdated_condition(session, self.current_catalog))
+            conds.append(catalogs.outdated_condition(session, self.current_catalog, orgs=orgs))
         return conds
 
 
@@ -209,10 +209,14 @@ def host_items(
     return items
 
 
-def host_of(session: Session, host_id: int, current_catalog: str | None = None) -> dict[str, Any] | None:
-    """One host as the lists show it, or None."""
+def host_of(
+    session: Session, host_id: int, current_catalog: str | None = None, *, orgs: OrgScope
+) -> dict[str, Any] | None:
+    """One host as the lists show it, or None (also for a host `orgs` may not read)."""
     host = session.get(Host, host_id)
-    return host_items(session, [host], current_catalog)[0] if host is not None else None
+    if host is None or host.org_id not in orgs.readable:
+        return None
+    return host_items(session, [host], current_catalog)[0]
 
 
 def list_hosts(
@@ -224,9 +228,10 @@ def list_hosts(
     after_id: int | None = None,
     policy: Policy | None = None,
     current_catalog: str | None = None,
+    orgs: OrgScope,
 ) -> Page:
-    """A page of hosts matching `f`, in id order."""
-    stmt = select(Host).where(*f.conditions(session, policy))
+    """A page of hosts `orgs` may read matching `f`, in id order."""
+    stmt = select(Host).where(*f.conditions(session, policy, orgs=orgs))
     rows, total, next_cursor = page_rows(
         session, stmt, Host.id, limit=limit, offset=offset, after_id=after_id
     )
@@ -242,9 +247,11 @@ def iter_hosts(
     batch: int,
     limit: int,
     current_catalog: str | None = None,
+    orgs: OrgScope,
 ) -> Iterator[dict[str, Any]]:
-    """Every host matching `f` (at most `limit`), in id order, read `batch` at a time by keyset."""
-    conds = f.conditions(session, policy)
+    """Every host `orgs` may read matching `f` (at most `limit`), in id order, read `batch` at
+    a time by keyset."""
+    conds = f.conditions(session, policy, orgs=orgs)
     last_id, sent = 0, 0
     while sent < limit:
         rows = list(
@@ -262,9 +269,10 @@ def iter_hosts(
         last_id = rows[-1].id
 
 
-def product_choices(session: Session, *, removal: bool = False) -> list[dict[str, str]]:
-    """Products found on any host; `removal`: only those that are removal items (not informational)."""
-    q = select(Finding.product, func.min(Finding.product_name))
+def product_choices(session: Session, *, orgs: OrgScope, removal: bool = False) -> list[dict[str, str]]:
+    """Products found on any host `orgs` may read; `removal`: only those that are removal items
+    (not informational)."""
+    q = select(Finding.product, func.min(Finding.product_name)).where(orgs.host_ids(Finding.host_id))
     if removal:
         q = q.where(tracked())
     return [
@@ -273,11 +281,10 @@ def product_choices(session: Session, *, removal: bool = False) -> list[dict[str
     ]
 
 
-def platforms(session: Session) -> list[str]:
-    """Every platform hosts reported (`unknown` for none), for the `os` filter."""
-    return [
-        p or UNKNOWN_OS for p in session.scalars(select(Host.platform).distinct().order_by(Host.platform))
-    ]
+def platforms(session: Session, *, orgs: OrgScope) -> list[str]:
+    """Every platform the hosts `orgs` may read reported (`unknown` for none), for the `os` filter."""
+    q = select(Host.platform).where(orgs.hosts()).distinct().order_by(Host.platform)
+    return [p or UNKNOWN_OS for p in session.scalars(q)]
 
 
 def scan_requested_at(session: Session, host_id: int) -> dt.datetime | None:

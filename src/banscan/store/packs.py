@@ -20,6 +20,7 @@ from banscan.catalog.schema import Catalog
 from banscan.match.matcher import UNLISTED_SUFFIX, unlisted_entity
 from banscan.store.deadlines import FindingGroup
 from banscan.store.models import VERDICTS, Finding
+from banscan.store.scope import OrgScope
 
 MAX_JUDGED = 50  # packs kept from what one result says judged it
 _FIELD_MAX = 500  # characters kept of each of a judging pack's id, title and version
@@ -87,11 +88,14 @@ def hosts_with(session: Session, *where: ColumnElement[bool]) -> int:
     return int(session.scalar(q) or 0)
 
 
-def packs_json(session: Session, catalog: Catalog, groups: list[FindingGroup]) -> list[dict[str, Any]]:
+def packs_json(
+    session: Session, catalog: Catalog, groups: list[FindingGroup], *, orgs: OrgScope
+) -> list[dict[str, Any]]:
     """Every pack of the catalog with its regulations and its present findings: findings by
     verdict, hosts with any and hosts with a covered one. `groups`: `finding_groups` of the
-    estate, so the findings are counted from one grouped pass; hosts take a query per pack
-    with findings."""
+    hosts `orgs` may read, so the findings are counted from one grouped pass; hosts (of those
+    same organisations) take a query per pack with findings."""
+    mine = orgs.host_ids(Finding.host_id)
     pack_of = PackOf(catalog)
     counts: dict[str, dict[str, int]] = {p.id: {v: 0 for v in VERDICTS} for p in catalog.packs}
     for product, verdict, _category, _day, n in groups:
@@ -112,9 +116,9 @@ def packs_json(session: Session, catalog: Catalog, groups: list[FindingGroup]) -
                 "jurisdictions": list(p.jurisdictions),
                 "regulations": [r.id for r in catalog.regulations if r.pack == p.id],
                 "products": len(scope.products),
-                "hosts": hosts_with(session, scope.condition()) if found else 0,
+                "hosts": hosts_with(session, scope.condition(), mine) if found else 0,
                 "hosts_with_covered": (
-                    hosts_with(session, scope.condition(), Finding.verdict == "covered")
+                    hosts_with(session, scope.condition(), mine, Finding.verdict == "covered")
                     if by_verdict.get("covered")
                     else 0
                 ),

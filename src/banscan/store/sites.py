@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from banscan.store.models import Host, HostTag
+from banscan.store.scope import OrgScope
 from banscan.text import has_bidi
 
 MAX_SITE = 100
@@ -82,10 +83,16 @@ def set_tags(session: Session, host_id: int, tags: Iterable[str]) -> list[str]:
 
 
 def set_labels(
-    session: Session, host_id: int, *, site: str | None = None, tags: Iterable[str] | None = None
+    session: Session,
+    host_id: int,
+    *,
+    orgs: OrgScope,
+    site: str | None = None,
+    tags: Iterable[str] | None = None,
 ) -> Host | None:
-    """Set a host's site and/or its tags (None: left as they are); the host, None if unknown."""
-    host = session.scalar(select(Host).where(Host.id == host_id).with_for_update())
+    """Set a host's site and/or its tags (None: left as they are); the host, None if unknown
+    or not one `orgs` may change (a member's host shared with its coordinator is read-only)."""
+    host = session.scalar(select(Host).where(Host.id == host_id, orgs.writable_hosts()).with_for_update())
     if host is None:
         return None
     if site is not None:
@@ -120,10 +127,14 @@ def tag_condition(tag: str) -> ColumnElement[bool]:
     return Host.id.in_(select(HostTag.host_id).where(HostTag.tag == tag))
 
 
-def tag_host_counts() -> Select[str, int]:
-    """Hosts per tag: one pass over ix_host_tags_tag_host, whose entries come in tag order
-    (PostgreSQL's planner may read the two-column table itself instead, which costs the same)."""
-    return select(HostTag.tag, func.count()).group_by(HostTag.tag)
+def tag_host_counts(*, orgs: OrgScope) -> Select[str, int]:
+    """Hosts `orgs` may read per tag (tags none of them has left out): one pass over
+    ix_host_tags_tag_host, whose entries come in tag order (PostgreSQL's planner may read the two-column table itself instead, which costs
+    the same)."""
+    # Counted as `tag_host_counts_among` does (the IN in the count, the subquery built once):
+    # in the WHERE clause it would lead SQLite to the host_id index and a sort by tag.
+    mine = func.count(case((orgs.host_ids(HostTag.host_id), 1)))
+    return select(HostTag.tag, mine).group_by(HostTag.tag).having(mine > 0)
 
 
 def tag_host_counts_among(tags: list[str], hosts: Select[int]) -> Select[str, int]:
@@ -142,18 +153,23 @@ def site_label(site: str) -> str:
     return site or NO_SITE
 
 
-def known_sites(session: Session) -> list[str]:
-    """Every site some host has, sorted, `NO_SITE` first when a host has none."""
-    return [site_label(s) for s in session.scalars(select(Host.site).distinct().order_by(Host.site))]
+def known_sites(session: Session, *, orgs: OrgScope) -> list[str]:
+    """Every site some host `orgs` may read has, sorted, `NO_SITE` first when one has none."""
+    q = select(Host.site).where(orgs.hosts()).distinct().order_by(Host.site)
+    return [site_label(s) for s in session.scalars(q)]
 
 
 TAG_CHOICES = 500  # tags offered as suggestions in the host list's filter (any can be typed)
 
 
-def known_tags(session: Session, limit: int | None = None) -> list[str]:
-    """Tags in use, sorted; with `limit`, the most used ones (a fleet may have thousands)."""
+def known_tags(session: Session, limit: int | None = None, *, orgs: OrgScope) -> list[str]:
+    """Tags in use on hosts `orgs` may read, sorted; with `limit`, the most used ones (a fleet
+    may have thousands)."""
+    mine = orgs.host_ids(HostTag.host_id)
     if limit is None:
-        return list(session.scalars(select(HostTag.tag).distinct().order_by(HostTag.tag)))
+        return list(session.scalars(select(HostTag.tag).where(mine).distinct().order_by(HostTag.tag)))
     n = func.count().label("n")
-    top = select(HostTag.tag, n).group_by(HostTag.tag).order_by(n.desc(), HostTag.tag).limit(limit)
+    top = (
+        select(HostTag.tag, n).where(mine).group_by(HostTag.tag).order_by(n.desc(), HostTag.tag).limit(limit)
+    )
     return sorted(session.scalars(select(top.subquery().c.tag)))

@@ -18,6 +18,7 @@ from banscan.store.hosts import UNKNOWN_OS
 from banscan.store.models import VERDICTS, AgentToken, Finding, Host, Report, Transition, TransitionEvent
 from banscan.store.packs import PackOf, PackScope, groups_of, hosts_with, pack_scope
 from banscan.store.paging import as_date
+from banscan.store.scope import OrgScope
 from banscan.store.sites import SUMMARY_TAGS, site_label, tag_host_counts, tag_host_counts_among
 
 
@@ -30,8 +31,10 @@ def summary(
     jurisdiction: str = "US",
     current_catalog: str | None = None,
     pack: PackScope | None = None,
+    orgs: OrgScope,
 ) -> dict[str, Any]:
-    """Estate counts, and obligations re-evaluated as of `as_of` from each finding's first
+    """Counts of the hosts `orgs` may read (the callers pass the caller's own organisation
+    alone: a coordinator's view of its members' counts is its own board), and obligations re-evaluated as of `as_of` from each finding's first
     identification.
 
     `pack`: the findings and removal records counted are that pack's only (the hosts known,
@@ -61,14 +64,18 @@ def summary(
     # the pack's findings (and removal records) only, or every one
     in_pack = pack.condition(Finding.product) if pack is not None else true()
     pack_of = PackOf(catalog)
-    hosts = session.scalar(select(func.count()).select_from(Host)) or 0
+    mine_h = orgs.hosts()
+    mine_f = orgs.host_ids(Finding.host_id)
+    mine_t = orgs.host_ids(Transition.host_id)
+    hosts = session.scalar(select(func.count()).select_from(Host).where(mine_h)) or 0
     scanned = (
-        session.scalar(select(func.count()).select_from(Host).where(Host.last_report_id.is_not(None))) or 0
+        session.scalar(select(func.count()).select_from(Host).where(Host.last_report_id.is_not(None), mine_h))
+        or 0
     )
     covered_hosts = (
         session.scalar(
             select(func.count(func.distinct(Finding.host_id))).where(
-                Finding.verdict == "covered", present, in_pack
+                Finding.verdict == "covered", present, in_pack, mine_f
             )
         )
         or 0
@@ -76,13 +83,13 @@ def summary(
     with_findings = (
         session.scalar(
             select(func.count(func.distinct(Finding.host_id))).where(
-                Finding.verdict != "informational", present, in_pack
+                Finding.verdict != "informational", present, in_pack, mine_f
             )
         )
         or 0
     )
 
-    every_group = finding_groups(session)
+    every_group = finding_groups(session, orgs=orgs)
     groups = groups_of(every_group, pack_of, pack.id) if pack is not None else every_group
     by_verdict = {v: 0 for v in VERDICTS}
     by_product: dict[str, dict[str, Any]] = {}
@@ -103,7 +110,7 @@ def summary(
             entry["covered_hosts"] += n
     if by_product:
         # The name as the scans recorded it: that of the product's first present finding.
-        first = select(func.min(Finding.id)).where(present).group_by(Finding.product)
+        first = select(func.min(Finding.id)).where(present, mine_f).group_by(Finding.product)
         for product, name in session.execute(
             select(Finding.product, Finding.product_name).where(Finding.id.in_(first))
         ):
@@ -111,14 +118,16 @@ def summary(
                 by_product[product]["product_name"] = name
 
     by_os: dict[str, dict[str, Any]] = {}
-    for platform, n in session.execute(select(Host.platform, func.count()).group_by(Host.platform)):
+    for platform, n in session.execute(
+        select(Host.platform, func.count()).where(mine_h).group_by(Host.platform)
+    ):
         key = platform or UNKNOWN_OS
         entry = by_os.setdefault(key, {"os": key, "hosts": 0, "hosts_with_covered": 0})
         entry["hosts"] += n
     by_site: dict[str, dict[str, Any]] = {}
-    for site, n in session.execute(select(Host.site, func.count()).group_by(Host.site)):
+    for site, n in session.execute(select(Host.site, func.count()).where(mine_h).group_by(Host.site)):
         by_site[site] = {"site": site_label(site), "hosts": n, "hosts_with_covered": 0}
-    covered = select(Finding.host_id).where(Finding.verdict == "covered", present, in_pack)
+    covered = select(Finding.host_id).where(Finding.verdict == "covered", present, in_pack, mine_f)
     for platform, site, n in session.execute(
         select(Host.platform, Host.site, func.count())
         .where(Host.id.in_(covered))
@@ -135,7 +144,7 @@ def summary(
 
     by_tag: dict[str, dict[str, Any]] = {
         tag: {"tag": tag, "hosts": n, "hosts_with_covered": 0}
-        for tag, n in session.execute(tag_host_counts())
+        for tag, n in session.execute(tag_host_counts(orgs=orgs))
     }
     top_tags = sorted(by_tag.values(), key=lambda e: (-e["hosts"], e["tag"]))[:SUMMARY_TAGS]
     if top_tags:
@@ -148,7 +157,7 @@ def summary(
     records_in_pack = pack.condition(Transition.product) if pack is not None else true()
     for state, flag, n in session.execute(
         select(Transition.state, Transition.flag, func.count())
-        .where(records_in_pack)
+        .where(records_in_pack, mine_t)
         .group_by(Transition.state, Transition.flag)
     ):
         states[state] = states.get(state, 0) + n
@@ -159,7 +168,7 @@ def summary(
     untracked = (
         select(Transition.state, Transition.flag, func.count())
         .join(Finding, and_(Finding.host_id == Transition.host_id, Finding.product == Transition.product))
-        .where(Finding.verdict == "informational", records_in_pack)
+        .where(Finding.verdict == "informational", records_in_pack, mine_t)
         .group_by(Transition.state, Transition.flag)
     )
     for state, flag, n in session.execute(untracked):
@@ -169,12 +178,15 @@ def summary(
     states = {k: v for k, v in states.items() if v > 0}
     flags = {k: v for k, v in flags.items() if v > 0}
 
-    dl = deadlines(session, catalog, role, as_of, jurisdiction, groups)
+    dl = deadlines(session, catalog, role, as_of, jurisdiction, groups, orgs=orgs)
     statuses = dict(sorted(dl.by_status.items()))
     overdue_by_reg = dict(sorted(dl.overdue_by_regulation.items()))
     overdue_findings = dl.overdue_findings
     overdue_hosts = (
-        int(session.scalar(select(func.count(func.distinct(Finding.host_id))).where(dl.condition())) or 0)
+        int(
+            session.scalar(select(func.count(func.distinct(Finding.host_id))).where(dl.condition(), mine_f))
+            or 0
+        )
         if dl.overdue_days
         else 0
     )
@@ -200,20 +212,21 @@ def summary(
             "hosts": overdue_hosts,
             "by_regulation": overdue_by_reg,
         },
-        "catalog": catalog_summary(session, current_catalog or catalog.meta.version),
+        "catalog": catalog_summary(session, current_catalog or catalog.meta.version, orgs=orgs),
         "pack": pack.id if pack is not None else None,
-        "by_pack": pack_split(session, catalog, every_group, dl) if pack is None else [],
+        "by_pack": pack_split(session, catalog, every_group, dl, orgs=orgs) if pack is None else [],
     }
 
 
 def pack_split(
-    session: Session, catalog: Catalog, groups: list[FindingGroup], dl: Deadlines
+    session: Session, catalog: Catalog, groups: list[FindingGroup], dl: Deadlines, *, orgs: OrgScope
 ) -> list[dict[str, Any]]:
     """The summary's figures per pack of the catalog: hosts with a covered finding, covered
     findings still present, findings to act on, and overdue findings and hosts. Counted from
     the estate's finding groups and its deadlines (`dl`, evaluated once for every pack): a
     query per pack for its hosts, none for a pack without findings."""
     pack_of = PackOf(catalog)
+    readable = orgs.host_ids(Finding.host_id)
     out = []
     for p in catalog.packs:
         mine = groups_of(groups, pack_of, p.id)
@@ -230,10 +243,14 @@ def pack_split(
                 "findings_to_act_on": to_act,
                 "covered": covered,
                 "hosts_with_covered": (
-                    hosts_with(session, scope.condition(), Finding.verdict == "covered") if covered else 0
+                    hosts_with(session, scope.condition(), readable, Finding.verdict == "covered")
+                    if covered
+                    else 0
                 ),
                 "overdue_findings": late,
-                "overdue_hosts": hosts_with(session, scope.condition(), dl.condition()) if late else 0,
+                "overdue_hosts": hosts_with(session, scope.condition(), readable, dl.condition())
+                if late
+                else 0,
             }
         )
     return out
@@ -247,6 +264,8 @@ def overview(
     jurisdiction: str,
     current_catalog: str | None = None,
     pack: PackScope | None = None,
+    *,
+    orgs: OrgScope,
 ) -> dict[str, Any]:
     """The API summary plus what only the page shows: every state, definitions age, the trend
     (of `pack`'s findings only, given one, as the summary's counts)."""
@@ -258,6 +277,7 @@ def overview(
         jurisdiction=jurisdiction,
         current_catalog=current_catalog,
         pack=pack,
+        orgs=orgs,
     )
     data["transitions"]["by_state"] = {s: 0 for s in STATES} | data["transitions"]["by_state"]
     # the cut-off of the packs in view whose rules stop updates (none: no card)
@@ -274,7 +294,7 @@ def overview(
         if cutoffs
         else None
     )
-    data["trend"] = trend(session, as_of, pack=pack)
+    data["trend"] = trend(session, as_of, pack=pack, orgs=orgs)
     return data
 
 
@@ -295,9 +315,9 @@ def data_mark(session: Session) -> tuple[Any, ...]:
 
 
 def trend(
-    session: Session, as_of: dt.date, max_points: int = 60, pack: PackScope | None = None
+    session: Session, as_of: dt.date, max_points: int = 60, pack: PackScope | None = None, *, orgs: OrgScope
 ) -> list[dict[str, Any]]:
-    """Hosts with a covered finding (of `pack`, given one) on each sampled day, from first and
+    """Hosts `orgs` may read with a covered finding (of `pack`, given one) on each sampled day, from first and
     last sightings.
 
     A host counts from its earliest covered sighting until its covered findings are all gone."""
@@ -308,7 +328,11 @@ def trend(
             func.max(case((Finding.present.is_(True), 1), else_=0)).label("open"),
             func.max(Finding.gone_at).label("end"),
         )
-        .where(Finding.verdict == "covered", pack.condition(Finding.product) if pack else true())
+        .where(
+            Finding.verdict == "covered",
+            pack.condition(Finding.product) if pack else true(),
+            orgs.host_ids(Finding.host_id),
+        )
         .group_by(Finding.host_id)
         .subquery()
     )

@@ -10,10 +10,11 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, field_validator
 
 from banscan.server.api.common import RowId, no_control
-from banscan.server.deps import AdminDep, ReadDB, WriteDB, client_addr
+from banscan.server.deps import AdminDep, ReadDB, WriteDB, client_addr, default_org_only
 from banscan.store import enrolment as store
 from banscan.store import sites
 from banscan.store.models import utcnow
+from banscan.store.org_accounts import secret_ids_in, secret_in
 
 router = APIRouter(tags=["admin"])
 
@@ -32,10 +33,11 @@ class EnrolSecretRequest(BaseModel):
 
 
 @router.get("/enrol-secrets")
-def list_enrol_secrets(_: AdminDep, db: ReadDB) -> dict[str, Any]:
-    """Every enrol secret with its scope and status (`active`, `expired`, `revoked`); never the
-    secret itself (admin)."""
-    return {"items": store.list_enrol_secrets(db)}
+def list_enrol_secrets(principal: AdminDep, db: ReadDB) -> dict[str, Any]:
+    """Every enrol secret of the caller's organisation with its scope and status (`active`,
+    `expired`, `revoked`); never the secret itself (admin)."""
+    mine = secret_ids_in(db, orgs=principal.scope)
+    return {"items": [s for s in store.list_enrol_secrets(db) if s["id"] in mine]}
 
 
 @router.post("/enrol-secrets", status_code=201)
@@ -44,6 +46,7 @@ def post_enrol_secret(
 ) -> dict[str, Any]:
     """Make an enrol secret (admin); it is shown once (`secret`). Agents enrolling with it get
     its site and tag, whatever they send."""
+    default_org_only(principal, "enrol secrets")  # `add_enrol_secret` makes default-organisation ones
     expires = utcnow() + dt.timedelta(days=body.expires_in_days) if body.expires_in_days else None
     try:
         raw, row = store.add_enrol_secret(
@@ -67,6 +70,8 @@ def revoke_enrol_secret(
 ) -> dict[str, Any]:
     """Revoke an enrol secret (admin): enrolling with it is refused from now on, as is
     collecting an enrolment asked for with it. 409 if already revoked."""
+    if not secret_in(db, secret_id, orgs=principal.scope):
+        raise HTTPException(404, "enrol secret not found")
     try:
         row = store.revoke_enrol_secret(db, secret_id, actor=principal.name, remote_addr=client_addr(request))
     except ValueError as exc:

@@ -12,15 +12,15 @@ from fastapi import APIRouter, Query, Request
 from banscan.server.actions import decide_enrolment
 from banscan.server.api.common import RowId
 from banscan.server.deps import AdminDep, PagingDep, ReadDB, WriteDB, choice
-from banscan.store import enrolment as store
 from banscan.store.models import ENROLMENT_STATES
+from banscan.store.org_accounts import enrolment_in, enrolments_in
 
 router = APIRouter(tags=["admin"])
 
 
 @router.get("/enrolments")
 def list_enrolments(
-    _: AdminDep,
+    principal: AdminDep,
     db: ReadDB,
     paging: PagingDep,
     state: Annotated[
@@ -31,12 +31,13 @@ def list_enrolments(
     Each says who asked (identifier, hostname, platform, address, secret), why it waits
     (`reason`: `agent-host`, the host of another agent, or `imported-host`, one an inventory
     import created) and the host it would take over (`host`)."""
-    page = store.list_enrolments(
+    page = enrolments_in(
         db,
         choice(state, ENROLMENT_STATES, "state"),
         limit=paging.limit,
         offset=paging.offset,
         after_id=paging.after_id,
+        orgs=principal.scope,
     )
     return page.to_json()
 
@@ -45,7 +46,7 @@ def _decide(
     request: Request, principal: AdminDep, db: WriteDB, enrolment_id: int, approve: bool
 ) -> dict[str, Any]:
     decide_enrolment(request, principal, db, enrolment_id, approve)
-    item = store.enrolment_of(db, enrolment_id)
+    item = enrolment_in(db, enrolment_id, orgs=principal.scope)
     assert item is not None
     return item
 

@@ -27,9 +27,9 @@ router = APIRouter(tags=["read"])
 
 
 @router.get("/reports/{report_id}")
-def get_report(report_id: RowId, _: UserDep, db: ReadDB) -> Response:
+def get_report(report_id: RowId, principal: UserDep, db: ReadDB) -> Response:
     """The result exactly as it was received."""
-    body = finding_store.stored_result(db, report_id)
+    body = finding_store.stored_result(db, report_id, orgs=principal.scope)
     if body is None:
         raise HTTPException(404, "report not found")
     return Response(body, media_type="application/json")
@@ -38,7 +38,7 @@ def get_report(report_id: RowId, _: UserDep, db: ReadDB) -> Response:
 @router.get("/findings")
 def list_findings(
     request: Request,
-    _: UserDep,
+    principal: UserDep,
     db: ReadDB,
     paging: PagingDep,
     verdict: Verdict | None = None,
@@ -66,6 +66,7 @@ def list_findings(
         present=present,
         policy=policy_of(request, role, as_of),
         pack=pack_param(request, pack),
+        orgs=principal.scope,
     )
     return result.to_json()
 
@@ -73,7 +74,7 @@ def list_findings(
 @router.get("/summary")
 def summary(
     request: Request,
-    _: UserDep,
+    principal: UserDep,
     db: ReadDB,
     as_of: dt.date | None = None,
     role: Annotated[str | None, Query(max_length=32)] = None,
@@ -103,4 +104,5 @@ def summary(
         jurisdiction=st.settings.jurisdiction,
         current_catalog=st.current_catalog().version,
         pack=pack_param(request, pack),
+        orgs=principal.scope.own_only(),
     )

@@ -21,6 +21,7 @@ from banscan.server.deps import (
     policy_of,
     server_policy,
     state_of,
+    writable_host,
 )
 from banscan.store import hosts as host_store
 from banscan.store import sites
@@ -34,7 +35,7 @@ router = APIRouter()
 
 @router.get("/hosts", tags=["read"])
 def list_hosts(
-    request: Request, _: UserDep, db: ReadDB, paging: PagingDep, f: HostFilterDep
+    request: Request, principal: UserDep, db: ReadDB, paging: PagingDep, f: HostFilterDep
 ) -> dict[str, Any]:
     """Hosts, with counts of their present findings by verdict and of their removal records by
     state (`transitions`). `verdict`/`product` keep hosts with such a present finding, `state`
@@ -56,6 +57,7 @@ def list_hosts(
         after_id=paging.after_id,
         policy=server_policy(request),
         current_catalog=st.current_catalog().version,
+        orgs=principal.scope,
     )
     found = packs_found(db, st.catalog, [h["id"] for h in result.items])
     for h in result.items:
@@ -67,7 +69,7 @@ def list_hosts(
 def get_host(
     host_id: RowId,
     request: Request,
-    _: UserDep,
+    principal: UserDep,
     db: ReadDB,
     as_of: AsOfParam = None,
     role: RoleParam = None,
@@ -84,6 +86,7 @@ def get_host(
         host_id,
         policy=policy_of(request, role, as_of),
         current_catalog=state_of(request).current_catalog().version,
+        orgs=principal.scope,
     )
     if detail is None:
         raise HTTPException(404, "host not found")
@@ -109,13 +112,13 @@ def patch_host(
     host_id: RowId, body: HostLabelsRequest, request: Request, principal: AdminDep, db: WriteDB
 ) -> dict[str, Any]:
     """Set a host's site and tags (admin); returns the host."""
-    if sites.set_labels(db, host_id, site=body.site, tags=body.tags) is None:
+    if sites.set_labels(db, host_id, site=body.site, tags=body.tags, orgs=principal.scope) is None:
         raise HTTPException(404, "host not found")
     changed = body.model_dump(exclude_none=True)
     audit(db, principal.name, "host.labels", str(host_id), client_addr(request), **changed)
     db.commit()
     state_of(request).overview_cache.clear()  # the counts by site and by tag changed
-    item = host_store.host_of(db, host_id, state_of(request).current_catalog().version)
+    item = host_store.host_of(db, host_id, state_of(request).current_catalog().version, orgs=principal.scope)
     if item is None:
         raise HTTPException(404, "host not found")
     return item
@@ -125,6 +128,7 @@ def patch_host(
 def post_scan_request(host_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> dict[str, Any]:
     """Ask the host's agent to scan now (admin). The agent learns of it when it next checks in
     (every minute by default) and the request stays pending until a newer result arrives."""
+    writable_host(db, principal, host_id)
     host = request_scan(db, host_id, principal.name)
     if host is None:
         raise HTTPException(404, "host not found")
@@ -144,7 +148,7 @@ def post_reset_clock(host_id: RowId, request: Request, principal: AdminDep, db: 
     The time goes back to the newest result not in the future (or none); the next result is
     applied. Returns the host; nothing changes when its time is not in the future."""
     reset_host_clock(request, principal, db, host_id)
-    item = host_store.host_of(db, host_id, state_of(request).current_catalog().version)
+    item = host_store.host_of(db, host_id, state_of(request).current_catalog().version, orgs=principal.scope)
     if item is None:
         raise HTTPException(404, "host not found")
     return item

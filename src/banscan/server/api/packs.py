@@ -31,8 +31,9 @@ class PackInfo(BaseModel):
 
 
 @router.get("/packs", response_model=list[PackInfo])
-def list_packs(request: Request, _: UserDep, db: ReadDB) -> list[dict[str, Any]]:
+def list_packs(request: Request, principal: UserDep, db: ReadDB) -> list[dict[str, Any]]:
     """The packs of the server's catalog, in its order, each with its regulations and what the
-    estate holds of it: a finding belongs to the pack of its product in the server's catalog
-    (an unlisted product of a covered entity to its entity's)."""
-    return packs_json(db, state_of(request).catalog, finding_groups(db))
+    caller's organisation holds of it: a finding belongs to the pack of its product in the
+    server's catalog (an unlisted product of a covered entity to its entity's)."""
+    own = principal.scope.own_only()  # counts: the caller's own organisation's, as the summary
+    return packs_json(db, state_of(request).catalog, finding_groups(db, orgs=own), orgs=own)

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from banscan.server.api.common import RowId, no_control
 from banscan.server.deps import AdminDep, ReadDB, WriteDB, client_addr
-from banscan.store.accounts import add_api_token, list_api_tokens, revoke_api_token, token_json
+from banscan.store.accounts import add_api_token, revoke_api_token, token_json
 from banscan.store.models import utcnow
+from banscan.store.org_accounts import token_in, token_org, tokens_in
 
 router = APIRouter(tags=["admin"])
 
@@ -27,6 +28,10 @@ class TokenRequest(BaseModel):
 @router.post("/tokens", status_code=201)
 def post_token(body: TokenRequest, principal: AdminDep, db: WriteDB) -> dict[str, Any]:
     """Create an API token for automation (admin). The token is shown once."""
+    if token_org(db, principal.name) != principal.org_id:
+        # It would act in the organisation of whoever `created_by` names: only a user of the
+        # caller's organisation (a browser session) makes one that stays in it.
+        raise HTTPException(403, "only a signed-in user of this organisation can make its API tokens")
     expires = utcnow() + dt.timedelta(days=body.expires_in_days) if body.expires_in_days else None
     raw, row = add_api_token(db, body.name, body.role, created_by=principal.name, expires_at=expires)
     db.commit()
@@ -43,13 +48,15 @@ def post_token(body: TokenRequest, principal: AdminDep, db: WriteDB) -> dict[str
 def get_tokens(principal: AdminDep, db: ReadDB) -> dict[str, Any]:
     """Every API token, newest first, with its state (live, expired, revoked); never the token
     itself, which is kept only as a digest (admin)."""
-    return {"tokens": [token_json(t) for t in list_api_tokens(db)]}
+    return {"tokens": [token_json(t) for t in tokens_in(db, orgs=principal.scope)]}
 
 
 @router.delete("/tokens/{token_id}")
 def delete_token(token_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> dict[str, Any]:
     """Revoke an API token: refused from its next request on (admin). Revoking one already
     revoked changes nothing."""
+    if not token_in(db, token_id, orgs=principal.scope):
+        raise HTTPException(404, "token not found")
     row = revoke_api_token(db, token_id, actor=principal.name, remote_addr=client_addr(request))
     if row is None:
         raise HTTPException(404, "token not found")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from banscan.server.actions import record_removal_steps
 from banscan.server.api.common import RowId
-from banscan.server.deps import AdminDep, WriteDB, client_addr
+from banscan.server.deps import AdminDep, WriteDB, client_addr, writable_host
 from banscan.store.accounts import audit
 from banscan.store.board import MAX_BULK
 from banscan.store.ingest import set_transition
@@ -77,6 +77,7 @@ def post_transition(
     db: WriteDB,
 ) -> dict[str, Any]:
     """Record the next step in removing `product` from a host (admin)."""
+    writable_host(db, principal, host_id)
     t = set_transition(db, host_id, product, body.state, body.note, principal.name)
     if t is None:
         raise HTTPException(404, "no such finding on this host")

@@ -8,21 +8,21 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from banscan.server.api.common import RowId
-from banscan.server.deps import AdminDep, ReadDB, UserDep, WriteDB, client_addr, state_of
+from banscan.server.deps import AdminDep, ReadDB, UserDep, WriteDB, client_addr, own_user, state_of
 from banscan.server.security import session_cookie_name
 from banscan.store.accounts import (
     MAX_PASSWORD_LENGTH,
     change_own_password,
-    get_user,
-    list_users,
     reset_password_by_id,
     set_disabled,
     token_digest,
     unlock_user,
     user_json,
 )
+from banscan.store.org_accounts import user_in, users_in
 
 router = APIRouter(tags=["admin"])
 
@@ -45,7 +45,7 @@ class PasswordChange(BaseModel):
 @router.get("/users")
 def get_users(principal: AdminDep, db: ReadDB) -> dict[str, Any]:
     """Every user, with whether they are disabled or locked out (admin)."""
-    return {"users": [user_json(u) for u in list_users(db)]}
+    return {"users": [user_json(u) for u in users_in(db, orgs=principal.scope)]}
 
 
 @router.patch("/users/{user_id}")
@@ -53,7 +53,7 @@ def patch_user(
     user_id: RowId, body: UserChange, request: Request, principal: AdminDep, db: WriteDB
 ) -> dict[str, Any]:
     """Disable a user (their sessions end at once) or enable one (admin)."""
-    user = get_user(db, user_id)
+    user = user_in(db, user_id, orgs=principal.scope)
     if user is None:
         raise HTTPException(404, "user not found")
     if body.disabled and user.id == principal.user_id:
@@ -66,7 +66,7 @@ def patch_user(
 @router.post("/users/{user_id}/unlock")
 def post_unlock(user_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> dict[str, Any]:
     """Clear a user's failed logins and lockout (admin)."""
-    user = get_user(db, user_id)
+    user = user_in(db, user_id, orgs=principal.scope)
     if user is None:
         raise HTTPException(404, "user not found")
     unlock_user(db, user, actor=principal.name, remote_addr=client_addr(request))
@@ -81,6 +81,7 @@ async def post_password(
     """Set a user's password (admin): their sessions end and a lockout is cleared. 400 if the
     password policy refuses it (too short, common, a pattern, or the user name)."""
     st = state_of(request)
+    await run_in_threadpool(own_user, request, principal, user_id)
     try:
         user = await st.hash_gate.run(
             reset_password_by_id,

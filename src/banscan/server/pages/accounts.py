@@ -9,8 +9,18 @@ from typing import Annotated, Any
 from fastapi import Form, HTTPException, Path, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from banscan.server.deps import AdminDep, Principal, ReadDB, UserDep, WriteDB, client_addr, state_of
+from banscan.server.deps import (
+    AdminDep,
+    Principal,
+    ReadDB,
+    UserDep,
+    WriteDB,
+    client_addr,
+    own_user,
+    state_of,
+)
 from banscan.server.hashing import HashQueueFull
 from banscan.server.pages.render import page, page_router
 from banscan.server.security import session_cookie_name
@@ -18,9 +28,6 @@ from banscan.store.accounts import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     change_own_password,
-    get_user,
-    list_api_tokens,
-    list_users,
     reset_password_by_id,
     revoke_api_token,
     set_disabled,
@@ -29,6 +36,7 @@ from banscan.store.accounts import (
     unlock_user,
     user_json,
 )
+from banscan.store.org_accounts import token_in, tokens_in, user_in, users_in
 from banscan.store.paging import MAX_ID
 
 router = page_router()
@@ -56,8 +64,8 @@ def _users_page(
         status_code=status_code,
         title="Users and tokens",
         nav="users",
-        users=[user_json(u) for u in list_users(db)],
-        tokens=[token_json(t) for t in list_api_tokens(db)],
+        users=[user_json(u) for u in users_in(db, orgs=principal.scope)],
+        tokens=[token_json(t) for t in tokens_in(db, orgs=principal.scope)],
         done=DONE.get(done, ""),
         min_length=MIN_PASSWORD_LENGTH,
         **{"error": "", **context},
@@ -73,8 +81,8 @@ def _done(path: str, what: str) -> Response:
     return RedirectResponse(f"{path}?done={what}", status_code=303)
 
 
-def _user_or_404(db: Session, user_id: int) -> Any:
-    user = get_user(db, user_id)
+def _user_or_404(db: Session, user_id: int, principal: Principal) -> Any:
+    user = user_in(db, user_id, orgs=principal.scope)
     if user is None:
         raise HTTPException(404, "user not found")
     return user
@@ -82,7 +90,7 @@ def _user_or_404(db: Session, user_id: int) -> Any:
 
 @router.post("/users/{user_id}/disable")
 def disable_user(user_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> Response:
-    user = _user_or_404(db, user_id)
+    user = _user_or_404(db, user_id, principal)
     if user.id == principal.user_id:
         return _users_page(
             request, principal, db, status_code=409, error="You cannot disable your own account."
@@ -94,7 +102,7 @@ def disable_user(user_id: RowId, request: Request, principal: AdminDep, db: Writ
 
 @router.post("/users/{user_id}/enable")
 def enable_user(user_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> Response:
-    user = _user_or_404(db, user_id)
+    user = _user_or_404(db, user_id, principal)
     set_disabled(db, user, False, actor=principal.name, remote_addr=client_addr(request))
     db.commit()
     return _done("/users", "enabled")
@@ -102,7 +110,7 @@ def enable_user(user_id: RowId, request: Request, principal: AdminDep, db: Write
 
 @router.post("/users/{user_id}/unlock")
 def unlock(user_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> Response:
-    user = _user_or_404(db, user_id)
+    user = _user_or_404(db, user_id, principal)
     unlock_user(db, user, actor=principal.name, remote_addr=client_addr(request))
     db.commit()
     return _done("/users", "unlocked")
@@ -113,6 +121,7 @@ async def reset_password(
     user_id: RowId, request: Request, principal: AdminDep, password: PasswordField
 ) -> Response:
     st = state_of(request)
+    await run_in_threadpool(own_user, request, principal, user_id)
     try:
         user = await st.hash_gate.run(
             reset_password_by_id,
@@ -132,6 +141,8 @@ async def reset_password(
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(token_id: RowId, request: Request, principal: AdminDep, db: WriteDB) -> Response:
+    if not token_in(db, token_id, orgs=principal.scope):
+        raise HTTPException(404, "token not found")
     if revoke_api_token(db, token_id, actor=principal.name, remote_addr=client_addr(request)) is None:
         raise HTTPException(404, "token not found")
     db.commit()

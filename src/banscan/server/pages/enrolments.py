@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from banscan.server.actions import decide_enrolment
 from banscan.server.deps import AdminDep, ReadDB, WriteDB
 from banscan.server.pages.render import page, page_router
-from banscan.store import enrolment as store
+from banscan.store.org_accounts import decisions_in, enrolments_in
 
 router = page_router()
 
@@ -18,7 +18,7 @@ SHOWN = 200  # pending enrolments listed at once (the API pages through all of t
 
 @router.get("/enrolments")
 def enrolments_page(request: Request, principal: AdminDep, db: ReadDB) -> Response:
-    pending = store.list_enrolments(db, "pending", limit=SHOWN)
+    pending = enrolments_in(db, "pending", limit=SHOWN, orgs=principal.scope)
     return page(
         request,
         principal,
@@ -27,7 +27,7 @@ def enrolments_page(request: Request, principal: AdminDep, db: ReadDB) -> Respon
         nav="enrolments",
         pending=pending.items,
         total=pending.total,
-        decided=store.recent_decisions(db),
+        decided=decisions_in(db, orgs=principal.scope),
         done=done if (done := request.query_params.get("done")) in ("approved", "denied") else "",
     )
 

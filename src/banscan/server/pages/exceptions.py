@@ -12,6 +12,7 @@ from banscan.server.pages import exports
 from banscan.server.pages.exports import csv_response, json_response
 from banscan.server.pages.render import page, page_router, pager, qs
 from banscan.store.board import iter_exceptions, list_exceptions
+from banscan.store.scope import OrgScope
 
 router = page_router()
 
@@ -39,7 +40,9 @@ def exceptions_page(
     request: Request, principal: UserDep, db: ReadDB, paging: PagingDep, product: ProductParam = None
 ) -> Response:
     product = text(product)
-    items, total = list_exceptions(db, product, today(), limit=paging.limit, offset=paging.offset)
+    items, total = list_exceptions(
+        db, product, today(), limit=paging.limit, offset=paging.offset, orgs=principal.scope
+    )
     params = {"product": product} if product else {}
     return page(
         request,
@@ -54,20 +57,20 @@ def exceptions_page(
     )
 
 
-def _items(request: Request, product: str | None) -> Iterator[dict[str, Any]]:
+def _items(request: Request, product: str | None, orgs: OrgScope) -> Iterator[dict[str, Any]]:
     with state_of(request).db.reading() as db:
         yield from iter_exceptions(
-            db, product, today(), batch=exports.EXPORT_BATCH, limit=exports.MAX_EXPORT_ROWS
+            db, product, today(), batch=exports.EXPORT_BATCH, limit=exports.MAX_EXPORT_ROWS, orgs=orgs
         )
 
 
 @router.get("/exceptions.csv")
-def exceptions_csv(request: Request, _: UserDep, product: ProductParam = None) -> Response:
-    rows = ([e[k] for k in EXCEPTION_CSV] for e in _items(request, text(product)))
+def exceptions_csv(request: Request, principal: UserDep, product: ProductParam = None) -> Response:
+    rows = ([e[k] for k in EXCEPTION_CSV] for e in _items(request, text(product), principal.scope))
     return csv_response("exceptions.csv", EXCEPTION_CSV, rows)
 
 
 @router.get("/exceptions.json")
-def exceptions_json(request: Request, _: UserDep, product: ProductParam = None) -> Response:
+def exceptions_json(request: Request, principal: UserDep, product: ProductParam = None) -> Response:
     p = text(product)
-    return json_response("exceptions.json", {"product": p}, _items(request, p))
+    return json_response("exceptions.json", {"product": p}, _items(request, p, principal.scope))

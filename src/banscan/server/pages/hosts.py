@@ -30,6 +30,7 @@ from banscan.server.deps import (
     client_addr,
     server_policy,
     state_of,
+    writable_host,
 )
 from banscan.server.pages import exports
 from banscan.server.pages.exports import csv_response, json_response
@@ -44,6 +45,7 @@ from banscan.store.ingest import request_scan, set_transition
 from banscan.store.models import VERDICTS
 from banscan.store.packs import pack_labels, packs_found
 from banscan.store.paging import MAX_ID
+from banscan.store.scope import OrgScope
 
 router = page_router()
 
@@ -86,19 +88,19 @@ def host_csv_row(h: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _filter_choices(session: Session, catalog: Catalog) -> dict[str, Any]:
+def _filter_choices(session: Session, catalog: Catalog, orgs: OrgScope) -> dict[str, Any]:
     return {
         "packs": pack_labels(catalog),
         "verdicts": VERDICTS,
         "states": STATES,
-        "products": product_choices(session),
-        "platforms": platforms(session),
-        "sites": sites.known_sites(session),
-        "tags": sites.known_tags(session, limit=sites.TAG_CHOICES),
+        "products": product_choices(session, orgs=orgs),
+        "platforms": platforms(session, orgs=orgs),
+        "sites": sites.known_sites(session, orgs=orgs),
+        "tags": sites.known_tags(session, limit=sites.TAG_CHOICES, orgs=orgs),
     }
 
 
-def _all_hosts(request: Request, f: HostFilter) -> Iterator[dict[str, Any]]:
+def _all_hosts(request: Request, f: HostFilter, orgs: OrgScope) -> Iterator[dict[str, Any]]:
     with state_of(request).db.reading() as session:
         yield from iter_hosts(
             session,
@@ -107,6 +109,7 @@ def _all_hosts(request: Request, f: HostFilter) -> Iterator[dict[str, Any]]:
             batch=exports.EXPORT_BATCH,
             limit=exports.MAX_EXPORT_ROWS,
             current_catalog=state_of(request).current_catalog().version,
+            orgs=orgs,
         )
 
 
@@ -117,7 +120,13 @@ def hosts_page(
     st = state_of(request)
     current = st.current_catalog()
     result = list_hosts(
-        db, f, limit=paging.limit, offset=paging.offset, policy=policy, current_catalog=current.version
+        db,
+        f,
+        limit=paging.limit,
+        offset=paging.offset,
+        policy=policy,
+        current_catalog=current.version,
+        orgs=principal.scope,
     )
     found = packs_found(db, st.catalog, [h["id"] for h in result.items])
     for h in result.items:
@@ -132,20 +141,21 @@ def hosts_page(
         items=result.items,
         f=f,
         current_catalog=current.version,
-        choices=_filter_choices(db, st.catalog),
+        choices=_filter_choices(db, st.catalog, principal.scope),
         pager=pager("/hosts", params, paging, result.total),
         export=qs(params),
     )
 
 
 @router.get("/hosts.csv")
-def hosts_csv(request: Request, _: UserDep, f: HostFilterDep) -> Response:
-    return csv_response("hosts.csv", HOST_CSV, (host_csv_row(h) for h in _all_hosts(request, f)))
+def hosts_csv(request: Request, principal: UserDep, f: HostFilterDep) -> Response:
+    rows = (host_csv_row(h) for h in _all_hosts(request, f, principal.scope))
+    return csv_response("hosts.csv", HOST_CSV, rows)
 
 
 @router.get("/hosts.json")
-def hosts_json(request: Request, _: UserDep, f: HostFilterDep) -> Response:
-    return json_response("hosts.json", f.to_json(), _all_hosts(request, f))
+def hosts_json(request: Request, principal: UserDep, f: HostFilterDep) -> Response:
+    return json_response("hosts.json", f.to_json(), _all_hosts(request, f, principal.scope))
 
 
 @router.get("/hosts/{host_id}")
@@ -182,7 +192,7 @@ def _host_page(
     if not 1 <= host_id <= MAX_ID:
         raise HTTPException(404, "host not found")
     current = state_of(request).current_catalog()
-    detail = host_detail(db, host_id, policy=policy, current_catalog=current.version)
+    detail = host_detail(db, host_id, policy=policy, current_catalog=current.version, orgs=principal.scope)
     if detail is None:
         raise HTTPException(404, "host not found")
     detail["finding_list"].sort(
@@ -284,7 +294,7 @@ def host_labels(
         clean_site, clean_tags = sites.clean_site(site), sites.split_tags(tags)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    if sites.set_labels(db, host_id, site=clean_site, tags=clean_tags) is None:
+    if sites.set_labels(db, host_id, site=clean_site, tags=clean_tags, orgs=principal.scope) is None:
         raise HTTPException(404, "host not found")
     audit(
         db,
@@ -303,7 +313,8 @@ def host_labels(
 @router.post("/hosts/{host_id}/scan")
 def host_scan_request(request: Request, principal: AdminDep, db: WriteDB, host_id: int) -> Response:
     """Ask the host's agent to scan now, from its page (admin)."""
-    if not 1 <= host_id <= MAX_ID or request_scan(db, host_id, principal.name) is None:
+    writable_host(db, principal, host_id)
+    if request_scan(db, host_id, principal.name) is None:
         raise HTTPException(404, "host not found")
     audit(db, principal.name, "host.scan_requested", str(host_id), client_addr(request))
     db.commit()
@@ -343,6 +354,7 @@ def host_transition(
         )
     if "\x00" in note or "\x00" in product:
         raise HTTPException(400, "must not contain NUL")
+    writable_host(db, principal, host_id)
     t = set_transition(db, host_id, product, state, note, principal.name)
     if t is None:
         raise HTTPException(404, "no such finding on this host")

@@ -16,6 +16,7 @@ from banscan.server import charts
 from banscan.server.deps import PackQuery, ReadDB, UserDep, pack_param, role_param, state_of, today
 from banscan.server.pages.render import page, page_router
 from banscan.store.packs import PackScope, pack_labels
+from banscan.store.scope import OrgScope
 from banscan.store.summary import data_mark, overview
 
 if TYPE_CHECKING:
@@ -25,24 +26,31 @@ router = page_router()
 
 
 def cached_overview(
-    session: Session, st: ServerState, role: str, as_of: dt.date, pack: PackScope | None = None
+    session: Session,
+    st: ServerState,
+    role: str,
+    as_of: dt.date,
+    pack: PackScope | None = None,
+    *,
+    orgs: OrgScope,
 ) -> dict[str, Any]:
-    """`overview` (of one `pack`'s findings, given one), reused while nothing it counts has
-    changed, for at most `settings.overview_cache_seconds` (a bound on staleness where ids
-    commit out of order)."""
+    """`overview` of the hosts `orgs` may read (of one `pack`'s findings, given one), reused
+    while nothing it counts has changed, for at most `settings.overview_cache_seconds` (a bound
+    on staleness where ids commit out of order). Kept per set of organisations read, so one
+    organisation's counts are never served to another."""
     ttl = st.settings.overview_cache_seconds
     current = st.current_catalog().version
     catalog = st.catalog
     if ttl <= 0:
-        return overview(session, catalog, role, as_of, st.settings.jurisdiction, current, pack)
+        return overview(session, catalog, role, as_of, st.settings.jurisdiction, current, pack, orgs=orgs)
     # the catalog's identity too: which products a pack holds is the catalog's to say
-    key = (role, as_of, st.settings.jurisdiction, current, catalog.meta.version, pack)
+    key = (role, as_of, st.settings.jurisdiction, current, catalog.meta.version, pack, orgs.readable)
     mark = data_mark(session)
     now = time.monotonic()
     hit = st.overview_cache.get(key)
     if hit is not None and hit[0] == mark and now - hit[1] < ttl:
         return hit[2]
-    data = overview(session, catalog, role, as_of, st.settings.jurisdiction, current, pack)
+    data = overview(session, catalog, role, as_of, st.settings.jurisdiction, current, pack, orgs=orgs)
     if len(st.overview_cache) > 64:
         st.overview_cache.clear()
     st.overview_cache[key] = (mark, now, data)
@@ -70,7 +78,8 @@ def overview_page(
 ) -> Response:
     st = state_of(request)
     scope = pack_param(request, pack)
-    data = cached_overview(db, st, role_param(request, role), today(), scope)
+    # aggregates: the caller's own organisation's only (its members' are the coordinator board's)
+    data = cached_overview(db, st, role_param(request, role), today(), scope, orgs=principal.scope.own_only())
     # every link to a list keeps the pack filter, as the host list's own links do
     also = {"pack": scope.id} if scope is not None else {}
     verdict_chart = charts.verdict_chart(

@@ -34,7 +34,7 @@ def product_page(
         info = product_json(catalog, catalog.product(product))
     except KeyError:
         info = None
-    counts, gone = product_counts(db, product)
+    counts, gone = product_counts(db, product, orgs=principal.scope)
     if info is None and not any(counts.values()) and not gone:
         raise HTTPException(404, "product not found")
     scope = pack_param(request, pack)
@@ -46,6 +46,7 @@ def product_page(
         present=None,
         policy=policy,
         pack=scope,
+        orgs=principal.scope,
     )
     packs = pack_labels(catalog)
     own = PackOf(catalog)(product)

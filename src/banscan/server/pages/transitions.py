@@ -28,6 +28,7 @@ from banscan.server.pages.render import page, page_router, pager, qs
 from banscan.store.board import TransitionFilter, board_columns, iter_history, iter_transitions
 from banscan.store.hosts import product_choices
 from banscan.store.packs import pack_labels
+from banscan.store.scope import OrgScope
 
 router = page_router()
 
@@ -64,7 +65,9 @@ def transitions_page(
     paging: PagingDep,
     policy: PolicyDep,
 ) -> Response:
-    columns, total = board_columns(db, f, policy, limit=paging.limit, offset=paging.offset)
+    columns, total = board_columns(
+        db, f, policy, limit=paging.limit, offset=paging.offset, orgs=principal.scope
+    )
     params = f.params()
     return page(
         request,
@@ -75,44 +78,54 @@ def transitions_page(
         columns=columns,
         f=f,
         states=STATES,
-        products=product_choices(db, removal=True),
+        products=product_choices(db, removal=True, orgs=principal.scope),
         packs=pack_labels(state_of(request).catalog),
         pager=pager("/transitions", params, paging, total),
         export=qs(params),
     )
 
 
-def _items(request: Request, f: TransitionFilter) -> Iterator[dict[str, Any]]:
+def _items(request: Request, f: TransitionFilter, orgs: OrgScope) -> Iterator[dict[str, Any]]:
     with state_of(request).db.reading() as db:
         yield from iter_transitions(
-            db, f, server_policy(request), batch=exports.EXPORT_BATCH, limit=exports.MAX_EXPORT_ROWS
+            db,
+            f,
+            server_policy(request),
+            batch=exports.EXPORT_BATCH,
+            limit=exports.MAX_EXPORT_ROWS,
+            orgs=orgs,
         )
 
 
-def _steps(request: Request, f: TransitionFilter) -> Iterator[dict[str, Any]]:
+def _steps(request: Request, f: TransitionFilter, orgs: OrgScope) -> Iterator[dict[str, Any]]:
     with state_of(request).db.reading() as db:
         yield from iter_history(
-            db, f, server_policy(request), batch=exports.EXPORT_BATCH, limit=exports.MAX_EXPORT_ROWS
+            db,
+            f,
+            server_policy(request),
+            batch=exports.EXPORT_BATCH,
+            limit=exports.MAX_EXPORT_ROWS,
+            orgs=orgs,
         )
 
 
 @router.get("/transitions/history.csv")
-def transitions_history_csv(request: Request, _: UserDep, f: TransitionFilterDep) -> Response:
-    rows = ([t[k] for k in HISTORY_CSV] for t in _steps(request, f))
+def transitions_history_csv(request: Request, principal: UserDep, f: TransitionFilterDep) -> Response:
+    rows = ([t[k] for k in HISTORY_CSV] for t in _steps(request, f, principal.scope))
     return csv_response("transitions-history.csv", HISTORY_CSV, rows)
 
 
 @router.get("/transitions/history.json")
-def transitions_history_json(request: Request, _: UserDep, f: TransitionFilterDep) -> Response:
-    return json_response("transitions-history.json", f.params(), _steps(request, f))
+def transitions_history_json(request: Request, principal: UserDep, f: TransitionFilterDep) -> Response:
+    return json_response("transitions-history.json", f.params(), _steps(request, f, principal.scope))
 
 
 @router.get("/transitions.csv")
-def transitions_csv(request: Request, _: UserDep, f: TransitionFilterDep) -> Response:
-    rows = ([t[k] for k in TRANSITION_CSV] for t in _items(request, f))
+def transitions_csv(request: Request, principal: UserDep, f: TransitionFilterDep) -> Response:
+    rows = ([t[k] for k in TRANSITION_CSV] for t in _items(request, f, principal.scope))
     return csv_response("transitions.csv", TRANSITION_CSV, rows)
 
 
 @router.get("/transitions.json")
-def transitions_json(request: Request, _: UserDep, f: TransitionFilterDep) -> Response:
-    return json_response("transitions.json", f.params(), _items(request, f))
+def transitions_json(request: Request, principal: UserDep, f: TransitionFilterDep) -> Response:
+    return json_response("transitions.json", f.params(), _items(request, f, principal.scope))
