@@ -526,7 +526,8 @@ def _listing() -> Any:
     )
 
 
-def _items(rows: list[Any]) -> list[dict[str, Any]]:
+def enrolment_items(rows: list[Any]) -> list[dict[str, Any]]:
+    """Rows of (enrolment, hostname, source, last seen, secret name) as the API gives them."""
     out = []
     for row, hostname, source, last_seen, secret in rows:
         host = None
@@ -548,13 +549,13 @@ def list_enrolments(
     rows, total, next_cursor = page_rows(
         session, stmt, Enrolment.id, limit=limit, offset=offset, after_id=after_id
     )
-    return Page(_items(rows), total, limit, offset, next_cursor, filters={"state": state})
+    return Page(enrolment_items(rows), total, limit, offset, next_cursor, filters={"state": state})
 
 
 def recent_decisions(session: Session, limit: int = 20) -> list[dict[str, Any]]:
     """The latest enrolments admins decided on, newest first."""
     stmt = _listing().where(Enrolment.state != "pending").order_by(Enrolment.decided_at.desc())
-    return _items(list(session.execute(stmt.order_by(Enrolment.id.desc()).limit(limit)).all()))
+    return enrolment_items(list(session.execute(stmt.order_by(Enrolment.id.desc()).limit(limit)).all()))
 
 
 def _pending(session: Session, enrolment_id: int) -> Enrolment | None:
@@ -619,4 +620,4 @@ def deny_enrolment(
 
 def enrolment_of(session: Session, enrolment_id: int) -> dict[str, Any] | None:
     row = session.execute(_listing().where(Enrolment.id == enrolment_id)).first()
-    return _items([row])[0] if row is not None else None
+    return enrolment_items([row])[0] if row is not None else None

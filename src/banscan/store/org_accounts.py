@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from banscan.store.enrolment import enrolment_json
+from banscan.store.enrolment import enrolment_items
 from banscan.store.models import (
     DEFAULT_ORG_ID,
     ENROLMENT_STATES,
@@ -23,7 +23,7 @@ from banscan.store.models import (
     Host,
     User,
 )
-from banscan.store.paging import Page, iso, page_rows
+from banscan.store.paging import Page, page_rows
 from banscan.store.scope import OrgScope
 
 OPERATOR = "cli"  # `created_by` of an API token made on the server's command line
@@ -93,16 +93,6 @@ def _listing(orgs: OrgScope) -> Any:
     )
 
 
-def _items(rows: list[Any]) -> list[dict[str, Any]]:
-    out = []
-    for row, hostname, source, last_seen, secret in rows:
-        host = None
-        if row.host_id is not None and hostname is not None:
-            host = {"hostname": hostname, "source": source, "last_seen_at": iso(last_seen)}
-        out.append(enrolment_json(row, host, secret))
-    return out
-
-
 def enrolments_in(
     session: Session,
     state: str | None,
@@ -121,16 +111,16 @@ def enrolments_in(
     rows, total, next_cursor = page_rows(
         session, stmt, Enrolment.id, limit=limit, offset=offset, after_id=after_id
     )
-    return Page(_items(rows), total, limit, offset, next_cursor, filters={"state": state})
+    return Page(enrolment_items(rows), total, limit, offset, next_cursor, filters={"state": state})
 
 
 def decisions_in(session: Session, limit: int = 20, *, orgs: OrgScope) -> list[dict[str, Any]]:
     """The latest enrolments of the caller's organisation admins decided on, newest first."""
     stmt = _listing(orgs).where(Enrolment.state != "pending").order_by(Enrolment.decided_at.desc())
-    return _items(list(session.execute(stmt.order_by(Enrolment.id.desc()).limit(limit)).all()))
+    return enrolment_items(list(session.execute(stmt.order_by(Enrolment.id.desc()).limit(limit)).all()))
 
 
 def enrolment_in(session: Session, enrolment_id: int, *, orgs: OrgScope) -> dict[str, Any] | None:
     """One enrolment of the caller's organisation, as the list shows it; None otherwise."""
     row = session.execute(_listing(orgs).where(Enrolment.id == enrolment_id)).first()
-    return _items([row])[0] if row is not None else None
+    return enrolment_items([row])[0] if row is not None else None
