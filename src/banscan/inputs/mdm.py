@@ -370,6 +370,20 @@ def _v2_section(dev: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def _named_apps(
+    apps: list[Any], key: str, filename: str, line: int | None, errors: ErrorSink
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """Each object of a Jamf `applications` list with its name (under `key`): an entry that is
+    not an object is one error line at its device's `line`, a nameless one says nothing."""
+    for app in apps:
+        if not isinstance(app, dict):
+            errors.report(filename, line, "an applications entry is not an object; skipped")
+            continue
+        name = _text(app.get(key))
+        if name is not None:
+            yield app, name
+
+
 def _strip_app(name: str) -> str:
     return name[:-4] if name.casefold().endswith(".app") and len(name) > 4 else name
 
@@ -448,15 +462,7 @@ class JamfJsonReader(_JsonReader):
             if not isinstance(apps, list):
                 errors.report(filename, doc.line_of(comp), "'applications' is not a list; computer skipped")
                 continue
-            for app in apps:
-                if not isinstance(app, dict):
-                    errors.report(
-                        filename, doc.line_of(comp), "an applications entry is not an object; skipped"
-                    )
-                    continue
-                name = _text(app.get("name"))
-                if name is None:
-                    continue
+            for app, name in _named_apps(apps, "name", filename, doc.line_of(comp), errors):
                 yield InventoryRecord(
                     host=host,
                     source=Source(self.name, self._loc(doc, filename, app, "?")),
@@ -492,13 +498,7 @@ class JamfJsonReader(_JsonReader):
             if apps is not None:
                 errors.report(filename, doc.line_of(dev), "'applications' is not a list; skipped")
             return
-        for app in apps:
-            if not isinstance(app, dict):
-                errors.report(filename, doc.line_of(dev), "an applications entry is not an object; skipped")
-                continue
-            name = _text(app.get("application_name"))
-            if name is None:
-                continue
+        for app, name in _named_apps(apps, "application_name", filename, doc.line_of(dev), errors):
             yield InventoryRecord(
                 host=host,
                 source=Source(self.name, self._loc(doc, filename, app, "?")),
@@ -528,15 +528,7 @@ class JamfJsonReader(_JsonReader):
             ("serial_number", dev.get("serialNumber")),
             ("platform", dev.get("type") or platform),
         )
-        for app in section["applications"]:
-            if not isinstance(app, dict):
-                errors.report(
-                    filename, doc.line_of(section), "an applications entry is not an object; skipped"
-                )
-                continue
-            name = _text(app.get("name"))
-            if name is None:
-                continue
+        for app, name in _named_apps(section["applications"], "name", filename, doc.line_of(section), errors):
             yield InventoryRecord(
                 host=host,
                 source=Source(self.name, self._loc(doc, filename, app, "?")),
@@ -556,13 +548,7 @@ class JamfJsonReader(_JsonReader):
         apps = _dict(comp.get("software")).get("applications")
         if not isinstance(apps, list):
             return
-        for app in apps:
-            if not isinstance(app, dict):
-                errors.report(filename, doc.line_of(comp), "an applications entry is not an object; skipped")
-                continue
-            name = _text(app.get("name"))
-            if name is None:
-                continue
+        for app, name in _named_apps(apps, "name", filename, doc.line_of(comp), errors):
             yield InventoryRecord(
                 host=host,
                 source=Source(self.name, self._loc(doc, filename, app, "?")),
