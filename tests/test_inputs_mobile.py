@@ -37,13 +37,13 @@ from hypothesis import strategies as st
 
 import fuzz_harness as harness
 from banscan.catalog.loader import load_catalog
-from banscan.errors import ErrorSink
 from banscan.inputs import mobile
 from banscan.inputs.base import SNIFF_BYTES
 from banscan.inputs.mobile import AndroidPmReader, CfgutilReader, PmPackage, parse_pm_line
-from banscan.inputs.registry import all_readers, detect, read_target, reader_named
+from banscan.inputs.registry import all_readers, detect, reader_named
 from banscan.match.matcher import Matcher
-from banscan.models import InventoryRecord, RecordKind
+from banscan.models import RecordKind
+from test_inputs_mdm import loc, read, write
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mobile"
 DATA = Path(__file__).parent / "data"
@@ -55,24 +55,6 @@ CFG_PRETTY = FIXTURES / "cfgutil_installedApps_pretty.json"
 JAMF_DETAIL = FIXTURES / "jamf_v2_mobile_device_detail.json"
 JAMF_LIST = FIXTURES / "jamf_v2_mobile_devices_detail.json"
 INTUNE = FIXTURES / "AppInvRawData_mobile.csv"
-
-
-def read(path: Path, fmt: str | None = None) -> tuple[list[InventoryRecord], list[str], str]:
-    sink = ErrorSink(echo=False)
-    target, records = read_target(str(path), sink, input_format=fmt)
-    out = list(records)
-    assert target.records == len(out)
-    return out, target.errors, target.format
-
-
-def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
-    path = tmp_path / name
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
-
-
-def loc(r: InventoryRecord) -> str:
-    return r.source.location.rsplit("/", 1)[-1]
 
 
 def findings(*paths: Path) -> dict[tuple[str, str], str]:

@@ -26,6 +26,7 @@ from banscan.models import Finding, InventoryRecord, RecordKind, Source, Verdict
 from banscan.policy.engine import obligations_for
 from banscan.rules import render_fleet_policies, render_osquery_pack, render_yara
 from banscan.rules.osquery import build_queries
+from test_inputs_mdm import read, write
 from test_inputs_mobile import (
     CFG_NAMED,
     CFG_PRETTY,
@@ -34,8 +35,6 @@ from test_inputs_mobile import (
     JAMF_DETAIL,
     JAMF_LIST,
     PIXEL,
-    read,
-    write,
 )
 
 CATALOG = load_catalog().with_packs(["gov-apps"])
