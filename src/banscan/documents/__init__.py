@@ -23,7 +23,7 @@ from banscan.output.csv import describe_evidence
 from banscan.policy import deadlines
 from banscan.policy.calendar import parse_date
 from banscan.policy.engine import definitions_age, obligations_for, update_cutoffs
-from banscan.policy.periods import period_text
+from banscan.policy.periods import period_text, where_text
 
 VERDICT_ORDER = VERDICT_NAMES
 VERDICT_LABELS = {
@@ -412,8 +412,7 @@ def obligation_state(o: Obligation, as_of: dt.date | None) -> ObligationStatus:
 
 def _cutoffs_text(catalog: Catalog, products: list[str]) -> str:
     return "; ".join(
-        f"in {' and '.join('the US' if j == 'US' else j for j in where)} since {day}"
-        for day, where in update_cutoffs(catalog, products)
+        f"in {where_text(where)} since {day}" for day, where in update_cutoffs(catalog, products)
     )
 
 

@@ -1,5 +1,6 @@
-"""How a duty's period reads: one wording for reports, plans and the explainer, so an amended
-period (FAR 52.204-23's first report went from 1 to 3 business days) is told the same everywhere."""
+"""How a duty's period and its jurisdictions read: one wording for reports, plans and the
+explainer, so an amended period (FAR 52.204-23's first report went from 1 to 3 business days) is
+told the same everywhere."""
 
 from __future__ import annotations
 
@@ -31,3 +32,8 @@ def period_text(rule: ObligationRule) -> str:
         for (_, b, c), (until, _, _) in itertools.pairwise(periods)
     ]
     return f"{text} ({'; '.join(reversed(earlier))})" if earlier else text
+
+
+def where_text(jurisdictions: list[str]) -> str:
+    """ "the US", "the US and US-TX": where a rule applies, as a sentence says it."""
+    return " and ".join("the US" if j == "US" else j for j in jurisdictions)

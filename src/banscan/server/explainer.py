@@ -19,7 +19,7 @@ from banscan.catalog.schema import (
     Regulation,
     Relation,
 )
-from banscan.policy.periods import period_text
+from banscan.policy.periods import period_text, where_text
 
 PLATFORM_LABELS = {
     "windows": "Windows",
@@ -359,6 +359,7 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
             "pack": p.id,
             "title": p.title,
             "jurisdictions": p.jurisdictions,
+            "where": where_text(p.jurisdictions),
             "last_permitted_update": p.last_permitted_update.isoformat(),
             "days_without_updates": max(0, (today - p.last_permitted_update).days),
         }
@@ -372,6 +373,7 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
                 "pack": "",
                 "title": "",
                 "jurisdictions": ["US"],
+                "where": where_text(["US"]),
                 "last_permitted_update": last.isoformat(),
                 "days_without_updates": max(0, (today - last).days),
             }
