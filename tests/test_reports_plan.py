@@ -16,6 +16,7 @@ import pytest
 from markupsafe import escape
 from typer.testing import CliRunner
 
+from banscan.cli import app
 from banscan.documents import ReportInputError, build_context
 from banscan.documents.html import render_plan
 from banscan.documents.load import load_results, parse_result
@@ -359,3 +360,24 @@ def test_plans_name_the_packs_they_were_judged_by() -> None:
     md = render_markdown(plans, ctx)
     assert "Judged by pack(s): Kaspersky Lab software (kaspersky " in md
     assert "Packs: Kaspersky Lab software (kaspersky " in render_plan(plans, ctx)
+
+
+def test_network_equipment_is_retired_and_verified_on_the_network(tmp_path: Path) -> None:
+    """A switch from a NetBox export is equipment: the plan takes it out of service and checks
+    the network again, instead of uninstalling it and re-scanning a host it is not."""
+    inventory = tmp_path / "netbox-devices.csv"
+    inventory.write_text(
+        "Name,Status,Tenant,Site,Location,Rack,Role,Manufacturer,Type,IP Address\n"
+        "noc-sw-07,Active,,HQ,Floor 2,R04,Access Switch,Huawei,CloudEngine S5735-L48T4X-A1,10.0.7.2/24\n",
+        encoding="utf-8",
+    )
+    result = tmp_path / "result.json"
+    runner = CliRunner()
+    scan = ["scan", str(inventory), "--pack", "ndaa-889", "--role", "federal-contractor"]
+    r = runner.invoke(app, [*scan, "--as-of", "2025-07-03", "-f", "json", "-o", str(result), "-q"])
+    assert r.exit_code == 1, r.output  # covered equipment
+    r = runner.invoke(app, ["plan", str(result), "--format", "md"])
+    assert r.exit_code == 0, r.output
+    assert "**remove** — Take the device out of service" in r.stdout
+    assert "nmap -sV -O -oX noc-sw-07-verify.xml noc-sw-07 && banscan scan noc-sw-07-verify.xml" in r.stdout
+    assert "usual uninstall method" not in r.stdout and "--output noc-sw-07-verify.json" not in r.stdout

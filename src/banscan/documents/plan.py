@@ -528,6 +528,11 @@ def _verify_command(host: str, platform: str) -> str:
     return base
 
 
+def _network_verify_command(host: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", host)
+    return f"nmap -sV -O -oX {name}-verify.xml {host} && banscan scan {name}-verify.xml --format json"
+
+
 def build_plan(ctx: ReportContext, config: PlanConfig | None = None) -> list[HostPlan]:
     """One HostPlan per host with planned findings; informational ones are listed, not planned."""
     cfg = config or PlanConfig()
@@ -602,11 +607,18 @@ def _host_plan(ctx: ReportContext, cfg: PlanConfig, hv: HostView) -> HostPlan:
                     "Get-MpComputerStatus",
                 )
             )
+        if f.category == Category.NETWORK_APPLIANCE.value:  # seen on the network, not on a host
+            verify = (
+                f"Scan the network or export the inventory again and confirm no finding for"
+                f" {f.product_name} remains at {hv.name}"
+            )
         raw.append(
             (
                 "verify",
                 verify + "; keep the result with this plan as evidence.",
-                _verify_command(hv.name, hv.platform),
+                _network_verify_command(hv.name)
+                if f.category == Category.NETWORK_APPLIANCE.value
+                else _verify_command(hv.name, hv.platform),
             )
         )
         for n, (phase, action, command) in enumerate(raw, start=1):
