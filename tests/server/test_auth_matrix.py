@@ -48,6 +48,7 @@ from banscan.server.security import UNSAFE_METHODS, session_cookie_name
 from banscan.server.state import ServerSettings
 from banscan.store.accounts import add_api_token, add_user, token_digest
 from banscan.store.enrolment import add_enrol_secret
+from banscan.store.invites import invite_user
 from banscan.store.models import (
     Base,
     Enrolment,
@@ -135,6 +136,8 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/login"): "the login form",
     ("POST", "/login"): "checks the password itself, behind the login form's CSRF token",
     ("GET", "/explainer"): "what is banned and what to do, from the catalog: no fleet data",
+    ("GET", "/invite"): "an invited user's password form: needs the link's signed, single-use token",
+    ("POST", "/invite"): "sets an invited user's password: the link's token, behind a CSRF token",
     ("GET", "/static/{name}"): "the dashboard's stylesheet",
     **{
         (m, p): "FastAPI's description of the API: schemas, no fleet data"
@@ -190,6 +193,10 @@ CALLERS = (*UNAUTHENTICATED, AGENT, *VIEWERS, *ADMINS, *WITHOUT_CSRF, OTHER_ORG)
 OWN_ORG_WRITES: dict[tuple[str, str], str] = {
     **ANY_USER_WRITES,
     ("POST", "/api/v1/tokens"): "a token made by a user acts in that user's organisation",
+    ("POST", "/api/v1/orgs"): "a member organisation added under the caller's own",
+    ("POST", "/api/v1/imports"): "an inventory's hosts land in the uploader's organisation",
+    ("POST", "/imports"): "an inventory's hosts land in the uploader's organisation",
+    ("POST", "/api/v1/enrol-secrets"): "agents enrolling with it land in the maker's organisation",
 }
 # Names of the fleet's rows (hosts, users, tokens, the enrol secret): another organisation
 # must never read one.
@@ -245,7 +252,17 @@ T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)
 SESSION_COOKIE = session_cookie_name(secure=True)
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 # Values for path parameters, by name. `name` only appears in /static/{name}.
-PARAM_NAMES = ("host_id", "product", "report_id", "token_id", "user_id", "name", "enrolment_id", "secret_id")
+PARAM_NAMES = (
+    "host_id",
+    "product",
+    "report_id",
+    "token_id",
+    "user_id",
+    "name",
+    "enrolment_id",
+    "secret_id",
+    "slug",
+)
 
 
 @dataclass
@@ -352,6 +369,7 @@ def world(
             "name": "dashboard.css",
             "enrolment_id": str(enrolment_id),
             "secret_id": str(secret_id),
+            "slug": "default",  # the organisation holding every row
         }
         assert set(params) == set(PARAM_NAMES)
         with TestClient(fleet.app, base_url="https://testserver") as browser:
@@ -468,6 +486,25 @@ def _found_again(world: World, form: bool = False) -> dict[str, Any]:
     return {"json": {"products": [product], "state": "removed", "note": "matrix"}}
 
 
+def _flip_sharing(world: World) -> dict[str, Any]:
+    """The opposite of the world's organisation's sharing, so that setting it changes something."""
+    with world.fleet.app.state.banscan.db.reading() as s:
+        share = s.scalars(select(Organisation.share_with_coordinators).where(Organisation.id == 1)).one()
+    return {"json": {"share": "hosts" if share == "aggregates" else "aggregates"}}
+
+
+def _invitation(world: World, client: TestClient, *, form: bool) -> dict[str, Any]:
+    """A fresh invitation's token: as a query for the form, or with a password and the login
+    form's CSRF token for setting it."""
+    with world.fleet.app.state.banscan.db.writing() as s:
+        token = invite_user(s, f"matrix-invited-{world.unique()}", "viewer", org_id=1, actor="test").token
+    if not form:
+        return {"params": {"token": token}}
+    csrf = client.get("/api/v1/csrf").json()["csrf_token"]
+    password = f"matrix lantern invite {world.unique()}"
+    return {"data": {"token": token, "password": password, "repeat": password, "csrf_token": csrf}}
+
+
 # A valid request per write route: what an admin (or the agent) sends changes the database,
 # so a refused caller's unchanged database shows the refusal is what stopped it.
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -531,6 +568,16 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "json": {"name": f"matrix-secret-{w.unique()}", "tag": "matrix", "expires_in_days": 1}
     },
     ("POST", "/api/v1/enrol-secrets/{secret_id}/revoke"): lambda w, c: _secret_again(w),
+    ("POST", "/api/v1/orgs"): lambda w, c: {
+        "json": {"slug": f"matrix-member-{w.unique()}", "name": "Member"}
+    },
+    ("PATCH", "/api/v1/orgs/{slug}"): lambda w, c: {"json": {"contact": f"matrix desk {w.unique()}"}},
+    ("PUT", "/api/v1/orgs/{slug}/sharing"): lambda w, c: _flip_sharing(w),
+    ("POST", "/api/v1/orgs/{slug}/invitations"): lambda w, c: {
+        "json": {"username": f"matrix-invitee-{w.unique()}", "role": "viewer"}
+    },
+    ("GET", "/invite"): lambda w, c: _invitation(w, c, form=False),
+    ("POST", "/invite"): lambda w, c: _invitation(w, c, form=True),
 }
 
 

@@ -30,6 +30,8 @@ from sqlalchemy import select, update
 from banscan.store.accounts import add_api_token, add_user
 from banscan.store.enrolment import add_enrol_secret
 from banscan.store.models import (
+    ApiToken,
+    AuditEntry,
     Base,
     Enrolment,
     Finding,
@@ -171,11 +173,9 @@ def _admin(fleet: Fleet, org: Org) -> tuple[TestClient, str]:
     also makes an API token, and the organisation gets an enrol secret."""
     username = f"admin-{org.key}"
     with fleet.app.state.banscan.db.writing() as s:
-        user = add_user(s, username, ADMIN_PASSWORD, "admin")
-        user.org_id = org.org_id
-        _, token = add_api_token(s, f"{org.key}-automation", "viewer", created_by=username)
-        _, secret = add_enrol_secret(s, f"{org.key}-rollout", created_by=username)
-        secret.org_id = org.org_id
+        user = add_user(s, username, ADMIN_PASSWORD, "admin", org_id=org.org_id)
+        _, token = add_api_token(s, f"{org.key}-automation", "viewer", created_by=username, org_id=org.org_id)
+        _, secret = add_enrol_secret(s, f"{org.key}-rollout", created_by=username, org_id=org.org_id)
         s.flush()
         org.user_id, org.token_id, org.secret_id = user.id, token.id, secret.id
     client = TestClient(fleet.app, base_url="https://testserver")
@@ -381,7 +381,6 @@ def test_accounts_tokens_secrets_and_enrolments_are_the_callers_own(tree: Tree, 
     users = {u["username"] for u in tree.get(key, "/api/v1/users").json()["users"]}
     assert users == {f"admin-{key}"}
     tokens = {t["name"] for t in tree.get(key, "/api/v1/tokens").json()["tokens"]}
-    # the default organisation also holds the tokens made from the command line
     assert f"{key}-automation" in tokens
     assert not {f"{k}-automation" for k in ORGS if k != key} & tokens
     secrets_ = {s["name"] for s in tree.get(key, "/api/v1/enrol-secrets").json()["items"]}
@@ -423,18 +422,46 @@ def test_account_writes_across_organisations_are_unknown_ids(tree: Tree, key: st
     assert tree.snapshot() == before
 
 
-def test_what_is_still_stored_in_the_default_organisation_is_refused_elsewhere(tree: Tree) -> None:
-    before = tree.snapshot()
+def test_imports_and_enrol_secrets_land_in_the_callers_organisation(tree: Tree) -> None:
     r = tree.send("c", "POST", "/api/v1/enrol-secrets", json={"name": "c-second-rollout"})
-    assert r.status_code == 403, r.text
+    assert r.status_code == 201, r.text
+    raw = r.json()["secret"]
+    assert "c-second-rollout" in {x["name"] for x in tree.get("c", "/api/v1/enrol-secrets").json()["items"]}
+    for other in ("m1", "s", "d"):
+        listed = {x["name"] for x in tree.get(other, "/api/v1/enrol-secrets").json()["items"]}
+        assert "c-second-rollout" not in listed
+    enrolled = tree.fleet.client.post(
+        "/api/v1/enroll",
+        json={
+            "enroll_secret": raw,
+            "host_identifier": "c-new-agent",
+            "hostname": "ward-pc-9",
+            "platform": "linux",
+        },
+    )
+    assert enrolled.status_code == 201, enrolled.text
     inventory = {
         "file": ("inventory.csv", b"hostname,name,version\nward-pc-7,Kaspersky Endpoint Security,12.1\n")
     }
-    assert tree.send("c", "POST", "/api/v1/imports", files=inventory).status_code == 403
-    assert tree.snapshot() == before
+    imported = tree.send("c", "POST", "/api/v1/imports", files=inventory)
+    assert imported.status_code == 201, imported.text
+    with tree.fleet.app.state.banscan.db.reading() as s:
+        owners = dict(
+            s.execute(
+                select(Host.hostname, Host.org_id).where(Host.hostname.in_(["ward-pc-7", "ward-pc-9"]))
+            ).all()
+        )
+        audited = s.scalar(
+            select(AuditEntry.org_id).where(AuditEntry.action == "import").order_by(AuditEntry.id.desc())
+        )
+    assert owners == {"ward-pc-7": tree.orgs["c"].org_id, "ward-pc-9": tree.orgs["c"].org_id}
+    assert audited == tree.orgs["c"].org_id
+    for key in ORGS:
+        names = {h["hostname"] for h in tree.get(key, "/api/v1/hosts").json()["items"]}
+        assert ("ward-pc-7" in names) == (key == "c"), key
 
 
-def test_an_api_token_acts_in_the_organisation_of_the_user_who_made_it(tree: Tree) -> None:
+def test_an_api_token_acts_in_the_organisation_it_was_made_for(tree: Tree) -> None:
     r = tree.send("c", "POST", "/api/v1/tokens", json={"name": "health-siem", "role": "admin"})
     assert r.status_code == 201, r.text
     bearer = {"Authorization": f"Bearer {r.json()['token']}"}
@@ -444,11 +471,32 @@ def test_an_api_token_acts_in_the_organisation_of_the_user_who_made_it(tree: Tre
     member = tree.orgs["m1"]
     r = client.patch(f"/api/v1/hosts/{member.host_id}", json={"tags": ["x"]}, headers=bearer)
     assert r.status_code == 404
-    # A token of the organisation's cannot make one that would act in the default organisation.
+    # A token it makes acts in the same organisation, whoever it names as its maker.
     made = client.post("/api/v1/tokens", json={"name": "health-siem-2"}, headers=bearer)
-    assert made.status_code == 403
+    assert made.status_code == 201, made.text
+    again = {"Authorization": f"Bearer {made.json()['token']}"}
+    listed = client.get("/api/v1/hosts", headers=again).json()["items"]
+    assert {h["hostname"] for h in listed} == tree.hostnames(SEES["c"])
+    with tree.fleet.app.state.banscan.db.reading() as s:
+        orgs = set(s.scalars(select(ApiToken.org_id).where(ApiToken.name.like("health-siem%"))))
+    assert orgs == {tree.orgs["c"].org_id}
 
 
-def test_a_token_made_on_the_servers_command_line_reads_every_organisation(tree: Tree) -> None:
-    listed = tree.fleet.client.get("/api/v1/hosts", headers=tree.fleet.as_admin()).json()["items"]
-    assert {h["hostname"] for h in listed} == tree.hostnames(set(ORGS))
+@pytest.mark.parametrize(("org", "key"), [(None, "d"), ("health-agency", "c"), ("county-clinic", "m2")])
+def test_a_token_made_on_the_command_line_reads_the_organisation_it_names(
+    tree: Tree, org: str | None, key: str
+) -> None:
+    from banscan.store.accounts import create_api_token
+
+    raw = create_api_token(tree.fleet.db_url, f"cli-{key}", "viewer", org=org)
+    listed = tree.fleet.client.get("/api/v1/hosts", headers={"Authorization": f"Bearer {raw}"}).json()[
+        "items"
+    ]
+    assert {h["hostname"] for h in listed} == tree.hostnames(SEES[key])
+
+
+def test_a_token_for_an_unknown_organisation_is_refused(tree: Tree) -> None:
+    from banscan.store.accounts import create_api_token
+
+    with pytest.raises(ValueError, match="no organisation 'nowhere'"):
+        create_api_token(tree.fleet.db_url, "cli-nowhere", "viewer", org="nowhere")

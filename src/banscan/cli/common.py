@@ -163,6 +163,11 @@ ENV_DB = "BANSCAN_DB"
 # One `--db` for every server-side command; $BANSCAN_DB saves repeating the URL (a container sets it once).
 DbOption = Annotated[str, typer.Option("--db", envvar=ENV_DB, help=DB_HELP)]
 ENV_ENROLL_SECRET = "BANSCAN_ENROLL_SECRET"
+# The organisation an account, token or enrol secret made on the command line belongs to.
+OrgOption = Annotated[
+    str | None,
+    typer.Option("--org", help="Slug of the organisation it belongs to (default: the default organisation)."),
+]
 
 
 def read_secret(value: str | None, file: str | None, env: str) -> str | None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from banscan.cli.common import DEFAULT_DB, DbOption
+from banscan.cli.common import DEFAULT_DB, DbOption, OrgOption
 
 enrol_secret_app = typer.Typer(
     help="Manage enrol secrets: scoped to a site and/or tag, expiring, revocable.", no_args_is_help=True
@@ -28,10 +28,14 @@ def enrol_secret_add(
     expires_in_days: Annotated[
         int | None, typer.Option("--expires-in-days", min=1, max=3650, help="Refused after this many days.")
     ] = None,
+    org: OrgOption = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Make an enrol secret; it is printed once and stored only as an argon2 hash."""
-    raise typer.Exit(enrol_secret_add_command(db, name, site=site, tag=tag, expires_in_days=expires_in_days))
+    """Make an enrol secret; it is printed once and stored only as an argon2 hash. Agents
+    enrolling with it land in its organisation."""
+    raise typer.Exit(
+        enrol_secret_add_command(db, name, site=site, tag=tag, expires_in_days=expires_in_days, org=org)
+    )
 
 
 @enrol_secret_app.command("list")
@@ -64,6 +68,7 @@ def enrol_secret_add_command(
     site: str | None = None,
     tag: str | None = None,
     expires_in_days: int | None = None,
+    org: str | None = None,
 ) -> int:
     """Make an enrol secret and print it once on standard output."""
     import datetime as dt
@@ -72,7 +77,7 @@ def enrol_secret_add_command(
 
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days) if expires_in_days else None
     try:
-        secret = create_enrol_secret(db, name, site=site, tag=tag, expires_at=expires)
+        secret = create_enrol_secret(db, name, site=site, tag=tag, expires_at=expires, org=org)
     except ValueError as exc:
         return _error(exc)
     print(secret)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from banscan.cli.common import DEFAULT_DB, DbOption
+from banscan.cli.common import DEFAULT_DB, DbOption, OrgOption
 
 token_app = typer.Typer(help="Manage API tokens for automation.", no_args_is_help=True)
 
@@ -16,18 +16,21 @@ token_app = typer.Typer(help="Manage API tokens for automation.", no_args_is_hel
 def token_add(
     name: Annotated[str, typer.Argument(help="What the token is for.")],
     role: Annotated[str, typer.Option("--role", help="admin or viewer.")] = "viewer",
+    org: OrgOption = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Create an API token; it is printed once and stored only as a hash."""
-    raise typer.Exit(token_add_command(db, name, role))
+    """Create an API token; it is printed once and stored only as a hash. It reads and acts in
+    one organisation (and reads what that organisation's members share with it), as that
+    organisation's users do."""
+    raise typer.Exit(token_add_command(db, name, role, org=org))
 
 
-def token_add_command(db: str, name: str, role: str = "viewer") -> int:
+def token_add_command(db: str, name: str, role: str = "viewer", *, org: str | None = None) -> int:
     """Create an API token and print it once on standard output."""
     from banscan.store.accounts import create_api_token
 
     try:
-        token = create_api_token(db, name, role)
+        token = create_api_token(db, name, role, org=org)
     except ValueError as exc:
         print(f"banscan: error: {exc}", file=sys.stderr)
         return 2

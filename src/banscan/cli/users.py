@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from banscan.cli.common import DEFAULT_DB, DbOption
+from banscan.cli.common import DEFAULT_DB, DbOption, OrgOption
 
 ENV_PASSWORD = "BANSCAN_PASSWORD"
 
@@ -21,10 +21,12 @@ user_app = typer.Typer(help="Manage dashboard users (there is no default user)."
 def user_add(
     username: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[str, typer.Option("--role", help="admin or viewer.")] = "viewer",
+    org: OrgOption = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Add a user; the password is prompted (or read from $BANSCAN_PASSWORD or stdin)."""
-    raise typer.Exit(user_add_command(db, username, role))
+    """Add a user; the password is prompted (or read from $BANSCAN_PASSWORD or stdin). To let
+    someone choose their own password, use `banscan org invite` instead."""
+    raise typer.Exit(user_add_command(db, username, role, org=org))
 
 
 def _prompt_password(password: str | None) -> str:
@@ -44,13 +46,15 @@ def _prompt_password(password: str | None) -> str:
     return first
 
 
-def user_add_command(db: str, username: str, role: str = "admin", password: str | None = None) -> int:
+def user_add_command(
+    db: str, username: str, role: str = "admin", password: str | None = None, *, org: str | None = None
+) -> int:
     """Create a user (`banscan serve --create-admin USER`, `banscan user add`). The password is
     prompted for (or read from $BANSCAN_PASSWORD / one line of standard input); none is default."""
     from banscan.store.accounts import create_user
 
     try:
-        create_user(db, username, _prompt_password(password), role)
+        create_user(db, username, _prompt_password(password), role, org=org)
     except ValueError as exc:
         print(f"banscan: error: {exc}", file=sys.stderr)
         return 2

@@ -22,11 +22,11 @@ from banscan.server.security import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, ses
 from banscan.store import accounts, sites
 from banscan.store.deadlines import Policy
 from banscan.store.hosts import OUTDATED, HostFilter
-from banscan.store.models import DEFAULT_ORG_ID, VERDICTS
-from banscan.store.org_accounts import made_by_operator, token_org, user_in
+from banscan.store.models import VERDICTS
+from banscan.store.org_accounts import user_in
 from banscan.store.packs import PackScope, pack_scope
 from banscan.store.paging import MAX_ID, decode_cursor
-from banscan.store.scope import OrgScope, build_scope, host_in_scope, operator_scope
+from banscan.store.scope import OrgScope, build_scope, host_in_scope
 
 if TYPE_CHECKING:
     from banscan.server.state import ServerState
@@ -90,7 +90,7 @@ class Principal:
     kind: str  # "session" | "token"
     name: str
     role: str
-    org_id: int  # the user's organisation (an API token's: that of the user who made it)
+    org_id: int  # the user's organisation, or the one the API token was made for
     scope: OrgScope  # what it may read and change (`banscan.store.scope`); no default
     user_id: int | None = None
     token_id: int | None = None
@@ -130,16 +130,14 @@ def lookup_principal(request: Request) -> Principal | None:
             row = accounts.live_api_token(s, token)
             if row is None:
                 raise _unauthorized("invalid or expired API token")
-            org_id = token_org(s, row.created_by)
-            operator = made_by_operator(s, row.created_by)
             return Principal(
                 "token",
                 f"token:{row.name}",
                 row.role,
                 token_id=row.id,
                 rate_key=f"t:{row.token_hash}",
-                org_id=org_id,
-                scope=operator_scope(s) if operator else build_scope(s, org_id),
+                org_id=row.org_id,
+                scope=build_scope(s, row.org_id),
             )
         cookie = request.cookies.get(session_cookie_name(st.settings.secure_cookies))
         if not cookie:
@@ -218,13 +216,6 @@ def own_user(request: Request, principal: Principal, user_id: int) -> None:
     with state_of(request).db.reading() as s:
         if user_in(s, user_id, orgs=principal.scope) is None:
             raise HTTPException(404, "user not found")
-
-
-def default_org_only(principal: Principal, what: str) -> None:
-    """403 for a caller outside the default organisation: `what` is still stored in the
-    default organisation whoever asks, so it would land in another organisation's hands."""
-    if principal.org_id != DEFAULT_ORG_ID:
-        raise HTTPException(403, f"{what} are not available to this organisation yet")
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,7 @@ async def receive_import(
         filename=upload.shown,
         sha256=upload.sha256,
         site=clean_site,
+        org_id=principal.org_id,
     )
     return {"hosts": hosts, "targets": targets}
 

@@ -223,30 +223,39 @@ def audit_org(
     )
 
 
-def add_user(session: Session, username: str, password: str, role: str, *, actor: str = "cli") -> User:
-    """A new user, in the default organisation (user names are unique across organisations)."""
+def add_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    actor: str = "cli",
+    org_id: int = DEFAULT_ORG_ID,
+) -> User:
+    """A new user of organisation `org_id` (user names are unique across organisations)."""
     if not USERNAME_RE.match(username):
         raise ValueError("username must be 1-150 characters: letters, digits and . _ @ + -")
     check_role(role)
     check_password_policy(password, username)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ValueError(f"user {username!r} already exists")
-    user = User(username=username, password_hash=hash_password(password), role=role, org_id=DEFAULT_ORG_ID)
+    user = User(username=username, password_hash=hash_password(password), role=role, org_id=org_id)
     session.add(user)
     session.flush()
     audit_org(session, user.org_id, actor, "user.create", username, role=role)
     return user
 
 
-def create_user(db_url: str, username: str, password: str, role: str = "admin") -> int:
-    """Create a user (migrating the database first); the way the first admin comes to exist."""
-    upgrade_db(db_url)
-    db = Database(db_url)
-    try:
-        with db.writing() as s:
-            return add_user(s, username, password, role).id
-    finally:
-        db.dispose()
+def create_user(
+    db_url: str, username: str, password: str, role: str = "admin", *, org: str | None = None
+) -> int:
+    """Create a user of the organisation whose slug is `org` (None: the default one), migrating
+    the database first; the way the first admin comes to exist."""
+    from banscan.store.orgs import find_org
+
+    with account_store(db_url) as s:
+        org_id = find_org(s, org).id if org else DEFAULT_ORG_ID
+        return add_user(s, username, password, role, org_id=org_id).id
 
 
 @contextmanager
@@ -271,31 +280,43 @@ def set_password(db_url: str, username: str, password: str) -> None:
 
 
 def add_api_token(
-    session: Session, name: str, role: str, *, created_by: str, expires_at: dt.datetime | None = None
+    session: Session,
+    name: str,
+    role: str,
+    *,
+    created_by: str,
+    org_id: int = DEFAULT_ORG_ID,
+    expires_at: dt.datetime | None = None,
 ) -> tuple[str, ApiToken]:
+    """A new API token acting in organisation `org_id` with `role`: the raw token (shown once)
+    and its row."""
     check_role(role)
     if not name or len(name) > 100:
         raise ValueError("token name must be 1-100 characters")
     raw = new_token(API_TOKEN_PREFIX)
     row = ApiToken(
-        name=name, token_hash=token_digest(raw), role=role, created_by=created_by[:255], expires_at=expires_at
+        org_id=org_id,
+        name=name,
+        token_hash=token_digest(raw),
+        role=role,
+        created_by=created_by[:255],
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
-    audit(session, created_by, "token.create", name, role=role, token_id=row.id)
+    audit_org(session, org_id, created_by, "token.create", name, role=role, token_id=row.id)
     return raw, row
 
 
-def create_api_token(db_url: str, name: str, role: str = "viewer") -> str:
-    """Create an API token from the command line; the raw token is returned once, never stored."""
-    upgrade_db(db_url)
-    db = Database(db_url)
-    try:
-        with db.writing() as s:
-            raw, _ = add_api_token(s, name, role, created_by="cli")
-            return raw
-    finally:
-        db.dispose()
+def create_api_token(db_url: str, name: str, role: str = "viewer", *, org: str | None = None) -> str:
+    """Create an API token from the command line, acting in the organisation whose slug is
+    `org` (None: the default one); the raw token is returned once, never stored."""
+    from banscan.store.orgs import find_org
+
+    with account_store(db_url) as s:
+        org_id = find_org(s, org).id if org else DEFAULT_ORG_ID
+        raw, _ = add_api_token(s, name, role, created_by="cli", org_id=org_id)
+        return raw
 
 
 # ---------------------------------------------------------------- logins and lockout

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from banscan.store import sites
 from banscan.store.accounts import (
     AGENT_TOKEN_PREFIX,
+    account_store,
     audit_org,
     hash_secret,
     new_token,
@@ -105,13 +106,14 @@ def add_enrol_secret(
     name: str,
     *,
     created_by: str,
+    org_id: int = DEFAULT_ORG_ID,
     site: str | None = None,
     tag: str | None = None,
     expires_at: dt.datetime | None = None,
     remote_addr: str = "",
 ) -> tuple[str, EnrolSecret]:
-    """A new enrol secret: the raw secret (shown once) and its row. ValueError for a bad or
-    taken name, site or tag."""
+    """A new enrol secret of organisation `org_id` (agents enrolling with it land there): the
+    raw secret (shown once) and its row. ValueError for a bad or taken name, site or tag."""
     name = _name(name)
     site = sites.clean_site(site) if site else None
     tag = sites.clean_tag(tag) if tag else None
@@ -120,7 +122,7 @@ def add_enrol_secret(
     key_id = secrets.token_hex(6)
     raw = f"{SECRET_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     row = EnrolSecret(
-        org_id=DEFAULT_ORG_ID,
+        org_id=org_id,
         name=name,
         key_id=key_id,
         secret_hash=hash_secret(raw),
@@ -233,16 +235,18 @@ def create_enrol_secret(
     site: str | None = None,
     tag: str | None = None,
     expires_at: dt.datetime | None = None,
+    org: str | None = None,
 ) -> str:
-    """Make an enrol secret from the command line (migrating first); the raw secret, once."""
-    upgrade_db(db_url)
-    db = Database(db_url)
-    try:
-        with db.writing() as s:
-            raw, _ = add_enrol_secret(s, name, created_by="cli", site=site, tag=tag, expires_at=expires_at)
-            return raw
-    finally:
-        db.dispose()
+    """Make an enrol secret of the organisation whose slug is `org` (None: the default one)
+    from the command line (migrating first); the raw secret, once."""
+    from banscan.store.orgs import find_org
+
+    with account_store(db_url) as s:
+        org_id = find_org(s, org).id if org else DEFAULT_ORG_ID
+        raw, _ = add_enrol_secret(
+            s, name, created_by="cli", org_id=org_id, site=site, tag=tag, expires_at=expires_at
+        )
+        return raw
 
 
 def enrol_secrets(db_url: str) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Storing an uploaded inventory: one result per host it names, a few hundred hosts per
 transaction, hosts matched by identifier, else by a unique hostname, else created — all within
-one organisation (the default one, until uploads say whose they are)."""
+one organisation, the uploader's."""
 
 from __future__ import annotations
 
@@ -32,9 +32,11 @@ def ingest_import(
     filename: str,
     sha256: str,
     site: str = "",
+    org_id: int = DEFAULT_ORG_ID,
 ) -> list[dict[str, Any]]:
     """Store one result per host the scanned inventory names (as `filename`, without the
-    server's temporary path); hosts it creates get `site`. Audited as one import."""
+    server's temporary path) in organisation `org_id`; hosts it creates get `site`. Audited as
+    one import."""
     findings: dict[str, list[ResultFinding]] = {}
     for f in result.findings:
         findings.setdefault(f.host, []).append(f)
@@ -50,7 +52,7 @@ def ingest_import(
                 t["errors"] = []
             parsed.append(parse_result(json.dumps(per_host, ensure_ascii=False).encode("utf-8")))
         with db.write_session() as session:
-            ids = import_hosts(session, chunk, site)
+            ids = import_hosts(session, chunk, site, org_id=org_id)
             items = [Incoming(ids[n], *p, source="import") for n, p in zip(chunk, parsed, strict=True)]
             stored = store_batch(session, items)
             session.commit()
@@ -60,7 +62,7 @@ def ingest_import(
             out.append({"host_id": ids[name], "hostname": name, **outcome.to_json()})
     with db.writing() as session:
         audit_org(
-            session, DEFAULT_ORG_ID, actor, "import", filename, remote_addr, sha256=sha256, hosts=len(out)
+            session, org_id, actor, "import", filename, remote_addr, sha256=sha256, hosts=len(out)
         )
     return out
 

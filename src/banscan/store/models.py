@@ -112,6 +112,11 @@ class Organisation(Base):
     share_with_coordinators: Mapped[str] = mapped_column(String(16), default="aggregates")
     contact: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What a coordinator's notices are composed for (None: the server's role and jurisdiction),
+    # and where they are emailed ("": shown in the dashboard only).
+    role: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    jurisdiction: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    email: Mapped[str] = mapped_column(String(320), default="", server_default="")
 
 
 @event.listens_for(Organisation.__table__, "after_create")
@@ -411,6 +416,7 @@ class ApiToken(Base):
     __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = _org_column()  # the organisation it reads and acts in
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
@@ -449,3 +455,86 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(255), default="")
     detail: Mapped[Any] = mapped_column(JSONType, default=dict)
     remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ServerKey(Base):
+    """A random key the server made for itself (the HMAC key of acknowledgement links), so that
+    nothing has to be configured; whoever reads the database could forge links anyway."""
+
+    __tablename__ = "server_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    value: Mapped[str] = mapped_column(String(128))  # hex
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Notice(Base):
+    """A notice a coordinator organisation (`org_id`) sent to some of its members: the packs it
+    is about and the coordinator's own words; each member's copy is a `NoticeRecipient`."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = _org_column()
+    title: Mapped[str] = mapped_column(String(300))
+    packs: Mapped[Any] = mapped_column(JSONType, default=list)
+    extra: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # its acknowledgement links'
+    remind_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    recipients: Mapped[list[NoticeRecipient]] = relationship(
+        back_populates="notice", order_by="NoticeRecipient.id", passive_deletes=True
+    )
+
+
+class NoticeRecipient(Base):
+    """One member's copy of a notice, composed for its role and jurisdiction: shown in its
+    dashboard, emailed if it has an address, reminded until acknowledged. `ack_nonce` is the
+    nonce of the acknowledgement link that was accepted (unique: a link works once)."""
+
+    __tablename__ = "notice_recipients"
+    __table_args__ = (
+        UniqueConstraint("notice_id", "org_id", name="uq_notice_recipients_notice_org"),
+        CheckConstraint("email_state IN ('none', 'pending', 'sent', 'failed')", name="email_state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = _org_column()
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    email: Mapped[str] = mapped_column(String(320), default="")
+    email_state: Mapped[str] = mapped_column(String(16), default="none")
+    email_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    email_error: Mapped[str] = mapped_column(Text, default="")
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ack_nonce: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+
+    notice: Mapped[Notice] = relationship(back_populates="recipients")
+
+
+class Attestation(Base):
+    """An officer's statement of their organisation's status as of a day (findings remaining,
+    planned dates, exceptions), made with their account. `content` is what they attested to,
+    as the server computed it when they signed; `digest` its SHA-256 (canonical JSON), so a copy
+    can be checked against the record."""
+
+    __tablename__ = "attestations"
+    __table_args__ = (Index("ix_attestations_org_signed", "org_id", "signed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = _org_column(index=False)
+    as_of: Mapped[dt.date] = mapped_column(Date())
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    signed_by: Mapped[str] = mapped_column(String(150))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    statement: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[Any] = mapped_column(JSONType, default=dict)
+    digest: Mapped[str] = mapped_column(String(64))

@@ -1,9 +1,8 @@
 """Accounts, API tokens, enrol secrets and enrolments as one organisation's admin sees them:
 its own organisation's only, never a member's (sharing is about hosts, and read-only).
 
-An API token has no organisation column: it acts in the organisation of the user who made it
-(`created_by`), and one made from the command line, or by a user since gone, in the default
-organisation. Lists filter in SQL; a row of another organisation asked for by id is None, which
+An API token acts in the organisation it was made for (`ApiToken.org_id`): a user's, that
+user's; one made on the command line, the one `banscan token create --org` named. Lists filter in SQL; a row of another organisation asked for by id is None, which
 the routes answer as the 404 of an unknown id."""
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from banscan.store.enrolment import enrolment_items
 from banscan.store.models import (
-    DEFAULT_ORG_ID,
     ENROLMENT_STATES,
     ApiToken,
     Enrolment,
@@ -26,28 +24,9 @@ from banscan.store.models import (
 from banscan.store.paging import Page, page_rows
 from banscan.store.scope import OrgScope
 
-OPERATOR = "cli"  # `created_by` of an API token made on the server's command line
-
-
-def made_by_operator(session: Session, created_by: str) -> bool:
-    """Whether an API token was made on the server's command line (`banscan token create`),
-    not by a user (not even one who chose the name `cli`)."""
-    if created_by != OPERATOR:
-        return False
-    return session.scalar(select(User.id).where(User.username == created_by)) is None
-
-
-def token_org(session: Session, created_by: str) -> int:
-    """The organisation an API token made by `created_by` acts in."""
-    org_id = session.scalar(select(User.org_id).where(User.username == created_by))
-    return org_id if org_id is not None else DEFAULT_ORG_ID
-
 
 def _tokens_of(orgs: OrgScope) -> ColumnElement[bool]:
-    mine = ApiToken.created_by.in_(select(User.username).where(User.org_id == orgs.org_id))
-    if orgs.org_id == DEFAULT_ORG_ID:
-        return mine | ApiToken.created_by.not_in(select(User.username))
-    return mine
+    return ApiToken.org_id == orgs.org_id
 
 
 def users_in(session: Session, *, orgs: OrgScope) -> list[User]:

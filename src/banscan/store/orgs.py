@@ -33,6 +33,12 @@ from banscan.store.paging import iso
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_NAME = 200
 MAX_CONTACT = 500
+MAX_EMAIL = 320
+# An address notices can be sent to: one mailbox, no display name, no spaces or brackets.
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
+)
+JURISDICTION_RE = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")  # ISO 3166-1 alpha-2, or 3166-2
 
 
 # ---------------------------------------------------------------- checks
@@ -54,6 +60,27 @@ def _text(value: str, what: str, longest: int, *, required: bool) -> str:
     if len(value) > longest or any(ord(c) < 32 or c == "\x7f" for c in value):
         raise ValueError(f"{what} must be at most {longest} characters, without control characters")
     return value
+
+
+def _check_email(email: str) -> str:
+    email = email.strip()
+    if email and (len(email) > MAX_EMAIL or not EMAIL_RE.match(email)):
+        raise ValueError(f"email {email!r} is not one plain address (name@example.org)")
+    return email
+
+
+def _check_role(role: str | None) -> str | None:
+    from banscan.catalog.schema import ROLES
+
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    return role
+
+
+def _check_jurisdiction(jurisdiction: str | None) -> str | None:
+    if jurisdiction is not None and not JURISDICTION_RE.match(jurisdiction):
+        raise ValueError(f"jurisdiction {jurisdiction!r} must be an ISO 3166 code such as US or US-TX")
+    return jurisdiction
 
 
 def _check_share(share: str) -> str:
@@ -129,6 +156,9 @@ def org_json(
         "parent": parent,
         "share_with_coordinators": org.share_with_coordinators,
         "contact": org.contact,
+        "email": org.email,
+        "role": org.role,
+        "jurisdiction": org.jurisdiction,
         "members": members,
         "hosts": hosts,
         "users": users,
@@ -167,15 +197,21 @@ def add_org(
     parent: str | None = None,
     share: str = "aggregates",
     contact: str = "",
+    email: str = "",
+    role: str | None = None,
+    jurisdiction: str | None = None,
     actor: str,
     remote_addr: str = "",
 ) -> Organisation:
     """A new organisation, a member of `parent` (a slug) if given. ValueError for a bad slug,
-    name, sharing or contact, a slug taken, or an unknown parent."""
+    name, sharing, contact, email, role or jurisdiction, a slug taken, or an unknown parent."""
     slug = _check_slug(slug)
     name = _text(name, "name", MAX_NAME, required=True)
     contact = _text(contact, "contact", MAX_CONTACT, required=False)
     share = _check_share(share)
+    email = _check_email(email)
+    role = _check_role(role)
+    jurisdiction = _check_jurisdiction(jurisdiction)
     if parent == slug:
         raise ValueError(f"organisation {slug!r} cannot be its own parent")
     if get_org(session, slug) is not None:
@@ -187,6 +223,9 @@ def add_org(
         parent_id=above.id if above is not None else None,
         share_with_coordinators=share,
         contact=contact,
+        email=email,
+        role=role,
+        jurisdiction=jurisdiction,
     )
     try:
         with session.begin_nested():
@@ -241,6 +280,44 @@ def set_sharing(session: Session, slug: str, share: str, *, actor: str, remote_a
     return True
 
 
+UNSET: Any = object()  # `set_details`: leave this field as it is
+
+
+def set_details(
+    session: Session,
+    slug: str,
+    *,
+    actor: str,
+    remote_addr: str = "",
+    name: str | None = None,
+    contact: str | None = None,
+    email: str | None = None,
+    role: str | None = UNSET,
+    jurisdiction: str | None = UNSET,
+) -> list[str]:
+    """Change an organisation's name, contact, notice address, role or jurisdiction (None for
+    role and jurisdiction: the server's); the fields that changed. ValueError for a bad value."""
+    org = find_org(session, slug)
+    wanted: dict[str, Any] = {}
+    if name is not None:
+        wanted["name"] = _text(name, "name", MAX_NAME, required=True)
+    if contact is not None:
+        wanted["contact"] = _text(contact, "contact", MAX_CONTACT, required=False)
+    if email is not None:
+        wanted["email"] = _check_email(email)
+    if role is not UNSET:
+        wanted["role"] = _check_role(role)
+    if jurisdiction is not UNSET:
+        wanted["jurisdiction"] = _check_jurisdiction(jurisdiction)
+    changed = {k: v for k, v in wanted.items() if getattr(org, k) != v}
+    for k, v in changed.items():
+        setattr(org, k, v)
+    if changed:
+        session.flush()
+        audit_org(session, org.id, actor, "org.details", slug, remote_addr, **changed)
+    return sorted(changed)
+
+
 # ---------------------------------------------------------------- the command line
 
 
@@ -252,10 +329,24 @@ def create_org(
     parent: str | None = None,
     share: str = "aggregates",
     contact: str = "",
+    email: str = "",
+    role: str | None = None,
+    jurisdiction: str | None = None,
 ) -> dict[str, Any]:
     """Make an organisation from the command line (migrating first); audited as `cli`."""
     with account_store(db_url) as s:
-        org = add_org(s, slug, name, parent=parent, share=share, contact=contact, actor="cli")
+        org = add_org(
+            s,
+            slug,
+            name,
+            parent=parent,
+            share=share,
+            contact=contact,
+            email=email,
+            role=role,
+            jurisdiction=jurisdiction,
+            actor="cli",
+        )
         return org_json(org, parent)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from banscan.store.models import DEFAULT_ORG_ID, Host, Organisation
+from banscan.store.models import Host, Organisation
 from banscan.store.orgs import descendants
 
 
@@ -55,15 +55,6 @@ def build_scope(session: Session, org_id: int) -> OrgScope:
         sharing = {oid: share for oid, share in session.execute(q)}
     readable = {org_id, *(o for o in below if sharing.get(o) == "hosts")}
     return OrgScope(org_id, frozenset(readable), frozenset({org_id}))
-
-
-def operator_scope(session: Session) -> OrgScope:
-    """The scope of the server's operator (an API token made on the server's command line,
-    whose holder has the database anyway): every organisation, acting from the default one.
-    Until organisations other than the default have admins of their own, it is what decides
-    their held enrolments."""
-    every = frozenset(session.scalars(select(Organisation.id)))
-    return OrgScope(DEFAULT_ORG_ID, every | {DEFAULT_ORG_ID}, every | {DEFAULT_ORG_ID})
 
 
 def host_in_scope(session: Session, host_id: int, *, ids: frozenset[int]) -> bool:

@@ -13,6 +13,7 @@ from banscan.server.api import (
     findings,
     hosts,
     imports,
+    orgs,
     packs,
     session,
     tokens,
@@ -34,6 +35,7 @@ RESOURCES = (
     session,
     enrolments,
     enrol_secrets,
+    orgs,
 )
 
 

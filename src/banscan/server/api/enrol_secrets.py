@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, field_validator
 
 from banscan.server.api.common import RowId, no_control
-from banscan.server.deps import AdminDep, ReadDB, WriteDB, client_addr, default_org_only
+from banscan.server.deps import AdminDep, ReadDB, WriteDB, client_addr
 from banscan.store import enrolment as store
 from banscan.store import sites
 from banscan.store.models import utcnow
@@ -46,13 +46,13 @@ def post_enrol_secret(
 ) -> dict[str, Any]:
     """Make an enrol secret (admin); it is shown once (`secret`). Agents enrolling with it get
     its site and tag, whatever they send."""
-    default_org_only(principal, "enrol secrets")  # `add_enrol_secret` makes default-organisation ones
     expires = utcnow() + dt.timedelta(days=body.expires_in_days) if body.expires_in_days else None
     try:
         raw, row = store.add_enrol_secret(
             db,
             body.name,
             created_by=principal.name,
+            org_id=principal.org_id,
             site=body.site,
             tag=body.tag,
             expires_at=expires,

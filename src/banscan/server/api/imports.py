@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from banscan.server.deps import AdminDep, default_org_only
+from banscan.server.deps import AdminDep
 from banscan.server.state import SafeJSONResponse
 from banscan.server.uploads import receive_import
 
@@ -25,6 +25,5 @@ async def post_import(
 ) -> JSONResponse:
     """Scan an uploaded inventory and ingest one result per host found in it (admin). Hosts
     the import creates get `site`; hosts already known keep theirs."""
-    default_org_only(principal, "imports")  # `ingest_import` stores into the default organisation
     result = await receive_import(request, principal, file, format, host, site)
     return SafeJSONResponse(result, status_code=201)

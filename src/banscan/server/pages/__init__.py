@@ -16,6 +16,7 @@ from banscan.server.pages import (
     explainer,
     hosts,
     imports,
+    invite,
     login,
     overview,
     products,
@@ -24,6 +25,7 @@ from banscan.server.pages import (
 
 PAGES = (
     login,
+    invite,
     overview,
     hosts,
     products,

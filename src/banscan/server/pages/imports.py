@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import File, Form, HTTPException, Request, Response, UploadFile
 
-from banscan.server.deps import AdminDep, Principal, default_org_only
+from banscan.server.deps import AdminDep, Principal
 from banscan.server.pages.render import page, page_router
 from banscan.server.uploads import input_formats, preview_import, receive_import
 
@@ -54,7 +54,6 @@ async def imports_post(
             preview = await preview_import(request, file, format or None, host or None)
             status = 200 if preview["records"] else 422
             return _page(request, principal, status, form=form, preview=preview)
-        default_org_only(principal, "imports")  # `ingest_import` stores into the default organisation
         result = await receive_import(request, principal, file, format or None, host or None, site or None)
     except HTTPException as exc:
         detail = exc.detail
