@@ -17,9 +17,16 @@ The expectations, per caller:
 - an admin (API token or browser session): reaches every route but the agent's;
 - an admin session without its CSRF token, with a made-up one or with another session's:
   403 on every write, and nothing changed;
-- the admin of another organisation (every row of the fleet is the default organisation's):
-  sees none of it (a row asked for by id is a 404, a list leaves it out) and changes none of
-  it, but still signs out, changes its own password and makes its own organisation's tokens.
+- admins of the other organisations of a tree (every row of the fleet is the default
+  organisation D's; D is a member of the coordinator R and has a member of its own, M; S is D's
+  sibling under R):
+  - S (a sibling), M (a member, on its coordinator D) and R while D shares aggregates only see
+    none of D's rows (a row asked for by id is a 404, a list leaves it out);
+  - R while D shares its hosts reads D's hosts, findings and reports, but none of D's accounts;
+  - none of them changes any of D's rows (sharing is read-only), but each still signs out,
+    changes its own password and makes its own organisation's tokens, members and imports;
+    R also sets D's contact, notice address, role and jurisdiction (a coordinator addresses
+    its members).
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ from banscan.server.pages.render import EXPORT_SUFFIXES, DashboardRoute
 from banscan.server.security import UNSAFE_METHODS, session_cookie_name
 from banscan.server.state import ServerSettings
 from banscan.store.accounts import add_api_token, add_user, token_digest
+from banscan.store.attestations import attest
+from banscan.store.deadlines import Policy
 from banscan.store.enrolment import add_enrol_secret
 from banscan.store.invites import invite_user
 from banscan.store.models import (
@@ -138,6 +147,10 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/explainer"): "what is banned and what to do, from the catalog: no fleet data",
     ("GET", "/invite"): "an invited user's password form: needs the link's signed, single-use token",
     ("POST", "/invite"): "sets an invited user's password: the link's token, behind a CSRF token",
+    (
+        "GET",
+        "/explainer/{slug}",
+    ): "a coordinator's copy of the explainer, with its name and contact: no fleet data",
     ("GET", "/static/{name}"): "the dashboard's stylesheet",
     **{
         (m, p): "FastAPI's description of the API: schemas, no fleet data"
@@ -158,6 +171,8 @@ ANY_USER_WRITES: dict[tuple[str, str], str] = {
 SESSION_ONLY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/me/password"): "an API token has no password to change",
     ("POST", "/account/password"): "an API token has no password to change",
+    ("POST", "/api/v1/attestations"): "an officer attests with their own account, not a token",
+    ("POST", "/attestations"): "an officer attests with their own account, not a token",
 }
 ADMIN_READS: dict[tuple[str, str], str] = {
     ("GET", "/enrolments"): "held enrolments with approve and deny buttons: only admins decide",
@@ -187,8 +202,14 @@ VIEWERS = ("viewer_token", "viewer_session")
 ADMINS = ("admin_token", "admin_session")
 # Writes only: no CSRF token, a made-up one, and the (valid) token of another user's session.
 WITHOUT_CSRF = ("admin_session_without_csrf", "admin_session_wrong_csrf", "admin_session_viewers_csrf")
-OTHER_ORG = "other_org_admin_session"  # an admin of an organisation holding none of the rows
-CALLERS = (*UNAUTHENTICATED, AGENT, *VIEWERS, *ADMINS, *WITHOUT_CSRF, OTHER_ORG)
+OTHER_ORG = "other_org_admin_session"  # S: D's sibling under the coordinator R
+COORDINATOR = "coordinator_admin_session"  # R, while D shares aggregates only
+SHARING_COORDINATOR = "sharing_coordinator_admin_session"  # R, while D shares its hosts
+MEMBER = "member_admin_session"  # M, a member of D
+ELSEWHERE = (OTHER_ORG, COORDINATOR, SHARING_COORDINATOR, MEMBER)
+CALLERS = (*UNAUTHENTICATED, AGENT, *VIEWERS, *ADMINS, *WITHOUT_CSRF, *ELSEWHERE)
+# D's sharing, set before each request of R's admin.
+SHARES = {COORDINATOR: "aggregates", SHARING_COORDINATOR: "hosts"}
 # What the other organisation's admin may still do: about itself, or in its own organisation.
 OWN_ORG_WRITES: dict[tuple[str, str], str] = {
     **ANY_USER_WRITES,
@@ -197,9 +218,24 @@ OWN_ORG_WRITES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/imports"): "an inventory's hosts land in the uploader's organisation",
     ("POST", "/imports"): "an inventory's hosts land in the uploader's organisation",
     ("POST", "/api/v1/enrol-secrets"): "agents enrolling with it land in the maker's organisation",
+    ("POST", "/api/v1/attestations"): "an officer attests their own organisation's status",
+    ("POST", "/attestations"): "an officer attests their own organisation's status",
 }
+# What a coordinator may change of a member.
+COORDINATOR_WRITES: dict[tuple[str, str], str] = {
+    (
+        "PATCH",
+        "/api/v1/orgs/{slug}",
+    ): "a coordinator sets the contact, address, role and jurisdiction of its members",
+}
+# Names of D's accounts that never act on a host (users, tokens, the enrol secret): not even a
+# coordinator D shares its hosts with reads one. (Who moved a host's removal along is part of
+# the host's history, which D shares with its hosts.)
+ACCOUNT_NAMES = ("matrix-viewer", "matrix-lapsed", "matrix-target", "matrix-secret")
+# Path parameters naming an account: a row another organisation asks for by one is a 404.
+ACCOUNT_PARAMS = ("user_id", "token_id", "enrolment_id", "secret_id")
 # Names of the fleet's rows (hosts, users, tokens, the enrol secret): another organisation
-# must never read one.
+# must never read one, unless the rows are hosts it is shared.
 FLEET_NAMES = (
     "srv-matrix-01",
     "srv-matrix-03",
@@ -220,6 +256,7 @@ ROLE = "needs admin"  # 403 because of the role
 CSRF = "needs CSRF token"  # 403 because of the CSRF token
 ALLOWED = "allowed"  # reaches the handler: 2xx or 3xx, not the login redirect
 OUT_OF_SCOPE = "out of scope"  # another organisation's: 404 or a list without it; writes refused
+SHARED = "shared"  # a coordinator reading a member's hosts: host rows answer, accounts do not
 
 
 def expectation(endpoint: Endpoint, caller: str) -> str:
@@ -232,8 +269,12 @@ def expectation(endpoint: Endpoint, caller: str) -> str:
         return REFUSED
     if caller in WITHOUT_CSRF:
         return CSRF
-    if caller == OTHER_ORG:
-        return ALLOWED if key in OWN_ORG_WRITES else OUT_OF_SCOPE
+    if caller in ELSEWHERE:
+        if key in OWN_ORG_WRITES or (caller in SHARES and key in COORDINATOR_WRITES):
+            return ALLOWED
+        if caller == SHARING_COORDINATOR and not endpoint.unsafe:
+            return SHARED
+        return OUT_OF_SCOPE
     if key in SESSION_ONLY and caller in ("viewer_token", "admin_token"):
         return REFUSED
     if caller in VIEWERS and (key in ADMIN_READS or (endpoint.unsafe and key not in ANY_USER_WRITES)):
@@ -262,6 +303,7 @@ PARAM_NAMES = (
     "enrolment_id",
     "secret_id",
     "slug",
+    "attestation_id",
 )
 
 
@@ -336,13 +378,29 @@ def world(
             assert products, "the dirty result should leave findings on the host"
             usernames = {"admin_session": "matrix-admin", "viewer_session": "matrix-viewer"}
             usernames["expired_admin_session"] = "matrix-lapsed"
-            usernames[OTHER_ORG] = "elsewhere-admin"
             for caller, username in usernames.items():
                 add_user(s, username, ADMIN_PASSWORD, "viewer" if "viewer" in caller else "admin")
-            elsewhere = Organisation(slug="elsewhere", name="An organisation holding none of the rows")
-            s.add(elsewhere)
+            # The tree: R above D (id 1, every row's) and its sibling S, and M a member of D.
+            state = Organisation(slug="matrix-state", name="The coordinator of the fleet's organisation")
+            s.add(state)
             s.flush()
-            s.execute(update(User).where(User.username == "elsewhere-admin").values(org_id=elsewhere.id))
+            s.execute(update(Organisation).where(Organisation.id == 1).values(parent_id=state.id))
+            sibling = Organisation(
+                slug="elsewhere", name="A sibling holding none of the rows", parent_id=state.id
+            )
+            member = Organisation(
+                slug="matrix-site", name="A member of the fleet's organisation", parent_id=1
+            )
+            s.add_all([sibling, member])
+            s.flush()
+            for caller, username, org in (
+                (OTHER_ORG, "elsewhere-admin", sibling),
+                (COORDINATOR, "state-office-admin", state),
+                (MEMBER, "site-office-admin", member),
+            ):
+                usernames[caller] = username
+                add_user(s, username, ADMIN_PASSWORD, "admin", org_id=org.id)
+            usernames[SHARING_COORDINATOR] = usernames[COORDINATOR]
             user_id = s.scalars(select(User.id).where(User.username == "matrix-viewer")).one()
             bearer = {AGENT: agent_token, "revoked_agent_token": revoked_agent_token}
             for caller, role in [("viewer_token", "viewer"), ("admin_token", "admin")]:
@@ -360,6 +418,11 @@ def world(
             token_id = target_token.id
             _, enrol_secret = add_enrol_secret(s, "matrix-secret", created_by="test", site="matrix-site")
             secret_id = enrol_secret.id
+            officer = s.scalars(select(User).where(User.username == "matrix-admin")).one()
+            on = dt.date(2025, 3, 10)
+            attestation_id = attest(
+                s, officer, on, "matrix", server=Policy(fleet.app.state.banscan.catalog, "user", on, "US")
+            ).id
         params = {
             "host_id": str(host_id),
             "product": "kesl" if "kesl" in products else products[0],
@@ -369,7 +432,8 @@ def world(
             "name": "dashboard.css",
             "enrolment_id": str(enrolment_id),
             "secret_id": str(secret_id),
-            "slug": "default",  # the organisation holding every row
+            "slug": "default",  # the organisation holding every row (a coordinator: it has a member)
+            "attestation_id": str(attestation_id),
         }
         assert set(params) == set(PARAM_NAMES)
         with TestClient(fleet.app, base_url="https://testserver") as browser:
@@ -577,6 +641,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "json": {"username": f"matrix-invitee-{w.unique()}", "role": "viewer"}
     },
     ("GET", "/invite"): lambda w, c: _invitation(w, c, form=False),
+    ("POST", "/api/v1/attestations"): lambda w, c: {"json": {"as_of": "2025-03-10", "statement": "matrix"}},
+    ("POST", "/attestations"): lambda w, c: {"data": {"as_of": "2025-03-10", "statement": "matrix"}},
     ("POST", "/invite"): lambda w, c: _invitation(w, c, form=True),
 }
 
@@ -626,6 +692,16 @@ def credentials(
             pair = f"{world.usernames['admin_session']}:{ADMIN_PASSWORD}".encode()
             return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}, None
         case "viewer_session" | "admin_session" | "expired_admin_session" | "other_org_admin_session":
+            cookie, csrf = log_in(world, client, caller, fresh=fresh)
+            return {"Cookie": f"{SESSION_COOKIE}={cookie}"}, csrf
+        case "coordinator_admin_session" | "sharing_coordinator_admin_session" | "member_admin_session":
+            if caller in SHARES:
+                with world.fleet.app.state.banscan.db.writing() as s:
+                    s.execute(
+                        update(Organisation)
+                        .where(Organisation.id == 1)
+                        .values(share_with_coordinators=SHARES[caller])
+                    )
             cookie, csrf = log_in(world, client, caller, fresh=fresh)
             return {"Cookie": f"{SESSION_COOKIE}={cookie}"}, csrf
         case "admin_session_without_csrf" | "admin_session_wrong_csrf" | "admin_session_viewers_csrf":
@@ -719,8 +795,17 @@ def test_route_access(world: World, endpoint: Endpoint, caller: str) -> None:
         assert r.status_code == 403 and "CSRF" in r.text, (
             f"{where}: a session write without its own CSRF token must get 403, got {shown(r)}"
         )
+    elif expected == SHARED:
+        leaked = [n for n in ACCOUNT_NAMES if n in r.text]
+        assert not leaked, f"{where}: a coordinator read a member's accounts {leaked}: {shown(r)}"
+        by_account = any(f"{{{p}}}" in endpoint.path for p in ACCOUNT_PARAMS)
+        assert r.status_code < 400 or (by_account and r.status_code == 404), (
+            f"{where}: a member sharing its hosts should answer its coordinator, got {shown(r)}"
+        )
+        if "{host_id}" in endpoint.path and endpoint.kind != "export":
+            assert "srv-matrix-01" in r.text, f"{where}: the shared host should be shown: {shown(r)}"
     elif expected == OUT_OF_SCOPE:
-        leaked = [n for n in FLEET_NAMES if n in r.text]
+        leaked = [n for n in (ACCOUNT_NAMES if caller == SHARING_COORDINATOR else FLEET_NAMES) if n in r.text]
         assert not leaked, f"{where}: another organisation's caller read {leaked}: {shown(r)}"
         if endpoint.unsafe:
             assert r.status_code in (403, 404), (
@@ -761,6 +846,7 @@ def test_route_table_is_fully_described() -> None:
         "ADMIN_READS": ADMIN_READS,
         "SESSION_ONLY": SESSION_ONLY,
         "OWN_ORG_WRITES": OWN_ORG_WRITES,
+        "COORDINATOR_WRITES": COORDINATOR_WRITES,
         "RECIPES": RECIPES,
     }
     problems = [

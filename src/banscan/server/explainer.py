@@ -2,11 +2,14 @@
 
 `build_explainer(catalog)` returns plain dicts and lists for the template; nothing here is
 written by hand, so the page follows the catalog (and a `--catalog` the server was started with).
+Given a `Brand`, the same page is headed for a coordinator that publishes it to its members: its
+name and contact, and what the rules ask of its role in its jurisdiction, by when.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from banscan.catalog.schema import (
@@ -19,6 +22,7 @@ from banscan.catalog.schema import (
     Regulation,
     Relation,
 )
+from banscan.policy.engine import jurisdiction_applies
 from banscan.policy.periods import period_text, where_text
 
 PLATFORM_LABELS = {
@@ -225,6 +229,38 @@ def what_to_do_now(catalog: Catalog) -> dict[str, Any]:
     return {"everyone": _sorted_duties(everyone), "roles": roles}
 
 
+@dataclass(frozen=True)
+class Brand:
+    """Who publishes a branded explainer, and the role and jurisdiction its members act in."""
+
+    name: str
+    contact: str
+    role: str
+    jurisdiction: str
+
+
+def brand_json(catalog: Catalog, brand: Brand) -> dict[str, Any]:
+    """The heading of a branded explainer: who publishes it, and the duties of the catalog's
+    rules that bind its role where it is (a US-wide rule everywhere, a state's in that state),
+    those with a deadline first."""
+    duties = [
+        _duty_json(catalog, r, rule)
+        for r in sorted(catalog.regulations, key=lambda r: (r.issued, r.id))
+        if brand.role in r.binds and jurisdiction_applies(r, brand.jurisdiction)
+        for rule in r.obligations
+        if brand.role in rule.roles
+    ]
+    return {
+        "name": brand.name,
+        "contact": brand.contact,
+        "role": brand.role,
+        "role_label": ROLE_LABELS.get(brand.role, brand.role),
+        "jurisdiction": brand.jurisdiction,
+        "where": where_text([brand.jurisdiction]),
+        "duties": _sorted_duties(duties),
+    }
+
+
 def _alternative_json(catalog: Catalog, a: Alternative) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -237,8 +273,9 @@ def _alternative_json(catalog: Catalog, a: Alternative) -> dict[str, Any]:
     }
 
 
-def build_explainer(catalog: Catalog) -> dict[str, Any]:
-    """Everything the explainer page shows, from the catalog alone."""
+def build_explainer(catalog: Catalog, brand: Brand | None = None) -> dict[str, Any]:
+    """Everything the explainer page shows, from the catalog alone (and `brand`, when a
+    coordinator publishes it)."""
     by_category: dict[str, dict[str, Any]] = {}
     integrations: list[dict[str, Any]] = []
     review: list[dict[str, Any]] = []
@@ -409,4 +446,5 @@ def build_explainer(catalog: Catalog) -> dict[str, Any]:
         "sources": sources,
         "legal_sources": legal,
         "technical_sources": technical,
+        "brand": brand_json(catalog, brand) if brand is not None else None,
     }

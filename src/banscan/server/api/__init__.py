@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from banscan.server.api import (
     agents,
+    attestations,
     catalog,
     enrol_secrets,
     enrolments,
@@ -36,6 +37,7 @@ RESOURCES = (
     enrolments,
     enrol_secrets,
     orgs,
+    attestations,
 )
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from banscan.server.pages import (
     accounts,
+    attestations,
     enrolments,
     exceptions,
     explainer,
@@ -31,6 +32,7 @@ PAGES = (
     products,
     transitions,
     exceptions,
+    attestations,
     imports,
     enrolments,
     accounts,
