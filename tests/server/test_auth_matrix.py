@@ -49,6 +49,7 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select, update
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from banscan.notices.tokens import issue as issue_ack
 from banscan.server.app import create_app
 from banscan.server.pages.render import EXPORT_SUFFIXES, DashboardRoute
 from banscan.server.security import UNSAFE_METHODS, session_cookie_name
@@ -64,14 +65,16 @@ from banscan.store.models import (
     EnrolSecret,
     Finding,
     Host,
+    NoticeRecipient,
     Organisation,
     Transition,
     User,
     WebSession,
     utcnow,
 )
+from banscan.store.notices import ack_key, send_notice
 
-from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, Fleet, _truncate_pg, at, body
+from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, Fleet, _truncate_pg, at, body, free_port
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -151,6 +154,11 @@ PUBLIC: dict[tuple[str, str], str] = {
         "GET",
         "/explainer/{slug}",
     ): "a coordinator's copy of the explainer, with its name and contact: no fleet data",
+    (
+        "GET",
+        "/ack",
+    ): "what an emailed acknowledgement link acknowledges: needs its signed token, changes nothing",
+    ("POST", "/ack"): "acknowledges with the emailed link's signed, single-use token, behind a CSRF token",
     ("GET", "/static/{name}"): "the dashboard's stylesheet",
     **{
         (m, p): "FastAPI's description of the API: schemas, no fleet data"
@@ -220,6 +228,9 @@ OWN_ORG_WRITES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/enrol-secrets"): "agents enrolling with it land in the maker's organisation",
     ("POST", "/api/v1/attestations"): "an officer attests their own organisation's status",
     ("POST", "/attestations"): "an officer attests their own organisation's status",
+    ("POST", "/api/v1/notices"): "a notice to the caller's own members (each organisation has one)",
+    ("POST", "/notices"): "a notice to the caller's own members (each organisation has one)",
+    ("POST", "/api/v1/notices/remind"): "reminders of the caller's own notices",
 }
 # What a coordinator may change of a member.
 COORDINATOR_WRITES: dict[tuple[str, str], str] = {
@@ -288,7 +299,19 @@ CASES = [(e, c) for e in PROTECTED for c in CALLERS if e.unsafe or c not in WITH
 
 # ---------------------------------------------------------------- a populated fleet
 
-UNLIMITED = ServerSettings(user_rate_limit=None, agent_rate_limit=None, anon_rate_limit=None)
+# Notices are emailed through a relay that is not there (a port nothing listens on): a reminder
+# then records its failed attempt. No background check: nothing changes between requests.
+UNLIMITED = ServerSettings(
+    user_rate_limit=None,
+    agent_rate_limit=None,
+    anon_rate_limit=None,
+    smtp_host="127.0.0.1",
+    smtp_port=free_port(),
+    smtp_security="none",
+    smtp_from="banscan@matrix.example",
+    public_url="https://testserver",
+    notice_check_seconds=0,
+)
 T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)
 SESSION_COOKIE = session_cookie_name(secure=True)
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
@@ -304,6 +327,7 @@ PARAM_NAMES = (
     "secret_id",
     "slug",
     "attestation_id",
+    "notice_id",
 )
 
 
@@ -393,6 +417,13 @@ def world(
             )
             s.add_all([sibling, member])
             s.flush()
+            # Each of the others has a member of its own (to send notices to).
+            below = {
+                o.id: Organisation(slug=f"{o.slug}-member", name=f"A member of {o.name}", parent_id=o.id)
+                for o in (sibling, member)
+            }
+            s.add_all(below.values())
+            s.flush()
             for caller, username, org in (
                 (OTHER_ORG, "elsewhere-admin", sibling),
                 (COORDINATOR, "state-office-admin", state),
@@ -423,6 +454,25 @@ def world(
             attestation_id = attest(
                 s, officer, on, "matrix", server=Policy(fleet.app.state.banscan.catalog, "user", on, "US")
             ).id
+            # R's notice to D (the one D acknowledges), and D's to its member M.
+            notice_ids = [
+                send_notice(
+                    s,
+                    sender,
+                    [to],
+                    title="Matrix notice",
+                    packs=["kaspersky"],
+                    extra="",
+                    explainer_url="https://testserver/explainer",
+                    expires_in_days=300,
+                    remind_after_days=1,
+                    actor="test",
+                    catalog=fleet.app.state.banscan.catalog,
+                    role="user",
+                    jurisdiction="US",
+                ).notice.id
+                for sender, to in ((state.id, 1), (1, member.id), *((o, m.id) for o, m in below.items()))
+            ]
         params = {
             "host_id": str(host_id),
             "product": "kesl" if "kesl" in products else products[0],
@@ -434,6 +484,7 @@ def world(
             "secret_id": str(secret_id),
             "slug": "default",  # the organisation holding every row (a coordinator: it has a member)
             "attestation_id": str(attestation_id),
+            "notice_id": str(notice_ids[0]),
         }
         assert set(params) == set(PARAM_NAMES)
         with TestClient(fleet.app, base_url="https://testserver") as browser:
@@ -569,6 +620,44 @@ def _invitation(world: World, client: TestClient, *, form: bool) -> dict[str, An
     return {"data": {"token": token, "password": password, "repeat": password, "csrf_token": csrf}}
 
 
+def _unacknowledged(world: World, form: bool = False) -> dict[str, Any]:
+    """D's copy of R's notice not acknowledged again, so that acknowledging it changes something."""
+    with world.fleet.app.state.banscan.db.writing() as s:
+        s.execute(
+            update(NoticeRecipient)
+            .where(NoticeRecipient.notice_id == int(world.params["notice_id"]))
+            .values(acknowledged_at=None, acknowledged_by=None, ack_nonce=None)
+        )
+    return {"data": {}} if form else {}
+
+
+def _ack_link(world: World, client: TestClient) -> dict[str, Any]:
+    """The emailed link's token for D's copy (not acknowledged again), with the form's CSRF token."""
+    _unacknowledged(world)
+    with world.fleet.app.state.banscan.db.writing() as s:
+        token = issue_ack(ack_key(s), int(world.params["notice_id"]), 1, utcnow() + dt.timedelta(days=1))
+    csrf = client.get("/api/v1/csrf").json()["csrf_token"]
+    return {"data": {"token": token, "csrf_token": csrf}}
+
+
+def _reminders_due(world: World) -> dict[str, Any]:
+    """Every copy emailed two days ago and not acknowledged, so that reminding changes something
+    (the relay is not there: the failed attempt is recorded)."""
+    with world.fleet.app.state.banscan.db.writing() as s:
+        s.execute(
+            update(NoticeRecipient).values(
+                email="officer@matrix.example",
+                email_state="sent",
+                email_sent_at=utcnow() - dt.timedelta(days=2),
+                last_reminded_at=None,
+                acknowledged_at=None,
+                acknowledged_by=None,
+                ack_nonce=None,
+            )
+        )
+    return {}
+
+
 # A valid request per write route: what an admin (or the agent) sends changes the database,
 # so a refused caller's unchanged database shows the refusal is what stopped it.
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -643,6 +732,16 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/invite"): lambda w, c: _invitation(w, c, form=False),
     ("POST", "/api/v1/attestations"): lambda w, c: {"json": {"as_of": "2025-03-10", "statement": "matrix"}},
     ("POST", "/attestations"): lambda w, c: {"data": {"as_of": "2025-03-10", "statement": "matrix"}},
+    ("POST", "/api/v1/notices"): lambda w, c: {
+        "json": {"title": f"Matrix notice {w.unique()}", "packs": ["kaspersky"]}
+    },
+    ("POST", "/notices"): lambda w, c: {
+        "data": {"title": f"Matrix notice {w.unique()}", "pack": "kaspersky"}
+    },
+    ("POST", "/api/v1/notices/{notice_id}/acknowledge"): lambda w, c: _unacknowledged(w),
+    ("POST", "/notices/{notice_id}/acknowledge"): lambda w, c: _unacknowledged(w, form=True),
+    ("POST", "/api/v1/notices/remind"): lambda w, c: _reminders_due(w),
+    ("POST", "/ack"): _ack_link,
     ("POST", "/invite"): lambda w, c: _invitation(w, c, form=True),
 }
 

@@ -15,6 +15,7 @@ from banscan.cli.agent import agent
 from banscan.cli.catalog import catalog_app
 from banscan.cli.enrol_secrets import enrol_secret_app
 from banscan.cli.export import export
+from banscan.cli.notice import notice_app
 from banscan.cli.org import org_app
 from banscan.cli.plan import plan_command
 from banscan.cli.report import report_command
@@ -70,6 +71,7 @@ GROUPS: list[tuple[str, typer.Typer]] = [
     ("token", token_app),
     ("enrol-secret", enrol_secret_app),
     ("org", org_app),
+    ("notice", notice_app),
 ]
 
 for _name, _command in COMMANDS:

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from banscan.cli.common import DEFAULT_DB, ENV_ENROLL_SECRET, DbOption, read_secret
+from banscan.cli.notice import (
+    PublicUrl,
+    SmtpCaFile,
+    SmtpFrom,
+    SmtpHost,
+    SmtpPasswordEnv,
+    SmtpPort,
+    SmtpSecurity,
+    SmtpUsername,
+    notice_settings,
+)
 from banscan.cli.users import user_add_command
 
 ENV_CATALOG_REPO = "BANSCAN_CATALOG_REPO"
@@ -69,6 +80,14 @@ def serve(
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning or error (also uvicorn's access log).")
     ] = "info",
+    smtp_host: SmtpHost = None,
+    smtp_port: SmtpPort = 587,
+    smtp_security: SmtpSecurity = "starttls",
+    smtp_username: SmtpUsername = None,
+    smtp_password_env: SmtpPasswordEnv = None,
+    smtp_from: SmtpFrom = "",
+    smtp_ca_file: SmtpCaFile = None,
+    public_url: PublicUrl = None,
 ) -> None:
     """Run the fleet server: agent enrolment and reports, bulk imports, the JSON API (migrates the database first)."""
     if create_admin:
@@ -88,6 +107,16 @@ def serve(
         catalog=catalog,
         catalog_repo=str(catalog_repo) if catalog_repo else None,
         log_level=log_level,
+        notices=notice_settings(
+            smtp_host,
+            smtp_port,
+            smtp_security,
+            smtp_username,
+            smtp_password_env,
+            smtp_from,
+            smtp_ca_file,
+            public_url,
+        ),
     )
 
 
@@ -108,6 +137,7 @@ def serve_command(
     catalog: str | None = None,
     catalog_repo: str | None = None,
     log_level: str = "info",
+    notices: dict[str, Any] | None = None,
 ) -> None:
     """Migrate the database and serve the API with uvicorn until interrupted.
 
@@ -122,6 +152,7 @@ def serve_command(
     """
     import uvicorn
 
+    from banscan.server.api.notices import mailer_of
     from banscan.server.app import create_app
     from banscan.server.limits import MiB
     from banscan.server.state import ServerSettings
@@ -137,7 +168,12 @@ def serve_command(
         catalog_path=catalog,
         catalog_repo=catalog_repo,
         api_docs=api_docs,
+        **(notices or {}),
     )
+    try:
+        mailer_of(settings)  # a relay that cannot work is said now, not at the first notice
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     app = create_app(db, enroll_secret=secret, settings=settings)
     if secret is None:
         logging.getLogger("banscan.server").warning(

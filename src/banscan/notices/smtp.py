@@ -143,7 +143,7 @@ def send(settings: SmtpSettings, notice: Notice, to: list[str], ack_url: str) ->
     if settings.username and not (settings.starttls or settings.ssl) and not _loopback(settings.host):
         raise SmtpAuthError(settings, "refusing to send the password without TLS; set starttls or ssl")
     msg = build_message(settings, notice, to, ack_url)
-    refused = _deliver(settings, msg, to)
+    refused = deliver(settings, msg, to)
     return SendResult(
         message_id=str(msg["Message-ID"]),
         accepted=tuple(a for a in to if (_address(a) or a) not in refused),
@@ -151,8 +151,10 @@ def send(settings: SmtpSettings, notice: Notice, to: list[str], ack_url: str) ->
     )
 
 
-def _deliver(settings: SmtpSettings, msg: EmailMessage, to: list[str]) -> dict[str, str]:
-    """Talk to the relay; each failure becomes the SmtpError a person can act on."""
+def deliver(settings: SmtpSettings, msg: EmailMessage, to: list[str]) -> dict[str, str]:
+    """Send a built message to `to` through the relay: the recipients it refused while it
+    accepted others, with the reply; every other failure becomes the one-line SmtpError a
+    person can act on."""
     context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
     client: smtplib.SMTP | None = None
     try:

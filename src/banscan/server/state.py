@@ -83,6 +83,21 @@ class ServerSettings:
     max_queued_hashes: int = 32
     # Consecutive failed logins per user name lock the account for a growing time.
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    # Notices to member organisations (`server.api.notices`): the SMTP relay their emails go
+    # through (no host: none is emailed, members read them in the dashboard); security is
+    # starttls (587), tls (465) or none (a local relay); the password is read from the
+    # environment variable named, never kept in settings. `public_url` starts the links in
+    # emails (https://banscan.example.gov). Emails left pending and reminders due are sent
+    # every `notice_check_seconds` (0: only when a notice is sent or reminders are asked for).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password_env: str | None = None
+    smtp_from: str = ""
+    smtp_ca_file: str | None = None
+    public_url: str | None = None
+    notice_check_seconds: float = 600.0
 
 
 class ServerState:

@@ -14,6 +14,7 @@ from banscan.server.api import (
     findings,
     hosts,
     imports,
+    notices,
     orgs,
     packs,
     session,
@@ -38,6 +39,7 @@ RESOURCES = (
     enrol_secrets,
     orgs,
     attestations,
+    notices,
 )
 
 
