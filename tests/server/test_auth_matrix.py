@@ -231,6 +231,8 @@ OWN_ORG_WRITES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/notices"): "a notice to the caller's own members (each organisation has one)",
     ("POST", "/notices"): "a notice to the caller's own members (each organisation has one)",
     ("POST", "/api/v1/notices/remind"): "reminders of the caller's own notices",
+    ("POST", "/organisation/members"): "a member organisation added under the caller's own",
+    ("POST", "/organisation/sharing"): "what the caller's own organisation shows its coordinators",
 }
 # What a coordinator may change of a member.
 COORDINATOR_WRITES: dict[tuple[str, str], str] = {
@@ -608,6 +610,14 @@ def _flip_sharing(world: World) -> dict[str, Any]:
     return {"json": {"share": "hosts" if share == "aggregates" else "aggregates"}}
 
 
+def _sharing_form(world: World) -> dict[str, Any]:
+    """Every organisation back to sharing aggregates, and the form asking for hosts: whoever
+    posts it changes their own organisation's sharing."""
+    with world.fleet.app.state.banscan.db.writing() as s:
+        s.execute(update(Organisation).values(share_with_coordinators="aggregates"))
+    return {"data": {"share": "hosts"}}
+
+
 def _invitation(world: World, client: TestClient, *, form: bool) -> dict[str, Any]:
     """A fresh invitation's token: as a query for the form, or with a password and the login
     form's CSRF token for setting it."""
@@ -725,6 +735,13 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "json": {"slug": f"matrix-member-{w.unique()}", "name": "Member"}
     },
     ("PATCH", "/api/v1/orgs/{slug}"): lambda w, c: {"json": {"contact": f"matrix desk {w.unique()}"}},
+    ("POST", "/organisation/members"): lambda w, c: {
+        "data": {"slug": f"matrix-member-{w.unique()}", "name": "Member"}
+    },
+    ("POST", "/organisation/sharing"): lambda w, c: _sharing_form(w),
+    ("POST", "/organisations/{slug}/invitations"): lambda w, c: {
+        "data": {"username": f"matrix-invitee-{w.unique()}", "role": "viewer"}
+    },
     ("PUT", "/api/v1/orgs/{slug}/sharing"): lambda w, c: _flip_sharing(w),
     ("POST", "/api/v1/orgs/{slug}/invitations"): lambda w, c: {
         "json": {"username": f"matrix-invitee-{w.unique()}", "role": "viewer"}

@@ -449,3 +449,45 @@ def test_commands_make_users_tokens_and_secrets_in_an_organisation(
     assert listed["parks"]["parent"] is None and listed["health"]["users"] == 2
     r = run("org", "list", "--format", "json")
     assert json.loads(r.stdout)["items"][1]["email"] == "soc@health.example.gov"
+
+
+def _form(admins: Admins, who: str, path: str, data: dict[str, str]) -> httpx.Response:
+    client, csrf = admins.sessions[who]
+    r: httpx.Response = client.post(path, data={**data, "csrf_token": csrf}, follow_redirects=False)
+    return r
+
+
+def test_the_organisation_page_adds_members_invites_and_sets_sharing(admins: Admins) -> None:
+    state = "admin-state-cio"
+    r = _form(admins, state, "/organisation/members", {"slug": "health", "name": "Department of Health"})
+    assert r.status_code == 200 and "Department of Health is now a member" in r.text, r.text[:500]
+    assert 'id="member-health"' in r.text
+    bad = _form(admins, state, "/organisation/members", {"slug": "Health!", "name": "x"})
+    assert bad.status_code == 422 and 'id="org-error"' in bad.text
+    r = _form(
+        admins, state, "/organisations/health/invitations", {"username": "health-ciso", "role": "admin"}
+    )
+    assert r.status_code == 201, r.text[:500]
+    link = r.text.split('<code id="invite-link">')[1].split("</code>")[0]
+    assert link.startswith("https://testserver/invite?token=")
+    again = _form(admins, state, "/organisations/health/invitations", {"username": "spy"})
+    assert again.status_code == 403 and "its own admins invite" in again.text
+    # The officer chooses a password with the link, then decides what the state sees.
+    client = admins.fleet.client
+    page = client.get(link.removeprefix("https://testserver"))
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    token = link.split("=", 1)[1]
+    form = {"token": token, "password": NEW_PASSWORD, "repeat": NEW_PASSWORD, "csrf_token": csrf}
+    assert client.post("/invite", data=form, follow_redirects=False).status_code == 303
+    admins.sessions["admin-health"] = _signed_in(admins.fleet, "health-ciso")
+    health = admins.sessions["admin-health"][0].get("/organisation").text
+    assert "aggregates only" in health and 'id="sharing-form"' in health
+    r = _form(admins, "admin-health", "/organisation/sharing", {"share": "hosts"})
+    assert r.status_code == 200 and "now see: hosts" in r.text
+    state_page = admins.sessions[state][0].get("/organisation").text
+    row = state_page.split('id="member-health"')[1].split("</tr>")[0]
+    assert "hosts" in row and "its admins invite" in row
+    # A viewer reads the page, with no form on it; a sibling does not see the member.
+    viewer = admins.sessions["viewer-state-cio"][0].get("/organisation").text
+    assert 'id="member-health"' in viewer and "<form" not in viewer.split("<main")[-1].split("</main>")[0]
+    assert 'id="member-health"' not in admins.sessions["admin-revenue"][0].get("/organisation").text

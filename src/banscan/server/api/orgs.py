@@ -66,16 +66,16 @@ class InviteRequest(BaseModel):
     _clean = field_validator("username")(no_control)
 
 
-def _visible(db: Session, principal: Principal) -> list[int]:
+def visible(db: Session, principal: Principal) -> list[int]:
     """The caller's organisation first, then its descendants."""
     return [principal.org_id, *store.descendants(db, principal.org_id)]
 
 
-def _org(db: Session, principal: Principal, slug: str) -> Organisation:
+def visible_org(db: Session, principal: Principal, slug: str) -> Organisation:
     """Organisation `slug` if the caller may see it (its own or a descendant); else 404, as for
     an unknown slug (saying it exists would tell what the tree holds elsewhere)."""
     org = store.get_org(db, slug)
-    if org is None or org.id not in _visible(db, principal):
+    if org is None or org.id not in visible(db, principal):
         raise HTTPException(404, "organisation not found")
     return org
 
@@ -88,16 +88,17 @@ def _refusal(exc: ValueError) -> HTTPException:
 def list_orgs(principal: UserDep, db: ReadDB) -> dict[str, Any]:
     """The caller's organisation and its members, their members and so on: slug, name, parent,
     sharing, notice address, role, jurisdiction, and counts of members, hosts and users."""
-    ids = set(_visible(db, principal))
+    ids = set(visible(db, principal))
     items = [o for o in store.list_orgs(db) if o["id"] in ids]
     return {"org": principal.org_id, "items": items}
 
 
-@router.post("/orgs", status_code=201)
-def post_org(body: OrgRequest, request: Request, principal: AdminDep, db: WriteDB) -> dict[str, Any]:
-    """Add a member organisation under the caller's organisation (or under one of its members,
-    named by `parent`). It shares aggregates only until its own admin decides otherwise."""
-    parent = _org(db, principal, body.parent) if body.parent else db.get(Organisation, principal.org_id)
+def add_member(db: Session, principal: Principal, body: OrgRequest, remote_addr: str) -> dict[str, Any]:
+    """Add `body` under the caller's organisation (or the descendant `body.parent` names);
+    HTTPException for a refusal. Not committed."""
+    parent = (
+        visible_org(db, principal, body.parent) if body.parent else db.get(Organisation, principal.org_id)
+    )
     assert parent is not None
     try:
         org = store.add_org(
@@ -110,12 +111,53 @@ def post_org(body: OrgRequest, request: Request, principal: AdminDep, db: WriteD
             role=body.role,
             jurisdiction=body.jurisdiction,
             actor=principal.name,
-            remote_addr=client_addr(request),
+            remote_addr=remote_addr,
         )
     except ValueError as exc:
         raise _refusal(exc) from None
-    db.commit()
     return store.org_json(org, parent.slug)
+
+
+def invite(
+    db: Session, principal: Principal, slug: str, body: InviteRequest, remote_addr: str
+) -> dict[str, Any]:
+    """Invite `body.username` into organisation `slug` (see the module's rules); HTTPException
+    for a refusal. Not committed."""
+    org = visible_org(db, principal, slug)
+    if org.id != principal.org_id:
+        users = db.scalar(select(func.count()).select_from(User).where(User.org_id == org.id)) or 0
+        if users:
+            raise HTTPException(403, "this organisation has users: its own admins invite the others")
+    try:
+        invitation = invite_user(
+            db, body.username, body.role, org_id=org.id, actor=principal.name, remote_addr=remote_addr
+        )
+    except ValueError as exc:
+        raise _refusal(exc) from None
+    return {
+        "username": body.username,
+        "role": body.role,
+        "org": slug,
+        "link": invite_path(invitation.token),
+        "expires_at": invitation.expires.isoformat(),
+    }
+
+
+def set_own_sharing(db: Session, principal: Principal, slug: str, share: str, remote_addr: str) -> bool:
+    """Set organisation `slug`'s sharing, if it is the caller's own (403 otherwise)."""
+    org = visible_org(db, principal, slug)
+    if org.id != principal.org_id:
+        raise HTTPException(403, "only the organisation's own admins decide what its coordinators see")
+    return store.set_sharing(db, slug, share, actor=principal.name, remote_addr=remote_addr)
+
+
+@router.post("/orgs", status_code=201)
+def post_org(body: OrgRequest, request: Request, principal: AdminDep, db: WriteDB) -> dict[str, Any]:
+    """Add a member organisation under the caller's organisation (or under one of its members,
+    named by `parent`). It shares aggregates only until its own admin decides otherwise."""
+    made = add_member(db, principal, body, client_addr(request))
+    db.commit()
+    return made
 
 
 @router.patch("/orgs/{slug}")
@@ -124,7 +166,7 @@ def patch_org(
 ) -> dict[str, Any]:
     """Change an organisation's name, contact, notice address, role or jurisdiction (admin of
     it or of a coordinator above it)."""
-    _org(db, principal, slug)
+    visible_org(db, principal, slug)
     if body.server_defaults and (body.role is not None or body.jurisdiction is not None):
         raise HTTPException(422, "server_defaults cannot be given with role or jurisdiction")
     try:
@@ -154,10 +196,7 @@ def put_sharing(
 ) -> dict[str, Any]:
     """Set what the organisation's coordinators may see of it: `aggregates` or `hosts` (admin of
     that organisation only: a coordinator cannot widen what it sees)."""
-    org = _org(db, principal, slug)
-    if org.id != principal.org_id:
-        raise HTTPException(403, "only the organisation's own admins decide what its coordinators see")
-    changed = store.set_sharing(db, slug, body.share, actor=principal.name, remote_addr=client_addr(request))
+    changed = set_own_sharing(db, principal, slug, body.share, client_addr(request))
     db.commit()
     return {"slug": slug, "share_with_coordinators": body.share, "changed": changed}
 
@@ -168,7 +207,7 @@ def post_invitation(
 ) -> dict[str, Any]:
     """Make a user of the organisation who chooses their password with the returned link (once,
     within 7 days). An admin of a coordinator above it may invite only its first user."""
-    org = _org(db, principal, slug)
+    org = visible_org(db, principal, slug)
     if org.id != principal.org_id:
         users = db.scalar(select(func.count()).select_from(User).where(User.org_id == org.id)) or 0
         if users:

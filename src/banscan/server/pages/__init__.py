@@ -20,6 +20,7 @@ from banscan.server.pages import (
     invite,
     login,
     notices,
+    organisation,
     overview,
     products,
     transitions,
@@ -38,6 +39,7 @@ PAGES = (
     imports,
     enrolments,
     accounts,
+    organisation,
     explainer,
 )
 
