@@ -330,6 +330,7 @@ PARAM_NAMES = (
     "slug",
     "attestation_id",
     "notice_id",
+    "member",
 )
 
 
@@ -487,6 +488,7 @@ def world(
             "slug": "default",  # the organisation holding every row (a coordinator: it has a member)
             "attestation_id": str(attestation_id),
             "notice_id": str(notice_ids[0]),
+            "member": "matrix-site",  # D's member, sharing its hosts with D (see RECIPES)
         }
         assert set(params) == set(PARAM_NAMES)
         with TestClient(fleet.app, base_url="https://testserver") as browser:
@@ -608,6 +610,18 @@ def _flip_sharing(world: World) -> dict[str, Any]:
     with world.fleet.app.state.banscan.db.reading() as s:
         share = s.scalars(select(Organisation.share_with_coordinators).where(Organisation.id == 1)).one()
     return {"json": {"share": "hosts" if share == "aggregates" else "aggregates"}}
+
+
+def _site_shares_hosts(world: World) -> dict[str, Any]:
+    """D's member M sharing its hosts, so that D's board lists them (a sharing form may have
+    changed that)."""
+    with world.fleet.app.state.banscan.db.writing() as s:
+        s.execute(
+            update(Organisation)
+            .where(Organisation.slug == "matrix-site")
+            .values(share_with_coordinators="hosts")
+        )
+    return {}
 
 
 def _sharing_form(world: World) -> dict[str, Any]:
@@ -739,6 +753,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "data": {"slug": f"matrix-member-{w.unique()}", "name": "Member"}
     },
     ("POST", "/organisation/sharing"): lambda w, c: _sharing_form(w),
+    ("GET", "/coordinator/members/{member}"): lambda w, c: _site_shares_hosts(w),
     ("POST", "/organisations/{slug}/invitations"): lambda w, c: {
         "data": {"username": f"matrix-invitee-{w.unique()}", "role": "viewer"}
     },

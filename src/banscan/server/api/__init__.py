@@ -9,6 +9,7 @@ from banscan.server.api import (
     agents,
     attestations,
     catalog,
+    coordinator,
     enrol_secrets,
     enrolments,
     findings,
@@ -39,6 +40,7 @@ RESOURCES = (
     enrol_secrets,
     orgs,
     attestations,
+    coordinator,
     notices,
 )
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from banscan.server.pages import (
     accounts,
     attestations,
+    coordinator,
     enrolments,
     exceptions,
     explainer,
@@ -30,6 +31,7 @@ PAGES = (
     login,
     invite,
     overview,
+    coordinator,
     hosts,
     products,
     transitions,
