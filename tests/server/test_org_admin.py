@@ -490,4 +490,7 @@ def test_the_organisation_page_adds_members_invites_and_sets_sharing(admins: Adm
     # A viewer reads the page, with no form on it; a sibling does not see the member.
     viewer = admins.sessions["viewer-state-cio"][0].get("/organisation").text
     assert 'id="member-health"' in viewer and "<form" not in viewer.split("<main")[-1].split("</main>")[0]
-    assert 'id="member-health"' not in admins.sessions["admin-revenue"][0].get("/organisation").text
+    revenue = admins.sessions["admin-revenue"][0].get("/organisation").text
+    assert 'id="member-health"' not in revenue
+    # The board is in the menu of organisations with members only.
+    assert 'href="/coordinator"' in state_page and 'href="/coordinator"' not in revenue

@@ -26,6 +26,7 @@ class OrgScope:
     org_id: int
     readable: frozenset[int]
     writable: frozenset[int]
+    has_members: bool = False  # a coordinator: its board, notices and branded explainer apply
 
     def hosts(self) -> ColumnElement[bool]:
         """Hosts the caller may read."""
@@ -42,7 +43,7 @@ class OrgScope:
 
     def own_only(self) -> OrgScope:
         """The caller's own organisation alone (aggregates, lists of accounts)."""
-        return OrgScope(self.org_id, frozenset({self.org_id}), self.writable)
+        return OrgScope(self.org_id, frozenset({self.org_id}), self.writable, self.has_members)
 
 
 def build_scope(session: Session, org_id: int) -> OrgScope:
@@ -54,7 +55,7 @@ def build_scope(session: Session, org_id: int) -> OrgScope:
         q = select(Organisation.id, Organisation.share_with_coordinators).where(Organisation.id.in_(below))
         sharing = {oid: share for oid, share in session.execute(q)}
     readable = {org_id, *(o for o in below if sharing.get(o) == "hosts")}
-    return OrgScope(org_id, frozenset(readable), frozenset({org_id}))
+    return OrgScope(org_id, frozenset(readable), frozenset({org_id}), bool(below))
 
 
 def host_in_scope(session: Session, host_id: int, *, ids: frozenset[int]) -> bool:
