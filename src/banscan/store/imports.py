@@ -61,9 +61,7 @@ def ingest_import(
                 raise outcome
             out.append({"host_id": ids[name], "hostname": name, **outcome.to_json()})
     with db.writing() as session:
-        audit_org(
-            session, org_id, actor, "import", filename, remote_addr, sha256=sha256, hosts=len(out)
-        )
+        audit_org(session, org_id, actor, "import", filename, remote_addr, sha256=sha256, hosts=len(out))
     return out
 
 
