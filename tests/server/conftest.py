@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -269,12 +269,17 @@ def free_port() -> int:
 
 class ServerProcess:
     """A server process on a free loopback port; `command` starts its `serve` (by default
-    `python -m banscan`; the installed `banscan` script works the same)."""
+    `python -m banscan`; the installed `banscan` script works the same). `options` are more
+    `serve` options, `{url}` in them standing for the server's own address (the port is known
+    only at start): `["--public-url", "{url}"]`."""
 
-    def __init__(self, db_url: str, workdir: Path, command: list[str] | None = None) -> None:
+    def __init__(
+        self, db_url: str, workdir: Path, command: list[str] | None = None, options: Sequence[str] = ()
+    ) -> None:
         self.db_url = db_url
         self.workdir = workdir
         self.command = command or [sys.executable, "-m", "banscan"]
+        self.options = list(options)
         self.secret_file = workdir / "enroll-secret"
         self.secret_file.write_text(ENROLL_SECRET)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -287,8 +292,9 @@ class ServerProcess:
             cmd = [*self.command, "serve", "--db", self.db_url]
             cmd += ["--host", "127.0.0.1", "--port", str(port), "--enroll-secret-file", str(self.secret_file)]
             cmd += ["--insecure-cookies", "--log-level", "warning"]
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
             self.url = f"http://127.0.0.1:{port}"
+            cmd += [o.format(url=self.url) for o in self.options]
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
@@ -315,11 +321,11 @@ class ServerProcess:
 
 
 @pytest.fixture
-def server_process(tmp_path: Path) -> Iterator[Callable[[str], ServerProcess]]:
+def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
-    def make(db_url: str) -> ServerProcess:
-        sp = ServerProcess(db_url, tmp_path)
+    def make(db_url: str, options: Sequence[str] = ()) -> ServerProcess:
+        sp = ServerProcess(db_url, tmp_path, options=options)
         started.append(sp)
         return sp
 

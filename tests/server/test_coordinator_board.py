@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from banscan.store.accounts import add_api_token
 from banscan.store.models import Attestation, Finding, Host, Notice, NoticeRecipient, Organisation, Transition
@@ -273,6 +274,36 @@ def test_overdue_follows_the_role_and_reporting_the_days(estate: Estate) -> None
     assert rows["annex-ward"]["hosts_reporting"] == 1
     assert rows["annex-ward"]["report_days"] == 14
     assert rows["lakeside-hospital"]["hosts_reporting"] == 1  # the database server: 30 days ago
+
+
+def test_overdue_is_counted_for_each_members_own_role_and_jurisdiction(estate: Estate) -> None:
+    as_contractors = _by_slug(estate.board(role=CONTRACTOR))
+    assert as_contractors["lakeside-hospital"]["overdue_findings"] > 0
+    with estate.fleet.app.state.banscan.db.writing() as s:
+        s.execute(
+            update(Organisation).where(Organisation.slug == "lakeside-hospital").values(role=CONTRACTOR)
+        )
+    rows = _by_slug(estate.board())  # each member's own: the hospital is a contractor, the others users
+    assert (
+        rows["lakeside-hospital"]["overdue_findings"]
+        == as_contractors["lakeside-hospital"]["overdue_findings"]
+    )
+    assert rows["lakeside-hospital"]["overdue_hosts"] == as_contractors["lakeside-hospital"]["overdue_hosts"]
+    assert rows["lakeside-hospital"]["obligations_for"] == {"role": CONTRACTOR, "jurisdiction": "US"}
+    assert rows["bayview-clinic"]["overdue_findings"] == 0
+    assert rows["bayview-clinic"]["obligations_for"] == {"role": "user", "jurisdiction": "US"}
+    # A role asked for counts every member for it, whatever its own.
+    as_users = _by_slug(estate.board(role="user"))
+    assert {slug: r["overdue_findings"] for slug, r in as_users.items()} == dict.fromkeys(as_users, 0)
+    page = estate.get("c", "/coordinator")
+    assert '<option value="" selected>each member’s own</option>' in page.text
+    row = page.text.split('data-org="lakeside-hospital"')[1].split("</tr>")[0]
+    assert f"{CONTRACTOR} · US" in row
+    csv_rows = {r["org"]: r for r in csv.DictReader(io.StringIO(estate.get("c", "/coordinator.csv").text))}
+    assert (csv_rows["lakeside-hospital"]["role"], csv_rows["lakeside-hospital"]["jurisdiction"]) == (
+        CONTRACTOR,
+        "US",
+    )
 
 
 # ---------------------------------------------------------------- filters and sorting

@@ -22,9 +22,18 @@ from banscan.store.accounts import add_user, verify_password
 from banscan.store.db import Database, make_engine
 from banscan.store.invites import InviteError, accept_invite, invite_user, invited_user, issue_link
 from banscan.store.migrate import upgrade_db
-from banscan.store.models import DEFAULT_ORG_ID, ApiToken, AuditEntry, EnrolSecret, Organisation, User, utcnow
+from banscan.store.models import (
+    DEFAULT_ORG_ID,
+    ApiToken,
+    AuditEntry,
+    EnrolSecret,
+    Host,
+    Organisation,
+    User,
+    utcnow,
+)
 
-from .conftest import ADMIN_PASSWORD, Fleet
+from .conftest import ADMIN_PASSWORD, Fleet, at
 from .test_organisations import _migrate
 
 NEW_PASSWORD = "marsh lantern violet ferry"
@@ -494,3 +503,32 @@ def test_the_organisation_page_adds_members_invites_and_sets_sharing(admins: Adm
     assert 'id="member-health"' not in revenue
     # The board is in the menu of organisations with members only.
     assert 'href="/coordinator"' in state_page and 'href="/coordinator"' not in revenue
+
+
+def test_an_organisation_sees_obligations_for_its_own_role_and_jurisdiction(
+    admins: Admins, results: dict[str, dict[str, Any]]
+) -> None:
+    """Two organisations with the same host: a Texas state agency's deadlines are Texas's, a
+    plain organisation's the server's (a user, in the US)."""
+    fleet = admins.fleet
+    with fleet.app.state.banscan.db.writing() as s:
+        orgs.set_details(s, "revenue", actor="test", role="state-agency", jurisdiction="US-TX")
+    for key, slug in (("tx", "revenue"), ("plain", "state-cio")):
+        host_id, token = fleet.enroll(f"{key}-4c4c4544", f"srv-{key}-01")
+        assert fleet.report(token, at(results["dirty"], "2025-03-01T09:00:00+00:00")).status_code == 201
+        with fleet.app.state.banscan.db.writing() as s:
+            s.execute(sa.update(Host).where(Host.id == host_id).values(org_id=orgs.find_org(s, slug).id))
+    admins.add("revenue", "viewer")  # (the terms are read on every request: no need to sign in again)
+
+    def regulations(who: str) -> set[str]:
+        items = admins.call(who, "GET", "/api/v1/findings").json()["items"]
+        assert items, who
+        return {o["regulation"] for f in items for o in f["obligations"]}
+
+    texas, plain = regulations("viewer-revenue"), regulations("viewer-state-cio")
+    assert "tx-prohibited-technologies-2022" in texas, texas
+    assert "tx-prohibited-technologies-2022" not in plain and "bis-icts-2024-kaspersky" in plain, plain
+    summary = admins.call("viewer-revenue", "GET", "/api/v1/summary").json()
+    assert summary["role"] == "state-agency"
+    overview = admins.sessions["viewer-revenue"][0].get("/").text
+    assert "state-agency" in overview

@@ -217,7 +217,7 @@ def org_set_command(
     server_defaults: bool = False,
 ) -> int:
     """Change an organisation's details; exit 2 with the reason if refused."""
-    from banscan.store.accounts import account_store
+    from banscan.store.audit import account_store
     from banscan.store.orgs import UNSET, set_details
 
     if server_defaults and (role is not None or jurisdiction is not None):
@@ -246,7 +246,7 @@ def org_set_command(
 
 def org_set_parent_command(db: str, slug: str, parent: str | None, *, top: bool = False) -> int:
     """Move an organisation in the tree; exit 2 with the reason if refused (a cycle, say)."""
-    from banscan.store.accounts import account_store
+    from banscan.store.audit import account_store
     from banscan.store.orgs import set_parent
 
     if top == (parent is not None):
@@ -263,7 +263,7 @@ def org_set_parent_command(db: str, slug: str, parent: str | None, *, top: bool 
 
 def org_share_command(db: str, slug: str, share: str) -> int:
     """Set an organisation's sharing; exit 2 with the reason if refused."""
-    from banscan.store.accounts import account_store
+    from banscan.store.audit import account_store
     from banscan.store.orgs import set_sharing
 
     try:
@@ -277,7 +277,7 @@ def org_share_command(db: str, slug: str, share: str) -> int:
 
 def org_invite_command(db: str, slug: str, username: str, *, role: str = "admin", base_url: str = "") -> int:
     """Invite a user; the link (or, without --base-url, its path) on standard output, once."""
-    from banscan.store.accounts import account_store
+    from banscan.store.audit import account_store
     from banscan.store.invites import invite_path, invite_user
     from banscan.store.orgs import find_org
 

@@ -55,7 +55,8 @@ def token_revoke(
 
 def token_list_command(db: str) -> int:
     """Print one line per API token on standard output."""
-    from banscan.store.accounts import account_store, list_api_tokens, token_json
+    from banscan.store.accounts import list_api_tokens, token_json
+    from banscan.store.audit import account_store
 
     with account_store(db) as s:
         tokens = [token_json(t) for t in list_api_tokens(s)]
@@ -70,7 +71,8 @@ def token_list_command(db: str) -> int:
 
 def token_revoke_command(db: str, token_id: int) -> int:
     """Revoke the API token `token_id`; exit 2 if there is none."""
-    from banscan.store.accounts import account_store, revoke_api_token
+    from banscan.store.accounts import revoke_api_token
+    from banscan.store.audit import account_store
 
     with account_store(db) as s:
         row = revoke_api_token(s, token_id, actor="cli")

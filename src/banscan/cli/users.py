@@ -106,7 +106,8 @@ def user_unlock(
 
 def user_list_command(db: str) -> int:
     """Print one line per user on standard output."""
-    from banscan.store.accounts import account_store, list_users, user_json
+    from banscan.store.accounts import list_users, user_json
+    from banscan.store.audit import account_store
 
     with account_store(db) as s:
         users = [user_json(u) for u in list_users(s)]
@@ -136,7 +137,8 @@ def user_passwd_command(db: str, username: str, password: str | None = None) -> 
 
 def user_change_command(db: str, username: str, change: str) -> int:
     """`disable`, `enable` or `unlock` the user `username`; exit 2 if there is no such user."""
-    from banscan.store.accounts import account_store, find_user, set_disabled, unlock_user
+    from banscan.store.accounts import find_user, set_disabled, unlock_user
+    from banscan.store.audit import account_store
 
     try:
         with account_store(db) as s:

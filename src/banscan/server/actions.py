@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from banscan.server.deps import Principal, client_addr, state_of, writable_host
 from banscan.store import enrolment
-from banscan.store.accounts import audit
+from banscan.store.audit import audit
 from banscan.store.board import BULK_STATES, MAX_BULK, StepRefused, UnknownItems, record_steps
 from banscan.store.ingest import reset_clock
 from banscan.store.models import Enrolment, Host, Transition

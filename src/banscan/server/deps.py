@@ -69,14 +69,22 @@ def today() -> dt.date:
 
 
 def policy_of(request: Request, role: str | None = None, as_of: dt.date | None = None) -> Policy:
-    """What obligations are evaluated for: the server's catalog and jurisdiction, `role` (default:
-    the server's), as of `as_of` (default: today)."""
+    """What obligations are evaluated for: the server's catalog; `role` (default: the caller's
+    organisation's, else the server's) in the caller's organisation's jurisdiction (else the
+    server's), as of `as_of` (default: today). The caller's terms are those `lookup_principal`
+    found for this request (a state agency's deadlines are its state's, not the server's)."""
     st = state_of(request)
-    return Policy(st.catalog, role or st.settings.role, as_of or today(), st.settings.jurisdiction)
+    own_role, own_jurisdiction = getattr(request.state, "org_terms", (None, None))
+    return Policy(
+        st.catalog,
+        role or own_role or st.settings.role,
+        as_of or today(),
+        own_jurisdiction or st.settings.jurisdiction,
+    )
 
 
 def server_policy(request: Request) -> Policy:
-    """The server's role and jurisdiction, today."""
+    """The caller's organisation's role and jurisdiction (else the server's), today."""
     return policy_of(request)
 
 
@@ -130,6 +138,8 @@ def lookup_principal(request: Request) -> Principal | None:
             row = accounts.live_api_token(s, token)
             if row is None:
                 raise _unauthorized("invalid or expired API token")
+            scope = build_scope(s, row.org_id)
+            request.state.org_terms = scope.terms
             return Principal(
                 "token",
                 f"token:{row.name}",
@@ -137,7 +147,7 @@ def lookup_principal(request: Request) -> Principal | None:
                 token_id=row.id,
                 rate_key=f"t:{row.token_hash}",
                 org_id=row.org_id,
-                scope=build_scope(s, row.org_id),
+                scope=scope,
             )
         cookie = request.cookies.get(session_cookie_name(st.settings.secure_cookies))
         if not cookie:
@@ -146,6 +156,8 @@ def lookup_principal(request: Request) -> Principal | None:
         if found is None:
             return None
         ws, user = found
+        scope = build_scope(s, user.org_id)
+        request.state.org_terms = scope.terms
         return Principal(
             "session",
             user.username,
@@ -154,7 +166,7 @@ def lookup_principal(request: Request) -> Principal | None:
             csrf_token=ws.csrf_token,
             rate_key=f"s:{ws.session_hash}",
             org_id=user.org_id,
-            scope=build_scope(s, user.org_id),
+            scope=scope,
         )
 
 
@@ -299,8 +311,10 @@ def text(value: str | None) -> str | None:
 
 
 def role_param(request: Request, role: str | None) -> str:
-    """A role the catalog knows (400 otherwise), default the server's."""
-    return choice(role, CATALOG_ROLES, "role") or state_of(request).settings.role
+    """A role the catalog knows (400 otherwise), default the caller's organisation's, else the
+    server's."""
+    own_role, _ = getattr(request.state, "org_terms", (None, None))
+    return choice(role, CATALOG_ROLES, "role") or own_role or state_of(request).settings.role
 
 
 def pack_param(request: Request, pack: str | None) -> PackScope | None:
@@ -394,5 +408,12 @@ ReadDB = Annotated[Session, Depends(read_db)]
 WriteDB = Annotated[Session, Depends(write_db)]
 PagingDep = Annotated[PageParams, Depends(page_params)]
 HostFilterDep = Annotated[HostFilter, Depends(host_filter)]
-PolicyDep = Annotated[Policy, Depends(server_policy)]
+
+
+def _caller_policy(request: Request, _: Annotated[Principal, Depends(require_user)]) -> Policy:
+    """`server_policy` once the caller is known (its organisation's terms)."""
+    return policy_of(request)
+
+
+PolicyDep = Annotated[Policy, Depends(_caller_policy)]
 ScopeDep = Annotated[OrgScope, Depends(caller_scope)]

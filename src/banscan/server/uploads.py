@@ -22,7 +22,7 @@ from fastapi import HTTPException, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from banscan.models import ScanResult
-from banscan.server.deps import Principal, client_addr, state_of
+from banscan.server.deps import Principal, client_addr, policy_of, state_of
 from banscan.store import sites
 from banscan.store.imports import ingest_import
 from banscan.text import has_bidi
@@ -206,8 +206,8 @@ def _scan(request: Request, path: Path, fmt: str | None, host: str | None) -> Sc
     st = state_of(request)
     opts = ScanOptions(
         as_of=dt.datetime.now(dt.UTC).date(),
-        role=st.settings.role,
-        jurisdiction=st.settings.jurisdiction,
+        role=policy_of(request).role,
+        jurisdiction=policy_of(request).jurisdiction,
         host=host or None,
         echo_errors=False,
         input_format=fmt or None,

@@ -17,8 +17,6 @@ import gzip
 import hashlib
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,14 +26,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from banscan.store.audit import account_store, audit, audit_org
 from banscan.store.db import Database
-from banscan.store.migrate import upgrade_db
 from banscan.store.models import (
     DEFAULT_ORG_ID,
     ROLES,
     AgentToken,
     ApiToken,
-    AuditEntry,
     Host,
     User,
     WebSession,
@@ -194,35 +191,6 @@ def check_role(role: str) -> None:
 # ---------------------------------------------------------------- users and tokens
 
 
-def audit(
-    session: Session, actor: str, action: str, target: str = "", remote_addr: str = "", **detail: object
-) -> None:
-    """Record an action that concerns no organisation in particular (or none known here)."""
-    audit_org(session, None, actor, action, target, remote_addr, **detail)
-
-
-def audit_org(
-    session: Session,
-    org_id: int | None,
-    actor: str,
-    action: str,
-    target: str = "",
-    remote_addr: str = "",
-    **detail: object,
-) -> None:
-    """Record an action on the organisation `org_id` (None: the server itself)."""
-    session.add(
-        AuditEntry(
-            org_id=org_id,
-            actor=actor[:255],
-            action=action,
-            target=target[:255],
-            detail=detail,
-            remote_addr=remote_addr[:64],
-        )
-    )
-
-
 def add_user(
     session: Session,
     username: str,
@@ -256,19 +224,6 @@ def create_user(
     with account_store(db_url) as s:
         org_id = find_org(s, org).id if org else DEFAULT_ORG_ID
         return add_user(s, username, password, role, org_id=org_id).id
-
-
-@contextmanager
-def account_store(db_url: str) -> Iterator[Session]:
-    """A write session on the database at `db_url` (migrated first), committed at the end: for
-    the command line's account commands."""
-    upgrade_db(db_url)
-    db = Database(db_url)
-    try:
-        with db.writing() as s:
-            yield s
-    finally:
-        db.dispose()
 
 
 def set_password(db_url: str, username: str, password: str) -> None:

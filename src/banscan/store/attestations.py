@@ -34,7 +34,7 @@ from banscan.catalog.schema import ROLES, Catalog
 from banscan.policy.deadlines import summarize
 from banscan.policy.engine import UnknownJurisdiction, normalise_jurisdiction
 from banscan.removal import STATES
-from banscan.store.accounts import audit_org
+from banscan.store.audit import audit_org
 from banscan.store.board import exception_items
 from banscan.store.deadlines import Policy
 from banscan.store.models import (

@@ -96,6 +96,7 @@ class Figures:
     notice: NoticeState | None = None
     attested_at: dt.datetime | None = None
     attested_as_of: dt.date | None = None
+    terms: tuple[str, str] = ("", "")  # the role and jurisdiction overdue is counted for
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class Row:
             "covered_by_product": dict(sorted(f.covered.items())),
             "overdue_findings": f.overdue_findings,
             "overdue_hosts": f.overdue_hosts,
+            "obligations_for": {"role": f.terms[0], "jurisdiction": f.terms[1]},
             "transitions": {s: f.states.get(s, 0) for s in STATES},
             "last_report_at": iso(f.last_report_at),
             "attested": (
@@ -238,9 +240,29 @@ def _by_name(ids: list[int], rows: dict[int, Any]) -> list[int]:
 # ---------------------------------------------------------------- the figures
 
 
-def figures(session: Session, org_id: int, ids: list[int], policy: BoardPolicy) -> dict[int, Figures]:
+Terms = dict[int, tuple[str, str]]  # organisation id -> (role, jurisdiction) its obligations are for
+
+
+def member_terms(session: Session, ids: list[int], policy: BoardPolicy, *, role: str | None = None) -> Terms:
+    """What each member's obligations are counted for: its own role and jurisdiction (else the
+    policy's, the server's), or `role` for every member when one is asked for (the jurisdiction
+    stays the member's: a state agency's deadlines are its state's)."""
+    if not ids:
+        return {}
+    q = select(Organisation.id, Organisation.role, Organisation.jurisdiction).where(Organisation.id.in_(ids))
+    return {
+        oid: (role or own_role or policy.role, own_jurisdiction or policy.jurisdiction)
+        for oid, own_role, own_jurisdiction in session.execute(q)
+    }
+
+
+def figures(
+    session: Session, org_id: int, ids: list[int], policy: BoardPolicy, terms: Terms | None = None
+) -> dict[int, Figures]:
     """The board's figures of each organisation of `ids` (members of `org_id`, whose notices
-    are the ones counted): nine grouped queries whatever the number of members.
+    are the ones counted), overdue obligations counted for each member's `terms` (default:
+    the policy's role and jurisdiction for all): nine grouped queries, and one more per other
+    pair of role and jurisdiction, whatever the number of members.
 
     Each query reads the members' hosts by the index on their organisation when they are a
     minority of the server's hosts; otherwise it reads every host's rows once, in table order,
@@ -279,7 +301,11 @@ def figures(session: Session, org_id: int, ids: list[int], policy: BoardPolicy) 
         if oid in out:
             out[oid].covered[product] = n
 
-    _overdue(session, ids if narrow else None, in_members, policy, out)
+    by_terms: dict[tuple[str, str], list[int]] = {}
+    for i in ids:
+        out[i].terms = (terms or {}).get(i, (policy.role, policy.jurisdiction))
+        by_terms.setdefault(out[i].terms, []).append(i)
+    _overdue(session, ids if narrow else None, in_members, policy, by_terms, out)
     _states(session, in_members, out)
     _notices(session, org_id, ids, out)
     _attestations(session, ids, out)
@@ -287,12 +313,18 @@ def figures(session: Session, org_id: int, ids: list[int], policy: BoardPolicy) 
 
 
 def _overdue(
-    session: Session, narrow: list[int] | None, in_members: Any, policy: BoardPolicy, out: dict[int, Figures]
+    session: Session,
+    narrow: list[int] | None,
+    in_members: Any,
+    policy: BoardPolicy,
+    by_terms: dict[tuple[str, str], list[int]],
+    out: dict[int, Figures],
 ) -> None:
-    """Findings with an overdue obligation, and hosts with one, per member: the deadlines are
-    evaluated once over the finding groups (the members' when `narrow` names them, else the
-    server's, from the covering index alone), as the overview's are, then the overdue findings
-    counted per organisation in one query."""
+    """Findings with an overdue obligation, and hosts with one, per member: the finding groups
+    are read once (the members' when `narrow` names them, else the server's, from the covering
+    index alone), the deadlines evaluated over them for each pair of role and jurisdiction the
+    members' obligations are for, as the overview's are, and the overdue findings counted per
+    organisation in one query per pair."""
     if narrow is not None:
         groups = finding_groups(
             session,
@@ -307,26 +339,29 @@ def _overdue(
             .group_by(Finding.product, Finding.verdict, Finding.category, day)
         )
         groups = [(p, v, c or "", as_date(d), n) for p, v, c, d, n in session.execute(q)]
-    dl = deadlines(
-        session,
-        policy.catalog,
-        policy.role,
-        policy.as_of,
-        policy.jurisdiction,
-        groups,
-        orgs=OrgScope(0, frozenset(out), frozenset()),  # not read: the groups are given
-    )
-    if not dl.overdue_days:
-        return
-    late = (
-        select(Host.org_id, func.count(), func.count(func.distinct(Finding.host_id)))
-        .join(Host, Host.id == Finding.host_id)
-        .where(dl.condition(), in_members)
-        .group_by(Host.org_id)
-    )
-    for oid, findings, hosts in session.execute(late):
-        if oid in out:
-            out[oid].overdue_findings, out[oid].overdue_hosts = findings, hosts
+    for (role, jurisdiction), members in by_terms.items():
+        dl = deadlines(
+            session,
+            policy.catalog,
+            role,
+            policy.as_of,
+            jurisdiction,
+            groups,
+            orgs=OrgScope(0, frozenset(out), frozenset()),  # not read: the groups are given
+        )
+        if not dl.overdue_days:
+            continue
+        only = in_members if len(by_terms) == 1 else Host.org_id.in_(sorted(members))
+        late = (
+            select(Host.org_id, func.count(), func.count(func.distinct(Finding.host_id)))
+            .join(Host, Host.id == Finding.host_id)
+            .where(dl.condition(), only)
+            .group_by(Host.org_id)
+        )
+        mine = set(members)
+        for oid, findings, hosts in session.execute(late):
+            if oid in mine:
+                out[oid].overdue_findings, out[oid].overdue_hosts = findings, hosts
 
 
 def _states(session: Session, in_members: Any, out: dict[int, Figures]) -> None:

@@ -41,14 +41,13 @@ from sqlalchemy.orm import Session
 from banscan.store import sites
 from banscan.store.accounts import (
     AGENT_TOKEN_PREFIX,
-    account_store,
-    audit_org,
     hash_secret,
     new_token,
     token_digest,
     verify_password,
     verify_secret,
 )
+from banscan.store.audit import account_store, audit_org
 from banscan.store.db import Database
 from banscan.store.migrate import upgrade_db
 from banscan.store.models import (

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from banscan.models import Finding as ResultFinding
 from banscan.models import ScanResult
-from banscan.store.accounts import audit_org
 from banscan.store.apply import Incoming, store_batch
+from banscan.store.audit import audit_org
 from banscan.store.db import Database
 from banscan.store.ingest import parse_result
 from banscan.store.models import DEFAULT_ORG_ID, Host

@@ -25,13 +25,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from banscan.store.accounts import (
-    add_user,
-    audit_org,
-    check_password_policy,
-    hash_password,
-    reset_password,
-)
+from banscan.store.accounts import add_user, check_password_policy, hash_password, reset_password
+from banscan.store.audit import audit_org
 from banscan.store.db import Database
 from banscan.store.keys import existing_key, server_key
 from banscan.store.models import User, utcnow

@@ -33,7 +33,7 @@ from banscan.notices import smtp, tokens
 from banscan.notices.compose import compose_notice
 from banscan.notices.model import NoticeError
 from banscan.notices.words import clean_line, http_url
-from banscan.store.accounts import audit_org
+from banscan.store.audit import audit_org
 from banscan.store.db import Database
 from banscan.store.keys import existing_key, server_key
 from banscan.store.models import Notice, NoticeRecipient, Organisation, utcnow

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from banscan.store.accounts import account_store, audit_org
+from banscan.store.audit import account_store, audit_org
 from banscan.store.db import Database
 from banscan.store.migrate import upgrade_db
 from banscan.store.models import SHARING, Host, Organisation, User
@@ -140,6 +140,17 @@ def descendants(session: Session, org_id: int) -> list[int]:
         out.append(child)
         queue.extend(children.get(child, []))
     return out
+
+
+def members_by_slug(session: Session, ids: list[int]) -> dict[str, int]:
+    """slug -> id of the organisations `ids`."""
+    q = select(Organisation.slug, Organisation.id).where(Organisation.id.in_(ids))
+    return {slug: oid for slug, oid in session.execute(q)}
+
+
+def user_count(session: Session, org_id: int) -> int:
+    """How many users organisation `org_id` has."""
+    return session.scalar(select(func.count()).select_from(User).where(User.org_id == org_id)) or 0
 
 
 def _counts(session: Session, column: Any) -> dict[int, int]:

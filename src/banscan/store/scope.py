@@ -27,6 +27,8 @@ class OrgScope:
     readable: frozenset[int]
     writable: frozenset[int]
     has_members: bool = False  # a coordinator: its board, notices and branded explainer apply
+    # The role and jurisdiction the organisation's obligations are for (None: the server's).
+    terms: tuple[str | None, str | None] = (None, None)
 
     def hosts(self) -> ColumnElement[bool]:
         """Hosts the caller may read."""
@@ -43,7 +45,7 @@ class OrgScope:
 
     def own_only(self) -> OrgScope:
         """The caller's own organisation alone (aggregates, lists of accounts)."""
-        return OrgScope(self.org_id, frozenset({self.org_id}), self.writable, self.has_members)
+        return OrgScope(self.org_id, frozenset({self.org_id}), self.writable, self.has_members, self.terms)
 
 
 def build_scope(session: Session, org_id: int) -> OrgScope:
@@ -55,7 +57,11 @@ def build_scope(session: Session, org_id: int) -> OrgScope:
         q = select(Organisation.id, Organisation.share_with_coordinators).where(Organisation.id.in_(below))
         sharing = {oid: share for oid, share in session.execute(q)}
     readable = {org_id, *(o for o in below if sharing.get(o) == "hosts")}
-    return OrgScope(org_id, frozenset(readable), frozenset({org_id}), bool(below))
+    own = session.execute(
+        select(Organisation.role, Organisation.jurisdiction).where(Organisation.id == org_id)
+    ).first()
+    terms = (own[0], own[1]) if own is not None else (None, None)
+    return OrgScope(org_id, frozenset(readable), frozenset({org_id}), bool(below), terms)
 
 
 def host_in_scope(session: Session, host_id: int, *, ids: frozenset[int]) -> bool:

@@ -18,8 +18,9 @@ from banscan.server.api.common import no_control, site_or_none, tags_or_none
 from banscan.server.deps import AgentDep, ReadDB, WriteDB, client_addr, limit_anonymous, state_of
 from banscan.server.state import SafeJSONResponse
 from banscan.store import sites
-from banscan.store.accounts import AGENT_TOKEN_PREFIX, audit
+from banscan.store.accounts import AGENT_TOKEN_PREFIX
 from banscan.store.apply import HostGone, Incoming, store_batch
+from banscan.store.audit import audit
 from banscan.store.enrolment import POLL_SECONDS, EnrolRefused, EnrolRequest, check_enrol_secret, enrol
 from banscan.store.findings import first_identified
 from banscan.store.hosts import scan_requested_at

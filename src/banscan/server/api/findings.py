@@ -99,9 +99,9 @@ def summary(
     return summary_store.summary(
         db,
         st.catalog,
-        role=role or st.settings.role,
+        role=role or principal.scope.terms[0] or st.settings.role,
         as_of=as_of,
-        jurisdiction=st.settings.jurisdiction,
+        jurisdiction=principal.scope.terms[1] or st.settings.jurisdiction,
         current_catalog=st.current_catalog().version,
         pack=pack_param(request, pack),
         orgs=principal.scope.own_only(),

@@ -25,7 +25,7 @@ from banscan.server.deps import (
 )
 from banscan.store import hosts as host_store
 from banscan.store import sites
-from banscan.store.accounts import audit
+from banscan.store.audit import audit
 from banscan.store.findings import host_detail
 from banscan.store.ingest import request_scan
 from banscan.store.packs import packs_found

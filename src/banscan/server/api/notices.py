@@ -20,7 +20,6 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from banscan.notices.smtp import SmtpSettings
@@ -29,8 +28,7 @@ from banscan.server.api.common import RowId, no_control
 from banscan.server.deps import AdminDep, Principal, ReadDB, UserDep, WriteDB, client_addr, state_of
 from banscan.server.state import ServerSettings, ServerState
 from banscan.store import notices as store
-from banscan.store.models import Organisation
-from banscan.store.orgs import descendants
+from banscan.store.orgs import descendants, members_by_slug
 
 log = logging.getLogger("banscan.server.notices")
 SECURITY = ("starttls", "tls", "none")
@@ -191,9 +189,7 @@ def _members(db: Session, coordinator_id: int, slugs: list[str] | None) -> list[
         )
     if slugs is None:
         return None
-    known = dict(
-        db.execute(select(Organisation.slug, Organisation.id).where(Organisation.id.in_(below))).all()
-    )
+    known = members_by_slug(db, below)
     outside = [s for s in slugs if s not in known]
     if outside:
         raise HTTPException(404, f"no member organisation {outside[0]!r}")

@@ -18,14 +18,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from banscan.server.api.common import no_control
 from banscan.server.deps import AdminDep, Principal, ReadDB, UserDep, WriteDB, client_addr
 from banscan.store import orgs as store
 from banscan.store.invites import invite_path, invite_user
-from banscan.store.models import Organisation, User
+from banscan.store.models import Organisation
 
 router = APIRouter(tags=["organisations"])
 
@@ -124,10 +123,8 @@ def invite(
     """Invite `body.username` into organisation `slug` (see the module's rules); HTTPException
     for a refusal. Not committed."""
     org = visible_org(db, principal, slug)
-    if org.id != principal.org_id:
-        users = db.scalar(select(func.count()).select_from(User).where(User.org_id == org.id)) or 0
-        if users:
-            raise HTTPException(403, "this organisation has users: its own admins invite the others")
+    if org.id != principal.org_id and store.user_count(db, org.id):
+        raise HTTPException(403, "this organisation has users: its own admins invite the others")
     try:
         invitation = invite_user(
             db, body.username, body.role, org_id=org.id, actor=principal.name, remote_addr=remote_addr
@@ -207,27 +204,6 @@ def post_invitation(
 ) -> dict[str, Any]:
     """Make a user of the organisation who chooses their password with the returned link (once,
     within 7 days). An admin of a coordinator above it may invite only its first user."""
-    org = visible_org(db, principal, slug)
-    if org.id != principal.org_id:
-        users = db.scalar(select(func.count()).select_from(User).where(User.org_id == org.id)) or 0
-        if users:
-            raise HTTPException(403, "this organisation has users: its own admins invite the others")
-    try:
-        invitation = invite_user(
-            db,
-            body.username,
-            body.role,
-            org_id=org.id,
-            actor=principal.name,
-            remote_addr=client_addr(request),
-        )
-    except ValueError as exc:
-        raise _refusal(exc) from None
+    made = invite(db, principal, slug, body, client_addr(request))
     db.commit()
-    return {
-        "username": body.username,
-        "role": body.role,
-        "org": slug,
-        "link": invite_path(invitation.token),
-        "expires_at": invitation.expires.isoformat(),
-    }
+    return made

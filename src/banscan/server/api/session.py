@@ -19,7 +19,8 @@ from banscan.server.security import (
     set_session_cookie,
 )
 from banscan.server.state import SafeJSONResponse
-from banscan.store.accounts import StartedSession, attempt_login, audit, end_session
+from banscan.store.accounts import StartedSession, attempt_login, end_session
+from banscan.store.audit import audit
 
 router = APIRouter(tags=["auth"])
 web_router = APIRouter(tags=["auth"])

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from banscan.server.actions import record_removal_steps
 from banscan.server.api.common import RowId
 from banscan.server.deps import AdminDep, WriteDB, client_addr, writable_host
-from banscan.store.accounts import audit
+from banscan.store.audit import audit
 from banscan.store.board import MAX_BULK
 from banscan.store.ingest import set_transition
 from banscan.store.models import Transition

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from banscan.catalog.schema import ROLES as CATALOG_ROLES
 from banscan.removal import STATES
 from banscan.server import charts
-from banscan.server.deps import PagingDep, Principal, ReadDB, UserDep, choice, role_param, state_of, today
+from banscan.server.deps import PagingDep, Principal, ReadDB, UserDep, choice, state_of, today
 from banscan.server.pages.exports import csv_response
 from banscan.server.pages.render import env, page, page_router, pager, qs
 from banscan.store import coordinator as board
@@ -59,6 +59,8 @@ BOARD_CSV = [
     "covered_by_product",
     "overdue_findings",
     "overdue_hosts",
+    "role",
+    "jurisdiction",
     *STATES,
     "last_report_at",
     "attested_at",
@@ -76,7 +78,7 @@ class BoardQuery:
     sort: str
     descending: bool
     days: int
-    role: str
+    role: str | None  # None: each member's own role (else the server's)
 
     def params(self, server_role: str) -> dict[str, str]:
         """The query parameters that differ from the defaults, for links."""
@@ -85,7 +87,7 @@ class BoardQuery:
             "sort": self.sort if self.sort != "tree" else None,
             "order": "desc" if self.descending else None,
             "days": str(self.days) if self.days != board.DEFAULT_REPORT_DAYS else None,
-            "role": self.role if self.role != server_role else None,
+            "role": self.role,
         }
         return {k: v for k, v in out.items() if v}
 
@@ -112,7 +114,11 @@ def board_query(
         ),
     ] = board.DEFAULT_REPORT_DAYS,
     role: Annotated[
-        str | None, Query(max_length=32, description="obligations for this role (default: the server's)")
+        str | None,
+        Query(
+            max_length=32,
+            description="obligations for this role, for every member (default: each member's own, else the server's)",
+        ),
     ] = None,
 ) -> BoardQuery:
     return BoardQuery(
@@ -120,7 +126,7 @@ def board_query(
         sort=choice(sort, board.SORTS, "sort") or "tree",
         descending=choice(order, ("asc", "desc"), "order") == "desc",
         days=days,
-        role=role_param(request, role),
+        role=choice(role, CATALOG_ROLES, "role"),
     )
 
 
@@ -128,20 +134,24 @@ BoardQueryDep = Annotated[BoardQuery, Depends(board_query)]
 
 
 def cached_figures(
-    session: Session, st: ServerState, org_id: int, ids: list[int], policy: board.BoardPolicy
+    session: Session,
+    st: ServerState,
+    org_id: int,
+    ids: list[int],
+    policy: board.BoardPolicy,
+    terms: board.Terms,
 ) -> dict[int, board.Figures]:
     """`board.figures`, reused as the overview is (`settings.overview_cache_seconds`, while
     nothing counted changed), kept per set of members: aggregates only, which every coordinator
     above them may see."""
     ttl = st.settings.overview_cache_seconds
     if ttl <= 0:
-        return board.figures(session, org_id, ids, policy)
+        return board.figures(session, org_id, ids, policy, terms)
     key = (
         "coordinator",
         org_id,
         tuple(ids),
-        policy.role,
-        policy.jurisdiction,
+        tuple(sorted(terms.items())),
         policy.as_of,
         policy.report_days,
         policy.catalog.meta.version,
@@ -152,7 +162,7 @@ def cached_figures(
     if hit is not None and hit[0] == mark and now - hit[1] < ttl:
         cached: dict[int, board.Figures] = hit[2]["figures"]
         return cached
-    counted = board.figures(session, org_id, ids, policy)
+    counted = board.figures(session, org_id, ids, policy, terms)
     if len(st.overview_cache) > 64:
         st.overview_cache.clear()
     st.overview_cache[key] = (mark, now, {"figures": counted})
@@ -163,10 +173,12 @@ def every_row(request: Request, principal: Principal, db: Session, q: BoardQuery
     """A row for each of the caller's members, in tree order, counted as `q` asks."""
     st = state_of(request)
     policy = board.BoardPolicy(
-        st.catalog, q.role, st.settings.jurisdiction, today(), q.days, dt.datetime.now(dt.UTC)
+        st.catalog, st.settings.role, st.settings.jurisdiction, today(), q.days, dt.datetime.now(dt.UTC)
     )
     tree = board.members(db, principal.org_id)
-    counted = cached_figures(db, st, principal.org_id, [m.id for m in tree], policy)
+    ids = [m.id for m in tree]
+    terms = board.member_terms(db, ids, policy, role=q.role)
+    counted = cached_figures(db, st, principal.org_id, ids, policy, terms)
     return board.rows(tree, counted, policy, orgs=principal.scope)
 
 
@@ -265,6 +277,8 @@ def _csv_row(r: board.Row, days: int) -> list[Any]:
         ";".join(f"{p}={n}" for p, n in j["covered_by_product"].items()),
         j["overdue_findings"],
         j["overdue_hosts"],
+        j["obligations_for"]["role"],
+        j["obligations_for"]["jurisdiction"],
         *(j["transitions"][s] for s in STATES),
         j["last_report_at"],
         attested.get("signed_at"),

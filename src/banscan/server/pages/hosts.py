@@ -36,7 +36,7 @@ from banscan.server.pages import exports
 from banscan.server.pages.exports import csv_response, json_response
 from banscan.server.pages.render import page, page_router, pager, qs
 from banscan.store import sites
-from banscan.store.accounts import audit
+from banscan.store.audit import audit
 from banscan.store.board import BULK_STATES
 from banscan.store.deadlines import Policy
 from banscan.store.findings import host_detail
@@ -45,7 +45,7 @@ from banscan.store.ingest import request_scan, set_transition
 from banscan.store.models import VERDICTS
 from banscan.store.packs import pack_labels, packs_found
 from banscan.store.paging import MAX_ID
-from banscan.store.scope import OrgScope
+from banscan.store.scope import OrgScope, host_in_scope
 
 router = page_router()
 
@@ -230,6 +230,10 @@ def _host_page(
         max_tag=sites.MAX_TAG,
         max_tags=sites.MAX_TAGS,
         clock_ahead=_ahead(detail["last_generated_at"]),
+        # A member's host shared with its coordinators is read-only to them: no forms that 404.
+        can_change=principal.is_admin
+        and principal.kind == "session"
+        and host_in_scope(db, host_id, ids=principal.scope.writable),
     )
 
 

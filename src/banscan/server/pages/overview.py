@@ -41,16 +41,17 @@ def cached_overview(
     ttl = st.settings.overview_cache_seconds
     current = st.current_catalog().version
     catalog = st.catalog
+    jurisdiction = orgs.terms[1] or st.settings.jurisdiction  # the organisation's, else the server's
     if ttl <= 0:
-        return overview(session, catalog, role, as_of, st.settings.jurisdiction, current, pack, orgs=orgs)
+        return overview(session, catalog, role, as_of, jurisdiction, current, pack, orgs=orgs)
     # the catalog's identity too: which products a pack holds is the catalog's to say
-    key = (role, as_of, st.settings.jurisdiction, current, catalog.meta.version, pack, orgs.readable)
+    key = (role, as_of, jurisdiction, current, catalog.meta.version, pack, orgs.readable)
     mark = data_mark(session)
     now = time.monotonic()
     hit = st.overview_cache.get(key)
     if hit is not None and hit[0] == mark and now - hit[1] < ttl:
         return hit[2]
-    data = overview(session, catalog, role, as_of, st.settings.jurisdiction, current, pack, orgs=orgs)
+    data = overview(session, catalog, role, as_of, jurisdiction, current, pack, orgs=orgs)
     if len(st.overview_cache) > 64:
         st.overview_cache.clear()
     st.overview_cache[key] = (mark, now, data)
