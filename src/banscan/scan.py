@@ -49,6 +49,9 @@ class ScanOptions:
     deep_observer: DeepObserver | None = None
     # progress bars on stderr for long inputs (the CLI: a terminal and not --quiet)
     progress: bool = False
+    # keys for encrypted volumes in disk images: (credential type, value), e.g.
+    # ("recovery_password", "…"), ("password", "…"), ("startup_key", "/path/to/key.BEK")
+    image_credentials: list[tuple[str, str]] = field(default_factory=list)
 
     def deep_limits(self) -> Limits:
         """The deep scan's archive limits, with the ratio and total size of `expand`."""
@@ -203,14 +206,20 @@ def run_scan(
     inputs: list[str] | None = None,
     deep_paths: list[Path] | None = None,
     live: bool = False,
+    images: list[Path] | None = None,
 ) -> ScanResult:
-    """Scan this machine (`live`), offline roots and inventory inputs; evaluate every finding."""
+    """Scan this machine (`live`), offline roots, disk images and inventory inputs; evaluate
+    every finding."""
     matcher = Matcher(catalog)
     targets: list[TargetResult] = []
     if live:
         targets.append(_scan_root(None, matcher, opts))
     for root in roots or []:
         targets.append(_scan_root(root, matcher, opts))
+    for image in images or []:
+        from banscan.images.scan import scan_image
+
+        targets.extend(scan_image(image, matcher, opts))
     for item in inputs or []:
         targets.extend(_scan_inputs(item, matcher, opts))
     if deep_paths:

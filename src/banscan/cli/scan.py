@@ -80,7 +80,7 @@ def scan(
     targets: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Roots or inventory files to scan; none scans this machine. With --engine spark: "
+            help="Roots, disk images or inventory files to scan; none scans this machine. With --engine spark: "
             "inventory files, folders, globs or Hadoop-compatible URIs (hdfs://, s3a://, abfss://).",
             show_default=False,
         ),
@@ -88,6 +88,26 @@ def scan(
     root: Annotated[
         list[Path] | None,
         typer.Option("--root", help="A mounted disk image or copied root (Linux, Windows or macOS)."),
+    ] = None,
+    image: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--image",
+            help="A disk image to scan without mounting it (VMDK, VHD/VHDX, QCOW2, E01, raw dd, cloud "
+            "snapshot exports); images given as TARGETS are recognised by their content.",
+        ),
+    ] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key",
+            help="Unlock encrypted volumes in disk images: a BitLocker password or LUKS passphrase, or "
+            "a BitLocker startup key file (.BEK). Repeatable.",
+        ),
+    ] = None,
+    recovery_password: Annotated[
+        list[str] | None,
+        typer.Option("--recovery-password", help="A BitLocker recovery password (48 digits). Repeatable."),
     ] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Evaluate rules as of this date (default today).")
@@ -199,7 +219,8 @@ def scan(
         ),
     ] = None,
 ) -> None:
-    """Scan this machine, a mounted root, or inventory files; exit 0 clean, 1 findings, 2 error."""
+    """Scan this machine, a mounted root, a disk image, or inventory files; exit 0 clean, 1 findings,
+    2 error."""
     from banscan.inputs.base import ExpandLimits
     from banscan.policy.exceptions import ExceptionsError, load_exceptions
     from banscan.scan import ScanOptions, exit_status, run_scan
@@ -229,6 +250,7 @@ def scan(
         except ExceptionsError as exc:
             raise usage_error(str(exc)) from None
     from banscan.collect.detect import detect_os
+    from banscan.images.detect import looks_like_image
     from banscan.inputs.csvexport import parse_column_map
 
     if oui_registry is not None:
@@ -257,6 +279,11 @@ def scan(
         expand=expand,
         progress=on_terminal,
     )
+    if image and engine is Engine.spark:
+        raise usage_error("--engine spark scans inventory files; --image runs locally only")
+    from banscan.images.keys import credentials_from
+
+    opts.image_credentials = credentials_from(key or [], recovery_password or [])
     if engine is Engine.spark:
         result = _run_spark(cat, opts, list(targets or []), master, findings_table)
         _emit(result, fmt, output, quiet)
@@ -264,6 +291,10 @@ def scan(
             _wrote(result, fmt, output)
         raise typer.Exit(exit_status(result, fail_on.value))
     roots = list(root or [])
+    images = list(image or [])
+    for i in images:
+        if not i.exists() or i.is_dir():
+            raise usage_error(f"{i}: not a disk image file")
     for r in roots:
         if not r.is_dir():
             raise usage_error(f"{r}: not a directory")
@@ -282,6 +313,8 @@ def scan(
             raise usage_error(f"{t}: no such file or directory")
         elif t.is_dir() and detect_os(t) is not None:
             roots.append(t)  # a mounted image or copied root
+        elif looks_like_image(t):
+            images.append(t)  # a disk image, by its content (before any inventory reader)
         else:
             inputs.append(str(t))  # an inventory file, or a folder of them
     # A deep scan can take minutes: on a terminal, a progress line and a closing summary on
@@ -298,7 +331,8 @@ def scan(
         roots=roots,
         inputs=inputs,
         deep_paths=deep_paths,
-        live=not roots and not inputs and not deep_paths,
+        live=not roots and not inputs and not deep_paths and not images,
+        images=images,
     )
     _emit(result, fmt, output, quiet)
     if progress is not None:

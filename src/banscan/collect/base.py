@@ -47,6 +47,8 @@ class Collector(Protocol):
     name: ClassVar[str]
     os: ClassVar[tuple[OS, ...]]
     live_only: ClassVar[bool]
+    reads: ClassVar[tuple[str, ...]]
+    """Root-relative patterns of every file and folder `collect` reads offline (collect/reads.py)."""
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         """Yield records; report bad input through ctx.errors and keep going."""

@@ -70,6 +70,25 @@ FIREFOX_DIRS: dict[str, tuple[str, ...]] = {
 # Windows profile folders that are links or templates, not people.
 _WINDOWS_SKIP_USERS = {"all users", "default user"}
 
+# Where user_homes finds homes, for `reads` patterns.
+_HOMES: dict[str, tuple[str, ...]] = {
+    "linux": ("home/*", "root"),
+    "macos": ("Users/*",),
+    "windows": ("Users/*",),
+}
+
+
+def _reads(folders: dict[str, tuple[str, ...]], below: tuple[str, ...]) -> tuple[str, ...]:
+    """`reads` patterns: `below` each browser folder of every home, on every layout."""
+    found = (
+        f"{home}/{folder}/{rel}"
+        for os_name, places in folders.items()
+        for home in _HOMES[os_name]
+        for folder in places
+        for rel in below
+    )
+    return ("home/*/", "Users/*/", *found)
+
 
 # --- paths -------------------------------------------------------------------------------
 
@@ -264,6 +283,15 @@ class ChromiumExtensions:
     name: ClassVar[str] = "browser-chromium"
     os: ClassVar[tuple[OS, ...]] = ("linux", "windows", "macos")
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = _reads(
+        {os_name: tuple(f for f, _ in dirs) for os_name, dirs in CHROMIUM_DIRS.items()},
+        (
+            "*/",  # profiles
+            "*/Extensions/*/*/",  # <id>/<version>
+            "*/Extensions/*/*/manifest.json",
+            "*/Extensions/*/*/_locales/*/messages.json",
+        ),
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         for user, home in user_homes(ctx):
@@ -335,6 +363,7 @@ class FirefoxExtensions:
     name: ClassVar[str] = "browser-firefox"
     os: ClassVar[tuple[OS, ...]] = ("linux", "windows", "macos")
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = _reads(FIREFOX_DIRS, ("*/extensions.json",))
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         for user, home in user_homes(ctx):

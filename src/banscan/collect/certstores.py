@@ -124,6 +124,13 @@ class LinuxCABundlesCollector:
         "etc/pki/ca-trust/source/anchors/*",
         "etc/ssl/certs/*.pem",
     )
+    # etc/ssl/certs/*.pem link into usr/share/ca-certificates on Debian and Ubuntu; on Red Hat
+    # etc/ssl/certs itself links to etc/pki/tls/certs
+    reads: ClassVar[tuple[str, ...]] = (
+        *STORES,
+        "usr/share/ca-certificates/*/*.crt",
+        "etc/pki/tls/certs/*.pem",
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         seen: set[tuple[str, str]] = set()
@@ -168,6 +175,7 @@ class NSSCollector:
     name: ClassVar[str] = "nss-certificates"
     os: ClassVar[tuple[OS, ...]] = ("linux", "macos", "windows")
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = tuple(f"{d}/{db}" for d in _NSS_DBS for db in ("cert9.db", "cert8.db"))
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         for pattern in _NSS_DBS:
@@ -235,6 +243,7 @@ class KeychainCollector:
         "Users/*/Library/Keychains/login.keychain-db",
         "Users/*/Library/Keychains/login.keychain",
     )
+    reads: ClassVar[tuple[str, ...]] = STORES
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         for pattern in self.STORES:

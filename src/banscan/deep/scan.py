@@ -710,6 +710,7 @@ class DeepCollector:
     name: ClassVar[str] = COLLECTOR
     os: ClassVar[tuple[OS, ...]] = ("linux", "windows", "macos")
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = ("**",)  # every file: opt-in, never part of `selector`
 
     def __init__(
         self,

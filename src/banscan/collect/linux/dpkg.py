@@ -82,6 +82,7 @@ class DpkgCollector:
     name: ClassVar[str] = "dpkg"
     os: ClassVar[tuple[OS, ...]] = ("linux",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (STATUS_FILE,)
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         path = ctx.path(STATUS_FILE)

@@ -33,6 +33,14 @@ class FlatpakCollector:
     name: ClassVar[str] = "flatpak"
     os: ClassVar[tuple[OS, ...]] = ("linux",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        "home/*/",
+        *(
+            f"{base}/app/{p}"
+            for base in ("var/lib/flatpak", "root/.local/share/flatpak", "home/*/.local/share/flatpak")
+            for p in ("*/", "*/current", "*/*/*/")  # `current` links to <arch>/<branch>
+        ),
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         for base, scope in install_dirs(ctx):

@@ -20,6 +20,7 @@ class InitdCollector:
     name: ClassVar[str] = "init.d"
     os: ClassVar[tuple[OS, ...]] = ("linux",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = ("etc/init.d", "etc/init.d/*")
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         for script in fs.list_dir(ctx, ctx.path("etc/init.d")):

@@ -20,6 +20,9 @@ MODULE_TREES = ("lib/modules", "usr/lib/modules")
 LOAD_DIRS = ("etc/modules-load.d", "run/modules-load.d", "usr/lib/modules-load.d", "lib/modules-load.d")
 _DISTRO_TREES = frozenset({"kernel", "build", "source", "vdso"})
 _MODULE_FILE = re.compile(r"^(?P<name>.+)\.ko(?:\.(?:xz|gz|zst|bz2))?$")
+# `reads` patterns: the trees `_files` walks (not the distribution's), the names it matches
+_OUT_OF_TREE = "!(" + "|".join(sorted(_DISTRO_TREES)) + ")"
+_MODULE_NAMES = tuple(f"?*.ko{ext}" for ext in ("", ".xz", ".gz", ".zst", ".bz2"))
 
 
 class KmodCollector:
@@ -28,6 +31,12 @@ class KmodCollector:
     name: ClassVar[str] = "kmod"
     os: ClassVar[tuple[OS, ...]] = ("linux",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        *(p for t in MODULE_TREES for p in (t, f"{t}/*/", f"{t}/*/{_OUT_OF_TREE}/**/")),
+        *(f"{t}/*/{_OUT_OF_TREE}/**/{name}" for t in MODULE_TREES for name in _MODULE_NAMES),
+        *(p for d in LOAD_DIRS for p in (d, f"{d}/*.conf")),
+        "etc/modules",
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         if ctx.live:

@@ -22,6 +22,9 @@ class PathsCollector:
     name: ClassVar[str] = "paths"
     os: ClassVar[tuple[OS, ...]] = ("linux",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = tuple(
+        p for rel, depth in TREES for p in (rel, *(rel + "/*" * (n + 1) + "/" for n in range(depth)))
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         seen: set[str] = set()

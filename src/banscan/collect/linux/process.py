@@ -18,6 +18,7 @@ class ProcessCollector:
     name: ClassVar[str] = "process"
     os: ClassVar[tuple[OS, ...]] = ("linux",)
     live_only: ClassVar[bool] = True
+    reads: ClassVar[tuple[str, ...]] = ()  # the running system only
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         seen: dict[tuple[str, str | None], list[int]] = {}

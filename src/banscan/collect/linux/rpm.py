@@ -56,6 +56,8 @@ class RpmCollector:
     name: ClassVar[str] = "rpm"
     os: ClassVar[tuple[OS, ...]] = ("linux",)
     live_only: ClassVar[bool] = False
+    # every database file but Berkeley DB environment files and dot files, as `_copy_db` copies
+    reads: ClassVar[tuple[str, ...]] = tuple(p for d in DB_DIRS for p in (d, f"{d}/!(__db.*|.*)"))
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         db = find_db(ctx)

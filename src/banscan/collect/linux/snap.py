@@ -37,6 +37,12 @@ class SnapCollector:
     name: ClassVar[str] = "snap"
     os: ClassVar[tuple[OS, ...]] = ("linux",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        "snap/*/",
+        "snap/*/*",  # revisions, and `current` linking to one
+        "snap/*/*/meta/snap.yaml",
+        "var/lib/snapd/snaps/*.snap",
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         snaps: dict[str, _Snap] = {}

@@ -68,6 +68,7 @@ class SystemdCollector:
     name: ClassVar[str] = "systemd"
     os: ClassVar[tuple[OS, ...]] = ("linux",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = tuple(p for d in UNIT_DIRS for p in (d, f"{d}/?*.service"))
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         for folder in unique_dirs(ctx, UNIT_DIRS):

@@ -80,6 +80,24 @@ class MacApps:
     name: ClassVar[str] = "macos-apps"
     os: ClassVar[tuple[OS, ...]] = ("macos",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        "Users/*/",
+        *(
+            f"{top}{'/*' * level}/{rel}"
+            for top, depth in (
+                ("Applications", 1),
+                ("Library/Application Support", 3),
+                ("Users/*/Applications", 1),
+            )
+            for level in range(depth + 1)  # the folders find_apps lists, as collect() searches them
+            for rel in (
+                "*/",
+                "*.app/Contents/Info.plist",
+                "*.app/Contents/Library/LoginItems/*.app/",
+                "*.app/Contents/Library/LoginItems/*.app/Contents/Info.plist",
+            )
+        ),
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         seen: set[Path] = set()

@@ -45,6 +45,20 @@ class MacExtensions:
     name: ClassVar[str] = "macos-extensions"
     os: ClassVar[tuple[OS, ...]] = ("macos",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        "Library/SystemExtensions/db.plist",
+        "Library/SystemExtensions/*/",
+        *(
+            f"{bundles}{rel}"
+            for bundles in (
+                "Library/SystemExtensions/*/*.systemextension",
+                "Library/Extensions/*.kext",
+                "Library/StagedExtensions/Library/Extensions/*.kext",
+                "System/Library/Extensions/*.kext",
+            )
+            for rel in ("/", "/Contents/", "/Contents/Info.plist", "/Info.plist")
+        ),
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         team_ids: dict[str, str] = {}

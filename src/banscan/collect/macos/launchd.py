@@ -29,6 +29,12 @@ class MacLaunchd:
     name: ClassVar[str] = "macos-launchd"
     os: ClassVar[tuple[OS, ...]] = ("macos",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        "Library/LaunchDaemons/*.plist",
+        "Library/LaunchAgents/*.plist",
+        "Users/*/",
+        "Users/*/Library/LaunchAgents/*.plist",
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         places: list[tuple[Path, str, str | None]] = [

@@ -31,6 +31,15 @@ class MacReceipts:
     name: ClassVar[str] = "macos-receipts"
     os: ClassVar[tuple[OS, ...]] = ("macos",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        "private/var/db/receipts",
+        "private/var/db/receipts/*.plist",
+        "var/db/receipts",
+        "var/db/receipts/*.plist",
+        "Library/Receipts/*.pkg/",
+        "Library/Receipts/*.pkg/Contents/Info.plist",
+        "Library/Receipts/InstallHistory.plist",
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         yield from self._package_receipts(ctx)

@@ -27,6 +27,12 @@ class MacSupportFolders:
     name: ClassVar[str] = "macos-support-folders"
     os: ClassVar[tuple[OS, ...]] = ("macos",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        "Library/Application Support/*/",
+        "Library/Application Support/*/*/",
+        "Users/*/",
+        "Users/*/Library/Application Support/*/",
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         places: list[tuple[Path, int, str | None]] = [(ctx.path("Library", "Application Support"), 2, None)]

@@ -30,6 +30,7 @@ class ProgramFoldersCollector:
     name: ClassVar[str] = "windows-program-folders"
     os: ClassVar[tuple[OS, ...]] = ("windows",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = tuple(p for top in TOPS for p in (f"{top}/*/", f"{top}/*/*/"))
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         for top_name in TOPS:

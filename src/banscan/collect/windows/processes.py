@@ -13,6 +13,7 @@ class ProcessesCollector:
     name: ClassVar[str] = "windows-processes"
     os: ClassVar[tuple[OS, ...]] = ("windows",)
     live_only: ClassVar[bool] = True
+    reads: ClassVar[tuple[str, ...]] = ()  # the running system only
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         if not ctx.live:

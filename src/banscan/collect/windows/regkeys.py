@@ -42,6 +42,12 @@ class RegistryKeysCollector:
     name: ClassVar[str] = "windows-registry-keys"
     os: ClassVar[tuple[OS, ...]] = ("windows",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        "Windows/System32/config",
+        "Windows/System32/config/SOFTWARE",
+        "Users/*/",
+        "Users/*/NTUSER.DAT",
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         view = open_view(ctx)

@@ -64,6 +64,7 @@ class SecurityCenterCollector:
     name: ClassVar[str] = "windows-security-center"
     os: ClassVar[tuple[OS, ...]] = ("windows",)
     live_only: ClassVar[bool] = True
+    reads: ClassVar[tuple[str, ...]] = ()  # the running system only
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         if not ctx.live or os.name != "nt":

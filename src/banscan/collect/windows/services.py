@@ -53,6 +53,7 @@ class ServicesCollector:
     name: ClassVar[str] = "windows-services"
     os: ClassVar[tuple[OS, ...]] = ("windows",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = ("Windows/System32/config", "Windows/System32/config/SYSTEM")
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         for hive in open_view(ctx).hives("system"):

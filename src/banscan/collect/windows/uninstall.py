@@ -62,6 +62,12 @@ class UninstallCollector:
     name: ClassVar[str] = "windows-uninstall"
     os: ClassVar[tuple[OS, ...]] = ("windows",)
     live_only: ClassVar[bool] = False
+    reads: ClassVar[tuple[str, ...]] = (
+        "Windows/System32/config",
+        "Windows/System32/config/SOFTWARE",
+        "Users/*/",
+        "Users/*/NTUSER.DAT",
+    )
 
     def collect(self, ctx: CollectContext) -> Iterator[InventoryRecord]:
         view = open_view(ctx)
