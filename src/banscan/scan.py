@@ -256,10 +256,17 @@ FAIL_LEVELS = {
 }
 
 
+UNREAD_VOLUMES = ("image:locked", "image:damaged")  # volumes of a disk image that were not scanned
+
+
 def exit_status(result: ScanResult, fail_on: str = "review") -> int:
     """0 nothing found, 1 findings at or above `fail_on`, 2 when no target could be read (every
-    target read nothing and reported an error)."""
+    target read nothing and reported an error) or, with nothing found, when a disk image held a
+    volume that could not be read (locked, or its file system damaged): "clean" would claim
+    what was not checked."""
     if result.targets and all(t.records == 0 and t.errors for t in result.targets):
         return 2
     failing = FAIL_LEVELS[fail_on]
-    return 1 if any(f.verdict in failing for f in result.findings) else 0
+    if any(f.verdict in failing for f in result.findings):
+        return 1
+    return 2 if any(t.format in UNREAD_VOLUMES for t in result.targets) else 0

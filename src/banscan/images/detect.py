@@ -19,8 +19,8 @@ SECTOR = 512
 
 
 def image_kind(path: str | os.PathLike[str]) -> str | None:
-    """`qcow`, `vmdk`, `vhdx`, `vhd`, `ewf`, `gpt` or `mbr` (a partitioned raw disk), an
-    encrypted volume (`luks`, `bitlocker`) or a bare file system (`ext`, `ntfs`, `fat`, `apfs`,
+    """`qcow`, `vmdk`, `vhdx`, `vhd`, `ewf`, `gpt` or `mbr` (a partitioned raw disk), an LVM
+    physical volume (`lvm`), an encrypted volume (`luks`, `bitlocker`) or a bare file system (`ext`, `ntfs`, `fat`, `apfs`,
     `hfs`); None when the file is none of these (or cannot be read)."""
     try:
         with open(path, "rb") as fh:
@@ -44,6 +44,11 @@ def kind_of(head: bytes, tail: bytes = b"") -> str | None:
         return "gpt"
     if head.startswith(b"LUKS\xba\xbe"):
         return "luks"
+    if any(
+        head[i : i + 8] == b"LABELONE" and head[i + 24 : i + 32] == b"LVM2 001"
+        for i in range(0, 2048, SECTOR)
+    ):
+        return "lvm"  # a physical volume on the whole disk (pvcreate /dev/sdb)
     if head[3:11] == b"-FVE-FS-":
         return "bitlocker"
     fs = file_system_kind(head)

@@ -11,7 +11,7 @@ reported as locked.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +71,22 @@ class OpenedImage:
 
     volumes: list[Volume]
     context: Any
+    # (path spec, credential type) put on dfvfs's key chain while unlocking
+    credentials: list[tuple[Any, str]] = field(default_factory=list)
+    # the unlocked volumes, opened: dfvfs's context caches only what someone holds
+    unlocked: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
+        self.unlocked.clear()
         self.context.Empty()
+        _forget(self.credentials)
+
+
+def _forget(credentials: Sequence[tuple[Any, str]]) -> None:
+    """Take the credentials tried off dfvfs's key chain: it is shared by the whole process and
+    outlives the image, so a later scan of the same image would open it with no key given."""
+    for spec, kind in credentials:
+        resolver.Resolver.key_chain.SetCredential(spec, kind, None)
 
 
 def open_image(path: Path, credentials: Sequence[Credential] = ()) -> OpenedImage:
@@ -89,20 +102,24 @@ def open_image(path: Path, credentials: Sequence[Credential] = ()) -> OpenedImag
         context.Empty()
         raise
     tried: set[tuple[Any, Credential]] = set()
+    unlocked: list[Any] = []
     for _ in range(8):  # an unlocked volume may hold another locked one (LUKS in LVM in LUKS…)
-        if not _unlock(scanner, scan, credentials, tried):
+        if not _unlock(scanner, scan, context, credentials, tried, unlocked):
             break
         _drive(scanner, scan, context, failures)
+    put = [(spec, kind) for spec, (kind, _) in tried]
     root = scan.GetRootScanNode()
     volumes = list(_volumes(root, scan, context, failures, (), None)) if root is not None else []
     if not volumes and root is not None:
         volumes = _mbr_volumes(scanner, _media_node(root), context)
     if not volumes:
+        unlocked.clear()
         context.Empty()
+        _forget(put)
         if id(root) in failures:
             raise ImageError(failures[id(root)])
         raise ImageError("no partition table, volume or file system recognised")
-    return OpenedImage(volumes, context)
+    return OpenedImage(volumes, context, put, unlocked)
 
 
 def _drive(scanner: Any, scan: Any, context: Any, failures: dict[int, str]) -> None:
@@ -120,7 +137,9 @@ def _drive(scanner: Any, scan: Any, context: Any, failures: dict[int, str]) -> N
                 continue
             scanner.Scan(scan, auto_recurse=False)
         except Exception as exc:  # noqa: BLE001 - any back-end failure on a hostile image is this node's
-            failures[id(node)] = reason(exc)
+            if _list_logical_volumes(scan, node, context):
+                continue
+            failures[id(node)] = _node_reason(node, exc, context)
             node.scanned = True
             if node.parent_node is None:
                 raise ImageError(failures[id(node)]) from None
@@ -128,6 +147,59 @@ def _drive(scanner: Any, scan: Any, context: Any, failures: dict[int, str]) -> N
         if not node.scanned and scan.GetUnscannedScanNode() is node:
             node.scanned = True  # nothing more to learn from it
     raise ImageError(f"more than {MAX_SCAN_STEPS} volumes and partitions; giving up")
+
+
+def _list_logical_volumes(scan: Any, node: Any, context: Any) -> bool:
+    """dfvfs lists a volume group's logical volumes in one go, so one it cannot open loses
+    them all (libvslvm opens no volume of several segments, as an lvextend leaves): list them
+    by index instead, each to be read, or to fail, on its own. False when `node` holds no
+    unlisted volume group."""
+    groups = [
+        n
+        for n in (node, *node.sub_nodes)
+        if n.type_indicator == definitions.TYPE_INDICATOR_LVM and n.IsVolumeSystemRoot() and not n.sub_nodes
+    ]
+    if not groups:
+        return False
+    group = groups[0]
+    try:
+        file_system = resolver.Resolver.OpenFileSystem(group.path_spec, resolver_context=context)
+        count = int(file_system.GetLVMVolumeGroup().number_of_logical_volumes)
+    except Exception:  # noqa: BLE001 - then the volume group itself is what cannot be read
+        return False
+    node.scanned = group.scanned = True
+    for index in range(min(count, MAX_SCAN_STEPS)):
+        spec = path_factory.Factory.NewPathSpec(
+            definitions.TYPE_INDICATOR_LVM,
+            location=f"/lvm{index + 1}",
+            volume_index=index,
+            parent=group.path_spec.parent,
+        )
+        scan.AddScanNode(spec, group)
+    return True
+
+
+def _node_reason(node: Any, exc: Exception, context: Any) -> str:
+    """Why a node could not be read, said plainly where the back end's complaint hides it:
+    libvslvm's about a logical volume of several segments (it looks up the physical volume
+    of each segment into one slot), libluksde's about a LUKS2 header (it reads LUKS1 only)."""
+    text = reason(exc)
+    kind = node.type_indicator
+    if kind == definitions.TYPE_INDICATOR_LVM and text == "invalid physical volume value already set":
+        return "a logical volume of several segments, which libvslvm does not read"
+    if kind == definitions.TYPE_INDICATOR_LUKSDE and _luks_version(node, context) == 2:
+        return "LUKS2 encryption, which libluksde does not read (LUKS1 only)"
+    return text
+
+
+def _luks_version(node: Any, context: Any) -> int | None:
+    try:
+        stream = resolver.Resolver.OpenFileObject(node.path_spec.parent, resolver_context=context)
+        stream.seek(0)  # the context hands out the file object the scanner left wherever it read
+        head = stream.read(8)
+    except Exception:  # noqa: BLE001 - then the back end's own words stand
+        return None
+    return int.from_bytes(head[6:8], "big") if head.startswith(b"LUKS\xba\xbe") else None
 
 
 def _bare_file_system(scanner: Any, scan: Any, node: Any, context: Any) -> bool:
@@ -207,9 +279,17 @@ def _skipped(node: Any) -> bool:
 
 
 def _unlock(
-    scanner: Any, scan: Any, credentials: Sequence[Credential], tried: set[tuple[Any, Credential]]
+    scanner: Any,
+    scan: Any,
+    context: Any,
+    credentials: Sequence[Credential],
+    tried: set[tuple[Any, Credential]],
+    unlocked: list[Any],
 ) -> bool:
-    """Try each credential the format of each locked volume accepts; True if one opened."""
+    """Try each credential the format of each locked volume accepts; True if one opened.
+    Each volume opened is kept open (in `unlocked`): dfvfs would otherwise open it afresh for
+    every look, and each opening derives its key again (a million SHA-256 rounds for
+    BitLocker, as many PBKDF2 rounds as cryptsetup measured for LUKS)."""
     opened = False
     for node in scan.locked_scan_nodes:
         accepted = credentials_manager.CredentialsManager.GetCredentials(node.path_spec)
@@ -222,10 +302,24 @@ def _unlock(
             try:
                 if scanner.Unlock(scan, node.path_spec, kind, value):
                     opened = True
+                    unlocked.extend(_held(node.path_spec, context))
                     break
             except Exception:  # noqa: BLE001 - a wrong key is only a key that did not open it
-                continue
+                pass
+            _forget([(node.path_spec, kind)])  # or every later attempt derives it again
     return opened
+
+
+def _held(spec: Any, context: Any) -> list[Any]:
+    """The unlocked volume's file object and file system, opened through the context that
+    caches them while they are held."""
+    held = []
+    for open_ in (resolver.Resolver.OpenFileObject, resolver.Resolver.OpenFileSystem):
+        try:
+            held.append(open_(spec, resolver_context=context))
+        except Exception:  # noqa: BLE001 - then it is opened when read, as before
+            continue
+    return held
 
 
 def _volumes(
