@@ -144,7 +144,8 @@ def scan(
         typer.Option(
             "--deep",
             help="Examine file contents: signers, version resources, byte signatures, archives. "
-            "With TARGET paths, deep-scans those files and folders.",
+            "With TARGET paths, deep-scans those files and folders; a disk image, every file of "
+            "each of its volumes.",
         ),
     ] = False,
     input_format: Annotated[
@@ -304,8 +305,8 @@ def scan(
         if deep and str(t) != "-":
             if not t.exists() and not t.is_symlink():
                 raise usage_error(f"{t}: no such file or directory")
-            if not (t.is_dir() and detect_os(t) is not None):
-                deep_paths.append(t)
+            if not (t.is_dir() and detect_os(t) is not None) and not (t.is_file() and looks_like_image(t)):
+                deep_paths.append(t)  # a disk image is deep-scanned inside, volume by volume
                 continue
         if str(t) == "-":
             inputs.append("-")

@@ -52,6 +52,8 @@ class BatchRunner(Generic[E, R]):
     doing the same in a worker process set up by `init(*init_args)`. `size` tells an entry's
     bytes, and `crashed(entry)` is the result for an entry whose examination killed a worker.
     `processes`: True always, False never, None when the scan turns out big.
+    `max_bytes_ahead` bounds the bytes of the batches handed out and not yet collected, as well
+    as their number (files copied out of a disk image wait on disk for a worker).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class BatchRunner(Generic[E, R]):
         size: Callable[[E], int],
         crashed: Callable[[E], R],
         processes: bool | None = None,
+        max_bytes_ahead: int | None = None,
     ) -> None:
         self.here = here
         self.remote = remote
@@ -74,6 +77,7 @@ class BatchRunner(Generic[E, R]):
         self.size = size
         self.crashed = crashed
         self.processes = processes
+        self.max_bytes_ahead = max_bytes_ahead
         self.used_processes = False
         self._threads: ThreadPoolExecutor | None = None
         self._procs: ProcessPoolExecutor | None = None
@@ -151,12 +155,18 @@ class BatchRunner(Generic[E, R]):
                 yield from self.here(batch)
             return
         window: deque[tuple[list[E], Future[list[R]]]] = deque()
+        ahead = 0  # bytes of the batches in `window`
         try:
             for batch in batches:
+                size = sum(self.size(e) for e in batch)
                 self._files += len(batch)
-                self._bytes += sum(self.size(e) for e in batch)
+                self._bytes += size
+                ahead += size
                 window.append((batch, self._submit(batch)))
-                while len(window) >= self.workers * _AHEAD:
+                while len(window) >= self.workers * _AHEAD or (
+                    self.max_bytes_ahead is not None and ahead > self.max_bytes_ahead and window
+                ):
+                    ahead -= sum(self.size(e) for e in window[0][0])
                     yield from self._collect(window)
             while window:
                 yield from self._collect(window)

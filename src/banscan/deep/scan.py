@@ -77,6 +77,8 @@ _Done = tuple[FileEntry, list[InventoryRecord], _ErrList, FileStats]
 # Files handed to a worker at once: one task per file cost more than sniffing most files.
 _BATCH_FILES = 64
 _BATCH_BYTES = 64 * 1024 * 1024
+# Bytes of copied files (scan_copies) that may wait on disk for a worker.
+COPIES_AHEAD = 512 * 1024 * 1024
 
 
 @functools.cache
@@ -148,10 +150,8 @@ class DeepScanner:
         """A whole system (live or a mounted root), known install locations first."""
         count = WalkCount()
         label = "this machine" if ctx.live else str(ctx.root)
-        if ctx.os == "linux" and (ctx.root / aptindex.LISTS).is_dir():
-            self.apt_root = str(ctx.root)
-            for where, message in index_for(self.apt_root).problems:
-                self._report(where, message)
+        if ctx.os == "linux":
+            self._use_apt_lists(ctx.root)
         estimate = estimate_root(ctx.root, ctx.os, ctx.live) if self.observer is not None else None
 
         first = known_locations(self.catalog or _default_catalog(), ctx.os)
@@ -161,6 +161,23 @@ class DeepScanner:
 
         entries = walk_root(ctx.root, ctx.os, ctx.live, self._report, count, locations=first)
         yield from self._run(entries, label, count, estimate, counted)
+
+    def scan_copies(
+        self,
+        entries: Iterator[FileEntry],
+        label: str,
+        *,
+        apt_root: Path | None = None,
+        count: WalkCount | None = None,
+    ) -> Iterator[InventoryRecord]:
+        """Files walked elsewhere (a disk image's, see banscan.images.deep) and examined as a
+        root's files are: each copied here whole (`FileEntry.copy`: removed once examined, at
+        most COPIES_AHEAD bytes of copies waiting for a worker), or given by its first bytes
+        when the scan reads no further (`FileEntry.head`). `apt_root` holds the copied system's
+        apt lists."""
+        if apt_root is not None:
+            self._use_apt_lists(apt_root)
+        yield from self._run(entries, label, count, ahead=COPIES_AHEAD)
 
     def scan_buffer(self, data: Buffer, shown: str) -> list[InventoryRecord]:
         """Examine bytes already in memory (e.g. a file fetched by another collector)."""
@@ -177,6 +194,14 @@ class DeepScanner:
     def _report(self, where: str, message: str) -> None:
         self.errors.report(where, None, message)
 
+    def _use_apt_lists(self, root: Path) -> None:
+        """Let the apt indexes under `root` vouch for its cached packages (see deep.aptindex)."""
+        if not (root / aptindex.LISTS).is_dir():
+            return
+        self.apt_root = str(root)
+        for where, message in index_for(self.apt_root).problems:
+            self._report(where, message)
+
     def _run(
         self,
         entries: Iterator[FileEntry],
@@ -184,8 +209,10 @@ class DeepScanner:
         count: WalkCount | None = None,
         estimate: Estimate | None = None,
         counter: Callable[[threading.Event], Estimate] | None = None,
+        ahead: int | None = None,
     ) -> Iterator[InventoryRecord]:
-        """Examine the walked files in batches on worker threads, yielding records in walk order."""
+        """Examine the walked files in batches on worker threads, yielding records in walk order
+        (`ahead`: at most these bytes of files on disk waiting for a worker)."""
         stats = self.stats = DeepStats(label=label, workers=max(1, self.workers), estimate=estimate)
         self._count = count
         observer = self.observer
@@ -205,9 +232,10 @@ class DeepScanner:
             _init_remote,
             (_WorkerSetup(self.host, self.limits, self.signatures, self.apt_root, self._setup),),
             workers=self.workers,
-            size=_entry_size,
+            size=_entry_size if ahead is None else _copy_size,
             crashed=_crashed,
             processes=self.processes,
+            max_bytes_ahead=ahead,
         )
         try:
             for done in runner.run(self._batches(entries, stats)):
@@ -251,6 +279,9 @@ class DeepScanner:
             self.files_read += 1
         for where, msg in errs:
             self.errors.report(where, None, msg)
+        if entry.copy:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.real)
         self.stats.add(entry.shown, entry.size, fs, len(errs))
         if self.observer is not None:
             if self._count is not None:
@@ -272,6 +303,12 @@ class DeepScanner:
 
     def _file_inner(self, entry: FileEntry, errs: _ErrList, fs: FileStats) -> list[InventoryRecord]:
         t = time.perf_counter()
+        if entry.head is not None:  # a file known not to be read past its first bytes (see `examined`)
+            fs.add("headers", time.perf_counter() - t)
+            if self._worth_reading(entry.head, entry.size, entry.shown, errs, fs) is not None:
+                errs.append((entry.shown, "given by its first bytes alone; not examined"))
+                fs.skip = "unreadable"
+            return []
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
         try:
@@ -291,20 +328,9 @@ class DeepScanner:
                 return []
             # The first bytes decide: most files cannot hold code we detect and are left there.
             head = os.pread(fd, HEAD_BYTES, 0)
-            ftype = sniff(head)
             fs.add("headers", time.perf_counter() - t)
-            if ftype not in INTERESTING:
-                fs.skip = "not-code"
-                return []
-            fs.ftype = ftype.value
-            if st.st_size > self.limits.max_file:
-                errs.append(
-                    (
-                        entry.shown,
-                        f"file is {st.st_size} bytes, over the {self.limits.max_file}-byte limit; skipped",
-                    )
-                )
-                fs.skip = "too-big"
+            ftype = self._worth_reading(head, st.st_size, entry.shown, errs, fs)
+            if ftype is None:
                 return []
             fs.bytes_read = st.st_size
             mm = self._map(fd)
@@ -321,6 +347,26 @@ class DeepScanner:
             return []
         finally:
             os.close(fd)
+
+    def _worth_reading(
+        self, head: bytes, size: int, shown: str, errs: _ErrList, fs: FileStats
+    ) -> FileType | None:
+        """The type of a file of `size` bytes that starts with `head`, when it is to be read
+        whole; None (and why, in `fs.skip`) when it is left after its first bytes. The same
+        rule as `examined`."""
+        if size == 0:
+            fs.skip = "empty"
+            return None
+        ftype = sniff(head)
+        if ftype not in INTERESTING:
+            fs.skip = "not-code"
+            return None
+        fs.ftype = ftype.value
+        if size > self.limits.max_file:
+            errs.append((shown, f"file is {size} bytes, over the {self.limits.max_file}-byte limit; skipped"))
+            fs.skip = "too-big"
+            return None
+        return ftype
 
     @staticmethod
     def _map(fd: int) -> mmap.mmap:
@@ -654,6 +700,19 @@ def _examine_remote(batch: list[FileEntry]) -> list[_Done]:
 
 def _entry_size(entry: FileEntry) -> int:
     return entry.size
+
+
+def _copy_size(entry: FileEntry) -> int:
+    """The disk space an entry of `scan_copies` takes: a copy, its size; first bytes, none."""
+    return entry.size if entry.copy else 0
+
+
+def examined(head: bytes, size: int, limits: Limits) -> bool:
+    """Whether the deep scan reads a file of `size` bytes that starts with `head` (its first
+    HEAD_BYTES) whole: only code and archives within the size limit are; any other file is left
+    after its first bytes (`DeepScanner._worth_reading`), so a walker that copies files out of a
+    disk image gives those as their first bytes alone (`FileEntry.head`)."""
+    return 0 < size <= limits.max_file and sniff(head) in INTERESTING
 
 
 def _crashed(entry: FileEntry) -> _Done:

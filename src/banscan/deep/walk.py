@@ -146,6 +146,8 @@ class FileEntry:
     shown: str  # the path as reported (inside the scanned system for --root scans)
     real: str  # the path on this machine
     size: int
+    copy: bool = False  # `real` is a temporary copy (of a file in a disk image): removed once examined
+    head: bytes | None = None  # the first bytes of a file not read past them (`real` is not read)
 
 
 ReportFn = Callable[[str, str], None]

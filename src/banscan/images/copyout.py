@@ -84,7 +84,7 @@ class Copier:
         stack: list[tuple[Any, str]] = [(root, "")]
         while stack and not self._stopped:
             entry, rel = stack.pop()
-            identity = _identity(entry)
+            identity = entry_identity(entry)
             if identity is not None:
                 if identity in seen:
                     self._say(_shown(rel), "directory loop; not followed")
@@ -109,7 +109,7 @@ class Copier:
                 return []
             try:
                 name = child.name
-                if not _safe_name(name):
+                if not safe_name(name):
                     self._say(_shown(rel), f"unsafe file name {name!r} refused")
                     continue
                 child_rel = f"{rel}/{name}" if rel else name
@@ -226,7 +226,7 @@ class Copier:
             self.observer.copied(rel, size)
 
 
-def _safe_name(name: object) -> bool:
+def safe_name(name: object) -> bool:
     return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\x00" not in name
 
 
@@ -241,7 +241,7 @@ def _shown(rel: str) -> str:
     return "/" + rel.lstrip("/")
 
 
-def _identity(entry: Any) -> tuple[Any, ...] | None:
+def entry_identity(entry: Any) -> tuple[Any, ...] | None:
     """What identifies a directory in its file system (inode, MFT entry, catalog id)."""
     spec = entry.path_spec
     for attr in ("inode", "mft_entry", "identifier"):

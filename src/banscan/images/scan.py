@@ -3,8 +3,9 @@
 Per volume, what the collectors read is copied out of the image into a temporary folder
 (what layout detection reads first, then what the detected system's collectors read), and
 that folder is scanned like `--root` would scan the mounted volume: the same collectors, the
-host named by the system itself. Results name the image and volume, never the folder, which
-is always removed. The image is only ever opened for reading.
+host named by the system itself. With `--deep`, every file of every readable volume is then
+examined as `--deep --root` examines a root's (`images.deep`). Results name the image and
+volume, never the folder, which is always removed. The image is only ever opened for reading.
 """
 
 from __future__ import annotations
@@ -122,12 +123,15 @@ def _scan_file_system(
         copier = Copier(file_system, folder, report, CopyLimits(max_file_bytes=copy_limit()), progress)
         readable = copier.copy(selector(None))
         system = detect_os(folder)
+        host = opts.host or name
         if system is None:
             target.format = "image:data" if readable else "image:damaged"
         else:
             copier.copy(selector(system))
             target.format = f"image:{system}"
-            target.records = _collect(folder, names, sink, matcher, opts)
+            target.records, host = _collect(folder, names, sink, matcher, opts)
+        if opts.deep and readable:
+            target.records += _deep(file_system, copier, names, system, host, sink, matcher, opts, progress)
     except Exception as exc:  # noqa: BLE001 - one volume must not end the scan of the others
         _debug_traceback()
         sink.report(target.target, None, unexpected(exc))
@@ -137,17 +141,46 @@ def _scan_file_system(
     return target
 
 
-def _collect(folder: Path, names: VolumeNames, sink: ErrorSink, matcher: Matcher, opts: ScanOptions) -> int:
-    """Run the collectors on the copied root as `--root` would; the records it added."""
+def _collect(
+    folder: Path, names: VolumeNames, sink: ErrorSink, matcher: Matcher, opts: ScanOptions
+) -> tuple[int, str]:
+    """Run the collectors on the copied root as `--root` would: the records it added, and the
+    host they name."""
     ctx = make_context(folder, sink, host=opts.host)
     if ctx is None:
-        return 0
+        return 0, opts.host or names.name
     if opts.host is None and ctx.host == folder.resolve().name:
         ctx.host = names.name  # the system records no name of its own: not the folder's
     before = matcher.records
     matcher.add_all(names.record(r) for r in collect_system(ctx))
     matcher.hosts.setdefault(ctx.host, None)
-    return matcher.records - before
+    return matcher.records - before, ctx.host
+
+
+def _deep(
+    file_system: Any,
+    copier: Copier,
+    names: VolumeNames,
+    system: str | None,
+    host: str,
+    sink: ErrorSink,
+    matcher: Matcher,
+    opts: ScanOptions,
+    progress: ImageProgress,
+) -> int:
+    """`--deep`: every file of the volume, as `--deep --root` examines a root's (a data volume's
+    too). The deep scan's own progress line, when there is one, replaces the image's meanwhile."""
+    from banscan.images.deep import APT_LISTS, deep_volume
+
+    if system == "linux":
+        copier.copy(APT_LISTS)  # they vouch for the system's cached packages
+    if opts.deep_observer is not None:
+        progress.stop()
+    observer = progress if opts.deep_observer is None else None
+    added = deep_volume(file_system, names, system, copier.dest, host, sink, matcher, opts, observer)
+    if added:
+        matcher.hosts.setdefault(host, None)
+    return added
 
 
 def _debug_traceback() -> None:
