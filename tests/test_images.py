@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import struct
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -418,6 +419,35 @@ def test_damaged_file_system_is_named_with_its_offset(images: Images, tmp_path: 
         (f"{disk}#p1", "image:damaged"),
         (f"{disk}#p2", "image:linux"),
     ]
+
+
+def test_directory_cycle_in_the_file_system_is_bounded(images: Images, tmp_path: Path) -> None:
+    """A directory hard-linked into its own subtree (debugfs writes it into the unmounted file
+    system: a real cycle, which no mounted kernel would allow): the scan ends, finds what the
+    tree holds, and the deep walk visits each directory once."""
+    debugfs = shutil.which("debugfs") or "/sbin/debugfs"
+    if not Path(debugfs).exists():
+        pytest.skip("debugfs (e2fsprogs) is not installed")
+    looped = tmp_path / "looped.img"
+    shutil.copyfile(images.ext, looped)
+    for command in ("mkdir /opt/loop", "mkdir /opt/loop/inner", "link /opt/loop /opt/loop/inner/back"):
+        done = subprocess.run(
+            [debugfs, "-w", "-R", command, str(looped)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+    listing = subprocess.run(
+        [debugfs, "-R", "ls -l /opt/loop/inner", str(looped)], capture_output=True, text=True, timeout=60
+    )
+    assert "back" in listing.stdout, listing.stdout + listing.stderr
+    code, out, errors = scan_cli(str(looped))
+    assert code == 1, errors
+    assert [t["format"] for t in out["targets"]] == ["image:linux"]
+    mounted = scan_cli("--root", str(images.linux_root))[1]
+    assert {f["product"] for f in out["findings"]} == {f["product"] for f in mounted["findings"]}
+    code, out, errors = scan_cli("--deep", str(looped))
+    assert code == 1
+    assert not [e for e in errors if "Traceback" in e]
+    assert {f["product"] for f in out["findings"]} >= {f["product"] for f in mounted["findings"]}
 
 
 # ---- copying out: hostile names, links, loops, sizes -------------------------------------------
