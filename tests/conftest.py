@@ -36,3 +36,14 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["BANSCAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("banscan-cache"))
     # and no catalog a user installed with `banscan catalog update` judges the tests
     os.environ["BANSCAN_DATA_DIR"] = str(tmp_path_factory.mktemp("banscan-data"))
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temporary folders made during the test go here, to see that none is left behind."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

@@ -16,7 +16,6 @@ import re
 import shutil
 import struct
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from banscan.images.progress import ImageProgress, progress_text
 from banscan.models import ScanResult
 from banscan.scan import ScanOptions, run_scan
 from image_builder import Part, convert, disk_image, ewf_image, ext4_image, fat_image, ntfs_image
+from image_checks import findings
 from linux_root import HOSTNAME, build_linux_root
 
 runner = CliRunner()
@@ -119,34 +119,6 @@ def catalog() -> Catalog:
 
 def options(**more: Any) -> ScanOptions:
     return ScanOptions(as_of=AS_OF, echo_errors=False, **more)
-
-
-@pytest.fixture
-def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Temporary folders made during the test go here, to see that none is left behind."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
-
-
-Finding = tuple[str, str, str, tuple[tuple[str, str, str, str, str], ...]]
-
-
-def findings(result: ScanResult, prefix: str = "") -> list[Finding]:
-    """Host, product, verdict and evidence of each finding, evidence locations without `prefix`
-    (a regular expression for the image and volume) — which every location must carry."""
-    out: list[Finding] = []
-    for f in result.findings:
-        evidence = []
-        for e in f.evidence:
-            location = e.location
-            if prefix:
-                assert re.match(prefix, location), location
-                location = re.sub(prefix, "", location, count=1)
-            evidence.append((e.source, e.kind, e.value, location, e.confidence.value))
-        out.append((f.host, f.product, f.verdict.value, tuple(sorted(evidence))))
-    return sorted(out)
 
 
 def targets(result: ScanResult) -> list[tuple[str, str]]:

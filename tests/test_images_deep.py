@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -46,6 +45,7 @@ from banscan.images.volumes import open_image
 from banscan.models import ScanResult
 from banscan.scan import ScanOptions, run_scan
 from image_builder import Part, convert, disk_image, ext4_image, fat_image, ntfs_image, tool
+from image_checks import findings
 from linux_root import HOSTNAME, build_linux_root
 
 runner = CliRunner()
@@ -219,32 +219,6 @@ class Runs:
 
 def options(**more: Any) -> ScanOptions:
     return ScanOptions(as_of=AS_OF, echo_errors=False, deep=True, **more)
-
-
-@pytest.fixture
-def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Temporary folders made during the test go here, to see that none is left behind."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
-
-
-Finding = tuple[str, str, str, tuple[tuple[str, str, str, str, str], ...]]
-
-
-def findings(result: ScanResult, prefix: str) -> list[Finding]:
-    """Each finding with its evidence, locations without `prefix` (a regular expression for the
-    image and volume, or the folder) — which every location must start with."""
-    out: list[Finding] = []
-    for f in result.findings:
-        evidence = []
-        for e in f.evidence:
-            assert re.match(prefix, e.location), e.location
-            location = re.sub(prefix, "", e.location, count=1)
-            evidence.append((e.source, e.kind, e.value, location, e.confidence.value))
-        out.append((f.host, f.product, f.verdict.value, tuple(sorted(evidence))))
-    return sorted(out)
 
 
 def unprefixed(lines: list[str], prefix: str) -> list[str]:
