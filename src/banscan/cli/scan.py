@@ -101,8 +101,9 @@ def scan(
         list[str] | None,
         typer.Option(
             "--key",
-            help="Unlock encrypted volumes in disk images: a BitLocker password or LUKS passphrase, or "
-            "a BitLocker startup key file (.BEK). Repeatable.",
+            help="Unlock encrypted volumes in disk images: a BitLocker password or LUKS passphrase, "
+            "a LUKS key file (its text is the passphrase) or a BitLocker startup key file (.BEK). "
+            "Repeatable.",
         ),
     ] = None,
     recovery_password: Annotated[
