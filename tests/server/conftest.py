@@ -162,6 +162,34 @@ def body(result: dict[str, Any]) -> bytes:
 # ---------------------------------------------------------------- apps and clients
 
 
+def enroll_over_http(url: str, identifier: str, hostname: str, secret: str = ENROLL_SECRET) -> str:
+    """Enrol a Linux host with a running server at `url`; its agent token."""
+    r = httpx.post(
+        url + "/api/v1/enroll",
+        json={
+            "enroll_secret": secret,
+            "host_identifier": identifier,
+            "hostname": hostname,
+            "platform": "linux",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    token: str = r.json()["token"]
+    return token
+
+
+def post_over_http(url: str, token: str, result: dict[str, Any]) -> None:
+    """Post a scan result to a running server at `url` as the agent holding `token`."""
+    r = httpx.post(
+        url + "/api/v1/report",
+        content=body(result),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+
+
 class Fleet:
     """A TestClient on a fresh app with methods for enrolling, reporting and logging in."""
 

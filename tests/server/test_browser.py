@@ -15,44 +15,17 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
 import pytest
 
 from banscan.cli.users import user_add_command
 from chromium import ARGS, ARTIFACTS, CHROMIUM, LoopbackGuard, needs_chromium, playwright
 
-from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at, body
+from .conftest import ADMIN_PASSWORD, ServerProcess, at, enroll_over_http, post_over_http
 
 SITE = "Rīga DC 2"  # a space and a non-ASCII letter: the site links must encode them
 
 playwright_sync = playwright()
 pytestmark = needs_chromium
-
-
-def _enroll(url: str, identifier: str, hostname: str) -> str:
-    r = httpx.post(
-        url + "/api/v1/enroll",
-        json={
-            "enroll_secret": ENROLL_SECRET,
-            "host_identifier": identifier,
-            "hostname": hostname,
-            "platform": "linux",
-        },
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    token: str = r.json()["token"]
-    return token
-
-
-def _post(url: str, token: str, result: dict[str, Any]) -> None:
-    r = httpx.post(
-        url + "/api/v1/report",
-        content=body(result),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        timeout=30,
-    )
-    assert r.status_code == 201, r.text
 
 
 def test_dashboard_in_chromium(
@@ -66,10 +39,10 @@ def test_dashboard_in_chromium(
     assert user_add_command(sqlite_url, "alice", "admin") == 0
     server = server_process(sqlite_url)
     url = server.start()
-    dirty_token = _enroll(url, "host-app", "srv-app-01")
-    clean_token = _enroll(url, "host-db", "srv-db-02")
-    _post(url, dirty_token, at(results["dirty"], "2025-03-01T10:00:00+00:00"))
-    _post(url, clean_token, at(results["clean"], "2025-03-01T11:00:00+00:00"))
+    dirty_token = enroll_over_http(url, "host-app", "srv-app-01")
+    clean_token = enroll_over_http(url, "host-db", "srv-db-02")
+    post_over_http(url, dirty_token, at(results["dirty"], "2025-03-01T10:00:00+00:00"))
+    post_over_http(url, clean_token, at(results["clean"], "2025-03-01T11:00:00+00:00"))
 
     guard = LoopbackGuard()
 
@@ -164,7 +137,7 @@ def test_dashboard_in_chromium(
             # The agent's clean scan, generated after the removal and the request, verifies the
             # removal and answers the request
             now = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=2)
-            _post(url, dirty_token, at(results["clean"], now.isoformat()))
+            post_over_http(url, dirty_token, at(results["clean"], now.isoformat()))
             page.reload()
             section = page.locator("section#p-kesl")
             assert section.locator("[data-state]").inner_text() == "verified"

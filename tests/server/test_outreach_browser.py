@@ -19,7 +19,6 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -28,7 +27,7 @@ from banscan.cli.users import user_add_command
 from chromium import ARGS, ARTIFACTS, CHROMIUM, LoopbackGuard, needs_chromium, playwright
 from test_notices import _free_port, _Inbox
 
-from .conftest import ADMIN_PASSWORD, ServerProcess, at, body
+from .conftest import ADMIN_PASSWORD, ServerProcess, at, enroll_over_http, post_over_http
 
 MEMBER = "county-health"
 MEMBER_NAME = "County Health Department"
@@ -66,32 +65,6 @@ def _mail_to(inbox: _Inbox, to: str, timeout: float = 20.0) -> EmailMessage:
             return msg
         time.sleep(0.1)
     raise AssertionError(f"no email to {to} within {timeout} s")
-
-
-def _enroll(url: str, secret: str, identifier: str, hostname: str) -> str:
-    r = httpx.post(
-        url + "/api/v1/enroll",
-        json={
-            "enroll_secret": secret,
-            "host_identifier": identifier,
-            "hostname": hostname,
-            "platform": "linux",
-        },
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    token: str = r.json()["token"]
-    return token
-
-
-def _post(url: str, token: str, result: dict[str, Any]) -> None:
-    r = httpx.post(
-        url + "/api/v1/report",
-        content=body(result),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        timeout=30,
-    )
-    assert r.status_code == 201, r.text
 
 
 def _login(page: Any, url: str, username: str, password: str) -> None:
@@ -200,8 +173,12 @@ def test_outreach_in_chromium(
             assert made.status == 201, made.text()
             secret = made.json()["secret"]
             now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=1)
-            _post(url, _enroll(url, secret, "ch-host-1", DIRTY), at(results["dirty"], now.isoformat()))
-            _post(url, _enroll(url, secret, "ch-host-2", CLEAN), at(results["clean"], now.isoformat()))
+            post_over_http(
+                url, enroll_over_http(url, "ch-host-1", DIRTY, secret), at(results["dirty"], now.isoformat())
+            )
+            post_over_http(
+                url, enroll_over_http(url, "ch-host-2", CLEAN, secret), at(results["clean"], now.isoformat())
+            )
 
             # Before the member shares its hosts, its coordinator counts them and names none
             cio.goto(url + "/coordinator")

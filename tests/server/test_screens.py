@@ -23,8 +23,7 @@ import pytest
 from banscan.store.accounts import create_api_token, create_user
 from chromium import ARGS, ARTIFACTS, CHROMIUM, DESKTOP, PHONE, LoopbackGuard, needs_chromium, playwright
 
-from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at
-from .test_browser import _post
+from .conftest import ADMIN_PASSWORD, ENROLL_SECRET, ServerProcess, at, post_over_http
 
 playwright_sync = playwright()
 pytestmark = needs_chromium
@@ -128,7 +127,7 @@ def seed(url: str, admin_token: str, results: dict[str, Any]) -> int:
         r = enrol(url, identifier, hostname, platform)
         assert r.status_code == 201, r.text
         hosts[hostname] = (int(r.json()["host_id"]), r.json()["token"])
-        _post(url, hosts[hostname][1], at(result, when))
+        post_over_http(url, hosts[hostname][1], at(result, when))
 
     add("host-app-01", "srv-app-01", "linux", at(dirty, T1), T1)
     add("host-db-02", "srv-db-02", "linux", at(clean, T1), T1)
@@ -196,7 +195,7 @@ def seed(url: str, admin_token: str, results: dict[str, Any]) -> int:
         timeout=30,
     )
     assert r.status_code == 200, r.text
-    _post(url, hosts["srv-app-01"][1], at(dirty, T2))  # a second report: history and trend
+    post_over_http(url, hosts["srv-app-01"][1], at(dirty, T2))  # a second report: history and trend
 
     # An inventory import for a new site, and an enrolment held for an admin
     with (DATA / "csv" / "lansweeper_software.csv").open("rb") as fh:
